@@ -1,0 +1,57 @@
+"""Domain errors. Each message tells a person what to do next and never holds a key."""
+
+from __future__ import annotations
+
+
+class RotationError(Exception):
+    """Base of every error the rotator raises on purpose."""
+
+    code = "error"
+
+
+class MalformedKey(RotationError):
+    """The submitted document is not a valid credential of the configured kind."""
+
+    code = "malformed"
+
+
+class AwaitingOperatorKey(RotationError):
+    """No submission in the inbox yet: the rotation waits for a person."""
+
+    code = "awaiting_key"
+
+
+class KeyRejected(RotationError):
+    """Customer.io (or a safety check) refused the submitted key. Current is untouched."""
+
+    code = "rejected"
+
+    def __init__(self, message: str, reason: str = "rejected") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class WrongWorkspace(KeyRejected):
+    code = "wrong_workspace"
+
+
+class VerificationInconclusive(RotationError):
+    """Customer.io could not be asked (down, slow, rate limited): try again later."""
+
+    code = "inconclusive"
+
+
+class StateConflict(RotationError):
+    """Another invocation changed the credential between our read and our write."""
+
+    code = "conflict"
+
+
+class NotManaged(RotationError):
+    """The secret is not one the rotator manages (missing or wrong tags)."""
+
+    code = "not_managed"
+
+
+class RollbackRefused(RotationError):
+    code = "rollback_refused"

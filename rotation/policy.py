@@ -1,0 +1,149 @@
+"""The rotation calendar: when a rotation opens, when people are reminded, when it escalates.
+
+Pure functions of the state, the time and the policy, the same on both clouds,
+so the daily sweep can apply them to every credential and a lost event costs at
+most a day.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from rotation import conventions as cv
+from rotation.state import Mode, RotationState
+
+
+@dataclass(frozen=True)
+class Policy:
+    rotation_days: int = 90
+    lead_days: int = 14
+    escalate_days: int = 3
+    reminder_days: int = 3
+    grace_hours: int = 24
+    emergency_grace_minutes: int = 15
+    emergency_deadline_hours: int = 4
+    emergency_reminder_minutes: int = 60
+    # Reminders about a still-working old key before on-call is paged.
+    revoke_reminders_before_escalation: int = 2
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.rotation_days <= 90:
+            raise ValueError("rotation_days must be between 1 and 90 (the security baseline).")
+        if not 0 <= self.lead_days < self.rotation_days:
+            raise ValueError("lead_days must be at least 0 and less than rotation_days.")
+        if not 0 <= self.escalate_days <= self.lead_days:
+            raise ValueError("escalate_days must be between 0 and lead_days.")
+        for name in ("reminder_days", "emergency_deadline_hours", "emergency_reminder_minutes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1.")
+        if self.grace_hours < 0 or self.emergency_grace_minutes < 0:
+            raise ValueError("grace periods cannot be negative.")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Policy:
+        env = os.environ if env is None else env
+        names = {
+            "rotation_days": cv.ENV_ROTATION_DAYS,
+            "lead_days": cv.ENV_LEAD_DAYS,
+            "escalate_days": cv.ENV_ESCALATE_DAYS,
+            "reminder_days": cv.ENV_REMINDER_DAYS,
+            "grace_hours": cv.ENV_GRACE_HOURS,
+            "emergency_grace_minutes": cv.ENV_EMERGENCY_GRACE_MINUTES,
+            "emergency_deadline_hours": cv.ENV_EMERGENCY_DEADLINE_HOURS,
+        }
+        values: dict[str, int] = {}
+        for attr, var in names.items():
+            if env.get(var):
+                try:
+                    values[attr] = int(env[var])
+                except ValueError:
+                    raise ValueError(f"{var} must be a whole number, got {env[var]!r}.") from None
+        return cls(**values)
+
+
+class KeyFollowup(StrEnum):
+    NONE = "none"
+    REMIND = "reminder"
+    ESCALATE = "escalated"
+    OVERDUE = "overdue"
+
+
+class RevokeFollowup(StrEnum):
+    NONE = "none"
+    TELL = "revoke_now"
+    REMIND = "revoke_reminder"
+    ESCALATE = "revoke_escalated"
+
+
+def rotation_due(current_since: datetime | None, now: datetime, policy: Policy) -> bool:
+    """A scheduled rotation opens `lead_days` before the key turns `rotation_days` old."""
+    if current_since is None:
+        return True
+    return now >= current_since + timedelta(days=policy.rotation_days - policy.lead_days)
+
+
+def deadline_for(
+    mode: Mode, now: datetime, current_since: datetime | None, policy: Policy
+) -> datetime:
+    if mode is Mode.EMERGENCY:
+        return now + timedelta(hours=policy.emergency_deadline_hours)
+    if mode is Mode.SCHEDULED and current_since is not None:
+        return max(current_since + timedelta(days=policy.rotation_days), now)
+    return now + timedelta(days=policy.lead_days)
+
+
+def escalation_time(state: RotationState, policy: Policy) -> datetime | None:
+    if state.deadline is None:
+        return None
+    if state.mode is Mode.EMERGENCY:
+        # The emergency notice itself goes to on-call; escalate again at half the deadline.
+        assert state.opened_at is not None
+        return state.opened_at + (state.deadline - state.opened_at) / 2
+    return state.deadline - timedelta(days=policy.escalate_days)
+
+
+def reminder_interval(mode: Mode | None, policy: Policy) -> timedelta:
+    if mode is Mode.EMERGENCY:
+        return timedelta(minutes=policy.emergency_reminder_minutes)
+    return timedelta(days=policy.reminder_days)
+
+
+def key_followup(state: RotationState, now: datetime, policy: Policy) -> KeyFollowup:
+    """What to tell people while a rotation waits for a key. At most one step per call."""
+    if state.deadline is not None and now >= state.deadline and not state.overdue:
+        return KeyFollowup.OVERDUE
+    escalate_at = escalation_time(state, policy)
+    if escalate_at is not None and now >= escalate_at and not state.escalated:
+        return KeyFollowup.ESCALATE
+    last = state.last_notice_at or state.opened_at
+    if last is not None and now >= last + reminder_interval(state.mode, policy):
+        return KeyFollowup.REMIND
+    return KeyFollowup.NONE
+
+
+def grace_until(
+    mode: Mode | None, revoke_first: bool, promoted_at: datetime, policy: Policy
+) -> datetime:
+    """How long consumers get to pick up the new key before the old one must die."""
+    if revoke_first:
+        return promoted_at
+    if mode is Mode.EMERGENCY:
+        return promoted_at + timedelta(minutes=policy.emergency_grace_minutes)
+    return promoted_at + timedelta(hours=policy.grace_hours)
+
+
+def revoke_followup(state: RotationState, now: datetime, policy: Policy) -> RevokeFollowup:
+    """What to tell people when the grace period is over and the old key still works."""
+    if state.followups == 0:
+        return RevokeFollowup.TELL
+    last = state.last_notice_at or state.promoted_at
+    assert last is not None
+    if now < last + reminder_interval(state.mode, policy):
+        return RevokeFollowup.NONE
+    if state.followups > policy.revoke_reminders_before_escalation and not state.escalated:
+        return RevokeFollowup.ESCALATE
+    return RevokeFollowup.REMIND

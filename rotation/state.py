@@ -1,0 +1,135 @@
+"""The record of one credential's rotation, as it is kept in the secret store.
+
+It lives in tags (AWS) or annotations (GCP) as flat string fields, so every
+value here is short, secret-free and limited to the characters AWS allows in a
+tag value. Keys are never stored: only version ids and fingerprints.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Phase(StrEnum):
+    IDLE = "idle"  # no rotation open (the last one, if any, is closed)
+    AWAITING_KEY = "awaiting_key"  # open: waiting for an operator's submission
+    PROMOTED = "promoted"  # new key is current; waiting for the old key to die
+
+
+class Mode(StrEnum):
+    SCHEDULED = "scheduled"
+    EMERGENCY = "emergency"
+    BOOTSTRAP = "bootstrap"  # the secret has never held a key
+
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# What AWS accepts in a tag value (letters, digits, spaces and _ . : / = + - @).
+_UNSAFE = re.compile(r"[^A-Za-z0-9 _.:/=+\-@]")
+MAX_FIELD = 250
+
+
+def format_time(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime(TIME_FORMAT) if value else ""
+
+
+def parse_time(value: str) -> datetime | None:
+    return datetime.strptime(value, TIME_FORMAT).replace(tzinfo=UTC) if value else None
+
+
+def tag_safe(text: str) -> str:
+    """Fold free text (an on-call reason) into what a tag value may hold."""
+    return _UNSAFE.sub("-", text.strip())[:MAX_FIELD]
+
+
+@dataclass(frozen=True)
+class RotationState:
+    phase: Phase = Phase.IDLE
+    rotation_id: str = ""
+    mode: Mode | None = None
+    revoke_first: bool = False
+    reason: str = ""
+    actor: str = ""
+    opened_at: datetime | None = None
+    deadline: datetime | None = None
+    # Follow-ups sent in the current phase (reminders), and when the last notice went out.
+    followups: int = 0
+    last_notice_at: datetime | None = None
+    escalated: bool = False
+    overdue: bool = False
+    # What the engine last recorded as current, so a crash after a promotion is visible.
+    current_version: str = ""
+    current_fp: str = ""
+    current_since: datetime | None = None
+    workspace: str = ""
+    previous_version: str = ""
+    previous_fp: str = ""
+    promoted_at: datetime | None = None
+    grace_until: datetime | None = None
+    # Last refused submission, so the same refusal is told once.
+    rejection: str = ""
+    rejection_fp: str = ""
+    rejection_detail: str = ""
+    inconclusive: str = ""
+    # An emergency that arrived while an old key still awaited revocation.
+    follow_up_emergency: bool = False
+    # Notices decided but not yet delivered (the outbox), and the one being sent.
+    outbox: tuple[str, ...] = ()
+    sending: str = ""
+    # The last closed rotation, for status and history.
+    last_rotation_id: str = ""
+    last_closed_at: datetime | None = None
+    previous_revoked: bool = False
+
+    def to_fields(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value: Any = getattr(self, f.name)
+            key = f.name.replace("_", "-")
+            if isinstance(value, datetime):
+                out[key] = format_time(value)
+            elif isinstance(value, bool):
+                out[key] = "true" if value else ""
+            elif isinstance(value, tuple):
+                out[key] = " ".join(value)
+            elif value is None:
+                out[key] = ""
+            else:
+                out[key] = tag_safe(str(value))
+        return out
+
+    @classmethod
+    def from_fields(cls, data: dict[str, str]) -> RotationState:
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = data.get(f.name.replace("_", "-"), "")
+            default = getattr(cls(), f.name)
+            if f.name == "phase":
+                values[f.name] = Phase(raw) if raw else Phase.IDLE
+            elif f.name == "mode":
+                values[f.name] = Mode(raw) if raw else None
+            elif isinstance(default, bool):
+                values[f.name] = raw == "true"
+            elif isinstance(default, int):
+                values[f.name] = int(raw) if raw else 0
+            elif isinstance(default, tuple):
+                values[f.name] = tuple(raw.split())
+            elif f.name.endswith(("_at", "_since", "_until")) or f.name == "deadline":
+                values[f.name] = parse_time(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)
+
+    def with_notice(self, code: str) -> RotationState:
+        """Queue a notice once: the outbox is how 'one notification per step' holds.
+
+        Entries are `code/rotation-id`, so a notice still queued when the next
+        rotation opens is still told about the rotation it belongs to.
+        """
+        entry = f"{code}/{self.rotation_id or self.last_rotation_id}"
+        if entry in self.outbox:
+            return self
+        return replace(self, outbox=(*self.outbox, entry))

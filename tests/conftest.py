@@ -1,0 +1,77 @@
+"""Shared fixtures: a local Customer.io, a simulated clock, and a whole AWS account in moto."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import settings
+from moto import mock_aws
+
+from rotation.clock import SimulatedClock
+from tests.fakes.aws_harness import AwsHarness, fake_aws_environment
+from tests.fakes.customerio import FakeCustomerIO
+
+settings.register_profile("ci", max_examples=200, deadline=None)
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+fake_aws_environment()
+
+
+@pytest.fixture(scope="session")
+def cio_server() -> Iterator[FakeCustomerIO]:
+    server = FakeCustomerIO().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cio(cio_server: FakeCustomerIO) -> FakeCustomerIO:
+    cio_server.track_keys.clear()
+    cio_server.app_keys.clear()
+    cio_server.faults.clear()
+    cio_server.log.clear()
+    cio_server.latency = 0.0
+    return cio_server
+
+
+@pytest.fixture
+def clock() -> SimulatedClock:
+    return SimulatedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def aws(cio: FakeCustomerIO, clock: SimulatedClock) -> Iterator[AwsHarness]:
+    with mock_aws():
+        harness = AwsHarness(cio=cio, clock=clock)
+        with harness.runtime.active():
+            yield harness
+
+
+class Captured(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += " " + repr(record.exc_info[1])
+        self.lines.append(text)
+
+
+@pytest.fixture
+def logs() -> Iterator[Captured]:
+    """Every log record emitted anywhere during the test, formatted."""
+    handler = Captured()
+    root = logging.getLogger()
+    old = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(old)

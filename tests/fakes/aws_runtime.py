@@ -1,0 +1,184 @@
+"""What moto cannot do here, done the way AWS does it.
+
+moto stores secrets faithfully but cannot run a Lambda without Docker, and its
+RotateSecret differs from Secrets Manager's documented behaviour. This module
+patches just those two seams of moto's backends (not boto3, not a client):
+
+- RotateSecret refuses while an AWSPENDING version other than AWSCURRENT exists
+  ("A previous rotation isn't complete"), creates an empty AWSPENDING version
+  keyed by the token, then calls the rotation function for createSecret,
+  setSecret, testSecret, finishSecret, stopping at the first failure and leaving
+  AWSPENDING in place (RotationFailed). With RotateImmediately=false it runs only
+  the testSecret configuration test against an empty pending version.
+- lambda:Invoke of a registered function runs the handler in-process.
+
+Plus the bookkeeping moto skips: AWSCURRENT moved by UpdateSecretVersionStage
+becomes what GetSecretValue without a stage returns.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from unittest.mock import patch
+
+from moto.awslambda.models import LambdaFunction
+from moto.secretsmanager.exceptions import InvalidRequestException, SecretNotFoundException
+from moto.secretsmanager.models import SecretsManagerBackend
+
+Handler = Callable[[dict[str, Any], Any], Any]
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+
+
+@dataclass
+class RotationEvent:
+    secret: str
+    token: str
+    outcome: str  # "succeeded" | "failed at <step>: <error>"
+
+
+@dataclass
+class LocalAwsRuntime:
+    functions: dict[str, Handler] = field(default_factory=dict)
+    rotation_events: list[RotationEvent] = field(default_factory=list)
+    lambda_invocations: int = 0
+
+    def register(self, function_name: str, handler: Handler) -> None:
+        self.functions[function_name] = handler
+
+    @contextmanager
+    def active(self) -> Iterator[LocalAwsRuntime]:
+        runtime = self
+        original_stage = SecretsManagerBackend.update_secret_version_stage
+
+        def invoke_lambda(fn: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+            handler = runtime.functions.get(fn.function_name)
+            if handler is None:
+                raise RuntimeError(f"no local handler for {fn.function_name}")
+            payload = json.loads(event) if isinstance(event, str) else (event or {})
+            runtime.lambda_invocations += 1
+            try:
+                result = handler(payload, None)
+            except Exception as err:
+                return (
+                    json.dumps({"errorType": type(err).__name__, "errorMessage": str(err)}),
+                    True,
+                    "",
+                )
+            return json.dumps(result), False, ""
+
+        def rotate_secret(
+            backend: SecretsManagerBackend,
+            secret_id: str,
+            client_request_token: str | None = None,
+            rotation_lambda_arn: str | None = None,
+            rotation_rules: dict[str, Any] | None = None,
+            rotate_immediately: bool = True,
+        ) -> str:
+            if not backend._is_valid_identifier(secret_id):
+                raise SecretNotFoundException()
+            secret: Any = backend.secrets[secret_id]
+            if rotation_lambda_arn:
+                secret.rotation_lambda_arn = rotation_lambda_arn
+            if rotation_rules:
+                secret.auto_rotate_after_days = rotation_rules.get("AutomaticallyAfterDays", 0)
+                secret.rotation_enabled = True
+            if not secret.rotation_lambda_arn:
+                raise InvalidRequestException("No Lambda rotation function ARN is associated.")
+            for version in secret.versions.values():
+                stages = version["version_stages"]
+                if "AWSPENDING" in stages and "AWSCURRENT" not in stages:
+                    raise InvalidRequestException(
+                        "A previous rotation isn't complete. That rotation will be reattempted."
+                    )
+            token = client_request_token or str(uuid.uuid4())
+            secret.versions[token] = {
+                "createdate": int(time.time()),
+                "version_id": token,
+                "version_stages": ["AWSPENDING"],
+            }
+            if rotate_immediately:
+                runtime._run(secret, token, STEPS)
+            else:
+                runtime._run(secret, token, ("testSecret",))
+                secret.versions.pop(token, None)  # the configuration test leaves nothing behind
+            return json.dumps({"ARN": secret.arn, "Name": secret.name, "VersionId": token})
+
+        def update_stage(
+            backend: SecretsManagerBackend,
+            secret_id: str,
+            version_stage: str,
+            remove_from_version_id: str,
+            move_to_version_id: str,
+        ) -> Any:
+            secret: Any = (
+                backend.secrets[secret_id] if backend._is_valid_identifier(secret_id) else None
+            )
+            holders = [
+                v
+                for v in (secret.versions.values() if secret else [])
+                if version_stage in v["version_stages"]
+            ]
+            if (
+                secret
+                and version_stage == "AWSCURRENT"
+                and not remove_from_version_id
+                and not holders
+            ):
+                # moto indexes a missing AWSCURRENT here; AWS just attaches the label.
+                secret.versions[move_to_version_id]["version_stages"].append("AWSCURRENT")
+                result: Any = (secret.arn, secret.name)
+            else:
+                result = original_stage(
+                    backend, secret_id, version_stage, remove_from_version_id, move_to_version_id
+                )
+            for secret in dict.values(backend.secrets):
+                for vid, version in secret.versions.items():
+                    if "AWSCURRENT" in version["version_stages"]:
+                        secret.default_version_id = vid
+            return result
+
+        with ExitStack() as stack:
+            stack.enter_context(patch.object(LambdaFunction, "_invoke_lambda", invoke_lambda))
+            stack.enter_context(patch.object(SecretsManagerBackend, "rotate_secret", rotate_secret))
+            stack.enter_context(
+                patch.object(SecretsManagerBackend, "update_secret_version_stage", update_stage)
+            )
+            yield self
+
+    def _run(self, secret: Any, token: str, steps: tuple[str, ...]) -> None:
+        handler = self._handler_for(secret.rotation_lambda_arn)
+        for step in steps:
+            event = {"Step": step, "SecretId": secret.arn, "ClientRequestToken": token}
+            try:
+                handler(event, None)
+            except Exception as err:
+                self.rotation_events.append(
+                    RotationEvent(secret.name, token, f"failed at {step}: {type(err).__name__}")
+                )
+                return
+        if len(steps) == len(STEPS):
+            secret.last_rotation_date = int(time.time())
+        self.rotation_events.append(RotationEvent(secret.name, token, "succeeded"))
+
+    def _handler_for(self, arn: str) -> Handler:
+        name = arn.rsplit(":", 1)[-1]
+        if name not in self.functions:
+            raise RuntimeError(f"no local handler for rotation function {arn}")
+        return self.functions[name]
+
+    def reattempt_unfinished(self, backend: SecretsManagerBackend) -> int:
+        """What Secrets Manager does on its own during the rotation window: retry."""
+        count = 0
+        for secret in list(dict.values(backend.secrets)):
+            for vid, version in list(secret.versions.items()):
+                stages = version["version_stages"]
+                if "AWSPENDING" in stages and "AWSCURRENT" not in stages:
+                    self._run(secret, vid, STEPS)
+                    count += 1
+        return count

@@ -1,0 +1,205 @@
+"""A local Customer.io that behaves like the documented API, over real HTTP.
+
+Serves both regions under `/us` and `/eu` path prefixes, so the rotator's
+`CUSTOMERIO_TRACK_URL` / `CUSTOMERIO_APP_URL` overrides can be
+`http://127.0.0.1:PORT/{region}`. Keys are registered, revoked and faulted by
+the test; the server never records a key, only paths and statuses.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from rotation.credentials import Credential, Kind, Region
+
+
+@dataclass
+class Fault:
+    status: int
+    retry_after: str | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class _TrackKey:
+    workspace: str
+    region: str
+    legacy_field: bool = False
+
+
+@dataclass
+class _AppKey:
+    workspaces: tuple[str, ...]
+    region: str
+
+
+@dataclass
+class FakeCustomerIO:
+    server: HTTPServer = field(default_factory=lambda: HTTPServer(host="127.0.0.1", port=0))
+    track_keys: dict[tuple[str, str], _TrackKey] = field(default_factory=dict)
+    app_keys: dict[str, _AppKey] = field(default_factory=dict)
+    faults: deque[Fault] = field(default_factory=deque)
+    latency: float = 0.0
+    log: list[tuple[str, int]] = field(default_factory=list)
+    suppressed: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> FakeCustomerIO:
+        self.server.expect_request(
+            re.compile(r"^/(us|eu)/api/v1/accounts/region$"), method="GET"
+        ).respond_with_handler(self._region)
+        self.server.expect_request(
+            re.compile(r"^/(us|eu)/v1/workspaces$"), method="GET"
+        ).respond_with_handler(self._workspaces)
+        self.server.expect_request(
+            re.compile(r"^/(us|eu)/api/v1/customers/[^/]+/suppress$"), method="POST"
+        ).respond_with_handler(self._suppress)
+        self.server.expect_request(
+            re.compile(r"^/(us|eu)/api/v1/customers/[^/]+$"), method="DELETE"
+        ).respond_with_handler(self._delete)
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server.is_running():
+            self.server.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}/{{region}}"
+
+    def env(self) -> dict[str, str]:
+        return {"CUSTOMERIO_TRACK_URL": self.base_url, "CUSTOMERIO_APP_URL": self.base_url}
+
+    # -- the test's controls ---------------------------------------------------
+
+    def new_track_key(self, workspace: str, region: str = "us", legacy: bool = False) -> Credential:
+        site_id, api_key = secrets.token_hex(10), secrets.token_hex(10)
+        with self._lock:
+            self.track_keys[(site_id, api_key)] = _TrackKey(workspace, region, legacy)
+        return Credential(Kind.TRACK, api_key, Region(region), site_id)
+
+    def new_app_key(self, workspaces: tuple[str, ...], region: str = "us") -> Credential:
+        key = secrets.token_hex(16)
+        with self._lock:
+            self.app_keys[key] = _AppKey(workspaces, region)
+        return Credential(Kind.APP, key, Region(region))
+
+    def delete_key(self, credential: Credential) -> None:
+        """What an operator does in the dashboard: the key stops working."""
+        with self._lock:
+            self.track_keys.pop((credential.site_id or "", credential.secret), None)
+            self.app_keys.pop(credential.secret, None)
+
+    def is_live(self, credential: Credential) -> bool:
+        return (credential.site_id or "", credential.secret) in self.track_keys or (
+            credential.secret in self.app_keys
+        )
+
+    def fail_next(self, status: int, times: int = 1, retry_after: str | None = None) -> None:
+        with self._lock:
+            self.faults.extend(Fault(status, retry_after) for _ in range(times))
+
+    def slow_next(self, seconds: float, times: int = 1) -> None:
+        with self._lock:
+            self.faults.extend(Fault(200, None, seconds) for _ in range(times))
+
+    # -- the API -----------------------------------------------------------------
+
+    def _fault(self, request: Request) -> Response | None:
+        with self._lock:
+            fault = self.faults.popleft() if self.faults else None
+        if self.latency:
+            time.sleep(self.latency)
+        if fault is None:
+            return None
+        if fault.delay:
+            time.sleep(fault.delay)
+            return None
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+        return self._answer(request, fault.status, {"meta": {"error": "fault"}}, headers)
+
+    def _answer(
+        self, request: Request, status: int, body: object, headers: dict[str, str] | None = None
+    ) -> Response:
+        self.log.append((request.path, status))
+        return Response(
+            json.dumps(body), status=status, headers=headers, content_type="application/json"
+        )
+
+    def _basic(self, request: Request) -> tuple[str, str] | None:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return None
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return None
+        return user, password
+
+    def _region(self, request: Request) -> Response:
+        fault = self._fault(request)
+        if fault is not None:
+            return fault
+        auth = self._basic(request)
+        key = self.track_keys.get(auth) if auth else None
+        if key is None:
+            # The spec documents 400 for bad credentials on this endpoint.
+            return self._answer(request, 400, {"meta": {"error": "invalid credentials"}})
+        region_field = "data_center" if key.legacy_field else "region"
+        host = "https://track-eu.customer.io" if key.region == "eu" else "https://track.customer.io"
+        return self._answer(
+            request,
+            200,
+            {"url": host, region_field: key.region, "environment_id": int(key.workspace)},
+        )
+
+    def _workspaces(self, request: Request) -> Response:
+        fault = self._fault(request)
+        if fault is not None:
+            return fault
+        header = request.headers.get("Authorization", "")
+        token = header[7:] if header.startswith("Bearer ") else ""
+        key = self.app_keys.get(token)
+        host_region = request.path.split("/")[1]
+        if key is None or key.region != host_region:
+            # A key of the other region answers 401 on this host, like a wrong key.
+            return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+        return self._answer(
+            request,
+            200,
+            {"workspaces": [{"id": int(w), "name": f"workspace {w}"} for w in key.workspaces]},
+        )
+
+    def _track_auth_ok(self, request: Request) -> bool:
+        auth = self._basic(request)
+        return auth is not None and auth in self.track_keys
+
+    def _suppress(self, request: Request) -> Response:
+        fault = self._fault(request)
+        if fault is not None:
+            return fault
+        if not self._track_auth_ok(request):
+            return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+        self.suppressed.append(request.path.split("/")[-2])
+        return self._answer(request, 200, {})
+
+    def _delete(self, request: Request) -> Response:
+        fault = self._fault(request)
+        if fault is not None:
+            return fault
+        if not self._track_auth_ok(request):
+            return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+        self.deleted.append(request.path.split("/")[-1])
+        return self._answer(request, 200, {})
