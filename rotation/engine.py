@@ -546,14 +546,19 @@ class Engine:
         try:
             candidate = parse_credential(submission.raw, snap.config.kind, snap.config.region)
         except MalformedKey as err:
-            self._refuse(credential_id, snap, submission, "malformed", raw_fp, str(err), actor)
+            self._refuse(credential_id, snap, submission, "malformed", raw_fp, "", actor)
             raise KeyRejected(f"The submission was refused: {err}", "malformed") from None
         try:
             verified = self._verify(snap, candidate)
         except KeyRejected as err:
-            detail = str(err)
             self._refuse(
-                credential_id, snap, submission, err.reason, candidate.fingerprint, detail, actor
+                credential_id,
+                snap,
+                submission,
+                err.reason,
+                candidate.fingerprint,
+                err.detail,
+                actor,
             )
             raise
         except VerificationInconclusive as err:
@@ -579,7 +584,7 @@ class Engine:
             verified = self._verify(snap, candidate)
         except KeyRejected as err:
             self._refuse(
-                credential_id, snap, None, err.reason, candidate.fingerprint, str(err), actor
+                credential_id, snap, None, err.reason, candidate.fingerprint, err.detail, actor
             )
             raise
         except VerificationInconclusive as err:
@@ -707,9 +712,8 @@ class Engine:
         detail: str,
         actor: str,
     ) -> None:
-        short = detail.rpartition("not accepted: ")[2] if reason != "malformed" else detail
         snap2, _ = self._apply(
-            credential_id, lambda s: rejected(s.state, reason=reason, fp=fp, detail=short[:120])
+            credential_id, lambda s: rejected(s.state, reason=reason, fp=fp, detail=detail[:120])
         )
         self._audit("key.rejected", snap2, snap2.state, actor, reason, candidate=fp)
         if submission is not None:

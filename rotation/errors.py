@@ -26,9 +26,10 @@ class KeyRejected(RotationError):
 
     code = "rejected"
 
-    def __init__(self, message: str, reason: str = "rejected") -> None:
+    def __init__(self, message: str, reason: str = "rejected", detail: str = "") -> None:
         super().__init__(message)
         self.reason = reason
+        self.detail = detail  # short, secret-free: a status code or two workspace ids
 
 
 class WrongWorkspace(KeyRejected):

@@ -253,7 +253,12 @@ def render(entry: str, ctx: Context) -> Notification:
         subject = f"[action] Key for {ctx.name} NOT accepted"
         body = [
             head,
-            rejection_text(st.rejection, f"with fingerprint {arg}", detail=st.rejection_detail)
+            rejection_text(
+                st.rejection,
+                f"with fingerprint {arg}",
+                status=int(st.rejection_detail) if st.rejection_detail.isdigit() else None,
+                detail=st.rejection_detail,
+            )
             if st.rejection != "malformed"
             else f"The submission with fingerprint {arg} is not a valid {ctx.kind.value} "
             "credential; submit it again in the documented form.",

@@ -177,7 +177,9 @@ class Verifier:
             )
         if isinstance(result, Rejected):
             raise KeyRejected(
-                runbook.rejection_text(result.reason, label, status=result.status), result.reason
+                runbook.rejection_text(result.reason, label, status=result.status),
+                result.reason,
+                detail=str(result.status or ""),
             )
         if (
             candidate.kind is Kind.TRACK
@@ -186,14 +188,16 @@ class Verifier:
             and result.region != configured_region.value
         ):
             raise KeyRejected(
-                runbook.rejection_text("wrong_region", label, detail=result.region), "wrong_region"
+                runbook.rejection_text("wrong_region", label, detail=result.region),
+                "wrong_region",
+                detail=result.region,
             )
         if expected_workspace and not _same_workspace(candidate.kind, result, expected_workspace):
+            detail = f"{result.workspace or 'unknown'} instead of {expected_workspace}"
             raise WrongWorkspace(
-                runbook.rejection_text(
-                    "wrong_workspace", label, detail=f"{result.workspace} vs {expected_workspace}"
-                ),
+                runbook.rejection_text("wrong_workspace", label, detail=detail),
                 "wrong_workspace",
+                detail=detail,
             )
         return VerifiedKey(credential=candidate, workspace=result.workspace)
 

@@ -1,0 +1,187 @@
+"""Whole rotations on a local AWS (moto) with a local Customer.io, narrated for a person.
+
+Time is simulated, so ninety days pass in a second; every notification an
+operator would receive is printed in full.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from moto import mock_aws
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+
+from rotation.clock import SimulatedClock
+from rotation.credentials import Credential
+from tests.fakes.aws_harness import AwsHarness, fake_aws_environment
+from tests.fakes.customerio import FakeCustomerIO
+
+
+class Narrator:
+    """Prints each step and every notification not yet shown."""
+
+    def __init__(self, console: Console, harness: AwsHarness) -> None:
+        self.console = console
+        self.harness = harness
+        self.shown = 0
+        self.keys: list[str] = []
+
+    def step(self, text: str) -> None:
+        self.console.print(f"\n[bold cyan]▶ {text}[/]")
+
+    def note(self, text: str) -> None:
+        self.console.print(f"  {text}")
+
+    def notifications(self) -> None:
+        fresh = self.harness.notifications()[self.shown :]
+        self.shown += len(fresh)
+        for n in fresh:
+            style = {"urgent": "red", "action": "yellow"}.get(str(n.get("urgency")), "green")
+            self.console.print(
+                Panel(n["body"], title=escape(f"{n['subject']}"), border_style=style)
+            )
+
+    def remember(self, credential: Credential) -> Credential:
+        self.keys.append(credential.secret)
+        return credential
+
+
+def _phase(h: AwsHarness, name: str) -> str:
+    return h.rt.store.snapshot(h.secrets[name]).state.phase.value
+
+
+def _timed(action: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float]:
+    start = time.perf_counter()
+    result = action()
+    return result, time.perf_counter() - start
+
+
+def scheduled(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> float:
+    name = "marketing-track"
+    n.console.rule(f"[bold]AWS: scheduled rotation of {name}[/]")
+    n.step(
+        "pulumi up created the empty secret and its inbox; the operator bootstraps the first key"
+    )
+    h.provision(name, "track", "us", workspace="1001")
+    first = n.remember(cio.new_track_key("1001"))
+    out = h.submit(name, first)
+    n.note(f"submit → {out['outcome']}; current key fingerprint {first.fingerprint}")
+    n.notifications()
+
+    n.step("76 days later the daily sweep opens the rotation (14 days before the 90-day deadline)")
+    clock.advance(timedelta(days=76))
+    h.sweep()
+    n.notifications()
+
+    n.step("The operator pastes a key from the wrong workspace")
+    wrong = n.remember(cio.new_track_key("2002"))
+    h.submit(name, wrong)
+    n.note(f"current key still {first.fingerprint}: {h.current_value(name) == _doc(first)}")
+    n.notifications()
+
+    n.step("The operator submits the right key")
+    good = n.remember(cio.new_track_key("1001"))
+    _, elapsed = _timed(lambda: h.submit(name, good))
+    n.note(f"verified and promoted in {elapsed * 1000:.0f} ms of machine time")
+    n.note(f"current key is now {good.fingerprint}: {h.current_value(name) == _doc(good)}")
+    n.notifications()
+
+    n.step("The 24-hour grace period passes; the old key still works")
+    clock.advance(timedelta(hours=25))
+    h.sweep()
+    n.notifications()
+
+    n.step("Nobody deleted it: three days later a reminder")
+    clock.advance(timedelta(days=3))
+    h.sweep()
+    n.notifications()
+
+    n.step("The operator deletes the old key in the dashboard and runs `cio-rotate check`")
+    cio.delete_key(first)
+    h.invoke({"action": "reconcile", "secret_id": h.secrets[name]})
+    n.note(f"phase: {_phase(h, name)}")
+    n.notifications()
+    return elapsed
+
+
+def emergency(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> float:
+    name = "billing-app"
+    n.console.rule(f"[bold]AWS: emergency rotation of {name}[/]")
+    h.provision(name, "app", "eu")
+    first = n.remember(cio.new_app_key(("3003",), region="eu"))
+    h.submit(name, first)
+    n.shown = len(h.notifications())  # the bootstrap was shown above already
+    clock.advance(timedelta(days=20))
+
+    n.step("On-call suspects a leak: `cio-rotate emergency billing-app --reason ...`")
+    h.invoke(
+        {
+            "action": "emergency",
+            "secret_id": h.secrets[name],
+            "reason": "key seen in a public CI log",
+            "actor": "alice@on-call",
+        }
+    )
+    n.notifications()
+
+    n.step("The same emergency is declared twice (a second on-call engineer): nothing new")
+    h.invoke({"action": "emergency", "secret_id": h.secrets[name], "reason": "again"})
+    n.note(f"notifications sent: {len(h.notifications()) - n.shown} new")
+
+    n.step("The operator creates and submits a new App key")
+    new = n.remember(cio.new_app_key(("3003",), region="eu"))
+    _, elapsed = _timed(lambda: h.submit(name, new))
+    n.note(f"promoted in {elapsed * 1000:.0f} ms; current is {new.fingerprint}")
+    n.notifications()
+
+    n.step("15 minutes of grace (the consumers' cache TTL), then the old key must die")
+    clock.advance(timedelta(minutes=16))
+    h.invoke({"action": "reconcile", "secret_id": h.secrets[name]})
+    n.notifications()
+    cio.delete_key(first)
+    h.invoke({"action": "reconcile", "secret_id": h.secrets[name]})
+    n.note(f"phase: {_phase(h, name)}")
+    n.notifications()
+    return elapsed
+
+
+def _doc(credential: Credential) -> dict[str, str]:
+    return dict(json.loads(credential.to_json()))
+
+
+def run(console: Console) -> list[str]:
+    """Run both AWS drills; returns every key used, for the leak scan."""
+    fake_aws_environment()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("cio.rotator").setLevel(logging.WARNING)
+    cio = FakeCustomerIO().start()
+    clock = SimulatedClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+    try:
+        with mock_aws():
+            harness = AwsHarness(cio=cio, clock=clock)
+            with harness.runtime.active():
+                n = Narrator(console, harness)
+                t1 = scheduled(n, harness, cio, clock)
+                t2 = emergency(n, harness, cio, clock)
+                emitted = [str(x) for x in harness.notifications()]
+                for name in harness.secrets:
+                    emitted.append(str(harness.tags(name)))
+                leaks = [k for k in n.keys if any(k in text for text in emitted)]
+                console.rule("[bold]AWS summary")
+                console.print(
+                    f"submit → promoted (machine time): scheduled {t1 * 1000:.0f} ms, "
+                    f"emergency {t2 * 1000:.0f} ms; notifications: {len(harness.notifications())}; "
+                    f"keys found in notifications or tags: {len(leaks)}"
+                )
+                if leaks:
+                    raise SystemExit("a key leaked into a notification or a tag")
+                return n.keys
+    finally:
+        cio.stop()
