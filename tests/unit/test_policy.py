@@ -1,0 +1,89 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from rotation.policy import (
+    KeyFollowup,
+    Policy,
+    RevokeFollowup,
+    deadline_for,
+    grace_until,
+    key_followup,
+    revoke_followup,
+    rotation_due,
+)
+from rotation.state import Mode, Phase, RotationState
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+P = Policy()
+
+
+def test_rotation_opens_lead_days_before_the_deadline():
+    assert not rotation_due(T0, T0 + timedelta(days=75, hours=23), P)
+    assert rotation_due(T0, T0 + timedelta(days=76), P)
+    assert rotation_due(None, T0, P)  # never bootstrapped
+
+
+def open_state(mode=Mode.SCHEDULED, opened=T0 + timedelta(days=76), since=T0):
+    return RotationState(
+        phase=Phase.AWAITING_KEY,
+        mode=mode,
+        opened_at=opened,
+        last_notice_at=opened,
+        deadline=deadline_for(mode, opened, since, P),
+    )
+
+
+def test_scheduled_calendar_reminds_escalates_and_goes_overdue():
+    st = open_state()
+    assert st.deadline == T0 + timedelta(days=90)
+    assert key_followup(st, T0 + timedelta(days=78), P) is KeyFollowup.NONE
+    assert key_followup(st, T0 + timedelta(days=79), P) is KeyFollowup.REMIND
+    assert key_followup(st, T0 + timedelta(days=87), P) is KeyFollowup.ESCALATE
+    escalated = RotationState(**{**st.__dict__, "escalated": True})
+    assert key_followup(escalated, T0 + timedelta(days=90), P) is KeyFollowup.OVERDUE
+
+
+def test_emergency_calendar_is_hours_not_days():
+    st = open_state(Mode.EMERGENCY, opened=T0)
+    assert st.deadline == T0 + timedelta(hours=4)
+    escalated = RotationState(**{**st.__dict__, "escalated": True})
+    assert key_followup(escalated, T0 + timedelta(minutes=59), P) is KeyFollowup.NONE
+    assert key_followup(escalated, T0 + timedelta(minutes=60), P) is KeyFollowup.REMIND
+
+
+def test_grace_periods():
+    assert grace_until(Mode.SCHEDULED, False, T0, P) == T0 + timedelta(hours=24)
+    assert grace_until(Mode.EMERGENCY, False, T0, P) == T0 + timedelta(minutes=15)
+    assert grace_until(Mode.EMERGENCY, True, T0, P) == T0
+
+
+def test_revocation_follow_ups():
+    st = RotationState(phase=Phase.PROMOTED, mode=Mode.SCHEDULED, promoted_at=T0, last_notice_at=T0)
+    assert revoke_followup(st, T0, P) is RevokeFollowup.TELL
+    told = RotationState(**{**st.__dict__, "followups": 1})
+    assert revoke_followup(told, T0 + timedelta(days=1), P) is RevokeFollowup.NONE
+    assert revoke_followup(told, T0 + timedelta(days=3), P) is RevokeFollowup.REMIND
+    many = RotationState(**{**st.__dict__, "followups": 3})
+    assert revoke_followup(many, T0 + timedelta(days=3), P) is RevokeFollowup.ESCALATE
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rotation_days": 91}, "between 1 and 90"),
+        ({"lead_days": 90}, "less than rotation_days"),
+        ({"escalate_days": 20}, "between 0 and lead_days"),
+        ({"reminder_days": 0}, "reminder_days must be at least 1"),
+        ({"grace_hours": -1}, "cannot be negative"),
+    ],
+)
+def test_policy_validation(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Policy(**kwargs)
+
+
+def test_policy_from_env():
+    assert Policy.from_env({"CIO_ROTATION_DAYS": "60", "CIO_LEAD_DAYS": "10"}).rotation_days == 60
+    with pytest.raises(ValueError, match="CIO_GRACE_HOURS must be a whole number"):
+        Policy.from_env({"CIO_GRACE_HOURS": "a day"})
