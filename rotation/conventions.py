@@ -44,3 +44,23 @@ ACTION_SWEEP = "sweep"  # {"action": "sweep", "secret_ids": [arn, ...]}
 ACTION_EMERGENCY = "emergency"  # {"action", "secret_id", "reason", "actor", "revoke_first"}
 ACTION_SUBMITTED = "submitted"  # {"action", "secret_id", "actor"}: bootstrap or resume
 ACTION_RECONCILE = "reconcile"  # {"action", "secret_id"}: take the next safe step now
+ACTION_ROLLBACK = "rollback"  # {"action", "secret_id", "actor"}: previous key current again
+
+# GCP Secret Manager: label keys may not contain ':' (lowercase letters, digits, '_', '-'
+# only, and so may label values), so the GCP names use '-' where AWS tags use ':'. The
+# inbox is a resource name ('/'), which no label value may hold: it is an annotation.
+GCP_LABEL_MANAGED = "cio-rotation-managed"  # value "true"
+GCP_LABEL_CREDENTIAL = "cio-rotation-credential"
+GCP_LABEL_KIND = "cio-rotation-kind"  # track | app | webhook_signing
+GCP_LABEL_REGION = "cio-rotation-region"  # us | eu (absent for webhook_signing)
+GCP_LABEL_WORKSPACE = "cio-rotation-workspace"
+GCP_ANNOTATION_INBOX = "cio-rotation-inbox"  # on the live secret: projects/P/secrets/INBOX
+GCP_ANNOTATION_INBOX_OF = "cio-rotation-inbox-of"  # on the inbox: the live secret's name
+# Annotations the rotator writes: keys must begin and end alphanumeric, [-_.] between.
+GCP_STATE_PREFIX = "cio-state-"
+# Version aliases on the live secret (latest is always current: only verified keys are added).
+GCP_ALIAS_CURRENT = "current"
+GCP_ALIAS_PREVIOUS = "previous"
+# Environment of the Cloud Function.
+ENV_MANAGED_SECRETS = "CIO_MANAGED_SECRETS"  # comma-separated live secret resource names
+ENV_PUBSUB_TOPIC = "CIO_NOTIFICATIONS_TOPIC"  # projects/P/topics/T for operator notices

@@ -32,6 +32,7 @@ from rotation.errors import (
     AwaitingOperatorKey,
     KeyRejected,
     MalformedKey,
+    RollbackRefused,
     StateConflict,
     VerificationInconclusive,
 )
@@ -48,7 +49,7 @@ from rotation.policy import (
 )
 from rotation.state import Mode, Phase, RotationState, format_time, parse_time, tag_safe
 from rotation.stores.base import SecretStore, Snapshot, Submission
-from rotation.verify import Accepted, Rejected, VerifiedKey, Verifier
+from rotation.verify import Accepted, Inconclusive, Rejected, VerifiedKey, Verifier
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,11 @@ def key_followed_up(st: RotationState, now: datetime, policy: Policy) -> Rotatio
 def deadline_passed(
     st: RotationState, *, rotation_id: str, now: datetime, policy: Policy, has_current: bool
 ) -> RotationState | None:
-    """The cloud's own deadline fired with no key: open if needed, and say it is overdue."""
+    """The cloud's own schedule fired with no key: open if needed; overdue if it is time.
+
+    AWS runs a scheduled rotation within a day-long window, so "due" here means
+    the deadline is less than a day away; an early, hand-started rotation only opens.
+    """
     if st.phase is Phase.PROMOTED or st.overdue:
         return None
     if st.phase is Phase.IDLE:
@@ -169,7 +174,7 @@ def deadline_passed(
             now=now,
             policy=policy,
             mode=Mode.SCHEDULED,
-            reason="rotation deadline",
+            reason="native rotation schedule",
             actor="schedule",
             revoke_first=False,
             has_current=has_current,
@@ -177,6 +182,8 @@ def deadline_passed(
         )
         assert base is not None
         st = base
+    if st.deadline is not None and now < st.deadline - timedelta(days=1):
+        return st if st.phase is not Phase.AWAITING_KEY or st.outbox else None
     return replace(st, overdue=True, escalated=True, last_notice_at=now).with_notice("overdue")
 
 
@@ -324,6 +331,71 @@ def adopted(
         return new
     return replace(new, last_rotation_id=st.rotation_id or st.last_rotation_id).with_notice(
         "external_change"
+    )
+
+
+def rollback_refusal(
+    st: RotationState, kind: Kind, name: str, store_previous: str | None, cli: str = "cio-rotate"
+) -> str | None:
+    """Why the previous key may not become current again, or None when it may."""
+    fix = f"Fix forward instead: `{cli} emergency {name} --reason ...` opens a new rotation."
+    if st.previous_revoked:
+        return (
+            f"Customer.io already refuses the previous key of {name} (fingerprint "
+            f"{st.previous_fp or 'unknown'}): it was deleted, so making it current would break "
+            f"every application. {fix}"
+        )
+    if kind is Kind.WEBHOOK_SIGNING:
+        return (
+            "Regenerating a webhook signing key replaces it in Customer.io: the old one no "
+            f"longer signs anything. {fix}"
+        )
+    if st.phase is Phase.AWAITING_KEY:
+        return (
+            f"No new key of {name} has been promoted in the open rotation: the current key "
+            f"(fingerprint {st.current_fp or 'unknown'}) is already the old one."
+        )
+    if st.phase is Phase.IDLE or not st.previous_version:
+        return (
+            f"{name} has no previous key that is still being retired (the last rotation is "
+            f"closed, or the current key is the first one). {fix}"
+        )
+    if st.follow_up_emergency:
+        return (
+            f"An emergency is queued for {name}: the old key must die, not come back. Delete it, "
+            f"run `{cli} check {name}`, and the emergency rotation opens."
+        )
+    if store_previous != st.previous_version:
+        return (
+            f"The store's previous version of {name} is not the one the rotator recorded: run "
+            f"`{cli} check {name}` first, then try again."
+        )
+    return None
+
+
+def rolled_back(
+    st: RotationState, *, now: datetime, version: str, previous_version: str | None
+) -> RotationState:
+    """The previous key is current again: the rotation is open again, waiting for a new key."""
+    return replace(
+        st,
+        phase=Phase.AWAITING_KEY,
+        current_version=version,
+        current_fp=st.previous_fp,
+        current_since=None,  # the old key's age is not recorded; the open rotation's deadline holds
+        previous_version=previous_version or "",
+        previous_fp=st.current_fp,
+        promoted_at=None,
+        grace_until=None,
+        followups=0,
+        last_notice_at=now,
+        overdue=False,
+        rejection="",
+        rejection_fp="",
+        rejection_detail="",
+        inconclusive="",
+        follow_up_emergency=False,
+        previous_revoked=False,
     )
 
 
@@ -634,6 +706,66 @@ class Engine:
                 "key.promoted", snap2, new, actor, "promoted", pending=pending_version or ""
             )
         self._retire_promoted_submission(credential_id, self.store.snapshot(credential_id))
+        self.deliver_notices(credential_id)
+        return self.store.snapshot(credential_id).state
+
+    def rollback(self, credential_id: str, actor: str = "operator") -> RotationState:
+        """Make the previous key current again while Customer.io still accepts it.
+
+        For a new key that broke consumers during the grace period. The old value is
+        verified again in this attempt (invariant 2) and put back with compare-and-swap;
+        the rotation stays open so a working key can be submitted.
+        """
+        snap = self.store.snapshot(credential_id)
+        st, name = snap.state, snap.config.name
+        refusal = rollback_refusal(st, snap.config.kind, name, snap.previous_version, self.cli)
+        if refusal:
+            raise RollbackRefused(refusal)
+        raw = self.store.read_value(credential_id, st.previous_version)
+        try:
+            old = parse_credential(raw, snap.config.kind) if raw is not None else None
+        except MalformedKey:
+            old = None
+        if old is None or old.fingerprint != st.previous_fp:
+            raise RollbackRefused(
+                f"The previous version of {name} no longer holds the recorded key "
+                f"(fingerprint {st.previous_fp}): it cannot be restored."
+            )
+        result = self.verifier.probe(old)
+        if isinstance(result, Rejected):
+            raise RollbackRefused(
+                f"Customer.io refuses the previous key of {name} (fingerprint {old.fingerprint}, "
+                f"{result.reason}): it was deleted, so it cannot come back. Fix forward: "
+                f"`{self.cli} emergency {name} --reason ...`."
+            )
+        if isinstance(result, Inconclusive):
+            raise RollbackRefused(
+                f"Customer.io could not be asked whether the previous key of {name} still works "
+                f"({result.reason}): nothing was changed; try again in a few minutes."
+            )
+        new_version = self.store.promote(
+            credential_id, raw or b"", st.previous_version, expected_current=snap.current_version
+        )
+        now = self.clock.now()
+        snap2, new = self._apply(
+            credential_id,
+            lambda s: (
+                None
+                if s.state.current_version == new_version
+                else rolled_back(
+                    s.state, now=now, version=new_version, previous_version=snap.current_version
+                )
+            ),
+        )
+        if new is not None:
+            self._audit(
+                "rotation.rolled_back",
+                snap2,
+                new,
+                actor,
+                "rolled back",
+                detail=f"{new.current_fp} current again",
+            )
         self.deliver_notices(credential_id)
         return self.store.snapshot(credential_id).state
 

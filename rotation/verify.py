@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from rotation import conventions as cv
@@ -124,7 +125,10 @@ class Verifier:
         except requests.Timeout:
             return Inconclusive("timeout", "Customer.io did not answer in time")
         except requests.RequestException as err:
-            # The exception text can hold the URL but never the key (auth is in headers).
+            # Retries exhausted on read timeouts surface as a ConnectionError around them.
+            cause = getattr(err.args[0], "reason", None) if err.args else None
+            if isinstance(cause, TimeoutError | ReadTimeoutError | ConnectTimeoutError):
+                return Inconclusive("timeout", "Customer.io did not answer in time")
             return Inconclusive("unreachable", type(err).__name__)
         return self._classify(credential, response)
 

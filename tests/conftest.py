@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -15,8 +16,8 @@ from rotation.clock import SimulatedClock
 from tests.fakes.aws_harness import AwsHarness, fake_aws_environment
 from tests.fakes.customerio import FakeCustomerIO
 
-settings.register_profile("ci", max_examples=200, deadline=None)
-settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile("ci", max_examples=200, stateful_step_count=20, deadline=None)
+settings.register_profile("dev", max_examples=30, stateful_step_count=20, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 fake_aws_environment()
@@ -45,11 +46,25 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def aws(cio: FakeCustomerIO, clock: SimulatedClock) -> Iterator[AwsHarness]:
+def aws(cio: FakeCustomerIO, clock: SimulatedClock, logs: Captured) -> Iterator[AwsHarness]:
+    """A provisioned-on-demand AWS account; on teardown, scans everything it emitted for keys."""
     with mock_aws():
         harness = AwsHarness(cio=cio, clock=clock)
         with harness.runtime.active():
             yield harness
+            emitted = [json.dumps(n) for n in harness.notifications()]
+            emitted += [json.dumps(harness.tags(name)) for name in harness.secrets]
+            emitted += harness.runtime.errors
+            emitted += [e.outcome for e in harness.runtime.rotation_events]
+            emitted += logs.lines
+            assert_no_secrets(emitted, cio.issued + harness.submitted_secrets)
+
+
+def assert_no_secrets(texts: list[str], secrets: list[str]) -> None:
+    """Invariant 4: no key in a log line, notification, tag, audit event or error message."""
+    blob = "\n".join(texts)
+    leaked = [s for s in secrets if len(s) >= 8 and s in blob]
+    assert not leaked, f"{len(leaked)} secret value(s) leaked into emitted output"
 
 
 class Captured(logging.Handler):
@@ -64,7 +79,7 @@ class Captured(logging.Handler):
         self.lines.append(text)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def logs() -> Iterator[Captured]:
     """Every log record emitted anywhere during the test, formatted."""
     handler = Captured()

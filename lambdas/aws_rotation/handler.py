@@ -28,17 +28,20 @@ from rotation.errors import (
     AwaitingOperatorKey,
     KeyRejected,
     NotManaged,
+    RollbackRefused,
     RotationError,
     VerificationInconclusive,
 )
+from rotation.logs import quiet_sdk_loggers
 from rotation.notify import FanOut, Notifier, SnsNotifier, WebhookNotifier
 from rotation.policy import Policy
-from rotation.state import Mode
+from rotation.state import Mode, Phase
 from rotation.stores.aws import AwsSecretsStore
 from rotation.verify import Verifier
 
 log = logging.getLogger("cio.rotator")
 log.setLevel(logging.INFO)
+quiet_sdk_loggers()
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ def handle(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
         return emergency(rt, event)
     if action == cv.ACTION_SUBMITTED:
         return submitted(rt, _secret_id(event), str(event.get("actor") or "operator"))
+    if action == cv.ACTION_ROLLBACK:
+        return rollback(rt, _secret_id(event), str(event.get("actor") or "operator"))
     if action == cv.ACTION_RECONCILE:
         arn = _secret_id(event)
         return _summary(rt, arn, "reconciled", state_only=rt.engine.reconcile(arn) is not None)
@@ -185,7 +190,14 @@ def _verify_pending(rt: Runtime, arn: str, token: str, raw: bytes) -> Any:
 def submitted(rt: Runtime, arn: str, actor: str) -> dict[str, Any]:
     """An operator wrote the inbox: bootstrap, resume the unfinished rotation, or start one."""
     snap = rt.store.snapshot(arn)
+    pending_empty = bool(snap.pending_version) and (
+        rt.store.read_value(arn, snap.pending_version or "") is None
+    )
+    if (pending_empty or not snap.pending_version) and rt.store.read_submission(arn) is None:
+        return _summary(rt, arn, "waiting", message="Nothing in the inbox to hand over.")
     try:
+        if snap.state.phase is Phase.PROMOTED:
+            rt.engine.verify_submission(arn, actor=actor)  # refuses: the old key must die first
         if snap.pending_version:
             # AWS refuses a new rotation while one is unfinished: resume its token.
             for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
@@ -226,6 +238,15 @@ def emergency(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         revoke_first=bool(event.get("revoke_first", False)),
     )
     return _summary(rt, arn, "emergency")
+
+
+def rollback(rt: Runtime, arn: str, actor: str) -> dict[str, Any]:
+    """The previous key becomes current again, if it still works; refused otherwise."""
+    try:
+        rt.engine.rollback(arn, actor=actor)
+    except RollbackRefused as err:
+        return _summary(rt, arn, "refused", message=str(err))
+    return _summary(rt, arn, "rolled_back")
 
 
 def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ def _code(err: ClientError) -> str:
 class AwsSecretsStore:
     def __init__(self, client: Any) -> None:
         self.client = client
+        self._inboxes: dict[str, str] = {}  # the inbox tag is set once by Pulumi
 
     # -- reading -----------------------------------------------------------------
 
@@ -100,11 +101,15 @@ class AwsSecretsStore:
         return text.encode("utf-8") if text is not None else None
 
     def inbox_id(self, credential_id: str) -> str:
-        tags = self._tags(self._describe(credential_id))
-        inbox = tags.get(cv.TAG_INBOX)
-        if not inbox:
-            raise NotManaged(f"secret {credential_id} has no {cv.TAG_INBOX} tag: re-run pulumi up.")
-        return inbox
+        if credential_id not in self._inboxes:
+            tags = self._tags(self._describe(credential_id))
+            inbox = tags.get(cv.TAG_INBOX)
+            if not inbox:
+                raise NotManaged(
+                    f"secret {credential_id} has no {cv.TAG_INBOX} tag: re-run pulumi up."
+                )
+            self._inboxes[credential_id] = inbox
+        return self._inboxes[credential_id]
 
     def read_submission(self, credential_id: str) -> Submission | None:
         inbox = self.inbox_id(credential_id)

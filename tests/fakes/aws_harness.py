@@ -24,6 +24,7 @@ from rotation import conventions as cv
 from rotation.clock import SimulatedClock
 from rotation.credentials import Credential
 from rotation.policy import Policy
+from rotation.stores.aws import AwsSecretsStore
 from rotation.verify import Verifier, build_session
 from tests.fakes.aws_runtime import LocalAwsRuntime
 from tests.fakes.customerio import FakeCustomerIO
@@ -61,6 +62,7 @@ class AwsHarness:
     secrets: dict[str, str] = field(default_factory=dict)
     topic_arn: str = ""
     function_arn: str = ""
+    submitted_secrets: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.sm = boto3.client("secretsmanager", region_name=REGION)
@@ -135,14 +137,24 @@ class AwsHarness:
         """Operator hand-over: write the inbox, start the native rotation, else ask the rotator."""
         arn = self.secrets[name]
         raw = credential if isinstance(credential, str) else credential.to_json()
-        self.rt.store.write_submission(arn, raw.encode("utf-8"))
+        self._remember(raw)
+        AwsSecretsStore(self.sm).write_submission(arn, raw.encode("utf-8"))  # the operator's client
+        handover = {"action": cv.ACTION_SUBMITTED, "secret_id": arn, "actor": "test"}
+        if self.rt.store.snapshot(arn).current_version is None:
+            return self.invoke(handover)  # bootstrap: no rotation to start yet
         try:
             self.sm.rotate_secret(SecretId=arn)
         except self.sm.exceptions.InvalidRequestException:
-            return self.invoke({"action": cv.ACTION_SUBMITTED, "secret_id": arn, "actor": "test"})
-        if self.rt.store.snapshot(arn).current_version is None:
-            return self.invoke({"action": cv.ACTION_SUBMITTED, "secret_id": arn, "actor": "test"})
+            return self.invoke(handover)  # an unfinished rotation: the rotator resumes it
         return {"outcome": "submitted"}
+
+    def _remember(self, raw: str) -> None:
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            return
+        if isinstance(doc, dict):
+            self.submitted_secrets += [str(v) for k, v in doc.items() if k != "region"]
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         """lambda:Invoke through boto3 and moto, as the CLI and EventBridge do."""

@@ -47,6 +47,7 @@ class LocalAwsRuntime:
     functions: dict[str, Handler] = field(default_factory=dict)
     rotation_events: list[RotationEvent] = field(default_factory=list)
     lambda_invocations: int = 0
+    errors: list[str] = field(default_factory=list)  # what a failed invocation reported
 
     def register(self, function_name: str, handler: Handler) -> None:
         self.functions[function_name] = handler
@@ -65,6 +66,7 @@ class LocalAwsRuntime:
             try:
                 result = handler(payload, None)
             except Exception as err:
+                runtime.errors.append(f"{type(err).__name__}: {err}")
                 return (
                     json.dumps({"errorType": type(err).__name__, "errorMessage": str(err)}),
                     True,
@@ -158,6 +160,7 @@ class LocalAwsRuntime:
             try:
                 handler(event, None)
             except Exception as err:
+                self.errors.append(f"{type(err).__name__}: {err}")
                 self.rotation_events.append(
                     RotationEvent(secret.name, token, f"failed at {step}: {type(err).__name__}")
                 )

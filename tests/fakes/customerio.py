@@ -53,6 +53,7 @@ class FakeCustomerIO:
     log: list[tuple[str, int]] = field(default_factory=list)
     suppressed: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    issued: list[str] = field(default_factory=list)  # every secret handed out, for leak scans
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> FakeCustomerIO:
@@ -88,12 +89,14 @@ class FakeCustomerIO:
         site_id, api_key = secrets.token_hex(10), secrets.token_hex(10)
         with self._lock:
             self.track_keys[(site_id, api_key)] = _TrackKey(workspace, region, legacy)
+            self.issued += [site_id, api_key]
         return Credential(Kind.TRACK, api_key, Region(region), site_id)
 
     def new_app_key(self, workspaces: tuple[str, ...], region: str = "us") -> Credential:
         key = secrets.token_hex(16)
         with self._lock:
             self.app_keys[key] = _AppKey(workspaces, region)
+            self.issued.append(key)
         return Credential(Kind.APP, key, Region(region))
 
     def delete_key(self, credential: Credential) -> None:

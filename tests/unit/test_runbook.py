@@ -73,15 +73,30 @@ def test_bootstrap_has_nothing_to_delete():
 
 
 NOTICES = [
-    "opened", "upgraded", "upgraded.revoke", "reminder.2", "escalated", "overdue",
-    "rejected.89ab12cd", "inconclusive.forbidden", "promoted", "revoke_now",
-    "revoke_reminder.1", "revoke_escalated", "closed", "external_change", "emergency_queued",
+    "opened",
+    "upgraded",
+    "upgraded.revoke",
+    "reminder.2",
+    "escalated",
+    "overdue",
+    "rejected.89ab12cd",
+    "inconclusive.forbidden",
+    "promoted",
+    "revoke_now",
+    "revoke_reminder.1",
+    "revoke_escalated",
+    "closed",
+    "external_change",
+    "emergency_queued",
 ]
 
 
 @pytest.mark.parametrize("notice", NOTICES)
 def test_every_notice_renders_with_a_stable_id(notice):
-    n = render(f"{notice}/r2605040900-abcd", ctx(rejection="wrong_workspace", rejection_detail="2002 instead of 1001"))
+    n = render(
+        f"{notice}/r2605040900-abcd",
+        ctx(rejection="wrong_workspace", rejection_detail="2002 instead of 1001"),
+    )
     assert n.id == f"r2605040900-abcd/{notice}"
     assert n.subject and n.body and len(n.subject) <= 100
     assert n.urgency in {"info", "action", "urgent"}

@@ -20,10 +20,15 @@ ids = st.text(alphabet="abcdef0123456789-", max_size=40)
     followups=st.integers(0, 50),
     flag=st.booleans(),
     version=ids,
-    outbox=st.lists(st.from_regex(r"[a-z_]{3,12}(\.[0-9a-f]{1,8})?/r[0-9]{10}-[0-9a-f]{4}", fullmatch=True), max_size=4),
+    outbox=st.lists(
+        st.from_regex(r"[a-z_]{3,12}(\.[0-9a-f]{1,8})?/r[0-9]{10}-[0-9a-f]{4}", fullmatch=True),
+        max_size=4,
+    ),
     reason=st.text(max_size=300),
 )
-def test_state_round_trips_through_tag_safe_fields(phase, mode, opened, followups, flag, version, outbox, reason):
+def test_state_round_trips_through_tag_safe_fields(
+    phase, mode, opened, followups, flag, version, outbox, reason
+):
     state = RotationState(
         phase=phase,
         mode=mode,
