@@ -468,6 +468,24 @@ class Engine:
             "the next event or the daily sweep will take the step."
         )
 
+    def _opening(
+        self, mode: Mode, reason: str, actor: str, revoke_first: bool, notify: bool
+    ) -> Callable[[Snapshot], RotationState | None]:
+        now = self.clock.now()
+        return lambda snap: opened(
+            snap.state,
+            rotation_id=self._rotation_id(snap),
+            now=now,
+            policy=self.policy,
+            mode=mode,
+            reason=reason,
+            actor=actor,
+            revoke_first=revoke_first,
+            has_current=snap.current_version is not None,
+            current_since=snap.state.current_since or snap.current_created,
+            notify=notify,
+        )
+
     def _rotation_id(self, snap: Snapshot) -> str:
         return new_rotation_id(snap.config.id, self.clock.now(), snap.current_version or "")
 
@@ -507,22 +525,7 @@ class Engine:
         revoke_first: bool = False,
     ) -> RotationState:
         """Open a rotation (or upgrade the open one to an emergency), then reconcile."""
-        now = self.clock.now()
-
-        def decide(snap: Snapshot) -> RotationState | None:
-            return opened(
-                snap.state,
-                rotation_id=self._rotation_id(snap),
-                now=now,
-                policy=self.policy,
-                mode=mode,
-                reason=reason,
-                actor=actor,
-                revoke_first=revoke_first,
-                has_current=snap.current_version is not None,
-                current_since=snap.state.current_since or snap.current_created,
-            )
-
+        decide = self._opening(mode, reason, actor, revoke_first, notify=True)
         snap, new = self._apply(credential_id, decide)
         if new is not None:
             event = "rotation.opened" if snap.state.phase is Phase.IDLE else "rotation.upgraded"
@@ -594,23 +597,8 @@ class Engine:
             )
         if snap.state.phase is Phase.IDLE:
             # An operator may rotate at any time: the submission opens the rotation.
-            now = self.clock.now()
-            snap, new = self._apply(
-                credential_id,
-                lambda s: opened(
-                    s.state,
-                    rotation_id=self._rotation_id(s),
-                    now=now,
-                    policy=self.policy,
-                    mode=Mode.SCHEDULED,
-                    reason="operator submission",
-                    actor=actor,
-                    revoke_first=False,
-                    has_current=s.current_version is not None,
-                    current_since=s.state.current_since,
-                    notify=False,
-                ),
-            )
+            decide = self._opening(Mode.SCHEDULED, "operator submission", actor, False, False)
+            snap, new = self._apply(credential_id, decide)
             if new is not None:
                 self._audit("rotation.opened", snap, new, actor, "ok", detail="by submission")
             snap = self.store.snapshot(credential_id)
