@@ -15,6 +15,7 @@ from rotation.state import format_time
 
 AUDIT_LOGGER = "cio.audit"
 log = logging.getLogger(AUDIT_LOGGER)
+log.setLevel(logging.INFO)  # the audit trail is kept whatever level the host's root logger has
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -113,7 +112,6 @@ class Rotations(RuleBasedStateMachine):
         self.h.runtime.register(FUNCTION, self._deliver)
         self.keys: list[Credential] = []
         self.secrets_seen: list[str] = []
-        logging.getLogger("cio").setLevel(logging.WARNING)
 
     def _deliver(self, event: dict[str, Any], context: Any) -> Any:
         self.events.append(event)
