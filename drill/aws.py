@@ -11,53 +11,30 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from moto import mock_aws
 from rich.console import Console
-from rich.markup import escape
-from rich.panel import Panel
 
+from drill.narrate import Narrator, Shown
+from drill.operator import Operator
 from rotation.clock import SimulatedClock
 from rotation.credentials import Credential
 from tests.fakes.aws_harness import AwsHarness, fake_aws_environment
 from tests.fakes.customerio import FakeCustomerIO
 
 
-class Narrator:
-    """Prints each step and every notification not yet shown."""
-
-    def __init__(self, console: Console, harness: AwsHarness) -> None:
-        self.console = console
-        self.harness = harness
-        self.shown = 0
-        self.keys: list[str] = []
-
-    def step(self, text: str) -> None:
-        self.console.print(f"\n[bold cyan]▶ {text}[/]")
-
-    def note(self, text: str) -> None:
-        self.console.print(f"  {text}")
-
-    def notifications(self) -> None:
-        fresh = self.harness.notifications()[self.shown :]
-        self.shown += len(fresh)
-        for n in fresh:
-            style = {"urgent": "red", "action": "yellow"}.get(str(n.get("urgency")), "green")
-            self.console.print(
-                Panel(n["body"], title=escape(f"{n['subject']}"), border_style=style)
-            )
-
-    def remember(self, credential: Credential) -> Credential:
-        self.keys.append(credential.secret)
-        return credential
+def _notices(h: AwsHarness) -> Callable[[], list[Shown]]:
+    return lambda: [
+        Shown(str(n["subject"]), str(n["body"]), str(n.get("urgency", "")))
+        for n in h.notifications()
+    ]
 
 
 def _phase(h: AwsHarness, name: str) -> str:
     return h.rt.store.snapshot(h.secrets[name]).state.phase.value
 
 
-def _timed(action: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float]:
+def _timed(action: Callable[[], int]) -> tuple[int, float]:
     start = time.perf_counter()
     result = action()
     return result, time.perf_counter() - start
@@ -65,30 +42,31 @@ def _timed(action: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float]
 
 def scheduled(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> float:
     name = "marketing-track"
+    op = n.operator
     n.console.rule(f"[bold]AWS: scheduled rotation of {name}[/]")
     n.step(
         "pulumi up created the empty secret and its inbox; the operator bootstraps the first key"
     )
     h.provision(name, "track", "us", workspace="1001")
     first = n.remember(cio.new_track_key("1001"))
-    out = h.submit(name, first)
-    n.note(f"submit → {out['outcome']}; current key fingerprint {first.fingerprint}")
+    op.submit(name, first)
     n.notifications()
 
     n.step("76 days later the daily sweep opens the rotation (14 days before the 90-day deadline)")
     clock.advance(timedelta(days=76))
     h.sweep()
     n.notifications()
+    op.run("status")
 
     n.step("The operator pastes a key from the wrong workspace")
     wrong = n.remember(cio.new_track_key("2002"))
-    h.submit(name, wrong)
+    op.submit(name, wrong)
     n.note(f"current key still {first.fingerprint}: {h.current_value(name) == _doc(first)}")
     n.notifications()
 
     n.step("The operator submits the right key")
     good = n.remember(cio.new_track_key("1001"))
-    _, elapsed = _timed(lambda: h.submit(name, good))
+    _, elapsed = _timed(lambda: op.submit(name, good))
     n.note(f"verified and promoted in {elapsed * 1000:.0f} ms of machine time")
     n.note(f"current key is now {good.fingerprint}: {h.current_value(name) == _doc(good)}")
     n.notifications()
@@ -105,7 +83,7 @@ def scheduled(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
 
     n.step("The operator deletes the old key in the dashboard and runs `cio-rotate check`")
     cio.delete_key(first)
-    h.invoke({"action": "reconcile", "secret_id": h.secrets[name]})
+    op.run("check", name)
     n.note(f"phase: {_phase(h, name)}")
     n.notifications()
     return elapsed
@@ -113,40 +91,36 @@ def scheduled(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
 
 def emergency(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> float:
     name = "billing-app"
+    op = n.operator
     n.console.rule(f"[bold]AWS: emergency rotation of {name}[/]")
     h.provision(name, "app", "eu")
     first = n.remember(cio.new_app_key(("3003",), region="eu"))
     h.submit(name, first)
-    n.shown = len(h.notifications())  # the bootstrap was shown above already
+    n.skip_notifications()  # the bootstrap was shown above already
     clock.advance(timedelta(days=20))
 
-    n.step("On-call suspects a leak: `cio-rotate emergency billing-app --reason ...`")
-    h.invoke(
-        {
-            "action": "emergency",
-            "secret_id": h.secrets[name],
-            "reason": "key seen in a public CI log",
-            "actor": "alice@on-call",
-        }
-    )
+    n.step("On-call suspects a leak")
+    op.run("emergency", name, "--reason", "key seen in a public CI log", "--yes")
     n.notifications()
 
     n.step("The same emergency is declared twice (a second on-call engineer): nothing new")
-    h.invoke({"action": "emergency", "secret_id": h.secrets[name], "reason": "again"})
-    n.note(f"notifications sent: {len(h.notifications()) - n.shown} new")
+    before = len(h.notifications())
+    op.run("emergency", name, "--reason", "again", "--yes")
+    n.note(f"notifications sent: {len(h.notifications()) - before} new")
+    n.skip_notifications()
 
     n.step("The operator creates and submits a new App key")
     new = n.remember(cio.new_app_key(("3003",), region="eu"))
-    _, elapsed = _timed(lambda: h.submit(name, new))
+    _, elapsed = _timed(lambda: op.submit(name, new))
     n.note(f"promoted in {elapsed * 1000:.0f} ms; current is {new.fingerprint}")
     n.notifications()
 
     n.step("15 minutes of grace (the consumers' cache TTL), then the old key must die")
     clock.advance(timedelta(minutes=16))
-    h.invoke({"action": "reconcile", "secret_id": h.secrets[name]})
+    op.run("check", name)
     n.notifications()
     cio.delete_key(first)
-    h.invoke({"action": "reconcile", "secret_id": h.secrets[name]})
+    op.run("check", name)
     n.note(f"phase: {_phase(h, name)}")
     n.notifications()
     return elapsed
@@ -167,7 +141,7 @@ def run(console: Console) -> list[str]:
         with mock_aws():
             harness = AwsHarness(cio=cio, clock=clock)
             with harness.runtime.active():
-                n = Narrator(console, harness)
+                n = Narrator(console, _notices(harness), Operator.for_aws(console, harness))
                 t1 = scheduled(n, harness, cio, clock)
                 t2 = emergency(n, harness, cio, clock)
                 emitted = [str(x) for x in harness.notifications()]

@@ -104,6 +104,7 @@ def opened(
             rejection="",
             rejection_fp="",
             rejection_detail="",
+            rejections=0,
             inconclusive="",
             follow_up_emergency=False,
             previous_revoked=False,
@@ -123,8 +124,7 @@ def opened(
             actor=tag_safe(actor),
             deadline=min(st.deadline, deadline) if st.deadline else deadline,
             escalated=True,
-            followups=0,
-            last_notice_at=now,
+            last_notice_at=now,  # reminders keep their numbering: each id stays unique
         )
         return upgraded.with_notice("upgraded.revoke" if revoke_first else "upgraded")
     # PROMOTED: the old key must die first; the emergency rotation opens when it has.
@@ -137,8 +137,8 @@ def opened(
         reason=tag_safe(reason),
         actor=tag_safe(actor),
         grace_until=min(st.grace_until, now) if st.grace_until else now,
-        followups=0,
     )
+    # This notice itself says "delete the old key now"; later reminders keep their numbering.
     return queued.with_notice("emergency_queued")
 
 
@@ -193,10 +193,16 @@ def rejected(st: RotationState, *, reason: str, fp: str, detail: str) -> Rotatio
         return None
     if st.rejection == reason and st.rejection_fp == fp:
         return None
+    n = st.rejections + 1
     new = replace(
-        st, rejection=reason, rejection_fp=fp, rejection_detail=tag_safe(detail), inconclusive=""
+        st,
+        rejection=reason,
+        rejection_fp=fp,
+        rejection_detail=tag_safe(detail),
+        rejections=n,
+        inconclusive="",
     )
-    return new.with_notice(f"rejected.{fp}")
+    return new.with_notice(f"rejected.{fp}.{n}")
 
 
 def inconclusive(st: RotationState, *, reason: str) -> RotationState | None:

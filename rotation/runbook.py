@@ -250,6 +250,7 @@ def render(entry: str, ctx: Context) -> Notification:
             body.append("The current key keeps working; rotate it as soon as you can.")
         body += ["", "Do these steps in order:", _numbered(steps(ctx))]
     elif code == "rejected":
+        arg = arg.partition(".")[0]  # rejected.<fingerprint>.<n>
         subject = f"[action] Key for {ctx.name} NOT accepted"
         body = [
             head,

@@ -73,6 +73,7 @@ class RotationState:
     rejection: str = ""
     rejection_fp: str = ""
     rejection_detail: str = ""
+    rejections: int = 0  # refusals told in this rotation: each refusal notice gets its own id
     inconclusive: str = ""
     # An emergency that arrived while an old key still awaited revocation.
     follow_up_emergency: bool = False

@@ -36,6 +36,8 @@ def cio(cio_server: FakeCustomerIO) -> FakeCustomerIO:
     cio_server.app_keys.clear()
     cio_server.faults.clear()
     cio_server.log.clear()
+    cio_server.suppressed.clear()
+    cio_server.deleted.clear()
     cio_server.latency = 0.0
     return cio_server
 

@@ -31,7 +31,7 @@ from tests.fakes.customerio import FakeCustomerIO
 
 REGION = "us-east-1"
 FUNCTION = "cio-rotator"
-PREFIX = "customerio"
+PREFIX = "cio"  # the Pulumi program's default prefix
 
 
 def fake_aws_environment() -> None:

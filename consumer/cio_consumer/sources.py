@@ -1,0 +1,190 @@
+"""Where a credential is read from: AWS Secrets Manager or GCP Secret Manager.
+
+Both sources read exactly what the rotator promises applications:
+
+- AWS: `GetSecretValue` of the `AWSCURRENT` stage. For webhook signing keys
+  also `AWSPREVIOUS`, plus the rotator's `cio-state:grace-until` tag (through
+  `DescribeSecret`, which the consumer policy allows) so the previous key is
+  accepted only until the grace period ends.
+- GCP: `versions/latest` (the rotator only ever adds verified versions, so
+  latest is current). For webhook signing keys also the version aliased
+  `previous`, and the grace deadline from the secret's annotations (needs
+  `secretmanager.secrets.get` on the secret).
+
+When the previous key or its deadline cannot be read, the previous key is
+left out: a receiver then refuses deliveries signed with the old key, which
+Customer.io retries, instead of accepting a key nobody vouches for.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from cio_consumer.errors import CredentialUnavailable
+
+log = logging.getLogger("cio_consumer")
+
+# Written by the rotator on the live secret (see rotation/state.py and rotation/conventions.py).
+AWS_GRACE_TAG = "cio-state:grace-until"
+AWS_PREVIOUS_VERSION_TAG = "cio-state:previous-version"
+# GCP annotation keys cannot contain ':'; this is the name the GCP store is expected to use.
+GCP_GRACE_ANNOTATION = "cio-state-grace-until"
+GCP_PREVIOUS_ALIAS = "previous"
+
+
+@dataclass(frozen=True)
+class SecretSnapshot:
+    """Raw secret payloads as read; `previous` only when asked for and still in its grace."""
+
+    current: bytes = field(repr=False)
+    version: str
+    previous: bytes | None = field(default=None, repr=False)
+    previous_valid_until: datetime | None = None
+
+
+class SecretSource(Protocol):
+    """A place that holds the current (and maybe previous) version of one credential."""
+
+    @property
+    def description(self) -> str: ...
+
+    def fetch(self, include_previous: bool = False) -> SecretSnapshot: ...
+
+
+def parse_deadline(value: str | None) -> datetime | None:
+    """The rotator's `YYYY-MM-DDTHH:MM:SSZ` timestamps; empty or malformed means none."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class AwsSecretsManagerSource:
+    """Read a managed secret from AWS Secrets Manager (needs the `aws` extra: boto3)."""
+
+    def __init__(
+        self, secret_id: str, *, client: Any = None, region_name: str | None = None
+    ) -> None:
+        if client is None:
+            import boto3  # only when used, so the package installs without boto3
+
+            client = boto3.client("secretsmanager", region_name=region_name)
+        self.secret_id = secret_id
+        self.client = client
+
+    @property
+    def description(self) -> str:
+        return f"AWS secret {self.secret_id}"
+
+    def _get(self, stage: str) -> dict[str, Any]:
+        response: dict[str, Any] = self.client.get_secret_value(
+            SecretId=self.secret_id, VersionStage=stage
+        )
+        return response
+
+    @staticmethod
+    def _payload(response: dict[str, Any]) -> bytes:
+        if "SecretString" in response:
+            return str(response["SecretString"]).encode("utf-8")
+        return bytes(response.get("SecretBinary", b""))
+
+    def fetch(self, include_previous: bool = False) -> SecretSnapshot:
+        try:
+            got = self._get("AWSCURRENT")
+        except Exception as err:
+            # botocore's messages name the secret and the error code, never a value.
+            raise CredentialUnavailable(
+                f"cannot read {self.description} (AWSCURRENT): {err}. Check that the "
+                "application's role has the consumer policy and the secret has a current key."
+            ) from None
+        current = self._payload(got)
+        previous, until = (None, None)
+        if include_previous:
+            previous, until = self._previous()
+        return SecretSnapshot(current, str(got.get("VersionId", "")), previous, until)
+
+    def _previous(self) -> tuple[bytes | None, datetime | None]:
+        try:
+            described = self.client.describe_secret(SecretId=self.secret_id)
+            tags = {t["Key"]: t["Value"] for t in described.get("Tags", [])}
+            until = parse_deadline(tags.get(AWS_GRACE_TAG))
+            if until is None:
+                return None, None
+            got = self._get("AWSPREVIOUS")
+        except Exception as err:
+            log.warning(
+                "cannot read the previous key of %s (%s): only the current key is accepted",
+                self.description,
+                type(err).__name__,
+            )
+            return None, None
+        expected = tags.get(AWS_PREVIOUS_VERSION_TAG)
+        if expected and got.get("VersionId") != expected:
+            # AWSPREVIOUS is not the version the rotator demoted: vouch for nothing.
+            return None, None
+        return self._payload(got), until
+
+
+class GcpSecretManagerSource:
+    """Read a managed secret from GCP Secret Manager (needs the `gcp` extra).
+
+    `name` is the secret's resource name, `projects/PROJECT/secrets/SECRET`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        client: Any = None,
+        grace_annotation: str = GCP_GRACE_ANNOTATION,
+        previous_alias: str = GCP_PREVIOUS_ALIAS,
+    ) -> None:
+        if client is None:
+            from google.cloud import secretmanager
+
+            client = secretmanager.SecretManagerServiceClient()
+        self.name = name.rstrip("/")
+        self.client = client
+        self.grace_annotation = grace_annotation
+        self.previous_alias = previous_alias
+
+    @property
+    def description(self) -> str:
+        return f"GCP secret {self.name}"
+
+    def fetch(self, include_previous: bool = False) -> SecretSnapshot:
+        try:
+            got = self.client.access_secret_version(name=f"{self.name}/versions/latest")
+        except Exception as err:
+            raise CredentialUnavailable(
+                f"cannot read {self.description} (versions/latest): {type(err).__name__}. "
+                "Check the application's service account has secretAccessor on this secret."
+            ) from None
+        previous, until = (None, None)
+        if include_previous:
+            previous, until = self._previous()
+        return SecretSnapshot(bytes(got.payload.data), str(got.name), previous, until)
+
+    def _previous(self) -> tuple[bytes | None, datetime | None]:
+        try:
+            secret = self.client.get_secret(name=self.name)
+            until = parse_deadline(dict(secret.annotations).get(self.grace_annotation))
+            if until is None:
+                return None, None
+            got = self.client.access_secret_version(
+                name=f"{self.name}/versions/{self.previous_alias}"
+            )
+        except Exception as err:
+            log.warning(
+                "cannot read the previous key of %s (%s): only the current key is accepted",
+                self.description,
+                type(err).__name__,
+            )
+            return None, None
+        return bytes(got.payload.data), until

@@ -1,0 +1,109 @@
+"""Whole rotations on a local GCP: the Secret Manager emulator, the Cloud Function under
+functions-framework reached through Pub/Sub CloudEvents, and the local Customer.io."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from rich.console import Console
+
+from drill.narrate import Narrator, Shown
+from drill.operator import Operator
+from rotation.clock import SimulatedClock
+from tests.fakes.customerio import FakeCustomerIO
+from tests.fakes.gcp_harness import GcpHarness
+from tests.fakes.secretmanager_emulator import SecretManagerEmulator
+
+
+def _notices(h: GcpHarness) -> Callable[[], list[Shown]]:
+    return lambda: [Shown(n.subject, n.body, n.urgency) for n in h.notifier.sent]
+
+
+def scheduled(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> None:
+    name = "marketing-track"
+    op = n.operator
+    n.console.rule(f"[bold]GCP: scheduled rotation of {name}[/]")
+    n.step("pulumi up created the secret (90-day rotation, Pub/Sub topic) and its inbox")
+    h.provision(name, "track", "us", workspace="1001")
+    first = n.remember(cio.new_track_key("1001"))
+    op.submit(name, first)
+    n.notifications()
+
+    n.step("76 days later the daily sweep (Cloud Scheduler → Pub/Sub) opens the rotation")
+    clock.advance(timedelta(days=76))
+    h.sweep()
+    n.notifications()
+
+    n.step("The operator pastes a key from the wrong workspace")
+    op.submit(name, n.remember(cio.new_track_key("2002")))
+    n.notifications()
+
+    n.step("The operator submits the right key: SECRET_VERSION_ADD on the inbox → verify → promote")
+    good = n.remember(cio.new_track_key("1001"))
+    op.submit(name, good)
+    n.note(f"versions/latest now holds {good.fingerprint}: {h.current_value(name) is not None}")
+    n.notifications()
+
+    n.step("Grace passes, the old key still works; three days later a reminder")
+    clock.advance(timedelta(hours=25))
+    h.sweep()
+    clock.advance(timedelta(days=3))
+    h.sweep()
+    n.notifications()
+
+    n.step("The operator deletes the old key and runs `cio-rotate check`")
+    cio.delete_key(first)
+    op.run("check", name)
+    n.notifications()
+
+
+def emergency(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> None:
+    name = "support-app"
+    op = n.operator
+    n.console.rule(f"[bold]GCP: emergency rotation of {name} (revoke first)[/]")
+    h.provision(name, "app", "us")
+    first = n.remember(cio.new_app_key(("42",)))
+    h.submit(name, first)
+    n.skip_notifications()
+    clock.advance(timedelta(days=30))
+
+    n.step("On-call contains a leak: delete the old key first, then rotate")
+    op.run(
+        "emergency", name, "--reason", "key pasted in a support ticket", "--revoke-first", "--yes"
+    )
+    n.notifications()
+    cio.delete_key(first)
+
+    n.step("The operator submits the new key; the rotator confirms the old one is dead")
+    op.submit(name, n.remember(cio.new_app_key(("42",))))
+    op.run("check", name)
+    n.notifications()
+
+
+def run(console: Console) -> list[str]:
+    """Run both GCP drills; returns every key used, for the leak scan."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    cio = FakeCustomerIO().start()
+    emulator = SecretManagerEmulator().start()
+    clock = SimulatedClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+    try:
+        harness = GcpHarness(cio=cio, clock=clock, emulator=emulator)
+        n = Narrator(console, _notices(harness), Operator.for_gcp(console, harness))
+        scheduled(n, harness, cio, clock)
+        emergency(n, harness, cio, clock)
+        emitted = [f"{x.subject} {x.body}" for x in _notices(harness)()]
+        emitted += [str(e) for e in emulator.published]
+        leaks = [k for k in n.keys if any(k in text for text in emitted)]
+        console.rule("[bold]GCP summary")
+        console.print(
+            f"notifications: {len(harness.notifier.sent)}; "
+            f"keys found in notifications or events: {len(leaks)}"
+        )
+        if leaks:
+            raise SystemExit("a key leaked into a notification or an event")
+        return n.keys
+    finally:
+        emulator.stop()
+        cio.stop()

@@ -1,0 +1,55 @@
+"""How the drill shows a rotation: each step, each command, every notification in full."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+
+from drill.operator import Operator
+from rotation.credentials import Credential
+
+
+@dataclass(frozen=True)
+class Shown:
+    subject: str
+    body: str
+    urgency: str
+
+
+class Narrator:
+    """Prints each step and every notification not yet shown."""
+
+    def __init__(
+        self, console: Console, notices: Callable[[], list[Shown]], operator: Operator
+    ) -> None:
+        self.console = console
+        self.notices = notices
+        self.operator = operator
+        self.shown = 0
+        self.keys: list[str] = []
+
+    def step(self, text: str) -> None:
+        self.console.print(f"\n[bold cyan]▶ {text}[/]")
+
+    def note(self, text: str) -> None:
+        self.console.print(f"  {text}")
+
+    def skip_notifications(self) -> None:
+        self.shown = len(self.notices())
+
+    def notifications(self) -> None:
+        fresh = self.notices()[self.shown :]
+        self.shown += len(fresh)
+        for n in fresh:
+            style = {"urgent": "red", "action": "yellow"}.get(n.urgency, "green")
+            self.console.print(Panel(n.body, title=escape(n.subject), border_style=style))
+
+    def remember(self, credential: Credential) -> Credential:
+        self.keys.append(credential.secret)
+        if credential.site_id:
+            self.keys.append(credential.site_id)
+        return credential

@@ -1,0 +1,116 @@
+"""The operator's side of the drill: every hand-over goes through `cio-rotate`, in-process.
+
+Runs the real CLI (typer's runner) against the same local cloud, with the stack
+outputs file a platform engineer would save, and prints what the terminal shows.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+from rich.console import Console
+from rich.markup import escape
+from typer.testing import CliRunner
+
+from rotation.cli import Overrides, app
+from rotation.credentials import Credential
+from rotation.stores.gcp import build_client
+from tests.fakes.aws_harness import FUNCTION, PREFIX, REGION, AwsHarness
+from tests.fakes.gcp_harness import TOPIC, GcpHarness
+from tests.fakes.google_apis import GoogleApis
+
+
+class Operator:
+    """Types `cio-rotate` commands for the drill and shows their output."""
+
+    def __init__(
+        self, console: Console, outputs: Callable[[], dict[str, Any]], overrides: Overrides
+    ) -> None:
+        self.console = console
+        self.outputs = outputs
+        self.overrides = overrides
+        self.dir = Path(tempfile.mkdtemp(prefix="cio-drill-"))
+
+    @classmethod
+    def for_aws(cls, console: Console, harness: AwsHarness) -> Operator:
+        def outputs() -> dict[str, Any]:
+            return {
+                "credentials": {
+                    name: {
+                        "aws_secret_arn": arn,
+                        "aws_secret_name": f"{PREFIX}/{name}",
+                        "aws_inbox_name": f"{PREFIX}/{name}/inbox",
+                        "bootstrap_command": f"cio-rotate submit {name}",
+                    }
+                    for name, arn in harness.secrets.items()
+                },
+                "aws_rotator_function_name": FUNCTION,
+            }
+
+        session = boto3.session.Session(region_name=REGION)
+        return cls(
+            console,
+            outputs,
+            Overrides(session=session, clock=harness.clock, sleep=lambda _: None),
+        )
+
+    @classmethod
+    def for_gcp(cls, console: Console, harness: GcpHarness) -> Operator:
+        def outputs() -> dict[str, Any]:
+            return {
+                "credentials": {
+                    name: {
+                        "gcp_secret_version": f"{live}/versions/latest",
+                        "gcp_inbox_secret": f"{live}-inbox",
+                        "bootstrap_command": f"cio-rotate submit {name}",
+                    }
+                    for name, live in harness.secrets.items()
+                },
+                "gcp_rotation_topic": TOPIC,
+                "gcp_function_name": "cio-rotator",
+            }
+
+        session = requests.Session()
+        session.trust_env = False
+        session.mount("https://", GoogleApis(harness))  # Pub/Sub publish, as Eventarc delivers
+        return cls(
+            console,
+            outputs,
+            Overrides(
+                gcp_client=build_client(harness.emulator.endpoint),
+                gcp_session=session,
+                clock=harness.clock,
+                sleep=lambda _: _deliver(harness),  # while the CLI waits, Pub/Sub delivers
+            ),
+        )
+
+    def run(self, *args: str, typed: str | None = None) -> int:
+        """Run `cio-rotate ARGS`; `typed` is what the operator types at hidden prompts."""
+        self.console.print(f"  [bold]$ cio-rotate {' '.join(args)}[/]")
+        path = self.dir / "outputs.json"
+        path.write_text(json.dumps(self.outputs()))
+        result = CliRunner().invoke(
+            app,
+            ["--outputs", str(path), *args],
+            input=typed,
+            obj=self.overrides,
+            env={"COLUMNS": "140", "CIO_ACTOR": "drill-operator"},
+        )
+        for line in result.output.rstrip().splitlines():
+            self.console.print(f"    {escape(line)}")
+        self.console.print(f"    [dim](exit code {result.exit_code})[/]")
+        return int(result.exit_code)
+
+    def submit(self, name: str, key: Credential) -> int:
+        typed = f"{key.site_id}\n{key.secret}\n" if key.site_id else f"{key.secret}\n"
+        return self.run("submit", name, typed=typed)
+
+
+def _deliver(harness: GcpHarness) -> None:
+    harness.pump()

@@ -1,0 +1,550 @@
+"""Typed stack configuration, validated before a single resource is declared.
+
+`parse_config` is a pure function of the raw config mapping (what `pulumi config`
+holds for this project), so every rule is testable without Pulumi. It collects
+every problem at once, and each one names the config key, what is wrong and the
+exact command that fixes it: a platform engineer should never have to read this
+file to get a stack deployed.
+
+Secret values never enter these dataclasses: for the chat webhook only the fact
+that it is configured is kept; the value travels as a Pulumi secret Output.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from rotation.credentials import Kind, Region
+from rotation.policy import Policy
+
+PROJECT = "cio-rotation"  # Pulumi.yaml `name`: the namespace of every key below
+
+MAX_ROTATION_DAYS = 90  # the security baseline (and Security Hub SecretsManager.4)
+CLOUDWATCH_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192}
+    | {2557, 2922, 3288, 3653}
+)
+
+# Names end up in AWS secret names, GCP secret ids and GCP label values (lowercase,
+# at most 63 characters): `<prefix>-<name>-inbox` must fit, hence the lengths.
+_NAME_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+_PREFIX_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,14}[a-z0-9])?$")
+_WORKSPACE_RE = re.compile(r"^[a-z0-9_-]{1,63}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_IAM_PRINCIPAL_RE = re.compile(
+    r"^arn:aws[a-z-]*:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)$"
+)
+_IAM_ATTACHABLE_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
+_GCP_MEMBER_RE = re.compile(r"^(user|group|serviceAccount):[^\s@]+@[^\s@]+\.[^\s@]+$")
+_GCP_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_GCP_REGION_RE = re.compile(r"^[a-z]+-[a-z]+\d+$")
+
+
+class Cloud(StrEnum):
+    AWS = "aws"
+    GCP = "gcp"
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with the stack config: where, what, and the command that fixes it."""
+
+    key: str
+    problem: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{PROJECT}:{self.key}: {self.problem} Fix: {self.fix}"
+
+
+class ConfigError(ValueError):
+    """Every problem found in the stack config, reported together."""
+
+    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"The stack config has {len(self.problems)} problem(s):\n{lines}")
+
+
+@dataclass(frozen=True)
+class CredentialSpec:
+    """One Customer.io credential the stack manages."""
+
+    name: str
+    kind: Kind
+    region: Region | None = None
+    workspace_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _NAME_RE.match(self.name) or self.name.endswith("-inbox"):
+            raise ValueError(f"invalid credential name {self.name!r}")
+        if (self.kind is Kind.WEBHOOK_SIGNING) != (self.region is None):
+            raise ValueError(
+                f"{self.name}: a region is required exactly when kind is not a webhook"
+            )
+        if self.workspace_id is not None and not _WORKSPACE_RE.match(self.workspace_id):
+            raise ValueError(f"{self.name}: invalid workspace id")
+
+
+@dataclass(frozen=True)
+class Schedule(Policy):
+    """The rotation calendar as stack config: the engine's own Policy, so the two never drift."""
+
+    @property
+    def rotation_period_seconds(self) -> int:
+        return self.rotation_days * 86_400
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """Who may operate and who may consume on AWS (IAM principal ARNs)."""
+
+    operator_principals: tuple[str, ...]
+    consumer_principals: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GcpSettings:
+    """Where the GCP half lives and who may operate and consume (IAM members)."""
+
+    project: str
+    region: str
+    operator_members: tuple[str, ...]
+    consumer_members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """The whole validated stack config."""
+
+    clouds: frozenset[Cloud]
+    credentials: tuple[CredentialSpec, ...]
+    operator_emails: tuple[str, ...]
+    schedule: Schedule = field(default_factory=Schedule)
+    name_prefix: str = "cio"
+    chat_webhook_configured: bool = False
+    log_retention_days: int = 365
+    aws: AwsSettings | None = None
+    gcp: GcpSettings | None = None
+
+    def __post_init__(self) -> None:
+        if not self.clouds or not self.credentials or not self.operator_emails:
+            raise ValueError("clouds, credentials and operator_emails must not be empty")
+        if (Cloud.AWS in self.clouds) != (self.aws is not None):
+            raise ValueError("aws settings are required exactly when aws is in clouds")
+        if (Cloud.GCP in self.clouds) != (self.gcp is not None):
+            raise ValueError("gcp settings are required exactly when gcp is in clouds")
+        names = [c.name for c in self.credentials]
+        if len(set(names)) != len(names):
+            raise ValueError("credential names must be unique")
+
+    def has(self, cloud: Cloud) -> bool:
+        return cloud in self.clouds
+
+
+_SCHEDULE_BOUNDS: dict[str, tuple[int, int]] = {
+    # key: (minimum, maximum); cross-field rules are checked afterwards.
+    "rotation_days": (1, MAX_ROTATION_DAYS),
+    "lead_days": (0, MAX_ROTATION_DAYS - 1),
+    "escalate_days": (0, MAX_ROTATION_DAYS - 1),
+    "reminder_days": (1, 30),
+    "grace_hours": (0, 24 * 14),
+    "emergency_grace_minutes": (0, 24 * 60),
+    "emergency_deadline_hours": (1, 72),
+}
+
+KNOWN_KEYS: tuple[str, ...] = (
+    "clouds",
+    "name_prefix",
+    "credentials",
+    *_SCHEDULE_BOUNDS,
+    "operator_emails",
+    "chat_webhook_url",
+    "log_retention_days",
+    "aws_operator_principals",
+    "aws_consumer_principals",
+    "gcp_project",
+    "gcp_region",
+    "gcp_operator_members",
+    "gcp_consumer_members",
+)
+_CREDENTIAL_FIELDS = ("name", "kind", "region", "workspace_id")
+
+
+class _Collector:
+    """Accumulates problems so one `pulumi up` reports all of them."""
+
+    def __init__(self) -> None:
+        self.problems: list[ConfigProblem] = []
+
+    def add(self, key: str, problem: str, fix: str) -> None:
+        self.problems.append(ConfigProblem(key, problem, fix))
+
+
+def _set_cmd(key: str, example: object) -> str:
+    return f"`pulumi config set {key} {example}`"
+
+
+def _list_cmd(key: str, example: str) -> str:
+    return f"`pulumi config set --path '{key}[0]' {example}`"
+
+
+def _describe(value: Any) -> str:
+    """A short, type-revealing description of a non-secret config value."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _int(raw: Mapping[str, Any], key: str, default: int, out: _Collector) -> int:
+    lo, hi = _SCHEDULE_BOUNDS.get(key, (1, 10**6))
+    value = raw.get(key, default)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        out.add(key, f"expected a whole number, got {_describe(value)}.", _set_cmd(key, default))
+        return default
+    if not lo <= value <= hi:
+        why = " (the security baseline)" if key == "rotation_days" else ""
+        out.add(
+            key,
+            f"{value} is outside the allowed range {lo}..{hi}{why}.",
+            _set_cmd(key, min(max(default, lo), hi)),
+        )
+        return default
+    return value
+
+
+def _str_list(
+    raw: Mapping[str, Any],
+    key: str,
+    example: str,
+    pattern: re.Pattern[str],
+    what: str,
+    out: _Collector,
+    *,
+    required: bool,
+) -> tuple[str, ...]:
+    value = raw.get(key)
+    if value is None or value == []:
+        if required:
+            out.add(key, f"is required: a list of {what}.", _list_cmd(key, example))
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        out.add(key, f"expected a list of {what}, got {_describe(value)}.", _list_cmd(key, example))
+        return ()
+    items: list[str] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not pattern.match(item):
+            out.add(
+                f"{key}[{i}]",
+                f"{_describe(item)} is not one of {what}.",
+                _list_cmd(key, example).replace("[0]", f"[{i}]"),
+            )
+        elif item in items:
+            out.add(f"{key}[{i}]", f"{item!r} is listed twice.", f"remove `{key}[{i}]`.")
+        else:
+            items.append(item)
+    return tuple(items)
+
+
+def _parse_clouds(raw: Mapping[str, Any], out: _Collector) -> frozenset[Cloud]:
+    value = raw.get("clouds")
+    fix = "`pulumi config set --path 'clouds[0]' aws` (and `'clouds[1]' gcp` for both)"
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        out.add(
+            "clouds", f'expected a list with "aws", "gcp" or both, got {_describe(value)}.', fix
+        )
+        return frozenset()
+    clouds: set[Cloud] = set()
+    for i, item in enumerate(value):
+        if item not in {c.value for c in Cloud}:
+            out.add(f"clouds[{i}]", f'{_describe(item)} is not "aws" or "gcp".', fix)
+        elif Cloud(item) in clouds:
+            out.add(f"clouds[{i}]", f"{item!r} is listed twice.", f"remove `clouds[{i}]`.")
+        else:
+            clouds.add(Cloud(item))
+    return frozenset(clouds)
+
+
+def _parse_credential(index: int, item: Any, out: _Collector) -> CredentialSpec | None:
+    key = f"credentials[{index}]"
+    example = f"`pulumi config set --path '{key}.name' marketing-track` (and .kind, .region)"
+    if not isinstance(item, Mapping):
+        out.add(
+            key, f"expected an object with name, kind and region, got {_describe(item)}.", example
+        )
+        return None
+    ok = True
+    for extra in sorted(set(item) - set(_CREDENTIAL_FIELDS)):
+        close = difflib.get_close_matches(str(extra), _CREDENTIAL_FIELDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        out.add(
+            f"{key}.{extra}",
+            f"unknown field{hint}; allowed: {', '.join(_CREDENTIAL_FIELDS)}.",
+            f"`pulumi config rm --path '{key}.{extra}'`.",
+        )
+        ok = False
+    name = item.get("name")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        out.add(
+            f"{key}.name",
+            f"{_describe(name)} is not a valid name: use 1-40 lowercase letters, digits and "
+            "hyphens, starting with a letter (it becomes part of secret names).",
+            f"`pulumi config set --path '{key}.name' marketing-track`.",
+        )
+        ok = False
+    elif name.endswith("-inbox"):
+        out.add(
+            f"{key}.name",
+            f"{name!r} ends in '-inbox', which is reserved for submission inboxes.",
+            f"rename it, e.g. `pulumi config set --path '{key}.name' {name[:-6]}-key`.",
+        )
+        ok = False
+    kind_raw = item.get("kind")
+    kinds = ", ".join(k.value for k in Kind)
+    kind = Kind(kind_raw) if kind_raw in {k.value for k in Kind} else None
+    if kind is None:
+        out.add(
+            f"{key}.kind",
+            f"{_describe(kind_raw)} is not a credential kind ({kinds}).",
+            f"`pulumi config set --path '{key}.kind' track`.",
+        )
+        ok = False
+    region_raw = item.get("region")
+    region: Region | None = None
+    if kind is Kind.WEBHOOK_SIGNING:
+        if region_raw not in (None, ""):
+            out.add(
+                f"{key}.region",
+                "webhook signing keys have no API region; the field must be absent.",
+                f"`pulumi config rm --path '{key}.region'`.",
+            )
+            ok = False
+    elif kind is not None:
+        if region_raw in {r.value for r in Region}:
+            region = Region(region_raw)
+        else:
+            out.add(
+                f"{key}.region",
+                f'{_describe(region_raw)} is not "us" or "eu" (the region of the Customer.io '
+                f"workspace; required for {kind.value} keys).",
+                f"`pulumi config set --path '{key}.region' us`.",
+            )
+            ok = False
+    workspace = item.get("workspace_id")
+    if isinstance(workspace, int) and not isinstance(workspace, bool):
+        workspace = str(workspace)
+    if workspace is not None and (
+        not isinstance(workspace, str) or not _WORKSPACE_RE.match(workspace)
+    ):
+        out.add(
+            f"{key}.workspace_id",
+            f"{_describe(workspace)} is not a workspace id (1-63 lowercase letters, digits, "
+            "_ or -; the environment_id Customer.io reports for the workspace).",
+            f"`pulumi config set --path '{key}.workspace_id' 123456`, or remove it.",
+        )
+        ok = False
+    if not ok or kind is None or not isinstance(name, str):
+        return None
+    workspace_id = workspace if isinstance(workspace, str) and workspace else None
+    return CredentialSpec(name=name, kind=kind, region=region, workspace_id=workspace_id)
+
+
+def _parse_credentials(raw: Mapping[str, Any], out: _Collector) -> tuple[CredentialSpec, ...]:
+    value = raw.get("credentials")
+    if not isinstance(value, list) or not value:
+        out.add(
+            "credentials",
+            f"expected a non-empty list of credentials, got {_describe(value)}.",
+            "`pulumi config set --path 'credentials[0].name' marketing-track`, then "
+            "`.kind track` and `.region us` on the same path.",
+        )
+        return ()
+    specs: list[CredentialSpec] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(value):
+        spec = _parse_credential(i, item, out)
+        if spec is None:
+            continue
+        if spec.name in seen:
+            out.add(
+                f"credentials[{i}].name",
+                f"{spec.name!r} is already used by credentials[{seen[spec.name]}]; names must be "
+                "unique (they name the secrets).",
+                f"rename it with `pulumi config set --path 'credentials[{i}].name' <new-name>`.",
+            )
+            continue
+        seen[spec.name] = i
+        specs.append(spec)
+    return tuple(specs)
+
+
+def _parse_schedule(raw: Mapping[str, Any], out: _Collector) -> Schedule:
+    defaults = Schedule()
+    values = {key: _int(raw, key, getattr(defaults, key), out) for key in _SCHEDULE_BOUNDS}
+    if values["lead_days"] >= values["rotation_days"]:
+        out.add(
+            "lead_days",
+            f"{values['lead_days']} must be less than rotation_days ({values['rotation_days']}): "
+            "a rotation opens lead_days before the key is rotation_days old.",
+            _set_cmd("lead_days", max(0, min(14, values["rotation_days"] - 1))),
+        )
+        values["lead_days"] = max(0, min(14, values["rotation_days"] - 1))
+    if values["escalate_days"] > values["lead_days"]:
+        out.add(
+            "escalate_days",
+            f"{values['escalate_days']} must not exceed lead_days ({values['lead_days']}): "
+            "escalation comes after the rotation opens.",
+            _set_cmd("escalate_days", min(3, values["lead_days"])),
+        )
+        values["escalate_days"] = min(3, values["lead_days"])
+    return Schedule(**values)
+
+
+def _parse_prefix(raw: Mapping[str, Any], out: _Collector) -> str:
+    prefix = raw.get("name_prefix", "cio")
+    if not isinstance(prefix, str) or not _PREFIX_RE.match(prefix):
+        out.add(
+            "name_prefix",
+            f"{_describe(prefix)} is not a valid prefix: use 1-16 lowercase letters, digits and "
+            "hyphens, starting with a letter (it starts every secret name).",
+            _set_cmd("name_prefix", "cio"),
+        )
+        return "cio"
+    return prefix
+
+
+def _parse_webhook(raw: Mapping[str, Any], secret_keys: frozenset[str], out: _Collector) -> bool:
+    value = raw.get("chat_webhook_url")
+    if value in (None, ""):
+        return False
+    fix = "`pulumi config set --secret chat_webhook_url https://hooks.example.com/...`"
+    # Never echo the value: a webhook URL is a credential.
+    if not isinstance(value, str) or not value.startswith("https://") or " " in value:
+        out.add("chat_webhook_url", "must be an https:// URL (value not shown).", fix)
+        return False
+    if "chat_webhook_url" not in secret_keys and f"{PROJECT}:chat_webhook_url" not in secret_keys:
+        out.add(
+            "chat_webhook_url",
+            "is stored in plain text in the stack file; it is a credential.",
+            f"{fix} (this encrypts it in Pulumi.<stack>.yaml and state).",
+        )
+        return False
+    return True
+
+
+def _parse_retention(raw: Mapping[str, Any], out: _Collector) -> int:
+    value = raw.get("log_retention_days", 365)
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if value not in CLOUDWATCH_RETENTION_DAYS or isinstance(value, bool):
+        allowed = ", ".join(str(d) for d in sorted(CLOUDWATCH_RETENTION_DAYS))
+        out.add(
+            "log_retention_days",
+            f"{_describe(value)} is not a CloudWatch Logs retention ({allowed}).",
+            _set_cmd("log_retention_days", 365),
+        )
+        return 365
+    return int(value)
+
+
+def _parse_aws(raw: Mapping[str, Any], out: _Collector) -> AwsSettings:
+    operators = _str_list(
+        raw,
+        "aws_operator_principals",
+        "arn:aws:iam::123456789012:role/platform-oncall",
+        _IAM_PRINCIPAL_RE,
+        "IAM principal ARNs allowed to assume the operator role",
+        out,
+        required=True,
+    )
+    consumers = _str_list(
+        raw,
+        "aws_consumer_principals",
+        "arn:aws:iam::123456789012:role/app-backend",
+        _IAM_ATTACHABLE_RE,
+        "IAM role or user ARNs (same account) that get the consumer policy",
+        out,
+        required=False,
+    )
+    return AwsSettings(operator_principals=operators, consumer_principals=consumers)
+
+
+def _parse_gcp(raw: Mapping[str, Any], out: _Collector) -> GcpSettings:
+    project = raw.get("gcp_project")
+    if not isinstance(project, str) or not _GCP_PROJECT_RE.match(project):
+        out.add(
+            "gcp_project",
+            f"{_describe(project)} is not a GCP project id (required when clouds has gcp).",
+            _set_cmd("gcp_project", "my-project-id"),
+        )
+        project = "invalid-project"
+    region = raw.get("gcp_region")
+    if not isinstance(region, str) or not _GCP_REGION_RE.match(region):
+        out.add(
+            "gcp_region",
+            f"{_describe(region)} is not a GCP region (required when clouds has gcp).",
+            _set_cmd("gcp_region", "europe-west1"),
+        )
+        region = "invalid-region1"
+    members = "IAM members (user:, group: or serviceAccount:)"
+    operators = _str_list(
+        raw, "gcp_operator_members", "group:platform-oncall@example.com", _GCP_MEMBER_RE,
+        members, out, required=True,
+    )  # fmt: skip
+    consumers = _str_list(
+        raw, "gcp_consumer_members", "serviceAccount:app@my-project-id.iam.gserviceaccount.com",
+        _GCP_MEMBER_RE, members, out, required=False,
+    )  # fmt: skip
+    return GcpSettings(project, region, operators, consumers)
+
+
+def _unknown_keys(raw: Mapping[str, Any], out: _Collector) -> None:
+    for key in sorted(set(raw) - set(KNOWN_KEYS)):
+        close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        out.add(key, f"is not a setting of this project.{hint}", f"`pulumi config rm {key}`.")
+
+
+def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] = frozenset()) -> StackConfig:
+    """Validate the project's raw config (keys without the `cio-rotation:` prefix).
+
+    `secret_keys` names the keys Pulumi holds encrypted. Raises ConfigError listing
+    every problem, each with its key and fix.
+    """
+    out = _Collector()
+    _unknown_keys(raw, out)
+    clouds = _parse_clouds(raw, out)
+    prefix = _parse_prefix(raw, out)
+    credentials = _parse_credentials(raw, out)
+    schedule = _parse_schedule(raw, out)
+    emails = _str_list(
+        raw, "operator_emails", "oncall@example.com", _EMAIL_RE,
+        "e-mail addresses that receive runbooks and alarms", out, required=True,
+    )  # fmt: skip
+    webhook = _parse_webhook(raw, secret_keys, out)
+    retention = _parse_retention(raw, out)
+    aws = _parse_aws(raw, out) if Cloud.AWS in clouds else None
+    gcp = _parse_gcp(raw, out) if Cloud.GCP in clouds else None
+    if out.problems:
+        raise ConfigError(out.problems)
+    return StackConfig(
+        clouds=clouds,
+        credentials=credentials,
+        operator_emails=emails,
+        schedule=schedule,
+        name_prefix=prefix,
+        chat_webhook_configured=webhook,
+        log_retention_days=retention,
+        aws=aws,
+        gcp=gcp,
+    )

@@ -1,0 +1,458 @@
+"""The GCP half: secrets with rotation topics, the Cloud Function, its trigger, sweep and alerts.
+
+Secret Manager never rotates anything: at `next_rotation_time` it publishes
+SECRET_ROTATE to the secret's topic, and every new inbox version publishes
+SECRET_VERSION_ADD to the same topic; the function reacts to both. No secret
+value passes through Pulumi (no SecretVersion resources).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra import gcp_iam, naming
+from infra.bundle import GCP_ENTRY_POINT, Bundle
+from infra.config import CredentialSpec, StackConfig
+from infra.metadata import (
+    gcp_inbox_annotations,
+    gcp_inbox_labels,
+    gcp_live_annotations,
+    gcp_live_labels,
+)
+from infra.sweep import GCP_JOB_LIMIT_BYTES, plan_chunks, sweep_event
+from rotation import conventions as cv
+
+FUNCTION_RUNTIME = "python312"
+FUNCTION_TIMEOUT_SECONDS = 540  # the maximum for event-driven functions
+PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+# Cloud Run functions allow 32 KiB of environment in total; the managed-secrets list
+# (a fallback: every sweep message names its secrets) is only set while it fits here.
+MANAGED_SECRETS_ENV_BUDGET = 16 * 1024
+REQUIRED_APIS = (
+    "secretmanager.googleapis.com",
+    "pubsub.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "run.googleapis.com",
+    "eventarc.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+)
+
+
+@dataclass(frozen=True)
+class GcpRotationArgs:
+    config: StackConfig
+    bundle: Bundle
+    now: datetime  # when the first SECRET_ROTATE should be computed from
+    chat_webhook_url: pulumi.Output[str] | None = None  # a Pulumi secret
+
+
+@dataclass(frozen=True)
+class GcpCredentialSecrets:
+    live: gcp.secretmanager.Secret
+    inbox: gcp.secretmanager.Secret
+    latest_version: str  # what applications read
+
+
+def managed_secrets_env(names: list[str]) -> str | None:
+    """ENV_MANAGED_SECRETS's value, or None when it would crowd the 32 KiB env limit."""
+    value = ",".join(names)
+    return value if len(value.encode()) <= MANAGED_SECRETS_ENV_BUDGET else None
+
+
+def rotation_time(now: datetime, rotation_days: int, lead_days: int) -> str:
+    """First SECRET_ROTATE: when the rotation should open. The function moves it later."""
+    first = now.astimezone(UTC) + timedelta(days=rotation_days - lead_days)
+    return first.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class GcpRotation(pulumi.ComponentResource):
+    """Everything the rotation needs in one GCP project and region."""
+
+    def __init__(
+        self, name: str, args: GcpRotationArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("cio:gcp:Rotation", name, None, opts)
+        cfg = args.config
+        assert cfg.gcp is not None, "GcpRotation needs gcp settings in the config"
+        gc = cfg.gcp
+        prefix = cfg.name_prefix
+        child = pulumi.ResourceOptions(parent=self)
+
+        apis = [
+            gcp.projects.Service(
+                f"{name}-api-{api.split('.')[0]}",
+                project=gc.project,
+                service=api,
+                disable_on_destroy=False,  # other workloads may use the same APIs
+                opts=child,
+            )
+            for api in REQUIRED_APIS
+        ]
+        after_apis = pulumi.ResourceOptions(parent=self, depends_on=apis)
+
+        # Topics. Secret Manager's service agent must be able to publish before any
+        # secret names the topic, or secret creation fails.
+        self.rotation_topic = gcp.pubsub.Topic(
+            f"{name}-rotation-events",
+            project=gc.project,
+            name=f"{prefix}-rotation-events",
+            opts=after_apis,
+        )
+        agent = gcp.projects.ServiceIdentity(
+            f"{name}-secretmanager-agent",
+            project=gc.project,
+            service="secretmanager.googleapis.com",
+            opts=after_apis,
+        )
+        agent_can_publish = gcp.pubsub.TopicIAMMember(
+            f"{name}-secretmanager-agent-publishes",
+            project=gc.project,
+            topic=self.rotation_topic.name,
+            role=gcp_iam.PUBSUB_PUBLISHER,
+            member=agent.email.apply(gcp_iam.service_agent_member),
+            opts=child,
+        )
+        self.notifications_topic = gcp.pubsub.Topic(
+            f"{name}-notifications",
+            project=gc.project,
+            name=f"{prefix}-rotation-notifications",
+            opts=after_apis,
+        )
+
+        # Identities: the function runs as one account, its trigger invokes as another.
+        self.runtime_account = gcp.serviceaccount.Account(
+            f"{name}-rotator-sa",
+            project=gc.project,
+            account_id=f"{prefix}-rotator",
+            display_name="Customer.io credential rotator (Cloud Function runtime)",
+            opts=after_apis,
+        )
+        self.trigger_account = gcp.serviceaccount.Account(
+            f"{name}-trigger-sa",
+            project=gc.project,
+            account_id=f"{prefix}-trigger",
+            display_name="Customer.io rotator trigger (invokes the function only)",
+            opts=after_apis,
+        )
+        self.custom_role = gcp.projects.IAMCustomRole(
+            f"{name}-rotator-role",
+            project=gc.project,
+            role_id=gcp_iam.custom_role_id(prefix),
+            title="Customer.io credential rotator",
+            description="Bound on each managed secret only, never on the project.",
+            permissions=list(gcp_iam.ROTATOR_PERMISSIONS),
+            opts=after_apis,
+        )
+        gcp.pubsub.TopicIAMMember(
+            f"{name}-rotator-notifies",
+            project=gc.project,
+            topic=self.notifications_topic.name,
+            role=gcp_iam.PUBSUB_PUBLISHER,
+            member=self.runtime_account.member,
+            opts=child,
+        )
+        # Operators trigger emergencies and resumes by publishing to the rotation topic;
+        # the function re-reads everything from Secret Manager, so a message is a nudge.
+        for i, member in enumerate(gc.operator_members):
+            gcp.pubsub.TopicIAMMember(
+                f"{name}-operator-{i}-publishes",
+                project=gc.project,
+                topic=self.rotation_topic.name,
+                role=gcp_iam.PUBSUB_PUBLISHER,
+                member=member,
+                opts=child,
+            )
+
+        self.credentials: dict[str, GcpCredentialSecrets] = {}
+        grants = gcp_iam.people_grants(gc.operator_members, gc.consumer_members)
+        for spec in cfg.credentials:
+            self.credentials[spec.name] = self._credential(
+                name, spec, args, agent_can_publish, grants
+            )
+
+        self.function = self._function(name, args, apis)
+        self._sweep_jobs(name, cfg)
+        self._alerts(name, cfg)
+
+        self.register_outputs(
+            {
+                "rotation_topic": self.rotation_topic.id,
+                "notifications_topic": self.notifications_topic.id,
+                "function_name": self.function.name,
+                "latest_versions": {n: c.latest_version for n, c in self.credentials.items()},
+            }
+        )
+
+    def _credential(
+        self,
+        name: str,
+        spec: CredentialSpec,
+        args: GcpRotationArgs,
+        agent_can_publish: pulumi.Resource,
+        grants: list[gcp_iam.SecretGrant],
+    ) -> GcpCredentialSecrets:
+        cfg = args.config
+        assert cfg.gcp is not None
+        project = cfg.gcp.project
+        live_id = naming.gcp_secret_id(cfg.name_prefix, spec.name)
+        inbox_id = naming.gcp_inbox_id(cfg.name_prefix, spec.name)
+        topics = [gcp.secretmanager.SecretTopicArgs(name=self.rotation_topic.id)]
+        after_agent = pulumi.ResourceOptions(parent=self, depends_on=[agent_can_publish])
+        inbox = gcp.secretmanager.Secret(
+            f"{name}-{spec.name}-inbox",
+            project=project,
+            secret_id=inbox_id,
+            replication=gcp.secretmanager.SecretReplicationArgs(
+                auto=gcp.secretmanager.SecretReplicationAutoArgs()
+            ),
+            # SECRET_VERSION_ADD on the inbox is how a submission reaches the function.
+            topics=topics,
+            labels=gcp_inbox_labels(spec),
+            annotations=gcp_inbox_annotations(naming.gcp_secret_name(project, live_id)),
+            opts=after_agent,
+        )
+        live = gcp.secretmanager.Secret(
+            f"{name}-{spec.name}-live",
+            project=project,
+            secret_id=live_id,
+            replication=gcp.secretmanager.SecretReplicationArgs(
+                auto=gcp.secretmanager.SecretReplicationAutoArgs()
+            ),
+            rotation=gcp.secretmanager.SecretRotationArgs(
+                rotation_period=f"{cfg.schedule.rotation_period_seconds}s",
+                next_rotation_time=rotation_time(
+                    args.now, cfg.schedule.rotation_days, cfg.schedule.lead_days
+                ),
+            ),
+            topics=topics,
+            labels=gcp_live_labels(spec),
+            annotations=gcp_live_annotations(naming.gcp_secret_name(project, inbox_id)),
+            # The function moves nextRotationTime after each promotion, keeps its state
+            # in `cio-state-*` annotations and points the `current`/`previous` aliases
+            # at versions; Pulumi sets these once and must never undo them.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[agent_can_publish],
+                ignore_changes=["rotation.nextRotationTime", "annotations", "versionAliases"],
+            ),
+        )
+        secrets = {gcp_iam.Target.LIVE: live, gcp_iam.Target.INBOX: inbox}
+        for target, secret in secrets.items():
+            gcp.secretmanager.SecretIamMember(
+                f"{name}-{spec.name}-{target.value}-rotator",
+                project=project,
+                secret_id=secret.secret_id,
+                role=self.custom_role.name,
+                member=self.runtime_account.member,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        for grant in grants:
+            gcp.secretmanager.SecretIamMember(
+                f"{name}-{spec.name}-{grant.target.value}-{grant.label}",
+                project=project,
+                secret_id=secrets[grant.target].secret_id,
+                role=grant.role,
+                member=grant.member,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return GcpCredentialSecrets(
+            live=live, inbox=inbox, latest_version=naming.gcp_latest_version(project, live_id)
+        )
+
+    def _function(
+        self, name: str, args: GcpRotationArgs, apis: list[gcp.projects.Service]
+    ) -> gcp.cloudfunctionsv2.Function:
+        cfg = args.config
+        assert cfg.gcp is not None
+        gc = cfg.gcp
+        bucket = gcp.storage.Bucket(
+            f"{name}-source",
+            project=gc.project,
+            name=f"{gc.project}-{cfg.name_prefix}-rotator-src",
+            location=gc.region.upper(),
+            uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            force_destroy=True,  # holds only build inputs
+            opts=pulumi.ResourceOptions(parent=self, depends_on=apis),
+        )
+        # A gen2 function does not redeploy when an object changes under the same
+        # name: the object is named by content hash, so new code is a new name.
+        source = gcp.storage.BucketObject(
+            f"{name}-source-object",
+            bucket=bucket.name,
+            name=f"rotator-{args.bundle.sha256[:20]}.zip",
+            source=pulumi.FileAsset(str(args.bundle.path)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        s = cfg.schedule
+        env: dict[str, pulumi.Input[str]] = {
+            cv.ENV_PUBSUB_TOPIC: self.notifications_topic.id,
+            "GOOGLE_CLOUD_PROJECT": gc.project,
+            cv.ENV_ROTATION_DAYS: str(s.rotation_days),
+            cv.ENV_LEAD_DAYS: str(s.lead_days),
+            cv.ENV_ESCALATE_DAYS: str(s.escalate_days),
+            cv.ENV_REMINDER_DAYS: str(s.reminder_days),
+            cv.ENV_GRACE_HOURS: str(s.grace_hours),
+            cv.ENV_EMERGENCY_GRACE_MINUTES: str(s.emergency_grace_minutes),
+            cv.ENV_EMERGENCY_DEADLINE_HOURS: str(s.emergency_deadline_hours),
+            cv.ENV_CLI_NAME: naming.CLI_NAME,
+        }
+        managed = managed_secrets_env(
+            [naming.gcp_secret_name(gc.project, naming.gcp_secret_id(cfg.name_prefix, c.name))
+             for c in cfg.credentials]
+        )  # fmt: skip
+        if managed is not None:
+            env[cv.ENV_MANAGED_SECRETS] = managed
+        if args.chat_webhook_url is not None:
+            env[cv.ENV_CHAT_WEBHOOK_URL] = pulumi.Output.secret(args.chat_webhook_url)
+        function = gcp.cloudfunctionsv2.Function(
+            f"{name}-rotator",
+            project=gc.project,
+            location=gc.region,
+            name=naming.rotator_function_name(cfg.name_prefix),
+            description="Customer.io credential rotator",
+            build_config=gcp.cloudfunctionsv2.FunctionBuildConfigArgs(
+                runtime=FUNCTION_RUNTIME,
+                entry_point=GCP_ENTRY_POINT,
+                source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceArgs(
+                    storage_source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceStorageSourceArgs(
+                        bucket=bucket.name, object=source.name
+                    )
+                ),
+            ),
+            service_config=gcp.cloudfunctionsv2.FunctionServiceConfigArgs(
+                # One instance, one request at a time: the same serialisation as the
+                # AWS rotator's reserved concurrency (etags guard the writes as well).
+                max_instance_count=1,
+                max_instance_request_concurrency=1,
+                min_instance_count=0,
+                available_memory="256M",
+                timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
+                service_account_email=self.runtime_account.email,
+                environment_variables=env,
+                ingress_settings="ALLOW_INTERNAL_ONLY",
+                all_traffic_on_latest_revision=True,
+            ),
+            event_trigger=gcp.cloudfunctionsv2.FunctionEventTriggerArgs(
+                trigger_region=gc.region,
+                event_type=PUBSUB_PUBLISHED,
+                pubsub_topic=self.rotation_topic.id,
+                retry_policy="RETRY_POLICY_RETRY",
+                service_account_email=self.trigger_account.email,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=apis),
+        )
+        # The trigger's identity may invoke this function's service and nothing else.
+        gcp.cloudrunv2.ServiceIamMember(
+            f"{name}-trigger-invokes",
+            project=gc.project,
+            location=gc.region,
+            name=function.name,
+            role=gcp_iam.RUN_INVOKER,
+            member=self.trigger_account.member,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return function
+
+    def _sweep_jobs(self, name: str, cfg: StackConfig) -> None:
+        """Daily sweeps that name their secrets, so the function needs no secrets.list."""
+        assert cfg.gcp is not None
+        gc = cfg.gcp
+        ids = [
+            naming.gcp_secret_name(gc.project, naming.gcp_secret_id(cfg.name_prefix, spec.name))
+            for spec in cfg.credentials
+        ]
+        for chunk in plan_chunks(ids):
+            event = sweep_event(chunk.credentials)
+            if len(event.encode()) > GCP_JOB_LIMIT_BYTES:  # unreachable with plan_chunks
+                raise ValueError("a sweep job exceeds Cloud Scheduler's 1 MB job size")
+            gcp.cloudscheduler.Job(
+                f"{name}-sweep-{chunk.index:02d}",
+                project=gc.project,
+                region=gc.region,
+                name=f"{cfg.name_prefix}-rotation-sweep-{chunk.index:02d}",
+                description=f"Daily reconcile of {len(chunk.credentials)} Customer.io credentials",
+                schedule=chunk.gcp_cron,
+                time_zone="Etc/UTC",
+                pubsub_target=gcp.cloudscheduler.JobPubsubTargetArgs(
+                    topic_name=self.rotation_topic.id,
+                    data=base64.b64encode(event.encode()).decode(),
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+    def _alerts(self, name: str, cfg: StackConfig) -> None:
+        """The function's structured log entries at WARNING or above page the operators."""
+        assert cfg.gcp is not None
+        gc = cfg.gcp
+        function_name = naming.rotator_function_name(cfg.name_prefix)
+        channels = [
+            gcp.monitoring.NotificationChannel(
+                f"{name}-operator-email-{i}",
+                project=gc.project,
+                type="email",
+                display_name=f"Customer.io rotation operator {email}",
+                labels={"email_address": email},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for i, email in enumerate(cfg.operator_emails)
+        ]
+        metric = gcp.logging.Metric(
+            f"{name}-rotator-warnings",
+            project=gc.project,
+            name=f"{cfg.name_prefix}-rotator-warnings",
+            description="Structured log entries of the rotator at WARNING or above",
+            filter=(
+                'resource.type="cloud_run_revision" '
+                f'AND resource.labels.service_name="{function_name}" '
+                "AND severity>=WARNING"
+            ),
+            metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
+                metric_kind="DELTA", value_type="INT64", unit="1"
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        gcp.monitoring.AlertPolicy(
+            f"{name}-rotator-alert",
+            project=gc.project,
+            display_name=f"{function_name}: warnings or errors",
+            combiner="OR",
+            conditions=[
+                gcp.monitoring.AlertPolicyConditionArgs(
+                    display_name="rotator logged WARNING or above",
+                    condition_threshold=gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
+                        filter=metric.name.apply(
+                            lambda m: (
+                                f'metric.type="logging.googleapis.com/user/{m}" '
+                                'AND resource.type="cloud_run_revision"'
+                            )
+                        ),
+                        comparison="COMPARISON_GT",
+                        threshold_value=0,
+                        duration="0s",
+                        aggregations=[
+                            gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
+                                alignment_period="300s", per_series_aligner="ALIGN_SUM"
+                            )
+                        ],
+                    ),
+                )
+            ],
+            notification_channels=[c.name for c in channels],
+            documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
+                content="The Customer.io rotator logged a warning or an error. Its log "
+                "entries say which credential and what to do next; the runbook was also "
+                "sent to the notifications topic.",
+                mime_type="text/markdown",
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[metric]),
+        )

@@ -1,0 +1,84 @@
+"""GCP IAM for the rotation, as pure data: roles, permissions and who gets what where.
+
+Every grant is on one resource (a secret, a topic, the function's Cloud Run
+service); nothing is granted on the project. Promoting needs
+`secretmanager.secrets.update` (aliases, annotations, next_rotation_time),
+which no version-level predefined role has, hence a small custom role bound on
+each managed secret only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"  # noqa: S105 (a name, not a secret)
+SECRET_VERSION_ADDER = "roles/secretmanager.secretVersionAdder"  # noqa: S105 (a name, not a secret)
+SECRET_VIEWER = "roles/secretmanager.viewer"  # noqa: S105 - metadata only, never payloads
+PUBSUB_PUBLISHER = "roles/pubsub.publisher"
+RUN_INVOKER = "roles/run.invoker"
+
+# What the function does to a credential's two secrets, and nothing more.
+ROTATOR_PERMISSIONS = (
+    "secretmanager.secrets.get",
+    "secretmanager.secrets.update",
+    "secretmanager.versions.access",
+    "secretmanager.versions.add",
+    "secretmanager.versions.destroy",
+    "secretmanager.versions.disable",
+    "secretmanager.versions.enable",
+    "secretmanager.versions.get",
+    "secretmanager.versions.list",
+)
+
+# Project-level IAM resource types that must never appear in this stack.
+PROJECT_WIDE_GRANT_TYPES = frozenset(
+    {
+        "gcp:projects/iAMMember:IAMMember",
+        "gcp:projects/iAMBinding:IAMBinding",
+        "gcp:projects/iAMPolicy:IAMPolicy",
+        "gcp:organizations/iAMMember:IAMMember",
+        "gcp:organizations/iAMBinding:IAMBinding",
+        "gcp:organizations/iAMPolicy:IAMPolicy",
+        "gcp:folder/iAMMember:IAMMember",
+        "gcp:folder/iAMBinding:IAMBinding",
+        "gcp:folder/iAMPolicy:IAMPolicy",
+    }
+)
+
+
+class Target(StrEnum):
+    LIVE = "live"
+    INBOX = "inbox"
+
+
+@dataclass(frozen=True)
+class SecretGrant:
+    """One member holding one role on one of a credential's secrets."""
+
+    target: Target
+    role: str
+    member: str
+    label: str  # short, stable, for the Pulumi resource name
+
+
+def custom_role_id(prefix: str) -> str:
+    """Custom role ids allow letters, digits, '_' and '.', not '-'."""
+    return f"{prefix.replace('-', '_')}_rotator"
+
+
+def people_grants(operators: Sequence[str], consumers: Sequence[str]) -> list[SecretGrant]:
+    """Operators add versions to inboxes and see metadata; consumers read live secrets only."""
+    grants: list[SecretGrant] = []
+    for i, member in enumerate(operators):
+        grants.append(SecretGrant(Target.INBOX, SECRET_VERSION_ADDER, member, f"op{i}-add"))
+        grants.append(SecretGrant(Target.INBOX, SECRET_VIEWER, member, f"op{i}-view"))
+        grants.append(SecretGrant(Target.LIVE, SECRET_VIEWER, member, f"op{i}-view"))
+    for i, member in enumerate(consumers):
+        grants.append(SecretGrant(Target.LIVE, SECRET_ACCESSOR, member, f"app{i}-read"))
+    return grants
+
+
+def service_agent_member(email: str) -> str:
+    return f"serviceAccount:{email}"

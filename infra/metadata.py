@@ -1,0 +1,83 @@
+"""What the stack writes on each secret so the rotator knows what it manages.
+
+AWS tags use the keys from rotation.conventions verbatim. GCP label keys and
+values may only hold lowercase letters, digits, '_' and '-', so GCP uses the
+conventions' GCP_* names, which are the AWS keys with ':' turned into '-':
+
+| AWS tag (live secret)       | GCP (live secret)                          | value                      |
+|-----------------------------|--------------------------------------------|----------------------------|
+| cio-rotation:managed        | label cio-rotation-managed                 | "true"                     |
+| cio-rotation:credential     | label cio-rotation-credential              | credential name            |
+| cio-rotation:kind           | label cio-rotation-kind                    | track / app / webhook_signing |
+| cio-rotation:region         | label cio-rotation-region                  | us / eu (GCP: absent for webhook_signing; AWS: "") |
+| cio-rotation:workspace      | label cio-rotation-workspace               | workspace id, if configured |
+| cio-rotation:inbox          | annotation cio-rotation-inbox              | AWS: inbox ARN; GCP: inbox resource name |
+| cio-rotation:inbox-of (inbox) | annotation cio-rotation-inbox-of (inbox) | AWS: live secret name; GCP: live resource name |
+| cio-state:* (rotator)       | annotations cio-state-* (function)         | rotation state             |
+
+A label value cannot hold '/', so the GCP links between a live secret and its
+inbox are annotations. The AWS inbox names its live secret by name, not ARN: the
+live secret's tags need the inbox's ARN, so the inbox is created first, before
+the live ARN exists (Secrets Manager accepts a name wherever it takes an ARN).
+"""
+
+from __future__ import annotations
+
+from infra.config import CredentialSpec
+from rotation import conventions as cv
+
+
+def _config_tags(spec: CredentialSpec) -> dict[str, str]:
+    tags = {
+        cv.TAG_MANAGED: "true",
+        cv.TAG_CREDENTIAL: spec.name,
+        cv.TAG_KIND: spec.kind.value,
+        cv.TAG_REGION: spec.region.value if spec.region else "",
+    }
+    if spec.workspace_id:
+        tags[cv.TAG_WORKSPACE] = spec.workspace_id
+    return tags
+
+
+def aws_live_tags(spec: CredentialSpec, inbox_arn: str) -> dict[str, str]:
+    """Tags of the live secret: the credential's config plus a pointer to its inbox."""
+    return {**_config_tags(spec), cv.TAG_INBOX: inbox_arn}
+
+
+def aws_inbox_tags(spec: CredentialSpec, live_ref: str) -> dict[str, str]:
+    """Tags of the inbox. It is not `managed`: the sweep and the rotator act on live secrets.
+
+    `live_ref` is the live secret's name: its ARN cannot be known when the inbox is
+    created, because the live secret's tags need the inbox ARN first (a cycle) and
+    Secrets Manager accepts a name wherever it accepts an ARN.
+    """
+    return {cv.TAG_CREDENTIAL: spec.name, cv.TAG_INBOX_OF: live_ref}
+
+
+def gcp_live_labels(spec: CredentialSpec) -> dict[str, str]:
+    """Labels of the live secret: the credential's config (GCP label rules)."""
+    labels = {
+        cv.GCP_LABEL_MANAGED: "true",
+        cv.GCP_LABEL_CREDENTIAL: spec.name,
+        cv.GCP_LABEL_KIND: spec.kind.value,
+    }
+    if spec.region is not None:
+        labels[cv.GCP_LABEL_REGION] = spec.region.value
+    if spec.workspace_id:
+        labels[cv.GCP_LABEL_WORKSPACE] = spec.workspace_id
+    return labels
+
+
+def gcp_live_annotations(inbox_name: str) -> dict[str, str]:
+    """The live secret points at its inbox (a full resource name)."""
+    return {cv.GCP_ANNOTATION_INBOX: inbox_name}
+
+
+def gcp_inbox_labels(spec: CredentialSpec) -> dict[str, str]:
+    """Not `managed`: the sweep and the function act on live secrets only."""
+    return {cv.GCP_LABEL_CREDENTIAL: spec.name}
+
+
+def gcp_inbox_annotations(live_name: str) -> dict[str, str]:
+    """The inbox points back at its live secret, so SECRET_VERSION_ADD finds it."""
+    return {cv.GCP_ANNOTATION_INBOX_OF: live_name}

@@ -1,0 +1,54 @@
+"""Physical names of everything the stack creates, in one place.
+
+The CLI and the functions find secrets by these names, so they are derived,
+never configured per resource. Credential names contain no '/', which is what
+lets one IAM pattern tell a live secret from an inbox (see aws_policies).
+"""
+
+from __future__ import annotations
+
+CLI_NAME = "cio-rotate"  # [project.scripts] in pyproject.toml
+
+
+def aws_secret_name(prefix: str, credential: str) -> str:
+    """The live secret applications read: `<prefix>/<name>`."""
+    return f"{prefix}/{credential}"
+
+
+def aws_inbox_name(prefix: str, credential: str) -> str:
+    """The submission inbox operators write: `<prefix>/<name>/inbox`."""
+    return f"{prefix}/{credential}/inbox"
+
+
+def gcp_secret_id(prefix: str, credential: str) -> str:
+    """GCP secret ids allow no '/': `<prefix>-<name>`."""
+    return f"{prefix}-{credential}"
+
+
+def gcp_inbox_id(prefix: str, credential: str) -> str:
+    """`<prefix>-<name>-inbox`; config forbids credential names ending in -inbox."""
+    return f"{prefix}-{credential}-inbox"
+
+
+def gcp_secret_name(project: str, secret_id: str) -> str:
+    """The full resource name GCP APIs, events and annotations use."""
+    return f"projects/{project}/secrets/{secret_id}"
+
+
+def gcp_latest_version(project: str, secret_id: str) -> str:
+    """What GCP applications read: the resource name of the newest (always verified) version."""
+    return f"{gcp_secret_name(project, secret_id)}/versions/latest"
+
+
+def bootstrap_command(credential: str) -> str:
+    """The first hand-over of a key goes through the same verification as every rotation."""
+    return f"{CLI_NAME} submit {credential}"
+
+
+def rotator_function_name(prefix: str) -> str:
+    return f"{prefix}-rotator"
+
+
+def rotator_log_group_name(prefix: str) -> str:
+    """Created by the stack (with retention) before Lambda would create it without."""
+    return f"/aws/lambda/{rotator_function_name(prefix)}"

@@ -1,0 +1,273 @@
+"""The one Cloud Function (2nd gen) for every managed Customer.io credential on GCP.
+
+Eventarc delivers the rotation topic's Pub/Sub messages as CloudEvents
+(`google.cloud.pubsub.topic.v1.messagePublished`, data `{"message": {...}}`):
+
+- Secret Manager's own events carry `message.attributes` eventType, secretId (the
+  secret's full resource name), dataFormat and timestamp:
+  `SECRET_ROTATE` on a live secret opens a rotation; `SECRET_VERSION_ADD` on an
+  inbox verifies the submission and promotes it. Every other event type, and
+  secrets the rotator does not manage, are acknowledged with a logged reason.
+- Messages without eventType carry JSON actions (see rotation/conventions.py):
+  the daily sweep from Cloud Scheduler; an emergency, a hand-over, a rollback or a
+  one-credential reconcile from the CLI.
+
+Acknowledging means returning; raising makes Pub/Sub redeliver. So a refused key
+and a malformed message return (redelivery cannot change them), while an
+inconclusive verification or any transient failure raises.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from rotation import conventions as cv
+from rotation.clock import Clock, SystemClock
+from rotation.engine import Engine
+from rotation.errors import (
+    AwaitingOperatorKey,
+    KeyRejected,
+    NotManaged,
+    RollbackRefused,
+    VerificationInconclusive,
+)
+from rotation.notify import FanOut, Notifier, WebhookNotifier
+from rotation.notify_gcp import PubSubNotifier, StructuredLogNotifier
+from rotation.policy import Policy
+from rotation.state import Mode
+from rotation.stores.gcp import GcpSecretStore, build_client
+from rotation.verify import Verifier
+
+log = logging.getLogger("cio.rotator")
+log.setLevel(logging.INFO)
+
+EVENT_ROTATE = "SECRET_ROTATE"
+EVENT_VERSION_ADD = "SECRET_VERSION_ADD"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    engine: Engine
+    store: GcpSecretStore
+    managed: tuple[str, ...] = ()
+
+
+def build_runtime(
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    verifier: Verifier | None = None,
+    client: Any | None = None,
+    notifier: Notifier | None = None,
+) -> Runtime:
+    """Wire the engine from the function's environment (tests pass client, clock, verifier)."""
+    env = os.environ if env is None else env
+    clock = clock or SystemClock()
+    store = GcpSecretStore(client if client is not None else build_client(), clock)
+    if notifier is None:
+        notifiers: list[Notifier] = [StructuredLogNotifier()]
+        if env.get(cv.ENV_PUBSUB_TOPIC):
+            notifiers.append(PubSubNotifier(env[cv.ENV_PUBSUB_TOPIC]))
+        if env.get(cv.ENV_CHAT_WEBHOOK_URL):
+            notifiers.append(WebhookNotifier(env[cv.ENV_CHAT_WEBHOOK_URL]))
+        notifier = FanOut(notifiers)
+    engine = Engine(
+        store=store,
+        verifier=verifier or Verifier(env=env),
+        notifier=notifier,
+        clock=clock,
+        policy=Policy.from_env(env),
+        cli=env.get(cv.ENV_CLI_NAME, "cio-rotate"),
+    )
+    managed = tuple(s.strip() for s in env.get(cv.ENV_MANAGED_SECRETS, "").split(",") if s.strip())
+    return Runtime(engine=engine, store=store, managed=managed)
+
+
+_runtime: Runtime | None = None
+
+
+def use_runtime(rt: Runtime | None) -> None:
+    """Install a runtime (tests); None rebuilds it from the environment on the next event."""
+    global _runtime
+    _runtime = rt
+
+
+@functions_framework.cloud_event
+def handle_event(cloud_event: CloudEvent) -> None:
+    """Cloud Function entry point: one Pub/Sub message, delivered by Eventarc."""
+    global _runtime
+    if _runtime is None:
+        _runtime = build_runtime()
+    handle(cloud_event.get_data(), _runtime)
+
+
+class Malformed(ValueError):
+    """A message redelivery cannot fix: acknowledged with a logged reason."""
+
+
+def decode(data: Any) -> tuple[dict[str, str], bytes]:
+    """The Pub/Sub message inside the CloudEvent: (attributes, decoded data)."""
+    if isinstance(data, bytes | str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            raise Malformed("the event body is not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("message"), dict):
+        raise Malformed("the event has no Pub/Sub 'message'")
+    message = data["message"]
+    attributes = message.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise Malformed("message.attributes is not a map")
+    try:
+        payload = base64.b64decode(message.get("data") or "", validate=True)
+    except (binascii.Error, ValueError):
+        raise Malformed("message.data is not base64") from None
+    return {str(k): str(v) for k, v in attributes.items()}, payload
+
+
+def handle(data: Any, rt: Runtime) -> dict[str, Any]:
+    """Dispatch one message; returns a summary (for logs and tests), raises to be retried."""
+    try:
+        attributes, payload = decode(data)
+        event_type = attributes.get("eventType")
+        if event_type:
+            return _secret_event(rt, event_type, attributes)
+        return _action(rt, payload)
+    except Malformed as err:
+        log.warning("acknowledged without action: %s", err)
+        return {"outcome": "ignored", "reason": str(err)}
+    except NotManaged as err:
+        # Redelivery cannot make a secret managed: that takes `pulumi up`.
+        log.warning("acknowledged without action: %s", err)
+        return {"outcome": "ignored", "reason": "not managed"}
+
+
+def _secret_event(rt: Runtime, event_type: str, attributes: dict[str, str]) -> dict[str, Any]:
+    secret_id = attributes.get("secretId", "")
+    if not secret_id.startswith("projects/"):
+        raise Malformed(f"{event_type} without a secretId resource name")
+    if event_type == EVENT_ROTATE:
+        state = rt.engine.open_rotation(
+            secret_id, Mode.SCHEDULED, reason="rotation schedule", actor="secretmanager"
+        )
+        return {"outcome": "opened", "phase": state.phase.value, "secret": secret_id}
+    if event_type == EVENT_VERSION_ADD:
+        live = rt.store.live_secret_of(secret_id)
+        if live is None:
+            # Our own promotions add versions to live secrets on the same topic.
+            log.info("%s on %s acknowledged: not a submission inbox", event_type, secret_id)
+            return {"outcome": "ignored", "reason": "not an inbox"}
+        return process_submission(rt, live, actor="operator")
+    log.info("%s on %s acknowledged: nothing to do for this event type", event_type, secret_id)
+    return {"outcome": "ignored", "reason": f"event type {event_type}"}
+
+
+def _action(rt: Runtime, payload: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(payload)
+    except ValueError:
+        raise Malformed("message without eventType whose data is not JSON") from None
+    if not isinstance(doc, dict):
+        raise Malformed("the action message must be a JSON object")
+    action = doc.get("action")
+    if action == cv.ACTION_SWEEP:
+        ids = doc.get("secret_ids") or list(rt.managed)
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise Malformed("secret_ids must be a list of resource names")
+        return sweep(rt, ids)
+    if action == cv.ACTION_EMERGENCY:
+        return emergency(rt, doc)
+    if action in (cv.ACTION_SUBMITTED, cv.ACTION_RECONCILE, cv.ACTION_ROLLBACK):
+        secret_id = _secret_id(doc)
+        actor = str(doc.get("actor") or "operator")
+        if action == cv.ACTION_SUBMITTED:
+            return process_submission(rt, secret_id, actor=actor)
+        if action == cv.ACTION_ROLLBACK:
+            return rollback(rt, secret_id, actor)
+        rt.engine.reconcile(secret_id)
+        return {"outcome": "reconciled", "secret": secret_id}
+    raise Malformed(f"unknown action {action!r}")
+
+
+def _secret_id(doc: dict[str, Any]) -> str:
+    secret_id = doc.get("secret_id")
+    if not isinstance(secret_id, str) or not secret_id.startswith("projects/"):
+        raise Malformed("the action needs a 'secret_id' (the live secret's resource name)")
+    return secret_id
+
+
+def process_submission(rt: Runtime, live: str, actor: str) -> dict[str, Any]:
+    """Verify the inbox submission and promote it; a refusal is an answer, not a failure."""
+    snap = rt.store.snapshot(live)
+    if snap.current_version and snap.current_version != snap.state.current_version:
+        # A crash after a promotion: let the reconciler record it (and retire the inbox copy)
+        # before the same key is verified again as if it were new.
+        rt.engine.reconcile(live)
+    try:
+        verified, _ = rt.engine.verify_submission(live, actor=actor)
+        state = rt.engine.promote(live, verified, pending_version=None, actor=actor)
+    except KeyRejected as err:
+        log.info("submission for %s refused (%s)", live, err.reason)
+        return {"outcome": "rejected", "reason": err.reason, "secret": live}
+    except AwaitingOperatorKey:
+        log.info("no submission waiting for %s (already processed)", live)
+        return {"outcome": "waiting", "secret": live}
+    except VerificationInconclusive:
+        log.warning("verification for %s inconclusive: Pub/Sub will redeliver", live)
+        raise
+    return {"outcome": "promoted", "phase": state.phase.value, "secret": live}
+
+
+def rollback(rt: Runtime, secret_id: str, actor: str) -> dict[str, Any]:
+    """The previous key becomes current again (a new, newest version); refusals are answers."""
+    try:
+        state = rt.engine.rollback(secret_id, actor=actor)
+    except RollbackRefused as err:
+        log.warning("rollback of %s refused: %s", secret_id, err)
+        return {"outcome": "refused", "secret": secret_id, "message": str(err)}
+    return {"outcome": "rolled_back", "phase": state.phase.value, "secret": secret_id}
+
+
+def emergency(rt: Runtime, doc: dict[str, Any]) -> dict[str, Any]:
+    secret_id = _secret_id(doc)
+    reason = doc.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise Malformed("an emergency needs a 'reason' (it goes into the audit trail)")
+    state = rt.engine.open_rotation(
+        secret_id,
+        Mode.EMERGENCY,
+        reason=reason,
+        actor=str(doc.get("actor") or "on-call"),
+        revoke_first=doc.get("revoke_first") is True,
+    )
+    return {"outcome": "emergency", "phase": state.phase.value, "secret": secret_id}
+
+
+def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:
+    """The daily pass: calendar, reminders, revocation checks, and unprocessed submissions."""
+    failed: list[str] = []
+    skipped: list[str] = []
+    for secret_id in secret_ids:
+        try:
+            rt.engine.reconcile(secret_id)
+            if rt.store.read_submission(secret_id) is not None:
+                process_submission(rt, secret_id, actor="sweep")
+        except NotManaged as err:
+            log.warning("sweep: skipping %s: %s", secret_id, err)
+            skipped.append(secret_id)
+        except Exception as err:  # one credential never stops the others
+            log.error("sweep: %s failed: %s", secret_id, type(err).__name__)
+            failed.append(secret_id)
+    if failed:
+        # Every step is idempotent: let Pub/Sub redeliver the sweep for the failed ones.
+        raise RuntimeError(f"sweep: {len(failed)} of {len(secret_ids)} credentials failed")
+    return {"outcome": "swept", "swept": len(secret_ids), "skipped": skipped}

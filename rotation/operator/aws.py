@@ -1,0 +1,238 @@
+"""The operator's side on AWS: Secrets Manager metadata, the inbox, the rotator, its logs.
+
+Everything runs with the operator role (infra/aws_policies.operator_policy):
+DescribeSecret on managed secrets, PutSecretValue on inboxes, RotateSecret,
+lambda:InvokeFunction on the rotator and logs:FilterLogEvents on its log group.
+It never calls GetSecretValue: the operator cannot read a live key, and no
+command needs to.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any, TypeVar
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from rotation import conventions as cv
+from rotation.errors import NotManaged
+from rotation.operator.backend import (
+    AuditEntry,
+    CloudFailure,
+    Details,
+    NotFound,
+    parse_audit_line,
+)
+from rotation.operator.config import CredentialRef, OperatorConfig
+from rotation.stores.aws import AwsSecretsStore
+from rotation.stores.base import Snapshot
+
+T = TypeVar("T")
+
+_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+_LOGIN_CODES = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+}
+_NOT_FOUND_CODES = {"ResourceNotFoundException", "ResourceNotFound"}
+_ACTION_RE = re.compile(r"not authorized to perform:?\s+([a-z0-9-]+:[A-Za-z0-9]+)")
+_RESOURCE_RE = re.compile(r"on resource:?\s+(\S+)")
+# API operation -> IAM action, where they differ.
+_IAM_ACTION = {"lambda:Invoke": "lambda:InvokeFunction"}
+
+
+def denied_action(err: ClientError, service: str) -> str:
+    """The IAM action AWS refused: from the message when it says, else from the operation."""
+    message = str(err.response.get("Error", {}).get("Message", ""))
+    found = _ACTION_RE.search(message)
+    if found:
+        return found.group(1)
+    action = f"{service}:{err.operation_name}"
+    return _IAM_ACTION.get(action, action)
+
+
+def _translate(err: Exception, service: str, what: str) -> Exception:
+    """A cloud error as an OperatorError that names the fix."""
+    if isinstance(err, NoCredentialsError):
+        return CloudFailure(
+            f"No AWS credentials while trying to {what}. Log in with the operator role "
+            "(e.g. `aws sso login --profile <profile>` and set AWS_PROFILE), then run it again."
+        )
+    if isinstance(err, BotoCoreError):
+        return CloudFailure(
+            f"Could not reach AWS to {what} ({type(err).__name__}). Check the network and "
+            "the region (--region or CIO_AWS_REGION), then run it again."
+        )
+    if not isinstance(err, ClientError):
+        return err
+    code = str(err.response.get("Error", {}).get("Code", ""))
+    message = str(err.response.get("Error", {}).get("Message", ""))
+    if code in _DENIED_CODES or "not authorized to perform" in message:
+        action = denied_action(err, service)
+        resource = _RESOURCE_RE.search(message)
+        on = f" on {resource.group(1)}" if resource else ""
+        return CloudFailure(
+            f"AWS denied {action}{on} while trying to {what}: the role you are using lacks "
+            f"the {action} permission. Assume the stack's operator role "
+            "(output aws_operator_role_arn), or ask the platform team to grant it "
+            "(infra/aws_policies.operator_policy) and re-run `pulumi up`."
+        )
+    if code in _LOGIN_CODES:
+        return CloudFailure(
+            f"AWS does not accept your credentials ({code}) while trying to {what}: "
+            "log in again (`aws sso login`), then run it again."
+        )
+    if code in _NOT_FOUND_CODES:
+        return NotFound(
+            f"AWS found nothing to {what} ({code}). The outputs file may belong to another "
+            "stack, account or region: refresh it with `pulumi stack output --json`, and check "
+            "--region / CIO_AWS_REGION."
+        )
+    if code in ("ThrottlingException", "TooManyRequestsException"):
+        return CloudFailure(f"AWS is throttling ({code}) while trying to {what}: retry shortly.")
+    return CloudFailure(f"AWS refused to {what} ({code}). Check the role and the region.")
+
+
+@contextmanager
+def _aws(service: str, what: str) -> Iterator[None]:
+    try:
+        yield
+    except NotManaged as err:
+        raise NotFound(
+            f"{err} Refresh the outputs file with `pulumi stack output --json`."
+        ) from None
+    except (ClientError, BotoCoreError) as err:
+        raise _translate(err, service, what) from None
+
+
+class AwsBackend:
+    """`Backend` on AWS, with the operator role's permissions and nothing more."""
+
+    def __init__(self, config: OperatorConfig, session: Any | None = None) -> None:
+        self.config = config
+        self.region = config.aws_region or None
+        self.session = session or boto3.session.Session(region_name=self.region)
+
+    # Clients are made on first use: each costs noticeable start-up time.
+    @cached_property
+    def sm(self) -> Any:
+        return self.session.client("secretsmanager", region_name=self.region)
+
+    @cached_property
+    def lam(self) -> Any:
+        return self.session.client("lambda", region_name=self.region)
+
+    @cached_property
+    def logs(self) -> Any:
+        return self.session.client("logs", region_name=self.region)
+
+    @cached_property
+    def store(self) -> AwsSecretsStore:
+        return AwsSecretsStore(self.sm)
+
+    def _call(self, service: str, what: str, fn: Callable[[], T]) -> T:
+        with _aws(service, what):
+            return fn()
+
+    def snapshot(self, ref: CredentialRef) -> Snapshot:
+        return self._call(
+            "secretsmanager", f"describe {ref.name}", lambda: self.store.snapshot(ref.secret_id)
+        )
+
+    def details(self, ref: CredentialRef) -> Details:
+        d = self._call(
+            "secretsmanager",
+            f"describe {ref.name}",
+            lambda: self.sm.describe_secret(SecretId=ref.secret_id),
+        )
+        return Details(
+            native_next_rotation=_utc(d.get("NextRotationDate")),
+            native_last_rotated=_utc(d.get("LastRotatedDate")),
+        )
+
+    def hand_over(self, ref: CredentialRef, raw: bytes, actor: str) -> dict[str, Any] | None:
+        """Inbox first, then RotateSecret; the rotator directly when AWS cannot start one."""
+        snap = self.snapshot(ref)
+        self._call(
+            "secretsmanager",
+            f"write the inbox of {ref.name}",
+            lambda: self.store.write_submission(ref.secret_id, raw),
+        )
+        if snap.current_version is None or snap.pending_version:
+            # Bootstrap (nothing to rotate yet) or an unfinished rotation AWS would refuse.
+            return self.invoke(ref, cv.ACTION_SUBMITTED, actor=actor)
+        started = self._call(
+            "secretsmanager",
+            f"start the rotation of {ref.name} (your key is in the inbox; the daily sweep "
+            "picks it up otherwise)",
+            lambda: self.store.start_rotation(ref.secret_id),
+        )
+        if started is None:
+            return self.invoke(ref, cv.ACTION_SUBMITTED, actor=actor)
+        return None
+
+    def invoke(self, ref: CredentialRef, action: str, **fields: Any) -> dict[str, Any]:
+        function = self.config.function_name
+        if not function:
+            raise NotFound(
+                "The rotator function is unknown: pass --outputs (the stack outputs hold "
+                "aws_rotator_function_name), or set CIO_ROTATOR_FUNCTION."
+            )
+        event = {"action": action, "secret_id": ref.secret_id, **fields}
+        response = self._call(
+            "lambda",
+            f"invoke the rotator {function} ({action} {ref.name})",
+            lambda: self.lam.invoke(FunctionName=function, Payload=json.dumps(event).encode()),
+        )
+        body = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError"):
+            kind = str((body or {}).get("errorType", "error"))
+            message = str((body or {}).get("errorMessage", ""))
+            hint = (
+                " The deployed rotator predates this CLI: run `pulumi up` to update it."
+                if "unknown event" in message
+                else f" Its log group {self.config.log_group or '(see the stack outputs)'} "
+                "has the details."
+            )
+            raise CloudFailure(
+                f"The rotator failed on {action} for {ref.name}: {kind}: {message}.{hint}"
+            )
+        return dict(body or {})
+
+    def history(self, ref: CredentialRef, limit: int) -> list[AuditEntry]:
+        group = self.config.log_group
+        if not group:
+            raise NotFound(
+                "The rotator's log group is unknown: pass --outputs (the stack outputs hold "
+                "aws_rotator_log_group), or set CIO_ROTATOR_LOG_GROUP."
+            )
+        found: list[tuple[int, int, AuditEntry]] = []
+        kwargs: dict[str, Any] = {
+            "logGroupName": group,
+            # A quoted term: the credential's name. The JSON is checked below.
+            "filterPattern": f'"{ref.name}"',
+        }
+        with _aws("logs", f"read the audit trail of {ref.name} in {group}"):
+            paginator = self.logs.get_paginator("filter_log_events")
+            for page in paginator.paginate(**kwargs):
+                for event in page.get("events", []):
+                    parsed = parse_audit_line(str(event.get("message", "")), event.get("timestamp"))
+                    if parsed is not None and parsed[1] == ref.name:
+                        found.append((int(event.get("timestamp") or 0), len(found), parsed[0]))
+        found.sort(key=lambda item: (item[0], item[1]), reverse=True)
+        return [entry for _, _, entry in found[:limit]]
+
+
+def _utc(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return None

@@ -1,0 +1,145 @@
+"""What the CLI needs from a cloud, as one protocol, and the outcomes it reports.
+
+`aws.AwsBackend` implements it on Secrets Manager + Lambda + CloudWatch Logs. A
+GCP backend implements the same methods on Secret Manager + Pub/Sub + Cloud
+Logging; the commands in `operations` and the CLI never know which one they use.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from rotation.operator.config import CredentialRef
+from rotation.stores.base import Snapshot
+
+# Exit codes, documented in the CLI's --help epilog and README section.
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_REJECTED = 3
+EXIT_WAITING = 4
+EXIT_CLOUD = 5
+EXIT_NOT_FOUND = 6
+
+
+class OperatorError(Exception):
+    """A failure the CLI reports as one message (naming the fix) and an exit code."""
+
+    exit_code = EXIT_CLOUD
+
+
+class Rejected(OperatorError):
+    """The key (or the request, e.g. a rollback) was refused; nothing changed."""
+
+    exit_code = EXIT_REJECTED
+
+
+class Waiting(OperatorError):
+    """The outcome is not known yet, or the rotation waits on someone."""
+
+    exit_code = EXIT_WAITING
+
+
+class CloudFailure(OperatorError):
+    """The cloud refused or failed the call (permissions, credentials, the rotator itself)."""
+
+    exit_code = EXIT_CLOUD
+
+
+class NotFound(OperatorError):
+    """No such credential, secret or function; or nothing of what was asked exists."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+@dataclass(frozen=True)
+class Details:
+    """Cloud facts beyond the rotation state: the native schedule, for `status`."""
+
+    native_next_rotation: datetime | None = None
+    native_last_rotated: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit trail (rotation/audit.py): ids and fingerprints only."""
+
+    at: str
+    logged_at: datetime | None
+    event: str
+    rotation_id: str
+    mode: str
+    actor: str
+    outcome: str
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "event": self.event,
+            "rotation_id": self.rotation_id,
+            "mode": self.mode,
+            "actor": self.actor,
+            "outcome": self.outcome,
+            "fingerprints": self.fingerprints,
+            "detail": self.detail,
+        }
+
+
+class Backend(Protocol):
+    """One cloud's side of every command. Nothing here ever returns a key."""
+
+    def snapshot(self, ref: CredentialRef) -> Snapshot:
+        """Config and rotation state, from metadata only (tags / annotations)."""
+
+    def details(self, ref: CredentialRef) -> Details:
+        """The cloud's own schedule for the credential, if it has one."""
+
+    def hand_over(self, ref: CredentialRef, raw: bytes, actor: str) -> dict[str, Any] | None:
+        """Write the inbox and set the rotator going; its summary if it answered at once."""
+
+    def invoke(self, ref: CredentialRef, action: str, **fields: Any) -> dict[str, Any]:
+        """Ask the rotator to take an action (emergency, reconcile, rollback) now."""
+
+    def history(self, ref: CredentialRef, limit: int) -> list[AuditEntry]:
+        """The credential's audit events, newest first."""
+
+
+def parse_audit_line(message: str, timestamp: Any = None) -> tuple[AuditEntry, str] | None:
+    """An audit event and its credential's name from a log line, or None for other lines.
+
+    Lambda's text format prefixes `[INFO] <time> <request id>`; its JSON format wraps
+    the line in {"message": ...}. Both are accepted.
+    """
+    start = message.find("{")
+    if start < 0:
+        return None
+    try:
+        doc = json.loads(message[start:])
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    if "message" in doc and isinstance(doc["message"], str) and "audit" not in doc:
+        # Lambda's JSON log format wraps the line.
+        return parse_audit_line(doc["message"], timestamp)
+    if doc.get("audit") is not True:
+        return None
+    logged = (
+        datetime.fromtimestamp(int(timestamp) / 1000, UTC) if isinstance(timestamp, int) else None
+    )
+    entry = AuditEntry(
+        at=str(doc.get("at", "")),
+        logged_at=logged,
+        event=str(doc.get("event", "")),
+        rotation_id=str(doc.get("rotation_id", "")),
+        mode=str(doc.get("mode", "")),
+        actor=str(doc.get("actor", "")),
+        outcome=str(doc.get("outcome", "")),
+        fingerprints={str(k): str(v) for k, v in dict(doc.get("fingerprints") or {}).items()},
+        detail=str(doc.get("detail", "")),
+    )
+    return entry, str(doc.get("credential", ""))

@@ -1,0 +1,201 @@
+"""Where the operator CLI finds the stack: the saved `pulumi stack output --json`, or env vars.
+
+The file is the normal source (`pulumi stack output --json > outputs.json`, then
+`--outputs outputs.json` or `CIO_OUTPUTS=outputs.json`); its shape is what
+infra/program.py exports:
+
+    {"credentials": {"<name>": {"kind", "region", "aws_secret_arn", "gcp_secret_version", ...}},
+     "aws_rotator_function_name": ..., "aws_rotator_log_group": ..., ...}
+
+Flags and environment variables override single values, so an operator without
+the file can still name the function and the secrets. Nothing here is secret:
+only names and ARNs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+ENV_OUTPUTS = "CIO_OUTPUTS"
+ENV_AWS_REGION = "CIO_AWS_REGION"
+ENV_FUNCTION = "CIO_ROTATOR_FUNCTION"
+ENV_LOG_GROUP = "CIO_ROTATOR_LOG_GROUP"
+ENV_GCP_TOPIC = "CIO_GCP_ROTATION_TOPIC"
+ENV_SECRETS = "CIO_SECRETS"  # "name=arn,name=arn" (AWS ARNs or GCP secret resource names)
+ENV_ACTOR = "CIO_ACTOR"
+
+CLOUDS = ("aws", "gcp")
+
+
+class ConfigError(Exception):
+    """The CLI cannot tell which stack to talk to, or how. The message says how to fix it."""
+
+
+class UnknownCredential(ConfigError):
+    """A name the stack does not manage."""
+
+
+class AmbiguousCredential(ConfigError):
+    """A name managed on both clouds, without --cloud."""
+
+
+@dataclass(frozen=True)
+class CredentialRef:
+    """A managed credential as the stack exported it, on one cloud."""
+
+    name: str
+    cloud: str
+    secret_id: str  # AWS: the live secret's ARN; GCP: projects/P/secrets/S
+    kind: str = ""
+    region: str = ""
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    aws_region: str = ""
+    function_name: str = ""
+    log_group: str = ""
+    gcp_function_name: str = ""
+    gcp_topic: str = ""  # projects/P/topics/T: the rotation topic the function listens to
+    credentials: tuple[CredentialRef, ...] = ()
+    source: str = "the environment"
+
+    def names(self) -> list[str]:
+        return sorted({c.name for c in self.credentials})
+
+    def credential(self, name: str, cloud: str | None = None) -> CredentialRef:
+        """The credential called `name` (on `cloud`); the errors name the known ones."""
+        found = [c for c in self.credentials if c.name == name]
+        if cloud:
+            found = [c for c in found if c.cloud == cloud]
+        if not found:
+            known = ", ".join(self.names()) or "none"
+            where = f" on {cloud}" if cloud else ""
+            raise UnknownCredential(
+                f"No managed credential is called {name!r}{where} in {self.source} "
+                f"(known: {known}). Check the spelling, or refresh the outputs file with "
+                "`pulumi stack output --json > outputs.json`."
+            )
+        if len(found) > 1:
+            raise AmbiguousCredential(
+                f"{name!r} is managed on {' and '.join(c.cloud for c in found)}: "
+                "pass --cloud aws or --cloud gcp."
+            )
+        return found[0]
+
+
+def region_of_arn(arn: str) -> str:
+    """arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME -> REGION ('' for a plain name)."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 and parts[0] == "arn" else ""
+
+
+def _gcp_secret(version: str) -> str:
+    """projects/P/secrets/S/versions/latest -> projects/P/secrets/S."""
+    head, sep, _ = version.partition("/versions/")
+    return head if sep else version
+
+
+def parse_outputs(doc: Any, source: str) -> OperatorConfig:
+    """Read the JSON object that `pulumi stack output --json` prints for this program."""
+    if not isinstance(doc, dict):
+        raise ConfigError(
+            f"{source} is not a JSON object: save it with `pulumi stack output --json > FILE`."
+        )
+    entries = doc.get("credentials") or {}
+    if not isinstance(entries, dict):
+        raise ConfigError(
+            f"{source}: 'credentials' is not an object of name -> details: is it the output "
+            "of this project's stack?"
+        )
+    refs: list[CredentialRef] = []
+    for name, entry in sorted(entries.items()):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{source}: credential {name!r} is not an object.")
+        kind, region = str(entry.get("kind") or ""), str(entry.get("region") or "")
+        if entry.get("aws_secret_arn"):
+            refs.append(CredentialRef(name, "aws", str(entry["aws_secret_arn"]), kind, region))
+        if entry.get("gcp_secret_version"):
+            secret = _gcp_secret(str(entry["gcp_secret_version"]))
+            refs.append(CredentialRef(name, "gcp", secret, kind, region))
+    aws_region = next((region_of_arn(r.secret_id) for r in refs if r.cloud == "aws"), "")
+    return OperatorConfig(
+        aws_region=aws_region,
+        function_name=str(doc.get("aws_rotator_function_name") or ""),
+        log_group=str(doc.get("aws_rotator_log_group") or ""),
+        gcp_function_name=str(doc.get("gcp_function_name") or ""),
+        gcp_topic=str(doc.get("gcp_rotation_topic") or ""),
+        credentials=tuple(refs),
+        source=source,
+    )
+
+
+def _secrets_from_env(text: str) -> list[CredentialRef]:
+    out: list[CredentialRef] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, secret = item.partition("=")
+        if not sep or not name or not secret:
+            raise ConfigError(
+                f"{ENV_SECRETS} must look like 'name=arn,name=arn'; the entry {item!r} does not."
+            )
+        cloud = "gcp" if secret.startswith("projects/") else "aws"
+        out.append(CredentialRef(name, cloud, secret))
+    return out
+
+
+def load_config(
+    outputs: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    aws_region: str | None = None,
+    function_name: str | None = None,
+    log_group: str | None = None,
+) -> OperatorConfig:
+    """The stack outputs file (flag, then `CIO_OUTPUTS`), overridden by flags and env vars."""
+    env = os.environ if env is None else env
+    path = outputs or env.get(ENV_OUTPUTS, "")
+    config = OperatorConfig()
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as err:
+            raise ConfigError(
+                f"Cannot read the stack outputs file {path} ({err.strerror}). Create it with "
+                "`pulumi stack output --json > outputs.json` and pass `--outputs outputs.json`."
+            ) from None
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ConfigError(
+                f"{path} is not valid JSON (line {err.lineno}): save it again with "
+                "`pulumi stack output --json > outputs.json`."
+            ) from None
+        config = parse_outputs(doc, path)
+    extra = _secrets_from_env(env.get(ENV_SECRETS, ""))
+    overridden = {(c.name, c.cloud) for c in extra}
+    credentials = tuple(c for c in config.credentials if (c.name, c.cloud) not in overridden)
+    config = replace(
+        config,
+        aws_region=aws_region
+        or env.get(ENV_AWS_REGION)
+        or config.aws_region
+        or next((region_of_arn(c.secret_id) for c in extra if c.cloud == "aws"), "")
+        or env.get("AWS_REGION")
+        or env.get("AWS_DEFAULT_REGION", ""),
+        function_name=function_name or env.get(ENV_FUNCTION) or config.function_name,
+        log_group=log_group or env.get(ENV_LOG_GROUP) or config.log_group,
+        gcp_topic=env.get(ENV_GCP_TOPIC) or config.gcp_topic,
+        credentials=credentials + tuple(extra),
+    )
+    if not config.credentials:
+        raise ConfigError(
+            "No managed credentials are known. Save the stack outputs with "
+            "`pulumi stack output --json > outputs.json` and pass `--outputs outputs.json` "
+            f"(or set {ENV_OUTPUTS}), or list them in {ENV_SECRETS}='name=arn,...'."
+        )
+    return config

@@ -1,0 +1,421 @@
+"""What each command decides, written against `Backend` only (no cloud, no terminal).
+
+Every text here is built from rotation state (fingerprints, times, reasons) and
+the runbook module's own wording; no function ever sees a key except
+`submit_key`, which receives the validated credential and only reads its
+fingerprint and last-4 label.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from rotation import runbook
+from rotation.credentials import Credential
+from rotation.engine import rollback_refusal
+from rotation.operator.backend import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_WAITING,
+    Backend,
+    Details,
+    NotFound,
+    Rejected,
+)
+from rotation.operator.config import CredentialRef
+from rotation.policy import Policy
+from rotation.state import Phase, RotationState, format_time
+from rotation.stores.base import Snapshot
+
+CLI = "cio-rotate"
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def age(since: datetime | None, now: datetime) -> str:
+    if since is None:
+        return "unknown"
+    delta = now - since
+    if delta < timedelta(hours=1):
+        return f"{max(int(delta.total_seconds() // 60), 0)}m"
+    if delta < timedelta(days=2):
+        return f"{int(delta.total_seconds() // 3600)}h"
+    return f"{delta.days}d"
+
+
+@dataclass(frozen=True)
+class CredentialStatus:
+    """One row of `status`: metadata only."""
+
+    name: str
+    cloud: str
+    kind: str
+    region: str
+    current_fp: str
+    current_since: datetime | None
+    key_age: str
+    next_rotation: datetime | None
+    native_deadline: datetime | None
+    phase: str
+    mode: str
+    rotation_id: str
+    opened_at: datetime | None
+    waiting_on: str
+    deadline: datetime | None
+    previous_fp: str
+    previous_revoked: str  # "yes" | "no" | "n/a"
+    problem: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            out[key] = format_time(value) if isinstance(value, datetime) else value
+        return out
+
+
+def waiting_on(st: RotationState, now: datetime) -> str:
+    """Who the open rotation waits for, and for what."""
+    if st.phase is Phase.AWAITING_KEY:
+        who = "on-call" if st.escalated else "operator"
+        if st.rejection:
+            return f"{who}: a new key (last one rejected: {st.rejection})"
+        if st.inconclusive:
+            return f"Customer.io: verification {st.inconclusive}"
+        return f"{who}: submit a new key"
+    if st.phase is Phase.PROMOTED:
+        if st.follow_up_emergency:
+            return f"operator: delete old key {st.previous_fp} (emergency queued)"
+        if st.grace_until is not None and now < st.grace_until:
+            return "consumers: grace period"
+        return f"operator: delete old key {st.previous_fp}, then `{CLI} check`"
+    return "-"
+
+
+def describe(
+    ref: CredentialRef, snap: Snapshot, details: Details, now: datetime, policy: Policy
+) -> CredentialStatus:
+    st, cfg = snap.state, snap.config
+    next_rotation = None
+    if st.phase is Phase.IDLE and st.current_since is not None:
+        next_rotation = st.current_since + timedelta(days=policy.rotation_days - policy.lead_days)
+    if st.phase is Phase.IDLE and snap.current_version is None:
+        next_rotation = None
+    revoked = "n/a"
+    if st.previous_fp:
+        revoked = "yes" if st.previous_revoked else "no"
+    deadline = st.deadline
+    if st.phase is Phase.PROMOTED:
+        deadline = st.grace_until
+    return CredentialStatus(
+        name=cfg.name or ref.name,
+        cloud=ref.cloud,
+        kind=cfg.kind.value,
+        region=cfg.region.value if cfg.region else "",
+        current_fp=st.current_fp,
+        current_since=st.current_since,
+        key_age=age(st.current_since, now) if snap.current_version else "no key yet",
+        next_rotation=next_rotation,
+        native_deadline=details.native_next_rotation,
+        phase=st.phase.value,
+        mode=st.mode.value if st.mode and st.phase is not Phase.IDLE else "",
+        rotation_id=st.rotation_id,
+        opened_at=st.opened_at if st.phase is not Phase.IDLE else None,
+        waiting_on=waiting_on(st, now),
+        deadline=deadline if st.phase is not Phase.IDLE else None,
+        previous_fp=st.previous_fp,
+        previous_revoked=revoked,
+    )
+
+
+def unavailable(ref: CredentialRef, problem: str) -> CredentialStatus:
+    """A row for a credential whose metadata could not be read."""
+    return CredentialStatus(
+        name=ref.name,
+        cloud=ref.cloud,
+        kind=ref.kind,
+        region=ref.region,
+        current_fp="",
+        current_since=None,
+        key_age="?",
+        next_rotation=None,
+        native_deadline=None,
+        phase="?",
+        mode="",
+        rotation_id="",
+        opened_at=None,
+        waiting_on="?",
+        deadline=None,
+        previous_fp="",
+        previous_revoked="?",
+        problem=problem,
+    )
+
+
+# -- submit ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command reports: an exit code and lines of text (never a key)."""
+
+    code: int
+    headline: str
+    lines: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _promoted_lines(name: str, st: RotationState, page: str) -> list[str]:
+    if st.phase is Phase.IDLE or not st.previous_fp:
+        return ["This is the first key: there is no old key to delete. Nothing left to do."]
+    if st.revoke_first:
+        return [
+            f"Make sure the old key (fingerprint {st.previous_fp}) is deleted in {page}, then "
+            f"run `{CLI} check {name}`: the rotator confirms Customer.io refuses it."
+        ]
+    return [
+        f"Do NOT delete the old key (fingerprint {st.previous_fp}) yet: applications switch "
+        "to the new key as their cache expires.",
+        f"After {when(st.grace_until)}: delete it in {page}, then run `{CLI} check {name}` "
+        "(you will also be told).",
+    ]
+
+
+def submit_key(
+    backend: Backend,
+    ref: CredentialRef,
+    credential: Credential,
+    raw: bytes,
+    *,
+    actor: str,
+    timeout: float,
+    poll: float,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Outcome:
+    """Hand a locally validated key over and wait for the rotator's verdict."""
+    before = backend.snapshot(ref)
+    name, st = before.config.name, before.state
+    fp, label = credential.fingerprint, credential.label
+    page = runbook.DASHBOARD[before.config.kind][0]
+    if st.phase is Phase.PROMOTED:
+        if st.current_fp == fp:
+            return Outcome(
+                EXIT_OK,
+                f"Key {label} is already current for {name}.",
+                _promoted_lines(name, st, page),
+            )
+        raise Rejected(
+            f"{name} is still retiring its previous key (fingerprint {st.previous_fp}); a new "
+            f"key cannot be taken until then. Delete the old key, run `{CLI} check {name}`, "
+            "then submit again. Nothing was written."
+        )
+    if st.current_fp == fp:
+        # The old key pasted again: the rotator would refuse it too, so do not hand it over.
+        raise Rejected(runbook.rejection_text("same_as_current", label) + " Nothing was written.")
+    summary = backend.hand_over(ref, raw, actor) or {}
+    deadline = monotonic() + timeout
+    while True:
+        snap = backend.snapshot(ref)
+        now_st = snap.state
+        if now_st.current_fp == fp:
+            return Outcome(
+                EXIT_OK,
+                f"Key {label} passed verification and is now current for {name}.",
+                _promoted_lines(name, now_st, page),
+                {"outcome": "promoted", "fingerprint": fp},
+            )
+        if summary.get("outcome") == "rejected" or now_st.rejection_fp == fp:
+            reason = now_st.rejection if now_st.rejection_fp == fp else ""
+            text = (
+                runbook.rejection_text(reason, label, detail=now_st.rejection_detail)
+                if reason and reason != "malformed"
+                else str(summary.get("message") or f"Key {label} was not accepted.")
+            )
+            return Outcome(
+                EXIT_REJECTED,
+                f"Key {label} was NOT accepted for {name}.",
+                [
+                    text,
+                    "The current key is unchanged and still works; the rotation stays open.",
+                    f"Fix it and run `{CLI} submit {name}` again (`{CLI} runbook {name}` "
+                    "shows the steps).",
+                ],
+                {"outcome": "rejected", "fingerprint": fp, "reason": reason or "rejected"},
+            )
+        inconclusive = summary.get("outcome") == "inconclusive" or (
+            now_st.inconclusive and now_st.inconclusive != st.inconclusive
+        )
+        if inconclusive:
+            reason = now_st.inconclusive or "unavailable"
+            return Outcome(
+                EXIT_WAITING,
+                f"Key {label} could not be verified yet for {name}.",
+                [
+                    runbook.inconclusive_text(reason, reason, label),
+                    f"The rotator retries on its own; follow it with `{CLI} status`.",
+                ],
+                {"outcome": "inconclusive", "fingerprint": fp, "reason": reason},
+            )
+        if summary.get("outcome") == "waiting":
+            return Outcome(
+                EXIT_WAITING,
+                f"Key {label} is in the inbox of {name}, but the rotator has not taken it yet.",
+                [str(summary.get("message") or ""), f"Follow it with `{CLI} status`."],
+                {"outcome": "waiting", "fingerprint": fp},
+            )
+        if monotonic() >= deadline:
+            return Outcome(
+                EXIT_WAITING,
+                f"No verdict on key {label} for {name} within {timeout:g}s.",
+                [
+                    "The key is in the inbox and the rotation has been started; the rotator "
+                    "may still be verifying it.",
+                    f"Follow it with `{CLI} status` or `{CLI} history {name}`; "
+                    "do not delete the old key.",
+                ],
+                {"outcome": "waiting", "fingerprint": fp},
+            )
+        sleep(poll)
+
+
+# -- the other commands ---------------------------------------------------------------
+
+
+def runbook_text(snap: Snapshot, now: datetime, policy: Policy) -> Outcome:
+    """The instructions of the open rotation, from the runbook module's own text."""
+    st, cfg = snap.state, snap.config
+    ctx = runbook.Context(
+        name=cfg.name,
+        kind=cfg.kind,
+        region=cfg.region.value if cfg.region else "",
+        workspace=st.workspace or cfg.workspace,
+        state=st,
+        policy=policy,
+        now=now,
+        cli=CLI,
+    )
+    rid = st.rotation_id or st.last_rotation_id
+    if st.phase is Phase.IDLE:
+        raise NotFound(
+            f"No rotation of {cfg.name} is open (last closed {when(st.last_closed_at)}). "
+            f"To rotate now anyway, create a key and run `{CLI} submit {cfg.name}`; for a leak, "
+            f"`{CLI} emergency {cfg.name} --reason ...`."
+        )
+    head = f"Rotation {rid} of {cfg.name} ({st.mode.value if st.mode else 'scheduled'})"
+    lines: list[str] = []
+    if st.reason:
+        lines.append(f"Reason: {st.reason}")
+    if st.phase is Phase.AWAITING_KEY:
+        lines.append(f"Deadline: {when(st.deadline)}.")
+        if st.rejection:
+            lines.append(
+                runbook.rejection_text(
+                    st.rejection, f"with fingerprint {st.rejection_fp}", detail=st.rejection_detail
+                )
+            )
+        lines += [f"{i}. {step}" for i, step in enumerate(runbook.steps(ctx), 1)]
+        return Outcome(EXIT_OK, head, lines)
+    if st.follow_up_emergency:
+        notice = "emergency_queued"
+    elif st.grace_until is not None and now < st.grace_until:
+        notice = "promoted"
+    else:
+        notice = "revoke_now"
+    body = runbook.render(f"{notice}/{rid}", ctx).body
+    lines += [line for line in body.split("\n")[1:] if not line.startswith("(notification ")]
+    return Outcome(EXIT_OK, head, [line for line in lines if line.strip()])
+
+
+def check_result(snap: Snapshot, now: datetime) -> Outcome:
+    """What a reconcile left behind, in an operator's words."""
+    st, name = snap.state, snap.config.name
+    page = runbook.DASHBOARD[snap.config.kind][0]
+    if st.phase is Phase.IDLE:
+        if st.previous_revoked:
+            text = f"Customer.io refuses the old key (fingerprint {st.previous_fp}): it is dead."
+        else:
+            text = "No rotation is open."
+        return Outcome(EXIT_OK, f"{name}: rotation closed. {text}", [])
+    if st.phase is Phase.AWAITING_KEY:
+        return Outcome(
+            EXIT_WAITING,
+            f"{name}: the rotation waits for a new key (deadline {when(st.deadline)}).",
+            [f"See what to do: `{CLI} runbook {name}`."],
+        )
+    if st.grace_until is not None and now < st.grace_until:
+        return Outcome(
+            EXIT_WAITING,
+            f"{name}: the grace period runs until {when(st.grace_until)}.",
+            [
+                f"Keep the old key (fingerprint {st.previous_fp}) until then; the rotator "
+                "checks it afterwards. Run this command again after deleting it."
+            ],
+        )
+    return Outcome(
+        EXIT_WAITING,
+        f"{name}: Customer.io still accepts the old key (fingerprint {st.previous_fp}).",
+        [
+            f"Delete it in {page} (not the new key, fingerprint {st.current_fp}), then run "
+            f"`{CLI} check {name}` again.",
+        ],
+    )
+
+
+def emergency_result(summary: dict[str, Any], name: str) -> Outcome:
+    mode = summary.get("mode", "")
+    phase = summary.get("phase", "")
+    lines = [f"Rotation {summary.get('rotation_id', '')}: phase {phase}, mode {mode}."]
+    if phase == Phase.PROMOTED.value:
+        lines.append(
+            f"The old key (fingerprint {summary.get('previous_fp', '')}) is still being retired: "
+            f"delete it now, run `{CLI} check {name}`; the emergency rotation opens right after."
+        )
+    else:
+        lines.append(f"On-call has the runbook; `{CLI} runbook {name}` shows it again.")
+    return Outcome(EXIT_OK, f"Emergency declared for {name}.", lines, dict(summary))
+
+
+def emergency_line(summary: dict[str, Any]) -> str:
+    """One row of `emergency --all`: what the credential needs now."""
+    rid = summary.get("rotation_id", "")
+    if summary.get("phase") == Phase.PROMOTED.value:
+        return (
+            f"queued behind {rid}: delete old key {summary.get('previous_fp', '')} first, "
+            f"then `{CLI} check`"
+        )
+    return f"open {rid}: waiting for a new key"
+
+
+def rollback_check(snap: Snapshot) -> None:
+    """Refuse locally what the rotator would refuse (saves a call; the rotator checks again)."""
+    refusal = rollback_refusal(
+        snap.state, snap.config.kind, snap.config.name, snap.previous_version, CLI
+    )
+    if refusal:
+        raise Rejected(f"Rollback refused: {refusal}")
+
+
+def rollback_result(summary: dict[str, Any], name: str, before: RotationState) -> Outcome:
+    if summary.get("outcome") != "rolled_back":
+        raise Rejected(f"Rollback refused: {summary.get('message', 'the rotator refused it.')}")
+    return Outcome(
+        EXIT_OK,
+        f"{name}: the previous key (fingerprint {summary.get('current_fp', '')}) is current again.",
+        [
+            f"The key with fingerprint {before.current_fp} is no longer used: delete it in the "
+            "dashboard once nothing depends on it.",
+            f"The rotation is open again: create a working key and run `{CLI} submit {name}` "
+            f"(`{CLI} runbook {name}` shows the steps).",
+        ],
+        dict(summary),
+    )
+
+
+def emergency_event(reason: str, actor: str, revoke_first: bool) -> dict[str, Any]:
+    return {"reason": reason, "actor": actor, "revoke_first": revoke_first}

@@ -1,0 +1,363 @@
+"""The credential store on GCP Secret Manager.
+
+- The live secret only ever receives verified keys, so `versions/latest` is
+  always current and applications keep reading it. The current version is the
+  newest ENABLED one; the aliases `current` and `previous` label versions for
+  people and tools, and are moved with the secret's etag (compare-and-swap).
+- Rotation state lives in the live secret's `cio-state-*` annotations, written
+  by UpdateSecret carrying the etag of the snapshot it was decided on: Secret
+  Manager refuses a stale etag (HTTP 400 FAILED_PRECONDITION), which becomes
+  StateConflict. Snapshot.revision is that etag. Every state write also sets the
+  two aliases from the state, so a crash between moving them and recording the
+  promotion is repaired by the next write.
+- Adding a version does not change the secret's etag (the etag belongs to the
+  resource a request modifies), so "promote" = add the version, then move the
+  aliases and `rotation.next_rotation_time` in one etag-checked UpdateSecret.
+  A retried promotion finds its value already newest and reuses it. Secret
+  Manager has no conditional AddSecretVersion, so two *concurrent* promotions
+  could both add: the function runs with max instances 1 and concurrency 1
+  (infra/), like the AWS rotator's reserved concurrency 1.
+- The submission inbox is a second secret operators may only add versions to.
+  The newest ENABLED inbox version is the submission; consuming it DESTROYS it
+  (and any older enabled submission it superseded), promoted or refused alike.
+- Rollback is the engine's (Engine.rollback): through `promote`, the previous
+  payload comes back as a new, newest version, so `latest` stays current.
+- Payloads carry a CRC32C both ways (Secret Manager verifies it on AddSecretVersion;
+  we verify it on access).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from google.api_core import exceptions as gexc
+
+from rotation import conventions as cv
+from rotation.clock import Clock, SystemClock
+from rotation.credentials import Kind, Region
+from rotation.errors import NotManaged, StateConflict
+from rotation.state import RotationState
+from rotation.stores.base import CredentialConfig, Snapshot, Submission
+
+log = logging.getLogger(__name__)
+
+ENABLED = 1
+DESTROYED = 3
+_ALIAS_MOVE_ATTEMPTS = 3
+
+
+def _crc_table() -> list[int]:
+    table = []
+    for n in range(256):
+        crc = n
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+        table.append(crc)
+    return table
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli), what Secret Manager's `data_crc32c` holds."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _CRC_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def build_client(endpoint: str | None = None) -> Any:
+    """Production: default credentials. Tests: a local endpoint, anonymous, REST transport."""
+    from google.cloud import secretmanager
+
+    if endpoint is None:
+        return secretmanager.SecretManagerServiceClient()
+    from google.auth.credentials import AnonymousCredentials
+
+    return secretmanager.SecretManagerServiceClient(
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        transport="rest",
+        client_options={"api_endpoint": endpoint},
+    )
+
+
+def api_status(err: gexc.GoogleAPICallError) -> str:
+    """The google.rpc status name: REST maps errors by HTTP code, so read the JSON body too."""
+    response = getattr(err, "response", None)
+    if response is not None and hasattr(response, "json"):
+        try:
+            status = response.json().get("error", {}).get("status")
+        except (ValueError, AttributeError):
+            status = None
+        if isinstance(status, str) and status:
+            return status
+    code = getattr(err, "grpc_status_code", None)
+    return code.name if code is not None else ""
+
+
+def _number(version_name: str) -> int:
+    return int(version_name.rsplit("/", 1)[1])
+
+
+class GcpSecretStore:
+    def __init__(self, client: Any, clock: Clock | None = None) -> None:
+        self.client = client
+        self.clock = clock or SystemClock()
+
+    # -- reading -----------------------------------------------------------------
+
+    def _get(self, name: str) -> Any:
+        try:
+            return self.client.get_secret(name=name)
+        except gexc.NotFound:
+            raise NotManaged(f"secret {name} does not exist (check the resource name).") from None
+
+    def _versions(self, name: str) -> list[Any]:
+        """All versions, newest first."""
+        versions = list(self.client.list_secret_versions(request={"parent": name}))
+        return sorted(versions, key=lambda v: _number(v.name), reverse=True)
+
+    def _newest_enabled(self, name: str) -> Any | None:
+        return next((v for v in self._versions(name) if int(v.state) == ENABLED), None)
+
+    def snapshot(self, credential_id: str) -> Snapshot:
+        """Labels, `cio-state-*` annotations and the etag; current = newest ENABLED version."""
+        secret = self._get(credential_id)
+        labels = dict(secret.labels)
+        if labels.get(cv.GCP_LABEL_MANAGED) != "true" or cv.GCP_LABEL_KIND not in labels:
+            raise NotManaged(
+                f"secret {secret.name} is not a managed Customer.io credential (label "
+                f"{cv.GCP_LABEL_MANAGED}=true missing): it is provisioned by the Pulumi program."
+            )
+        region = labels.get(cv.GCP_LABEL_REGION, "")
+        try:
+            kind, where = Kind(labels[cv.GCP_LABEL_KIND]), Region(region) if region else None
+        except ValueError:
+            raise NotManaged(
+                f"secret {secret.name} has labels {cv.GCP_LABEL_KIND}/{cv.GCP_LABEL_REGION} the "
+                "rotator does not know: fix them in the Pulumi program and run pulumi up."
+            ) from None
+        config = CredentialConfig(
+            id=secret.name,
+            name=labels.get(cv.GCP_LABEL_CREDENTIAL) or secret.name.rsplit("/", 1)[1],
+            kind=kind,
+            region=where,
+            workspace=labels.get(cv.GCP_LABEL_WORKSPACE, ""),
+        )
+        prefix = cv.GCP_STATE_PREFIX
+        fields = {
+            k[len(prefix) :]: v for k, v in secret.annotations.items() if k.startswith(prefix)
+        }
+        current = self._newest_enabled(secret.name)
+        previous = dict(secret.version_aliases).get(cv.GCP_ALIAS_PREVIOUS)
+        created: datetime | None = current.create_time if current is not None else None
+        return Snapshot(
+            config=config,
+            state=RotationState.from_fields(fields),
+            revision=secret.etag,
+            current_version=str(_number(current.name)) if current is not None else None,
+            previous_version=str(previous) if previous else None,
+            pending_version=None,
+            current_created=created.replace(microsecond=0) if created else None,
+        )
+
+    def read_value(self, credential_id: str, version: str) -> bytes | None:
+        """A version's payload (checksum verified); None if missing, disabled or destroyed."""
+        return self._access(f"{credential_id}/versions/{version}")
+
+    def _access(self, version_name: str) -> bytes | None:
+        try:
+            got = self.client.access_secret_version(name=version_name)
+        except gexc.NotFound:
+            return None
+        except gexc.BadRequest as err:
+            if api_status(err) == "FAILED_PRECONDITION":  # disabled or destroyed
+                return None
+            raise
+        data = bytes(got.payload.data)
+        if "data_crc32c" in got.payload and got.payload.data_crc32c != crc32c(data):
+            raise RuntimeError(
+                f"{version_name} arrived with a bad checksum (corrupted in transit): retry."
+            )
+        return data
+
+    def inbox_id(self, credential_id: str) -> str:
+        """The inbox secret's resource name, from the live secret's annotation."""
+        inbox = dict(self._get(credential_id).annotations).get(cv.GCP_ANNOTATION_INBOX)
+        if not inbox:
+            raise NotManaged(
+                f"secret {credential_id} has no {cv.GCP_ANNOTATION_INBOX} annotation: "
+                "re-run pulumi up."
+            )
+        return str(inbox)
+
+    def live_secret_of(self, inbox_name: str) -> str | None:
+        """The live secret an inbox belongs to, or None if it is no managed inbox."""
+        try:
+            inbox = self.client.get_secret(name=inbox_name)
+        except gexc.NotFound:
+            return None
+        live = dict(inbox.annotations).get(cv.GCP_ANNOTATION_INBOX_OF)
+        return str(live) if live else None
+
+    def read_submission(self, credential_id: str) -> Submission | None:
+        """The newest ENABLED inbox version (consumed ones are destroyed)."""
+        inbox = self.inbox_id(credential_id)
+        newest = self._newest_enabled(inbox)
+        if newest is None:
+            return None
+        raw = self._access(newest.name)
+        if raw is None:
+            return None
+        return Submission(version=str(_number(newest.name)), raw=raw)
+
+    # -- writing -----------------------------------------------------------------
+
+    def save_state(self, credential_id: str, state: RotationState, expected_revision: str) -> str:
+        """Write the annotations and aliases with the snapshot's etag; a stale one: StateConflict."""
+        secret = self._get(credential_id)
+        if secret.etag != expected_revision:
+            raise StateConflict(f"{credential_id} changed since it was read (etag moved).")
+        prefix = cv.GCP_STATE_PREFIX
+        annotations = {k: v for k, v in secret.annotations.items() if not k.startswith(prefix)}
+        # Empty fields are left out: from_fields reads a missing field as empty.
+        annotations.update({prefix + k: v for k, v in state.to_fields().items() if v})
+        aliases = dict(secret.version_aliases)
+        recorded = aliases.get(cv.GCP_ALIAS_CURRENT)
+        for alias, version in (
+            (cv.GCP_ALIAS_CURRENT, state.current_version),
+            (cv.GCP_ALIAS_PREVIOUS, state.previous_version),
+        ):
+            if version.isdigit():
+                aliases[alias] = int(version)
+            else:
+                aliases.pop(alias, None)
+        body: dict[str, Any] = {
+            "name": credential_id,
+            "etag": expected_revision,
+            "annotations": annotations,
+            "version_aliases": aliases,
+        }
+        paths = ["annotations", "version_aliases"]
+        if state.current_version.isdigit() and recorded != int(state.current_version):
+            # This write records a promotion whose alias move never happened (a crash
+            # in between): move the native rotation time on here instead.
+            paths += self._next_rotation(secret, body)
+        updated = self._update(body, paths)
+        return str(updated.etag)
+
+    def _next_rotation(self, secret: Any, body: dict[str, Any]) -> list[str]:
+        """Move `rotation.next_rotation_time` one period from now (the promotion)."""
+        period: timedelta | None = secret.rotation.rotation_period if secret.rotation else None
+        if not period:
+            return []
+        body["rotation"] = {
+            "next_rotation_time": self.clock.now() + period,
+            "rotation_period": period,
+        }
+        return ["rotation.next_rotation_time"]
+
+    def _update(self, secret: dict[str, Any], paths: list[str]) -> Any:
+        try:
+            return self.client.update_secret(
+                request={"secret": secret, "update_mask": {"paths": paths}}
+            )
+        except (gexc.BadRequest, gexc.Conflict, gexc.Aborted) as err:
+            if api_status(err) in ("FAILED_PRECONDITION", "ABORTED"):
+                raise StateConflict(
+                    f"{secret['name']} changed since it was read (stale etag)."
+                ) from None
+            raise
+
+    def consume_submission(self, credential_id: str, submission: Submission, outcome: str) -> None:
+        """Destroy the submission and any older one it superseded: never processed again."""
+        inbox = self.inbox_id(credential_id)
+        upto = int(submission.version)
+        for version in self._versions(inbox):
+            if _number(version.name) <= upto and int(version.state) != DESTROYED:
+                self._destroy(version.name, version.etag)
+        log.info("inbox version %s of %s destroyed (%s)", submission.version, inbox, outcome)
+
+    def _destroy(self, version_name: str, etag: str) -> None:
+        for _ in range(3):
+            try:
+                self.client.destroy_secret_version(request={"name": version_name, "etag": etag})
+                return
+            except gexc.NotFound:
+                return
+            except gexc.BadRequest as err:
+                if api_status(err) != "FAILED_PRECONDITION":
+                    raise
+            # Someone enabled / disabled / destroyed it meanwhile: look again.
+            current = self.client.get_secret_version(name=version_name)
+            if int(current.state) == DESTROYED:
+                return
+            etag = current.etag
+        raise StateConflict(f"{version_name} kept changing; the next sweep destroys it.")
+
+    def promote(
+        self,
+        credential_id: str,
+        value: bytes,
+        pending_version: str | None,
+        expected_current: str | None,
+    ) -> str:
+        """Add the verified value (once) as the newest version, then move the aliases."""
+        newest = self._newest_enabled(credential_id)
+        newest_number = str(_number(newest.name)) if newest is not None else None
+        if newest_number is not None and self.read_value(credential_id, newest_number) == value:
+            # A retry after a crash between adding and recording: reuse, never add twice.
+            number = newest_number
+        elif newest_number != expected_current:
+            raise StateConflict(
+                f"{credential_id} got version {newest_number} since it was read: "
+                "another promotion got there first."
+            )
+        else:
+            added = self.client.add_secret_version(
+                request={
+                    "parent": credential_id,
+                    "payload": {"data": value, "data_crc32c": crc32c(value)},
+                }
+            )
+            number = str(_number(added.name))
+        previous = expected_current if expected_current != number else None
+        self._move_aliases(credential_id, number, previous)
+        return number
+
+    def _move_aliases(self, credential_id: str, current: str, previous: str | None) -> None:
+        """Label the versions and move the native rotation time on, with the secret's etag."""
+        for _ in range(_ALIAS_MOVE_ATTEMPTS):
+            secret = self._get(credential_id)
+            newest = self._newest_enabled(credential_id)
+            if newest is None or str(_number(newest.name)) != current:
+                raise StateConflict(f"{credential_id}: version {current} is no longer the newest.")
+            aliases = dict(secret.version_aliases)
+            aliases[cv.GCP_ALIAS_CURRENT] = int(current)
+            if previous:
+                aliases[cv.GCP_ALIAS_PREVIOUS] = int(previous)
+            body: dict[str, Any] = {
+                "name": credential_id,
+                "etag": secret.etag,
+                "version_aliases": aliases,
+            }
+            paths = ["version_aliases", *self._next_rotation(secret, body)]
+            try:
+                self._update(body, paths)
+                return
+            except StateConflict:
+                continue  # a state write raced us: the move is idempotent, read and retry
+        raise StateConflict(f"{credential_id} kept changing while its aliases were moved.")
+
+    # -- the operator's and the platform's side ------------------------------------
+
+    def write_submission(self, credential_id: str, raw: bytes) -> str:
+        """The operator's side: add a version to the inbox (operators never touch the live one)."""
+        inbox = self.inbox_id(credential_id)
+        added = self.client.add_secret_version(
+            request={"parent": inbox, "payload": {"data": raw, "data_crc32c": crc32c(raw)}}
+        )
+        return str(_number(added.name))

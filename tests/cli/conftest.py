@@ -1,0 +1,271 @@
+"""The CLI against a whole AWS account in moto, through typer's CliRunner.
+
+`cli.run(...)` invokes `cio-rotate` with an outputs file pointing at the harness's
+secrets and function, a boto3 session of its own (so a test can make AWS refuse a
+call from the CLI's real clients), the harness's simulated clock and no sleeping.
+Audit lines the in-process rotator logs are shipped to moto's CloudWatch Logs, as
+Lambda would. After every test, no key the test created may appear in any output.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from botocore.exceptions import ClientError
+from typer.testing import CliRunner
+
+from rotation.audit import AUDIT_LOGGER
+from rotation.cli import Overrides, app
+from rotation.credentials import Credential
+from rotation.stores.gcp import build_client
+from tests.fakes.aws_harness import FUNCTION, PREFIX, REGION
+from tests.fakes.gcp_harness import TOPIC as GCP_TOPIC
+from tests.fakes.google_apis import GoogleApis
+from tests.gcp.conftest import emulator, emulator_server, gcp  # noqa: F401 (fixtures)
+
+LOG_GROUP = f"/aws/lambda/{FUNCTION}"
+
+
+class CloudWatchShipper(logging.Handler):
+    """What the Lambda runtime does with the rotator's log lines."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(logging.INFO)
+        self.client = client
+        self.sequence = 0
+        client.create_log_group(logGroupName=LOG_GROUP)
+        client.create_log_stream(logGroupName=LOG_GROUP, logStreamName="rotator")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sequence += 1
+        line = f"[INFO]\t{time.strftime('%Y-%m-%dT%H:%M:%S')}Z\treq-{self.sequence}\t"
+        self.client.put_log_events(
+            logGroupName=LOG_GROUP,
+            logStreamName="rotator",
+            logEvents=[
+                {
+                    "timestamp": int(time.time() * 1000) + self.sequence,
+                    "message": line + record.getMessage(),
+                }
+            ],
+        )
+
+
+def access_denied(action: str) -> Any:
+    """A before-call hook: AWS's own AccessDenied for `action`, from the real client."""
+
+    def deny(**_: Any) -> None:
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "AccessDeniedException",
+                    "Message": "User: arn:aws:sts::123456789012:assumed-role/cio-operator/alice "
+                    f"is not authorized to perform: {action} on resource: "
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:x because no "
+                    f"identity-based policy allows the {action} action",
+                }
+            },
+            action.split(":")[1],
+        )
+
+    return deny
+
+
+@dataclass
+class CliHarness:
+    aws: Any
+    tmp: Any
+    session: Any
+    outputs: list[str] = field(default_factory=list)
+    keys: list[Credential] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+
+    def outputs_file(self) -> str:
+        creds = {
+            name: {
+                "kind": "",  # informational in the outputs; the CLI reads the secret's tags
+                "region": "",
+                "bootstrap_command": f"cio-rotate submit {name}",
+                "aws_secret_arn": arn,
+                "aws_secret_name": f"{PREFIX}/{name}",
+                "aws_inbox_name": f"{PREFIX}/{name}/inbox",
+            }
+            for name, arn in self.aws.secrets.items()
+        }
+        doc = {
+            "credentials": creds,
+            "aws_rotator_function_name": FUNCTION,
+            "aws_rotator_log_group": LOG_GROUP,
+            "aws_operator_role_arn": "arn:aws:iam::123456789012:role/cio-operator",
+        }
+        path = self.tmp / "outputs.json"
+        path.write_text(json.dumps(doc))
+        return str(path)
+
+    def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Any:
+        runner = CliRunner()
+        argv = ["--outputs", self.outputs_file(), *args]
+        result = runner.invoke(
+            app,
+            argv,
+            input=input,
+            obj=Overrides(session=self.session, clock=self.aws.clock, sleep=lambda _: None),
+            env={"COLUMNS": "250", "CIO_ACTOR": "alice", **(env or {})},
+        )
+        self.outputs.append(result.output)
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+    def deny(self, event: str, action: str) -> None:
+        self.session.events.register(f"before-call.{event}", access_denied(action))
+
+    def track(self, workspace: str, region: str = "us") -> Credential:
+        key: Credential = self.aws.cio.new_track_key(workspace, region)
+        self.keys.append(key)
+        return key
+
+    def app_key(self, workspaces: tuple[str, ...], region: str = "us") -> Credential:
+        key: Credential = self.aws.cio.new_app_key(workspaces, region)
+        self.keys.append(key)
+        return key
+
+
+@pytest.fixture
+def cli(aws, tmp_path):
+    session = boto3.session.Session(region_name=REGION)
+    harness = CliHarness(aws=aws, tmp=tmp_path, session=session)
+
+    def record(event_name: str, **_: Any) -> None:
+        harness.calls.append(event_name.rsplit(".", 1)[-1])
+
+    session.events.register("before-call.*.*", record)
+    audit = logging.getLogger(AUDIT_LOGGER)
+    shipper = CloudWatchShipper(boto3.client("logs", region_name=REGION))
+    old_level = audit.level
+    audit.setLevel(logging.INFO)
+    audit.addHandler(shipper)
+    try:
+        yield harness
+    finally:
+        audit.removeHandler(shipper)
+        audit.setLevel(old_level)
+    # No key (nor a Site ID) the test created appears in anything the CLI printed.
+    printed = "\n".join(harness.outputs)
+    for key in harness.keys:
+        assert key.secret not in printed
+        if key.site_id:
+            assert key.site_id not in printed
+    # The operator's CLI never reads a live key.
+    assert "GetSecretValue" not in harness.calls
+
+
+# -- GCP: the Secret Manager emulator, the function, and Pub/Sub + Logging REST fakes ------
+
+
+class CloudLogging(logging.Handler):
+    """Cloud Run turns the function's JSON lines into structured entries."""
+
+    def __init__(self, apis: GoogleApis) -> None:
+        super().__init__(logging.INFO)
+        self.apis = apis
+
+    def emit(self, record: logging.LogRecord) -> None:
+        n = len(self.apis.entries)
+        self.apis.entries.append(
+            {
+                "n": n,
+                "timestamp": f"2026-01-01T00:00:{n % 60:02d}Z",
+                "jsonPayload": json.loads(record.getMessage()),
+            }
+        )
+
+
+@dataclass
+class GcpCliHarness:
+    gcp: Any
+    tmp: Any
+    apis: GoogleApis
+    client: Any
+    session: Any
+    outputs: list[str] = field(default_factory=list)
+    keys: list[Credential] = field(default_factory=list)
+
+    def outputs_file(self) -> str:
+        creds = {
+            name: {
+                "kind": "",
+                "region": "",
+                "gcp_secret_version": f"{live}/versions/latest",
+                "gcp_inbox_secret": f"{live}-inbox",
+            }
+            for name, live in self.gcp.secrets.items()
+        }
+        doc = {
+            "credentials": creds,
+            "gcp_rotation_topic": GCP_TOPIC,
+            "gcp_function_name": "cio-rotator",
+        }
+        path = self.tmp / "outputs.json"
+        path.write_text(json.dumps(doc))
+        return str(path)
+
+    def run(self, *args: str, input: str | None = None) -> Any:
+        result = CliRunner().invoke(
+            app,
+            ["--outputs", self.outputs_file(), *args],
+            input=input,
+            obj=Overrides(
+                gcp_client=self.client,
+                gcp_session=self.session,
+                clock=self.gcp.clock,
+                sleep=lambda _: self.gcp.pump(),
+            ),
+            env={"COLUMNS": "250", "CIO_ACTOR": "alice"},
+        )
+        self.outputs.append(result.output)
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+    def track(self, workspace: str, region: str = "us") -> Credential:
+        key: Credential = self.gcp.cio.new_track_key(workspace, region)
+        self.keys.append(key)
+        return key
+
+
+@pytest.fixture
+def gcli(gcp, tmp_path):  # noqa: F811 (the imported fixture)
+    apis = GoogleApis(gcp)
+    session = requests.Session()
+    session.trust_env = False
+    session.mount("https://", apis)
+    harness = GcpCliHarness(
+        gcp=gcp,
+        tmp=tmp_path,
+        apis=apis,
+        client=build_client(gcp.emulator.endpoint),
+        session=session,
+    )
+    audit = logging.getLogger(AUDIT_LOGGER)
+    shipper = CloudLogging(apis)
+    old_level = audit.level
+    audit.setLevel(logging.INFO)
+    audit.addHandler(shipper)
+    try:
+        yield harness
+    finally:
+        audit.removeHandler(shipper)
+        audit.setLevel(old_level)
+    printed = "\n".join(harness.outputs)
+    for key in harness.keys:
+        assert key.secret not in printed
+        if key.site_id:
+            assert key.site_id not in printed

@@ -1,0 +1,220 @@
+"""The AWS component under Pulumi's mocks: resources and their key arguments."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from infra import aws_policies
+from infra.bundle import AWS_HANDLER
+from rotation import conventions as cv
+from tests.program.conftest import WEBHOOK
+from tests.program.harness import ACCOUNT, REGION, Evaluation, Recorded, unwrap_secret
+
+SECRET_T = "aws:secretsmanager/secret:Secret"
+CREDENTIALS = ["cred-000", "cred-001", "cred-002", "cred-003"]
+
+
+def _aws(ev: Evaluation) -> list[Recorded]:
+    return [r for r in ev.resources if r.type.startswith("aws:")]
+
+
+def _secret(ev: Evaluation, name: str) -> Recorded:
+    [match] = [r for r in ev.of_type(SECRET_T) if r.inputs["name"] == name]
+    return match
+
+
+def test_every_aws_resource_is_a_child_of_the_component(evaluation: Evaluation) -> None:
+    for resource in _aws(evaluation):
+        assert evaluation.options[resource.name].parent == "aws", resource.name
+
+
+def test_customer_managed_key_with_a_scoped_policy(evaluation: Evaluation) -> None:
+    keys = {r.name: r for r in evaluation.of_type("aws:kms/key:Key")}
+    key = keys["aws-secrets-key"]
+    assert key.inputs["enableKeyRotation"] is True
+    policy = json.loads(key.inputs["policy"])
+    use = next(s for s in policy["Statement"] if s["Sid"] == "UseOnlyThroughSecretsManager")
+    assert use["Condition"]["StringEquals"]["kms:ViaService"] == (
+        f"secretsmanager.{REGION}.amazonaws.com"
+    )
+    assert use["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"] == (
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:cio/*"
+    )
+    aliases = {
+        r.inputs["name"]: r.inputs["targetKeyId"] for r in evaluation.of_type("aws:kms/alias:Alias")
+    }
+    assert aliases["alias/cio-credentials"] == keys["aws-secrets-key"].outputs["keyId"]
+    assert aliases["alias/cio-notifications"] == keys["aws-topic-key"].outputs["keyId"]
+
+
+def test_live_secret_and_inbox_per_credential(evaluation: Evaluation) -> None:
+    key_arn = evaluation.named("aws-secrets-key").outputs["arn"]
+    assert len(evaluation.of_type(SECRET_T)) == 2 * len(CREDENTIALS)
+    for name in CREDENTIALS:
+        live = _secret(evaluation, f"cio/{name}")
+        inbox = _secret(evaluation, f"cio/{name}/inbox")
+        for secret in (live, inbox):
+            assert secret.inputs["kmsKeyId"] == key_arn
+            assert not {"secretString", "secretBinary"} & set(secret.inputs)
+        assert live.inputs["tags"][cv.TAG_MANAGED] == "true"
+        assert live.inputs["tags"][cv.TAG_CREDENTIAL] == name
+        assert live.inputs["tags"][cv.TAG_INBOX] == inbox.outputs["arn"]
+        assert inbox.inputs["tags"] == {cv.TAG_CREDENTIAL: name, cv.TAG_INBOX_OF: f"cio/{name}"}
+        assert evaluation.options[live.name].ignore_changes == ("tags",)
+        assert evaluation.options[inbox.name].ignore_changes == ()
+    track = _secret(evaluation, "cio/cred-000").inputs["tags"]
+    assert track[cv.TAG_KIND] == "track" and track[cv.TAG_REGION] == "us"
+    assert track[cv.TAG_WORKSPACE] == "112233"
+    webhook = _secret(evaluation, "cio/cred-002").inputs["tags"]
+    assert webhook[cv.TAG_KIND] == "webhook_signing" and webhook[cv.TAG_REGION] == ""
+    assert cv.TAG_WORKSPACE not in webhook
+    assert not evaluation.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+
+
+def test_rotation_every_90_days_never_immediately(evaluation: Evaluation) -> None:
+    function_arn = evaluation.named("aws-rotator").outputs["arn"]
+    rotations = evaluation.of_type("aws:secretsmanager/secretRotation:SecretRotation")
+    live_arns = {_secret(evaluation, f"cio/{n}").outputs["arn"] for n in CREDENTIALS}
+    assert {r.inputs["secretId"] for r in rotations} == live_arns
+    for rotation in rotations:
+        assert rotation.inputs["rotationRules"] == {"automaticallyAfterDays": 90}
+        assert rotation.inputs["rotateImmediately"] is False
+        assert rotation.inputs["rotationLambdaArn"] == function_arn
+        depends = evaluation.options[rotation.name].depends_on
+        assert {"aws-secretsmanager-invoke", "aws-rotator-policy"} <= set(depends)
+
+
+def test_rotation_lambda(evaluation: Evaluation, source_tree: Any) -> None:
+    fn = evaluation.named("aws-rotator").inputs
+    assert fn["runtime"] == "python3.12"
+    assert fn["handler"] == AWS_HANDLER == "lambdas/aws_rotation/handler.handler"
+    assert fn["reservedConcurrentExecutions"] == 1
+    assert fn["timeout"] == 300 and fn["memorySize"] == 256
+    assert fn["loggingConfig"]["logGroup"] == "/aws/lambda/cio-rotator"
+    zip_path = fn["code"].path
+    digest = hashlib.sha256(Path(zip_path).read_bytes()).digest()
+    assert fn["sourceCodeHash"] == base64.b64encode(digest).decode()
+    environment, is_secret = unwrap_secret(fn["environment"])
+    assert is_secret, "the chat webhook must keep the environment a Pulumi secret"
+    env = environment["variables"]
+    assert env[cv.ENV_SNS_TOPIC_ARN] == evaluation.named("aws-notifications").outputs["arn"]
+    assert env[cv.ENV_CHAT_WEBHOOK_URL] == WEBHOOK
+    expected = {
+        cv.ENV_ROTATION_DAYS: "90",
+        cv.ENV_LEAD_DAYS: "14",
+        cv.ENV_ESCALATE_DAYS: "3",
+        cv.ENV_REMINDER_DAYS: "3",
+        cv.ENV_GRACE_HOURS: "24",
+        cv.ENV_EMERGENCY_GRACE_MINUTES: "15",
+        cv.ENV_EMERGENCY_DEADLINE_HOURS: "4",
+    }
+    assert expected.items() <= env.items()
+    logs = evaluation.named("aws-rotator-logs").inputs
+    assert logs["name"] == "/aws/lambda/cio-rotator" and logs["retentionInDays"] == 365
+    assert "aws-rotator-logs" in evaluation.options["aws-rotator"].depends_on
+
+
+def test_secrets_manager_permission_carries_source_account(evaluation: Evaluation) -> None:
+    [permission] = evaluation.of_type("aws:lambda/permission:Permission")
+    assert permission.inputs["principal"] == "secretsmanager.amazonaws.com"
+    assert permission.inputs["sourceAccount"] == ACCOUNT
+    assert permission.inputs["action"] == "lambda:InvokeFunction"
+    assert permission.inputs["function"] == "cio-rotator"
+
+
+def test_failures_and_errors_reach_the_operators(evaluation: Evaluation) -> None:
+    topic = evaluation.named("aws-notifications")
+    assert topic.inputs["kmsMasterKeyId"] == evaluation.named("aws-topic-key").outputs["arn"]
+    subscriptions = evaluation.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert sorted(s.inputs["endpoint"] for s in subscriptions) == [
+        "oncall@example.com",
+        "platform@example.com",
+    ]
+    assert {s.inputs["protocol"] for s in subscriptions} == {"email"}
+    [invoke] = evaluation.of_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    assert invoke.inputs["destinationConfig"]["onFailure"]["destination"] == topic.outputs["arn"]
+    [alarm] = evaluation.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert alarm.inputs["metricName"] == "Errors" and alarm.inputs["namespace"] == "AWS/Lambda"
+    assert alarm.inputs["dimensions"] == {"FunctionName": "cio-rotator"}
+    assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]]
+
+
+def test_daily_sweep_lists_every_live_secret(evaluation: Evaluation) -> None:
+    [schedule] = evaluation.of_type("aws:scheduler/schedule:Schedule")
+    target = schedule.inputs["target"]
+    event = json.loads(target["input"])
+    assert event["action"] == cv.ACTION_SWEEP
+    assert event["secret_ids"] == [
+        _secret(evaluation, f"cio/{n}").outputs["arn"] for n in CREDENTIALS
+    ]
+    assert target["arn"] == evaluation.named("aws-rotator").outputs["arn"]
+    assert schedule.inputs["scheduleExpression"] == "cron(0 6 * * ? *)"
+    assert schedule.inputs["flexibleTimeWindow"] == {"mode": "OFF"}
+    trust = json.loads(evaluation.named("aws-scheduler-role").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def _documents(ev: Evaluation) -> dict[str, dict[str, Any]]:
+    docs = {
+        r.name: json.loads(r.inputs["policy"]) for r in ev.of_type("aws:iam/rolePolicy:RolePolicy")
+    }
+    docs.update(
+        {r.name: json.loads(r.inputs["policy"]) for r in ev.of_type("aws:iam/policy:Policy")}
+    )
+    return docs
+
+
+def test_no_wildcard_resource_and_no_action_outside_the_design(evaluation: Evaluation) -> None:
+    allowed = {
+        "aws-rotator-policy": aws_policies.ROTATOR_ACTIONS,
+        "aws-operator-policy": aws_policies.OPERATOR_ACTIONS,
+        "aws-consumer-policy": aws_policies.CONSUMER_ACTIONS,
+        "aws-scheduler-policy": aws_policies.SCHEDULER_ACTIONS,
+    }
+    docs = _documents(evaluation)
+    assert set(docs) == set(allowed)
+    for name, doc in docs.items():
+        for statement in doc["Statement"]:
+            assert set(statement["Action"]) <= allowed[name], (name, statement["Sid"])
+            for resource in statement["Resource"]:
+                assert resource != "*" and not resource.endswith(":*:*"), (name, resource)
+                assert resource.split(":")[4] == ACCOUNT, (name, resource)
+        assert aws_policies.policy_size(doc) <= aws_policies.MANAGED_POLICY_MAX_CHARS
+    for role in evaluation.of_type("aws:iam/role:Role"):
+        assert not role.inputs.get("inlinePolicies")
+        assert not role.inputs.get("managedPolicyArns")
+
+
+def test_operators_and_consumers(evaluation: Evaluation) -> None:
+    role = evaluation.named("aws-operator-role").inputs
+    trust = json.loads(role["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {
+        "AWS": [f"arn:aws:iam::{ACCOUNT}:role/platform-oncall"]
+    }
+    operator = _documents(evaluation)["aws-operator-policy"]
+    live_only = [s for s in operator["Statement"] if "secretsmanager:GetSecretValue" in s["Action"]]
+    assert live_only == []
+    policy_arn = evaluation.named("aws-consumer-policy").outputs["arn"]
+    [attach_role] = evaluation.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    [attach_user] = evaluation.of_type("aws:iam/userPolicyAttachment:UserPolicyAttachment")
+    assert attach_role.inputs == {"role": "app-backend", "policyArn": policy_arn}
+    assert attach_user.inputs == {"user": "legacy-batch", "policyArn": policy_arn}
+
+
+def test_outputs(evaluation: Evaluation) -> None:
+    out = evaluation.outputs
+    for name in CREDENTIALS:
+        entry = out["credentials"][name]
+        assert entry["aws_secret_arn"] == _secret(evaluation, f"cio/{name}").outputs["arn"]
+        assert entry["bootstrap_command"] == f"cio-rotate submit {name}"
+    assert out["aws_operator_role_arn"] == f"arn:aws:iam::{ACCOUNT}:role/cio-rotation-operator"
+    assert (
+        out["aws_consumer_policy_arn"] == f"arn:aws:iam::{ACCOUNT}:policy/cio-credentials-consumer"
+    )
+    assert out["aws_notifications_topic_arn"].endswith(":cio-rotation-notifications")
+    assert out["aws_rotator_function_name"] == "cio-rotator"
+    assert WEBHOOK not in json.dumps(out)

@@ -1,0 +1,234 @@
+"""The GCP component under Pulumi's mocks: secrets, function, trigger, sweep, IAM, alerts."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from infra import gcp_iam
+from infra.bundle import GCP_ENTRY_POINT
+from infra.gcp_component import managed_secrets_env
+from rotation import conventions as cv
+from tests.program.conftest import WEBHOOK
+from tests.program.harness import Evaluation, Recorded, unwrap_secret
+
+SECRET_T = "gcp:secretmanager/secret:Secret"
+MEMBER_T = "gcp:secretmanager/secretIamMember:SecretIamMember"
+PROJECT = "test-project"
+CREDENTIALS = ["cred-000", "cred-001", "cred-002", "cred-003"]
+RUNTIME_SA = f"serviceAccount:cio-rotator@{PROJECT}.iam.gserviceaccount.com"
+TRIGGER_SA = f"serviceAccount:cio-trigger@{PROJECT}.iam.gserviceaccount.com"
+SM_AGENT = "serviceAccount:service-123456789@gcp-sa-secretmanager.iam.gserviceaccount.com"
+ROTATION_TOPIC = f"projects/{PROJECT}/topics/cio-rotation-events"
+
+
+def _secret(ev: Evaluation, secret_id: str) -> Recorded:
+    [match] = [r for r in ev.of_type(SECRET_T) if r.inputs["secretId"] == secret_id]
+    return match
+
+
+def _grants(ev: Evaluation) -> set[tuple[str, str, str]]:
+    return {
+        (r.inputs["secretId"], r.inputs["role"], r.inputs["member"]) for r in ev.of_type(MEMBER_T)
+    }
+
+
+def test_every_gcp_resource_is_a_child_of_the_component(evaluation: Evaluation) -> None:
+    for resource in evaluation.resources:
+        if resource.type.startswith("gcp:"):
+            assert evaluation.options[resource.name].parent == "gcp", resource.name
+
+
+def test_live_secret_rotates_every_90_days_through_the_topic(evaluation: Evaluation) -> None:
+    for name in CREDENTIALS:
+        live = _secret(evaluation, f"cio-{name}")
+        assert live.inputs["replication"] == {"auto": {}}
+        assert live.inputs["rotation"] == {
+            "rotationPeriod": "7776000s",
+            "nextRotationTime": "2025-05-16T12:00:00Z",  # NOW + (90 - 14) days
+        }
+        assert live.inputs["topics"] == [{"name": ROTATION_TOPIC}]
+        options = evaluation.options[live.name]
+        assert set(options.ignore_changes) == {
+            "rotation.nextRotationTime",
+            "annotations",
+            "versionAliases",
+        }
+        assert "gcp-secretmanager-agent-publishes" in options.depends_on
+        inbox = _secret(evaluation, f"cio-{name}-inbox")
+        assert inbox.inputs["topics"] == [{"name": ROTATION_TOPIC}]
+        assert "rotation" not in inbox.inputs
+        assert "gcp-secretmanager-agent-publishes" in evaluation.options[inbox.name].depends_on
+    assert not evaluation.of_type("gcp:secretmanager/secretVersion:SecretVersion")
+
+
+def test_labels_and_annotations_follow_the_conventions(evaluation: Evaluation) -> None:
+    secrets = f"projects/{PROJECT}/secrets"
+    live = _secret(evaluation, "cio-cred-000").inputs
+    assert live["labels"] == {
+        cv.GCP_LABEL_MANAGED: "true",
+        cv.GCP_LABEL_CREDENTIAL: "cred-000",
+        cv.GCP_LABEL_KIND: "track",
+        cv.GCP_LABEL_REGION: "us",
+        cv.GCP_LABEL_WORKSPACE: "112233",
+    }
+    assert live["annotations"] == {cv.GCP_ANNOTATION_INBOX: f"{secrets}/cio-cred-000-inbox"}
+    inbox = _secret(evaluation, "cio-cred-000-inbox").inputs
+    assert inbox["labels"] == {cv.GCP_LABEL_CREDENTIAL: "cred-000"}
+    assert inbox["annotations"] == {cv.GCP_ANNOTATION_INBOX_OF: f"{secrets}/cio-cred-000"}
+    webhook = _secret(evaluation, "cio-cred-002").inputs["labels"]
+    assert webhook[cv.GCP_LABEL_KIND] == "webhook_signing"
+    assert cv.GCP_LABEL_REGION not in webhook
+    # The GCP names are the AWS tag keys with ':' made legal.
+    for tag, gcp_name in [
+        (cv.TAG_MANAGED, cv.GCP_LABEL_MANAGED),
+        (cv.TAG_KIND, cv.GCP_LABEL_KIND),
+        (cv.TAG_INBOX, cv.GCP_ANNOTATION_INBOX),
+        (cv.TAG_INBOX_OF, cv.GCP_ANNOTATION_INBOX_OF),
+    ]:
+        assert tag.replace(":", "-") == gcp_name
+    key_rule = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+    value_rule = re.compile(r"^[a-z0-9_-]{0,63}$")
+    for secret in evaluation.of_type(SECRET_T):
+        for k, v in secret.inputs["labels"].items():
+            assert key_rule.match(k) and value_rule.match(v), (k, v)
+
+
+def test_secret_manager_agent_publishes_to_the_rotation_topic(evaluation: Evaluation) -> None:
+    agent = evaluation.named("gcp-secretmanager-agent").inputs
+    assert agent["service"] == "secretmanager.googleapis.com"
+    binding = evaluation.named("gcp-secretmanager-agent-publishes").inputs
+    assert binding == {
+        "project": PROJECT,
+        "topic": "cio-rotation-events",
+        "role": "roles/pubsub.publisher",
+        "member": SM_AGENT,
+    }
+
+
+def test_grants_are_per_secret_and_least_privilege(evaluation: Evaluation) -> None:
+    types = evaluation.types()
+    assert not types & gcp_iam.PROJECT_WIDE_GRANT_TYPES
+    custom_role = f"projects/{PROJECT}/roles/cio_rotator"
+    role = evaluation.named("gcp-rotator-role").inputs
+    assert role["roleId"] == "cio_rotator"
+    assert set(role["permissions"]) == set(gcp_iam.ROTATOR_PERMISSIONS)
+    assert "secretmanager.secrets.update" in role["permissions"]
+    assert not any(p.startswith(("resourcemanager.", "iam.")) for p in role["permissions"])
+    operator = "group:platform-oncall@example.com"
+    consumer = f"serviceAccount:app@{PROJECT}.iam.gserviceaccount.com"
+    expected = set()
+    for name in CREDENTIALS:
+        live, inbox = f"cio-{name}", f"cio-{name}-inbox"
+        expected |= {
+            (live, custom_role, RUNTIME_SA),
+            (inbox, custom_role, RUNTIME_SA),
+            (inbox, gcp_iam.SECRET_VERSION_ADDER, operator),
+            (inbox, gcp_iam.SECRET_VIEWER, operator),
+            (live, gcp_iam.SECRET_VIEWER, operator),
+            (live, gcp_iam.SECRET_ACCESSOR, consumer),
+        }
+    assert _grants(evaluation) == expected
+    accessors = {g for g in _grants(evaluation) if g[1] == gcp_iam.SECRET_ACCESSOR}
+    assert all(not s.endswith("-inbox") for s, _, _ in accessors)
+    adders = {g for g in _grants(evaluation) if g[1] == gcp_iam.SECRET_VERSION_ADDER}
+    assert all(s.endswith("-inbox") for s, _, _ in adders)
+
+
+def test_function_gen2(evaluation: Evaluation) -> None:
+    fn = evaluation.named("gcp-rotator").inputs
+    assert fn["location"] == "europe-west1" and fn["name"] == "cio-rotator"
+    build = fn["buildConfig"]
+    assert build["runtime"] == "python312" and build["entryPoint"] == GCP_ENTRY_POINT
+    source = build["source"]["storageSource"]
+    obj = evaluation.named("gcp-source-object").inputs
+    assert source == {"bucket": "test-project-cio-rotator-src", "object": obj["name"]}
+    digest = hashlib.sha256(Path(obj["source"].path).read_bytes()).hexdigest()
+    assert obj["name"] == f"rotator-{digest[:20]}.zip"
+    service, is_secret = unwrap_secret(fn["serviceConfig"])
+    assert is_secret, "the chat webhook must keep the service config a Pulumi secret"
+    assert service["maxInstanceCount"] == 1 and service["maxInstanceRequestConcurrency"] == 1
+    assert service["serviceAccountEmail"] == RUNTIME_SA.split(":", 1)[1]
+    assert service["ingressSettings"] == "ALLOW_INTERNAL_ONLY"
+    env = service["environmentVariables"]
+    assert env[cv.ENV_CHAT_WEBHOOK_URL] == WEBHOOK
+    assert env[cv.ENV_PUBSUB_TOPIC] == f"projects/{PROJECT}/topics/cio-rotation-notifications"
+    assert env[cv.ENV_MANAGED_SECRETS].split(",") == [
+        f"projects/{PROJECT}/secrets/cio-{n}" for n in CREDENTIALS
+    ]
+    assert env[cv.ENV_ROTATION_DAYS] == "90" and env[cv.ENV_LEAD_DAYS] == "14"
+    trigger = fn["eventTrigger"]
+    assert trigger["eventType"] == "google.cloud.pubsub.topic.v1.messagePublished"
+    assert trigger["pubsubTopic"] == ROTATION_TOPIC
+    assert trigger["serviceAccountEmail"] == TRIGGER_SA.split(":", 1)[1]
+    assert trigger["retryPolicy"] == "RETRY_POLICY_RETRY"
+    invoker = evaluation.named("gcp-trigger-invokes").inputs
+    assert invoker["role"] == "roles/run.invoker" and invoker["member"] == TRIGGER_SA
+    assert invoker["name"] == "cio-rotator"
+    bucket = evaluation.named("gcp-source").inputs
+    assert bucket["uniformBucketLevelAccess"] is True
+    assert bucket["publicAccessPrevention"] == "enforced"
+
+
+def test_topics_and_publishers(evaluation: Evaluation) -> None:
+    publishers = {
+        (r.inputs["topic"], r.inputs["member"])
+        for r in evaluation.of_type("gcp:pubsub/topicIAMMember:TopicIAMMember")
+    }
+    assert publishers == {
+        ("cio-rotation-events", SM_AGENT),
+        ("cio-rotation-notifications", RUNTIME_SA),
+        ("cio-rotation-events", "group:platform-oncall@example.com"),
+    }
+
+
+def test_daily_sweep_publishes_the_secret_list(evaluation: Evaluation) -> None:
+    [job] = evaluation.of_type("gcp:cloudscheduler/job:Job")
+    assert job.inputs["schedule"] == "0 6 * * *" and job.inputs["timeZone"] == "Etc/UTC"
+    target = job.inputs["pubsubTarget"]
+    assert target["topicName"] == ROTATION_TOPIC
+    event = json.loads(base64.b64decode(target["data"]))
+    assert event == {
+        "action": cv.ACTION_SWEEP,
+        "secret_ids": [f"projects/{PROJECT}/secrets/cio-{n}" for n in CREDENTIALS],
+    }
+
+
+def test_warnings_alert_the_operators(evaluation: Evaluation) -> None:
+    metric = evaluation.named("gcp-rotator-warnings").inputs
+    assert "severity>=WARNING" in metric["filter"]
+    assert 'resource.labels.service_name="cio-rotator"' in metric["filter"]
+    channels = evaluation.of_type("gcp:monitoring/notificationChannel:NotificationChannel")
+    assert sorted(c.inputs["labels"]["email_address"] for c in channels) == [
+        "oncall@example.com",
+        "platform@example.com",
+    ]
+    policy = evaluation.named("gcp-rotator-alert").inputs
+    assert sorted(policy["notificationChannels"]) == sorted(c.outputs["name"] for c in channels)
+    condition = policy["conditions"][0]["conditionThreshold"]
+    assert condition["filter"].startswith(
+        'metric.type="logging.googleapis.com/user/cio-rotator-warnings"'
+    )
+    assert condition["comparison"] == "COMPARISON_GT" and condition["thresholdValue"] == 0
+
+
+def test_outputs(evaluation: Evaluation) -> None:
+    out = evaluation.outputs
+    for name in CREDENTIALS:
+        entry = out["credentials"][name]
+        assert (
+            entry["gcp_secret_version"] == f"projects/{PROJECT}/secrets/cio-{name}/versions/latest"
+        )
+        assert entry["bootstrap_command"] == f"cio-rotate submit {name}"
+    assert out["gcp_rotation_topic"] == ROTATION_TOPIC
+    assert out["gcp_notifications_topic"] == f"projects/{PROJECT}/topics/cio-rotation-notifications"
+    assert out["gcp_function_name"] == "cio-rotator"
+
+
+def test_managed_secrets_env_stays_inside_the_function_env_limit() -> None:
+    names = [f"projects/{PROJECT}/secrets/cio-credential-{i:04d}" for i in range(500)]
+    assert managed_secrets_env(names[:10]) == ",".join(names[:10])
+    assert managed_secrets_env(names) is None  # 500 names: the sweep messages carry them
