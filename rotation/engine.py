@@ -402,7 +402,7 @@ def rolled_back(
         inconclusive="",
         follow_up_emergency=False,
         previous_revoked=False,
-    )
+    ).with_notice("rolled_back")
 
 
 def notice_claimed(st: RotationState, entry: str, now: datetime) -> RotationState | None:

@@ -211,10 +211,12 @@ def _numbered(lines: list[str]) -> str:
 
 
 def render(entry: str, ctx: Context) -> Notification:
-    """The full text of one queued outbox entry `code[.arg]/rotation-id` (see engine.py)."""
+    """The full text of one queued outbox entry `code[.arg]/rotation-id/seq` (see engine.py)."""
     st = ctx.state
-    notice, _, rid = entry.partition("/")
+    notice, _, rest = entry.partition("/")
+    rid, _, seq = rest.partition("/")
     rid = rid or st.rotation_id or st.last_rotation_id
+    nid = f"{rid}/{notice}" + (f"/{seq}" if seq else "")
     code, _, arg = notice.partition(".")
     title = f"{KIND_TITLE[ctx.kind]} '{ctx.name}'"
     emergency = st.mode is Mode.EMERGENCY
@@ -344,6 +346,16 @@ def render(entry: str, ctx: Context) -> Notification:
             "As soon as Customer.io refuses it, a new emergency rotation opens and you will get "
             "its runbook.",
         ]
+    elif code == "rolled_back":
+        urgency = "urgent"
+        subject = f"[urgent] {ctx.name} rolled back to its previous key"
+        body = [
+            head,
+            f"The previous key (fingerprint {st.current_fp}) is current again; the key with "
+            f"fingerprint {st.previous_fp} is not used any more.",
+            "Do NOT delete the key that is current now. The rotation is open again: create a "
+            f"new key and submit it (`{ctx.cli} runbook {ctx.name}`).",
+        ]
     elif code == "external_change":
         urgency = "urgent"
         subject = f"[urgent] {ctx.name} was changed outside the rotator"
@@ -356,11 +368,11 @@ def render(entry: str, ctx: Context) -> Notification:
     else:
         raise ValueError(f"unknown notice {notice!r}")
     return Notification(
-        id=f"{rid}/{notice}",
+        id=nid,
         credential=ctx.name,
         rotation_id=rid,
         notice=notice,
         urgency=urgency,
         subject=subject[:100],
-        body="\n".join(body) + f"\n\n(notification {rid}/{notice}, {format_time(ctx.now)})",
+        body="\n".join(body) + f"\n\n(notification {nid}, {format_time(ctx.now)})",
     )

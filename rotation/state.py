@@ -80,6 +80,7 @@ class RotationState:
     # Notices decided but not yet delivered (the outbox), and the one being sent.
     outbox: tuple[str, ...] = ()
     sending: str = ""
+    notice_seq: int = 0  # never reset: every queued notice gets an id no other notice had
     # The last closed rotation, for status and history.
     last_rotation_id: str = ""
     last_closed_at: datetime | None = None
@@ -125,12 +126,14 @@ class RotationState:
         return cls(**values)
 
     def with_notice(self, code: str) -> RotationState:
-        """Queue a notice once: the outbox is how 'one notification per step' holds.
+        """Queue a notice in the same write as the transition that decided it.
 
-        Entries are `code/rotation-id`, so a notice still queued when the next
-        rotation opens is still told about the rotation it belongs to.
+        Entries are `code/rotation-id/sequence`: a notice still queued when the next
+        rotation opens is still told about its own rotation, and no two notices of
+        a credential ever share an id, so receivers can safely drop repeated ids.
         """
-        entry = f"{code}/{self.rotation_id or self.last_rotation_id}"
-        if entry in self.outbox:
-            return self
-        return replace(self, outbox=(*self.outbox, entry))
+        rid = self.rotation_id or self.last_rotation_id
+        if any(e.startswith(f"{code}/{rid}/") for e in self.outbox):
+            return self  # the same notice is already waiting to be sent
+        seq = self.notice_seq + 1
+        return replace(self, outbox=(*self.outbox, f"{code}/{rid}/{seq}"), notice_seq=seq)

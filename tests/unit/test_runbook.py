@@ -102,6 +102,13 @@ def test_every_notice_renders_with_a_stable_id(notice):
     assert n.urgency in {"info", "action", "urgent"}
 
 
+def test_sequence_numbers_make_ids_unique():
+    first = render("reminder.1/r1/4", ctx())
+    again = render("reminder.1/r1/9", ctx())
+    assert first.id == "r1/reminder.1/4" and again.id == "r1/reminder.1/9"
+    assert "(notification r1/reminder.1/4," in first.body
+
+
 def test_urgency_follows_the_mode_and_step():
     assert render("opened/r1", ctx(mode=Mode.EMERGENCY)).urgency == "urgent"
     assert render("opened/r1", ctx()).urgency == "action"

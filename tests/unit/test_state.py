@@ -52,4 +52,6 @@ def test_with_notice_is_idempotent():
     st0 = RotationState(rotation_id="r1")
     once = st0.with_notice("opened")
     assert once.with_notice("opened") == once
-    assert once.outbox == ("opened/r1",)
+    assert once.outbox == ("opened/r1/1",)
+    twice = once.with_notice("reminder.1")
+    assert twice.outbox == ("opened/r1/1", "reminder.1/r1/2") and twice.notice_seq == 2
