@@ -24,6 +24,7 @@ from rotation import conventions as cv
 from rotation.clock import Clock, SystemClock
 from rotation.credentials import FIELDS, SECRET_FIELD, Kind, parse_credential
 from rotation.errors import MalformedKey
+from rotation.logs import quiet_sdk_loggers
 from rotation.operator import operations as ops
 from rotation.operator.backend import (
     EXIT_CLOUD,
@@ -51,6 +52,9 @@ EPILOG = (
     "outcome is not known yet); 5 cloud error (permission, credentials, rotator failure); "
     "6 not found (unknown credential name, missing secret or function, no open rotation)."
 )
+
+
+quiet_sdk_loggers()  # the SDKs log PutSecretValue parameters (the key) at DEBUG
 
 app = typer.Typer(
     name="cio-rotate",

@@ -63,6 +63,11 @@ RevocationOutcome = Literal["revoked", "alive", "unknown", "unprobeable"]
 # ----------------------------------------------------------------------------
 
 
+def without_refusal(st: RotationState) -> RotationState:
+    """A new rotation, a promotion or a rollback starts with no refusal on record."""
+    return replace(st, rejection="", rejection_fp="", rejection_detail="", inconclusive="")
+
+
 def new_rotation_id(credential_id: str, now: datetime, current_version: str) -> str:
     digest = hashlib.sha256(f"{credential_id}|{current_version}|{now}".encode()).hexdigest()
     return f"r{now:%y%m%d%H%M}-{digest[:4]}"
@@ -88,7 +93,7 @@ def opened(
         if not has_current:
             mode, revoke_first = Mode.BOOTSTRAP, False
         new = replace(
-            st,
+            without_refusal(st),
             phase=Phase.AWAITING_KEY,
             rotation_id=rotation_id,
             mode=mode,
@@ -101,11 +106,7 @@ def opened(
             last_notice_at=now,
             escalated=emergency,
             overdue=False,
-            rejection="",
-            rejection_fp="",
-            rejection_detail="",
             rejections=0,
-            inconclusive="",
             follow_up_emergency=False,
             previous_revoked=False,
         )
@@ -230,7 +231,7 @@ def promoted(
     rid = st.rotation_id or rotation_id
     mode = st.mode or (Mode.SCHEDULED if old_version else Mode.BOOTSTRAP)
     new = replace(
-        st,
+        without_refusal(st),
         phase=Phase.PROMOTED,
         rotation_id=rid,
         mode=mode,
@@ -247,10 +248,6 @@ def promoted(
         last_notice_at=now,
         escalated=False,
         overdue=False,
-        rejection="",
-        rejection_fp="",
-        rejection_detail="",
-        inconclusive="",
         previous_revoked=False,
     ).with_notice("promoted")
     if not old_version:
@@ -384,7 +381,7 @@ def rolled_back(
 ) -> RotationState:
     """The previous key is current again: the rotation is open again, waiting for a new key."""
     return replace(
-        st,
+        without_refusal(st),
         phase=Phase.AWAITING_KEY,
         current_version=version,
         current_fp=st.previous_fp,
@@ -396,10 +393,6 @@ def rolled_back(
         followups=0,
         last_notice_at=now,
         overdue=False,
-        rejection="",
-        rejection_fp="",
-        rejection_detail="",
-        inconclusive="",
         follow_up_emergency=False,
         previous_revoked=False,
     ).with_notice("rolled_back")

@@ -41,6 +41,7 @@ from rotation.errors import (
     RollbackRefused,
     VerificationInconclusive,
 )
+from rotation.logs import quiet_sdk_loggers
 from rotation.notify import FanOut, Notifier, WebhookNotifier
 from rotation.notify_gcp import PubSubNotifier, StructuredLogNotifier
 from rotation.policy import Policy
@@ -50,6 +51,7 @@ from rotation.verify import Verifier
 
 log = logging.getLogger("cio.rotator")
 log.setLevel(logging.INFO)
+quiet_sdk_loggers()
 
 EVENT_ROTATE = "SECRET_ROTATE"
 EVENT_VERSION_ADD = "SECRET_VERSION_ADD"
