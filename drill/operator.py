@@ -21,9 +21,10 @@ from typer.testing import CliRunner
 from rotation.cli import Overrides, app
 from rotation.credentials import Credential
 from rotation.stores.gcp import build_client
-from tests.fakes.aws_harness import FUNCTION, PREFIX, REGION, AwsHarness
-from tests.fakes.gcp_harness import TOPIC, GcpHarness
+from tests.fakes.aws_harness import REGION, AwsHarness
+from tests.fakes.gcp_harness import GcpHarness
 from tests.fakes.google_apis import GoogleApis
+from tests.fakes.stack_outputs import aws_outputs, gcp_outputs
 
 
 class Operator:
@@ -40,18 +41,7 @@ class Operator:
     @classmethod
     def for_aws(cls, console: Console, harness: AwsHarness) -> Operator:
         def outputs() -> dict[str, Any]:
-            return {
-                "credentials": {
-                    name: {
-                        "aws_secret_arn": arn,
-                        "aws_secret_name": f"{PREFIX}/{name}",
-                        "aws_inbox_name": f"{PREFIX}/{name}/inbox",
-                        "bootstrap_command": f"cio-rotate submit {name}",
-                    }
-                    for name, arn in harness.secrets.items()
-                },
-                "aws_rotator_function_name": FUNCTION,
-            }
+            return aws_outputs(harness.secrets)
 
         session = boto3.session.Session(region_name=REGION)
         return cls(
@@ -63,18 +53,7 @@ class Operator:
     @classmethod
     def for_gcp(cls, console: Console, harness: GcpHarness) -> Operator:
         def outputs() -> dict[str, Any]:
-            return {
-                "credentials": {
-                    name: {
-                        "gcp_secret_version": f"{live}/versions/latest",
-                        "gcp_inbox_secret": f"{live}-inbox",
-                        "bootstrap_command": f"cio-rotate submit {name}",
-                    }
-                    for name, live in harness.secrets.items()
-                },
-                "gcp_rotation_topic": TOPIC,
-                "gcp_function_name": "cio-rotator",
-            }
+            return gcp_outputs(harness.secrets)
 
         session = requests.Session()
         session.trust_env = False

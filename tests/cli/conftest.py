@@ -25,12 +25,12 @@ from rotation.audit import AUDIT_LOGGER
 from rotation.cli import Overrides, app
 from rotation.credentials import Credential
 from rotation.stores.gcp import build_client
-from tests.fakes.aws_harness import FUNCTION, PREFIX, REGION
-from tests.fakes.gcp_harness import TOPIC as GCP_TOPIC
+from tests.fakes.aws_harness import REGION
 from tests.fakes.google_apis import GoogleApis
+from tests.fakes.stack_outputs import AWS_LOG_GROUP, aws_outputs, gcp_outputs
 from tests.gcp.conftest import emulator, emulator_server, gcp  # noqa: F401 (fixtures)
 
-LOG_GROUP = f"/aws/lambda/{FUNCTION}"
+LOG_GROUP = AWS_LOG_GROUP
 
 
 class CloudWatchShipper(logging.Handler):
@@ -88,23 +88,7 @@ class CliHarness:
     calls: list[str] = field(default_factory=list)
 
     def outputs_file(self) -> str:
-        creds = {
-            name: {
-                "kind": "",  # informational in the outputs; the CLI reads the secret's tags
-                "region": "",
-                "bootstrap_command": f"cio-rotate submit {name}",
-                "aws_secret_arn": arn,
-                "aws_secret_name": f"{PREFIX}/{name}",
-                "aws_inbox_name": f"{PREFIX}/{name}/inbox",
-            }
-            for name, arn in self.aws.secrets.items()
-        }
-        doc = {
-            "credentials": creds,
-            "aws_rotator_function_name": FUNCTION,
-            "aws_rotator_log_group": LOG_GROUP,
-            "aws_operator_role_arn": "arn:aws:iam::123456789012:role/cio-operator",
-        }
+        doc = aws_outputs(self.aws.secrets, log_group=LOG_GROUP)
         path = self.tmp / "outputs.json"
         path.write_text(json.dumps(doc))
         return str(path)
@@ -199,20 +183,7 @@ class GcpCliHarness:
     keys: list[Credential] = field(default_factory=list)
 
     def outputs_file(self) -> str:
-        creds = {
-            name: {
-                "kind": "",
-                "region": "",
-                "gcp_secret_version": f"{live}/versions/latest",
-                "gcp_inbox_secret": f"{live}-inbox",
-            }
-            for name, live in self.gcp.secrets.items()
-        }
-        doc = {
-            "credentials": creds,
-            "gcp_rotation_topic": GCP_TOPIC,
-            "gcp_function_name": "cio-rotator",
-        }
+        doc = gcp_outputs(self.gcp.secrets)
         path = self.tmp / "outputs.json"
         path.write_text(json.dumps(doc))
         return str(path)
