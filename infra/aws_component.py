@@ -88,33 +88,19 @@ class AwsRotation(pulumi.ComponentResource):
         )
 
         # Keys: one for the secrets (usable only through Secrets Manager), one for the topic.
-        self.secrets_key = aws.kms.Key(
+        self.secrets_key = self._key(
             f"{name}-secrets-key",
-            description=f"Customer.io credentials under {prefix}/ (Secrets Manager only)",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=scope.apply(lambda s: policies.to_json(policies.secrets_key_policy(s))),
-            opts=child,
+            f"Customer.io credentials under {prefix}/ (Secrets Manager only)",
+            f"alias/{prefix}-credentials",
+            scope.apply(lambda s: policies.to_json(policies.secrets_key_policy(s))),
+            child,
         )
-        aws.kms.Alias(
-            f"{name}-secrets-key-alias",
-            name=f"alias/{prefix}-credentials",
-            target_key_id=self.secrets_key.key_id,
-            opts=child,
-        )
-        self.topic_key = aws.kms.Key(
+        self.topic_key = self._key(
             f"{name}-topic-key",
-            description=f"{prefix} rotation notifications topic",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=scope.apply(lambda s: policies.to_json(policies.topic_key_policy(s))),
-            opts=child,
-        )
-        aws.kms.Alias(
-            f"{name}-topic-key-alias",
-            name=f"alias/{prefix}-notifications",
-            target_key_id=self.topic_key.key_id,
-            opts=child,
+            f"{prefix} rotation notifications topic",
+            f"alias/{prefix}-notifications",
+            scope.apply(lambda s: policies.to_json(policies.topic_key_policy(s))),
+            child,
         )
 
         # Notifications: operators subscribe by e-mail; chat tools subscribe to the topic.
@@ -301,6 +287,26 @@ class AwsRotation(pulumi.ComponentResource):
                 "secret_arns": {n: c.live.arn for n, c in self.credentials.items()},
             }
         )
+
+    def _key(
+        self,
+        resource: str,
+        description: str,
+        alias: str,
+        policy: pulumi.Input[str],
+        opts: pulumi.ResourceOptions,
+    ) -> aws.kms.Key:
+        """A customer-managed key with yearly rotation, its policy and an alias."""
+        key = aws.kms.Key(
+            resource,
+            description=description,
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=policy,
+            opts=opts,
+        )
+        aws.kms.Alias(f"{resource}-alias", name=alias, target_key_id=key.key_id, opts=opts)
+        return key
 
     def _credential(
         self, name: str, spec: CredentialSpec, cfg: StackConfig

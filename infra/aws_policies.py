@@ -354,6 +354,17 @@ def operator_trust_policy(principals: Sequence[str]) -> PolicyDocument:
     }
 
 
+def _key_administration(scope: AwsScope) -> dict[str, Any]:
+    """Every key policy lets the account administer the key (never use it directly)."""
+    return {
+        "Sid": "KeyAdministration",
+        "Effect": "Allow",
+        "Principal": {"AWS": scope.root},
+        "Action": list(KEY_ADMIN_ACTIONS),
+        "Resource": "*",
+    }
+
+
 def secrets_key_policy(scope: AwsScope) -> PolicyDocument:
     """The CMK of the secrets: administered by the account, used only by Secrets Manager
     for this stack's secrets (`kms:ViaService` + `kms:EncryptionContext:SecretARN`).
@@ -361,13 +372,7 @@ def secrets_key_policy(scope: AwsScope) -> PolicyDocument:
     return {
         "Version": VERSION,
         "Statement": [
-            {
-                "Sid": "KeyAdministration",
-                "Effect": "Allow",
-                "Principal": {"AWS": scope.root},
-                "Action": list(KEY_ADMIN_ACTIONS),
-                "Resource": "*",
-            },
+            _key_administration(scope),
             {
                 "Sid": "UseOnlyThroughSecretsManager",
                 "Effect": "Allow",
@@ -393,13 +398,7 @@ def topic_key_policy(scope: AwsScope) -> PolicyDocument:
     return {
         "Version": VERSION,
         "Statement": [
-            {
-                "Sid": "KeyAdministration",
-                "Effect": "Allow",
-                "Principal": {"AWS": scope.root},
-                "Action": list(KEY_ADMIN_ACTIONS),
-                "Resource": "*",
-            },
+            _key_administration(scope),
             {
                 "Sid": "PublishThroughSns",
                 "Effect": "Allow",
