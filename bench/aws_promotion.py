@@ -17,10 +17,10 @@ from typing import Any
 
 from moto import mock_aws
 
+from localcloud.aws_harness import AwsHarness, fake_aws_environment
+from localcloud.customerio import FakeCustomerIO
 from rotation.clock import SimulatedClock
 from rotation.state import Phase
-from tests.fakes.aws_harness import AwsHarness, fake_aws_environment
-from tests.fakes.customerio import FakeCustomerIO
 
 
 def count_calls(client: Any, counter: Counter[str], side: str) -> None:

@@ -17,10 +17,10 @@ from rich.console import Console
 
 from drill.narrate import Narrator, Shown
 from drill.operator import Operator
+from localcloud.aws_harness import AwsHarness, fake_aws_environment
+from localcloud.customerio import FakeCustomerIO
 from rotation.clock import SimulatedClock
 from rotation.credentials import Credential
-from tests.fakes.aws_harness import AwsHarness, fake_aws_environment
-from tests.fakes.customerio import FakeCustomerIO
 
 
 def _notices(h: AwsHarness) -> Callable[[], list[Shown]]:

@@ -11,10 +11,10 @@ from rich.console import Console
 
 from drill.narrate import Narrator, Shown
 from drill.operator import Operator
+from localcloud.customerio import FakeCustomerIO
+from localcloud.gcp_harness import GcpHarness
+from localcloud.secretmanager_emulator import SecretManagerEmulator
 from rotation.clock import SimulatedClock
-from tests.fakes.customerio import FakeCustomerIO
-from tests.fakes.gcp_harness import GcpHarness
-from tests.fakes.secretmanager_emulator import SecretManagerEmulator
 
 
 def _notices(h: GcpHarness) -> Callable[[], list[Shown]]:

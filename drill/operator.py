@@ -18,13 +18,13 @@ from rich.console import Console
 from rich.markup import escape
 from typer.testing import CliRunner
 
+from localcloud.aws_harness import REGION, AwsHarness
+from localcloud.gcp_harness import GcpHarness
+from localcloud.google_apis import GoogleApis
+from localcloud.stack_outputs import aws_outputs, gcp_outputs
 from rotation.cli import Overrides, app
 from rotation.credentials import Credential
 from rotation.stores.gcp import build_client
-from tests.fakes.aws_harness import REGION, AwsHarness
-from tests.fakes.gcp_harness import GcpHarness
-from tests.fakes.google_apis import GoogleApis
-from tests.fakes.stack_outputs import aws_outputs, gcp_outputs
 
 
 class Operator:

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import settings
 from moto import mock_aws
 
+from localcloud.aws_harness import AwsHarness, fake_aws_environment
+from localcloud.customerio import FakeCustomerIO
 from rotation.clock import SimulatedClock
-from tests.fakes.aws_harness import AwsHarness, fake_aws_environment
-from tests.fakes.customerio import FakeCustomerIO
 
 settings.register_profile("ci", max_examples=200, stateful_step_count=20, deadline=None)
 settings.register_profile("dev", max_examples=30, stateful_step_count=20, deadline=None)

@@ -20,13 +20,13 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from moto import mock_aws
 
 from lambdas.aws_rotation import handler as rotator
+from localcloud.aws_harness import FUNCTION, AwsHarness
+from localcloud.customerio import FakeCustomerIO
 from rotation.clock import SimulatedClock
 from rotation.credentials import Credential, Kind, Region
 from rotation.state import Phase
 from rotation.stores.aws import AwsSecretsStore
 from rotation.verify import VerifiedKey, Verifier
-from tests.fakes.aws_harness import FUNCTION, AwsHarness
-from tests.fakes.customerio import FakeCustomerIO
 
 NAME = "inv-track"
 WRITES = ("save_state", "consume_submission", "promote", "stage_pending", "abandon_pending")

@@ -547,9 +547,9 @@ def test_whole_rotation_runs_under_the_rotator_policy(
     from datetime import timedelta
 
     from lambdas.aws_rotation import handler as rotator_module
+    from localcloud.aws_harness import PREFIX
     from rotation.state import Phase
     from rotation.stores.aws import AwsSecretsStore
-    from tests.fakes.aws_harness import PREFIX
 
     name = "marketing-track"
     arn = aws.provision(name, "track", "us", workspace="1001")  # as pulumi up would

@@ -21,13 +21,13 @@ import requests
 from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
+from localcloud.aws_harness import REGION
+from localcloud.google_apis import GoogleApis
+from localcloud.stack_outputs import AWS_LOG_GROUP, aws_outputs, gcp_outputs
 from rotation.audit import AUDIT_LOGGER
 from rotation.cli import Overrides, app
 from rotation.credentials import Credential
 from rotation.stores.gcp import build_client
-from tests.fakes.aws_harness import REGION
-from tests.fakes.google_apis import GoogleApis
-from tests.fakes.stack_outputs import AWS_LOG_GROUP, aws_outputs, gcp_outputs
 from tests.gcp.conftest import emulator, emulator_server, gcp  # noqa: F401 (fixtures)
 
 LOG_GROUP = AWS_LOG_GROUP

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.customerio import FakeCustomerIO
+from localcloud.customerio import FakeCustomerIO
 
 # The GCP project on this machine (Secret Manager emulator + the Cloud Function), as
 # tests/gcp sets it up, so the GCP loader is tested through the real client.

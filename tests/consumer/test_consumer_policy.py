@@ -12,9 +12,9 @@ from cio_consumer import (
 )
 
 from infra import aws_policies
+from localcloud.aws_harness import PREFIX
 from rotation.credentials import Credential, Kind
 from tests.aws.test_least_privilege import ACCOUNT, REGION, enforced_iam, principal_with
-from tests.fakes.aws_harness import PREFIX
 
 OLD = "old-signing-key-under-policy-01"
 NEW = "new-signing-key-under-policy-02"

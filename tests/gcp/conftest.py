@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from localcloud.customerio import FakeCustomerIO
+from localcloud.gcp_harness import GcpHarness
+from localcloud.secretmanager_emulator import SecretManagerEmulator
 from rotation.clock import SimulatedClock
-from tests.fakes.customerio import FakeCustomerIO
-from tests.fakes.gcp_harness import GcpHarness
-from tests.fakes.secretmanager_emulator import SecretManagerEmulator
 
 
 @pytest.fixture(scope="session")

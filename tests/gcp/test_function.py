@@ -7,10 +7,10 @@ import io
 import json
 from datetime import timedelta
 
+from localcloud.gcp_harness import PROJECT, pubsub_message
 from rotation.notify_gcp import PubSubNotifier, StructuredLogNotifier
 from rotation.runbook import Notification
 from rotation.state import Phase
-from tests.fakes.gcp_harness import PROJECT, pubsub_message
 
 NAME = "app-eu"
 

@@ -21,6 +21,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from lambdas.gcp_rotation import main
+from localcloud.customerio import FakeCustomerIO
+from localcloud.gcp_harness import (
+    PROJECT,
+    SUBSCRIPTION,
+    in_process_client,
+    in_process_customerio,
+    pubsub_message,
+)
+from localcloud.secretmanager_emulator import SecretManagerEmulator
 from rotation import conventions as cv
 from rotation.clock import SimulatedClock
 from rotation.credentials import Credential, Kind, Region, fingerprint
@@ -28,15 +37,6 @@ from rotation.runbook import Notification
 from rotation.state import Phase, RotationState
 from rotation.stores.gcp import GcpSecretStore
 from rotation.verify import Verifier
-from tests.fakes.customerio import FakeCustomerIO
-from tests.fakes.gcp_harness import (
-    PROJECT,
-    SUBSCRIPTION,
-    in_process_client,
-    in_process_customerio,
-    pubsub_message,
-)
-from tests.fakes.secretmanager_emulator import SecretManagerEmulator
 
 NAME = "marketing-track"
 LIVE = f"projects/{PROJECT}/secrets/{NAME}"

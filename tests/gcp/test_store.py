@@ -9,13 +9,13 @@ from datetime import timedelta
 import pytest
 from google.api_core import exceptions as gexc
 
+from localcloud.gcp_harness import PROJECT
+from localcloud.secretmanager_emulator import crc32c as reference_crc32c
 from rotation import conventions as cv
 from rotation.errors import NotManaged, StateConflict
 from rotation.state import Phase
 from rotation.stores.base import Submission
 from rotation.stores.gcp import GcpSecretStore, api_status, build_client, crc32c
-from tests.fakes.gcp_harness import PROJECT
-from tests.fakes.secretmanager_emulator import crc32c as reference_crc32c
 
 PARENT = f"projects/{PROJECT}"
 

@@ -26,6 +26,8 @@ from requests.adapters import BaseAdapter
 from werkzeug import Request as WerkzeugRequest
 from werkzeug.test import Client as WerkzeugClient
 
+from localcloud.customerio import FakeCustomerIO
+from localcloud.secretmanager_emulator import SecretManagerEmulator
 from rotation import conventions as cv
 from rotation.clock import SimulatedClock
 from rotation.credentials import Credential
@@ -33,8 +35,6 @@ from rotation.policy import Policy
 from rotation.runbook import Notification
 from rotation.stores.gcp import build_client
 from rotation.verify import Verifier, build_session
-from tests.fakes.customerio import FakeCustomerIO
-from tests.fakes.secretmanager_emulator import SecretManagerEmulator
 
 PROJECT = "cio-test"
 TOPIC = f"projects/{PROJECT}/topics/cio-rotation"
@@ -48,7 +48,7 @@ def function_app() -> tuple[Flask, ModuleType]:
     """The function as functions-framework serves it (loaded once: it registers routes)."""
     global _app
     if _app is None:
-        _app = functions_framework.create_app(
+        _app = functions_framework.create_app(  # type: ignore[no-untyped-call]
             target="handle_event", source=SOURCE, signature_type="cloudevent"
         )
     return _app, sys.modules["main"]

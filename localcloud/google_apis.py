@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from requests import PreparedRequest, Response
 from requests.adapters import BaseAdapter
 
-from tests.fakes.gcp_harness import pubsub_message
+from localcloud.gcp_harness import pubsub_message
 
 
 class GoogleApis(BaseAdapter):

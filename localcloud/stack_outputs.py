@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.aws_harness import FUNCTION, PREFIX
-from tests.fakes.gcp_harness import TOPIC
+from localcloud.aws_harness import FUNCTION, PREFIX
+from localcloud.gcp_harness import TOPIC
 
 AWS_LOG_GROUP = f"/aws/lambda/{FUNCTION}"
 

@@ -20,14 +20,14 @@ from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
 
 from lambdas.aws_rotation import handler as rotator
+from localcloud.aws_runtime import LocalAwsRuntime
+from localcloud.customerio import FakeCustomerIO
 from rotation import conventions as cv
 from rotation.clock import SimulatedClock
 from rotation.credentials import Credential
 from rotation.policy import Policy
 from rotation.stores.aws import AwsSecretsStore
 from rotation.verify import Verifier, build_session
-from tests.fakes.aws_runtime import LocalAwsRuntime
-from tests.fakes.customerio import FakeCustomerIO
 
 REGION = "us-east-1"
 FUNCTION = "cio-rotator"
