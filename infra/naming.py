@@ -7,7 +7,9 @@ lets one IAM pattern tell a live secret from an inbox (see aws_policies).
 
 from __future__ import annotations
 
-CLI_NAME = "cio-rotate"  # [project.scripts] in pyproject.toml
+from rotation import conventions as cv
+
+CLI_NAME = cv.CLI_NAME  # [project.scripts] in pyproject.toml
 
 
 def aws_secret_name(prefix: str, credential: str) -> str:

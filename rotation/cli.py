@@ -57,7 +57,7 @@ EPILOG = (
 quiet_sdk_loggers()  # the SDKs log PutSecretValue parameters (the key) at DEBUG
 
 app = typer.Typer(
-    name="cio-rotate",
+    name=cv.CLI_NAME,
     help="Rotate Customer.io credentials: status, hand-over, emergencies, audit trail.",
     epilog=EPILOG,
     no_args_is_help=True,

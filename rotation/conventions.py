@@ -15,8 +15,15 @@ TAG_REGION = CONFIG_PREFIX + "region"  # us | eu ("" for webhook_signing)
 TAG_WORKSPACE = CONFIG_PREFIX + "workspace"  # optional expected Customer.io workspace id
 TAG_INBOX = CONFIG_PREFIX + "inbox"  # on the live secret: the inbox secret's ARN / name
 TAG_INBOX_OF = CONFIG_PREFIX + "inbox-of"  # on the inbox secret: the live secret's ARN / name
+# AWS only: the per-credential state document, a third secret only the rotator writes.
+# Its versions are written with a revision-derived ClientRequestToken (compare-and-swap).
+TAG_STATE = CONFIG_PREFIX + "state"  # on the live secret: the state secret's ARN / name
+TAG_STATE_OF = CONFIG_PREFIX + "state-of"  # on the state secret: the live secret's name
 
-# Tags the rotator itself writes (its IAM policy allows tagging only with this prefix).
+# The operator CLI's name, as runbooks spell it (a stack may override it: ENV_CLI_NAME).
+CLI_NAME = "cio-rotate"
+
+# Tags where earlier versions of the rotator kept its state on AWS; read once to migrate.
 STATE_PREFIX = "cio-state:"
 
 # Secrets Manager staging labels.
@@ -34,7 +41,7 @@ ENV_REMINDER_DAYS = "CIO_REMINDER_DAYS"
 ENV_GRACE_HOURS = "CIO_GRACE_HOURS"
 ENV_EMERGENCY_GRACE_MINUTES = "CIO_EMERGENCY_GRACE_MINUTES"
 ENV_EMERGENCY_DEADLINE_HOURS = "CIO_EMERGENCY_DEADLINE_HOURS"
-ENV_CLI_NAME = "CIO_CLI_NAME"  # how runbooks spell the CLI, default "cio-rotate"
+ENV_CLI_NAME = "CIO_CLI_NAME"  # how runbooks spell the CLI, default CLI_NAME
 ENV_TRACK_URL = "CUSTOMERIO_TRACK_URL"  # overrides both regions' Track host (tests, drill)
 ENV_APP_URL = "CUSTOMERIO_APP_URL"  # overrides both regions' App host (tests, drill)
 

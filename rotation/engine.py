@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from rotation import audit, runbook
+from rotation import conventions as cv
 from rotation.clock import Clock
 from rotation.credentials import Credential, Kind, parse_credential
 from rotation.errors import (
@@ -338,7 +339,7 @@ def adopted(
 
 
 def rollback_refusal(
-    st: RotationState, kind: Kind, name: str, store_previous: str | None, cli: str = "cio-rotate"
+    st: RotationState, kind: Kind, name: str, store_previous: str | None, cli: str = cv.CLI_NAME
 ) -> str | None:
     """Why the previous key may not become current again, or None when it may."""
     fix = f"Fix forward instead: `{cli} emergency {name} --reason ...` opens a new rotation."
@@ -434,7 +435,7 @@ class Engine:
         notifier: Notifier,
         clock: Clock,
         policy: Policy | None = None,
-        cli: str = "cio-rotate",
+        cli: str = cv.CLI_NAME,
         max_attempts: int = 8,
     ) -> None:
         self.store = store

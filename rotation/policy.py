@@ -43,26 +43,35 @@ class Policy:
         if self.grace_hours < 0 or self.emergency_grace_minutes < 0:
             raise ValueError("grace periods cannot be negative.")
 
+    def to_env(self) -> dict[str, str]:
+        """The function environment (and the stack output) that carries this policy."""
+        return {var: str(getattr(self, attr)) for attr, var in ENV_NAMES.items()}
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Policy:
+        """The policy a function or a stack output carries; unset fields keep their defaults."""
         env = os.environ if env is None else env
-        names = {
-            "rotation_days": cv.ENV_ROTATION_DAYS,
-            "lead_days": cv.ENV_LEAD_DAYS,
-            "escalate_days": cv.ENV_ESCALATE_DAYS,
-            "reminder_days": cv.ENV_REMINDER_DAYS,
-            "grace_hours": cv.ENV_GRACE_HOURS,
-            "emergency_grace_minutes": cv.ENV_EMERGENCY_GRACE_MINUTES,
-            "emergency_deadline_hours": cv.ENV_EMERGENCY_DEADLINE_HOURS,
-        }
         values: dict[str, int] = {}
-        for attr, var in names.items():
-            if env.get(var):
-                try:
-                    values[attr] = int(env[var])
-                except ValueError:
-                    raise ValueError(f"{var} must be a whole number, got {env[var]!r}.") from None
+        for attr, var in ENV_NAMES.items():
+            raw = str(env.get(var) or "").strip()
+            if not raw:
+                continue
+            if not raw.isdecimal() or len(raw) > 6:
+                raise ValueError(f"{var} must be a whole number of at most 6 digits.")
+            values[attr] = int(raw)
         return cls(**values)
+
+
+# The one mapping between Policy fields and the environment variables that carry them.
+ENV_NAMES: dict[str, str] = {
+    "rotation_days": cv.ENV_ROTATION_DAYS,
+    "lead_days": cv.ENV_LEAD_DAYS,
+    "escalate_days": cv.ENV_ESCALATE_DAYS,
+    "reminder_days": cv.ENV_REMINDER_DAYS,
+    "grace_hours": cv.ENV_GRACE_HOURS,
+    "emergency_grace_minutes": cv.ENV_EMERGENCY_GRACE_MINUTES,
+    "emergency_deadline_hours": cv.ENV_EMERGENCY_DEADLINE_HOURS,
+}
 
 
 class KeyFollowup(StrEnum):

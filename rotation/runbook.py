@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from rotation import conventions as cv
 from rotation.credentials import Kind
 from rotation.policy import Policy, grace_until
 from rotation.state import Mode, RotationState, format_time
@@ -37,7 +38,7 @@ class Context:
     state: RotationState
     policy: Policy
     now: datetime
-    cli: str = "cio-rotate"
+    cli: str = cv.CLI_NAME
 
 
 DASHBOARD = {

@@ -69,7 +69,7 @@ def build_runtime(
         notifier=FanOut(notifiers),
         clock=clock or SystemClock(),
         policy=Policy.from_env(env),
-        cli=env.get(cv.ENV_CLI_NAME, "cio-rotate"),
+        cli=env.get(cv.ENV_CLI_NAME, cv.CLI_NAME),
     )
     return Runtime(engine=engine, store=store)
 

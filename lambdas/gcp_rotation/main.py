@@ -88,7 +88,7 @@ def build_runtime(
         notifier=notifier,
         clock=clock,
         policy=Policy.from_env(env),
-        cli=env.get(cv.ENV_CLI_NAME, "cio-rotate"),
+        cli=env.get(cv.ENV_CLI_NAME, cv.CLI_NAME),
     )
     managed = tuple(s.strip() for s in env.get(cv.ENV_MANAGED_SECRETS, "").split(",") if s.strip())
     return Runtime(engine=engine, store=store, managed=managed)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from rotation import conventions as cv
 from rotation import runbook
 from rotation.credentials import Credential
 from rotation.engine import rollback_refusal
@@ -31,7 +32,7 @@ from rotation.policy import Policy
 from rotation.state import Phase, RotationState, format_time
 from rotation.stores.base import Snapshot
 
-CLI = "cio-rotate"
+CLI = cv.CLI_NAME
 
 
 def when(value: datetime | None) -> str:
