@@ -6,8 +6,10 @@ sys.path, then a "runtime" directory holding boto3 and its dependencies with the
 bytecode (what the Lambda Python runtime provides), all under `python -S` of the
 functions' Python version. Each figure is the median over N fresh interpreters of
 the time `import <module>` takes inside the child (interpreter start-up excluded),
-runs interleaved so drift hits every row alike. The ratio divides by `import boto3`
-from the same directories.
+runs interleaved so drift hits every row alike: wall-clock time, and the process's
+CPU time, which a busy machine disturbs less (the files are in the page cache, so
+an import is CPU-bound). The ratios divide by `import boto3` from the same
+directories.
 
 GCP: the Cloud Function's `main` from its unzipped bundle with this virtualenv's
 site-packages (its dependencies carry compiled extensions for this interpreter), so
@@ -94,9 +96,15 @@ def runtime_dir(into: Path, python: str, roots: Sequence[str] = AWS_RUNTIME_DIST
     return into
 
 
-def import_time(python: str, path: Sequence[Path], statement: str, cwd: Path) -> float:
-    """Seconds `statement` takes in a fresh `python -S` with only `path` to import from."""
-    code = f"import time\nt = time.perf_counter()\n{statement}\nprint(time.perf_counter() - t)\n"
+def import_time(
+    python: str, path: Sequence[Path], statement: str, cwd: Path
+) -> tuple[float, float]:
+    """(wall, CPU) seconds `statement` takes in a fresh `python -S` importing only from `path`."""
+    code = (
+        "import time\nw, c = time.perf_counter(), time.process_time()\n"
+        f"{statement}\n"
+        "print(time.perf_counter() - w, time.process_time() - c)\n"
+    )
     result = subprocess.run(  # noqa: S603 - our interpreter and our own code
         [python, "-S", "-c", code],
         env={
@@ -109,33 +117,41 @@ def import_time(python: str, path: Sequence[Path], statement: str, cwd: Path) ->
         text=True,
         check=True,
     )
-    return float(result.stdout.strip().splitlines()[-1])
+    wall, cpu = result.stdout.split()
+    return float(wall), float(cpu)
 
 
 def measure(
     python: str, rows: Sequence[tuple[str, Sequence[Path], str]], runs: int, cwd: Path
-) -> dict[str, float]:
-    """Median seconds per row, runs interleaved; the first row is the baseline."""
+) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) seconds per row, runs interleaved; the first row is the baseline."""
     for _label, path, statement in rows:  # warm the file cache; not counted
         import_time(python, path, statement, cwd)
-    samples: dict[str, list[float]] = {label: [] for label, _, _ in rows}
+    samples: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in rows}
     for _ in range(runs):
         for label, path, statement in rows:
             samples[label].append(import_time(python, path, statement, cwd))
-    return {label: statistics.median(values) for label, values in samples.items()}
+    return {
+        label: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
+        for label, values in samples.items()
+    }
 
 
-def report(title: str, python: str, medians: dict[str, float]) -> None:
+def report(title: str, python: str, runs: int, medians: dict[str, tuple[float, float]]) -> None:
     version = subprocess.run(  # noqa: S603
         [python, "-S", "-c", "import sys; print(sys.version.split()[0])"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
-    print(f"{title} (Python {version}, median of the runs)")
-    base = next(iter(medians.values()))
-    for label, value in medians.items():
-        print(f"  {label:<46} {value * 1000:8.1f} ms  {value / base:5.2f}x")
+    print(f"{title} (Python {version}, median of {runs} fresh interpreters)")
+    print(f"  {'':<44} {'wall ms':>9} {'ratio':>6} {'CPU ms':>9} {'ratio':>6}")
+    base_wall, base_cpu = next(iter(medians.values()))
+    for label, (wall, cpu) in medians.items():
+        print(
+            f"  {label:<44} {wall * 1000:9.1f} {wall / base_wall:5.2f}x"
+            f" {cpu * 1000:9.1f} {cpu / base_cpu:5.2f}x"
+        )
 
 
 def main() -> None:
@@ -163,7 +179,7 @@ def main() -> None:
             args.runs,
             work,
         )
-        report("AWS rotation Lambda: cold import", aws_python, medians)
+        report("AWS rotation Lambda: cold import", aws_python, args.runs, medians)
         if args.skip_gcp:
             return
         site = Path(sysconfig.get_paths()["purelib"])
@@ -184,7 +200,7 @@ def main() -> None:
             args.runs,
             work,
         )
-        report("GCP rotation function: cold import", sys.executable, medians)
+        report("GCP rotation function: cold import", sys.executable, args.runs, medians)
 
 
 if __name__ == "__main__":
