@@ -193,6 +193,15 @@ def test_gcp_bundle_layout(source: Path, tmp_path: Path) -> None:
     assert any(r.startswith("google-cloud-secret-manager==") for r in requirements)
 
 
+def test_aws_function_imports_only_what_lambda_or_the_bundle_provides(source: Path) -> None:
+    """Lambda's Python runtime provides boto3 and botocore; the bundle vendors the rest."""
+    handler = source / "lambdas" / "aws_rotation" / "handler.py"
+    _, third_party = runtime_modules(source, "lambdas.aws_rotation.handler", handler)
+    provided = {"boto3", "botocore", *VENDORED_FOR_AWS}
+    assert third_party - set(sys.stdlib_module_names) <= provided
+    assert {"boto3", "requests"} <= third_party
+
+
 def test_gcp_function_does_not_use_boto(source: Path) -> None:
     main = source / "lambdas" / "gcp_rotation" / "main.py"
     modules, third_party = runtime_modules(source, "main", main)
