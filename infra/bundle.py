@@ -178,6 +178,8 @@ def runtime_modules(
 
     Third-party names are the top-level packages imported anywhere on that path, so a
     forbidden dependency is caught even when it is imported lazily inside a function.
+    Import statements are all it follows: a module loaded by name at run time
+    (`importlib.import_module`) would have to be imported somewhere to ship.
     """
     modules: dict[str, Path] = {}
     third_party: set[str] = set()
