@@ -18,6 +18,8 @@ class Phase(StrEnum):
     IDLE = "idle"  # no rotation open (the last one, if any, is closed)
     AWAITING_KEY = "awaiting_key"  # open: waiting for an operator's submission
     PROMOTED = "promoted"  # new key is current; waiting for the old key to die
+    RETIRING = "retiring"  # end of life: consumers move off, then the key is deleted
+    RETIRED = "retired"  # Customer.io refuses the key; Pulumi may delete the secrets
 
 
 class Mode(StrEnum):
@@ -69,6 +71,23 @@ class RotationState:
     previous_fp: str = ""
     promoted_at: datetime | None = None
     grace_until: datetime | None = None
+    # How a person finds each key in the Customer.io dashboard: the name given when the
+    # rotation opened (fixed for its whole life), and, for kinds whose dashboard shows
+    # the key itself, its last 4 characters. Never the key.
+    key_name: str = ""  # the name the open rotation's new key is to be given
+    current_name: str = ""
+    current_last4: str = ""
+    previous_name: str = ""
+    previous_last4: str = ""
+    previous_since: datetime | None = None  # when the previous key became current
+    submitted_by: str = ""  # the operator whose submission the open rotation is verifying
+    # The daily liveness check of the current key.
+    live_checked_at: datetime | None = None  # last time Customer.io answered for it
+    live_outcome: str = ""  # accepted | rejected | inconclusive reason
+    live_unknown_since: datetime | None = None  # first inconclusive answer of a run of them
+    live_unknown_told: bool = False
+    # End of life (cio-rotate retire): why, and when Customer.io was seen refusing the key.
+    retired_at: datetime | None = None
     # Last refused submission, so the same refusal is told once.
     rejection: str = ""
     rejection_fp: str = ""
