@@ -13,6 +13,7 @@ TAG_CREDENTIAL = CONFIG_PREFIX + "credential"  # the credential's name, e.g. "ma
 TAG_KIND = CONFIG_PREFIX + "kind"  # track | app | webhook_signing
 TAG_REGION = CONFIG_PREFIX + "region"  # us | eu ("" for webhook_signing)
 TAG_WORKSPACE = CONFIG_PREFIX + "workspace"  # optional expected Customer.io workspace id
+TAG_WEBHOOK_ENDPOINT = CONFIG_PREFIX + "webhook-endpoint"  # webhook_signing: the endpoint URL
 TAG_INBOX = CONFIG_PREFIX + "inbox"  # on the live secret: the inbox secret's ARN / name
 TAG_INBOX_OF = CONFIG_PREFIX + "inbox-of"  # on the inbox secret: the live secret's ARN / name
 # AWS only: the per-credential state document, a third secret only the rotator writes.
@@ -61,6 +62,7 @@ GCP_LABEL_CREDENTIAL = "cio-rotation-credential"
 GCP_LABEL_KIND = "cio-rotation-kind"  # track | app | webhook_signing
 GCP_LABEL_REGION = "cio-rotation-region"  # us | eu (absent for webhook_signing)
 GCP_LABEL_WORKSPACE = "cio-rotation-workspace"
+GCP_ANNOTATION_WEBHOOK_ENDPOINT = "cio-rotation-webhook-endpoint"  # a URL: no label may hold it
 GCP_ANNOTATION_INBOX = "cio-rotation-inbox"  # on the live secret: projects/P/secrets/INBOX
 GCP_ANNOTATION_INBOX_OF = "cio-rotation-inbox-of"  # on the inbox: the live secret's name
 # Annotations the rotator writes: keys must begin and end alphanumeric, [-_.] between.

@@ -114,9 +114,15 @@ def _old_key(ctx: Context) -> str:
     return f"the key with fingerprint {fp}" if fp else "the old key"
 
 
+def suggested_key_name(credential: str, opened_at: datetime) -> str:
+    """The name the new key is given, fixed once when its rotation opens."""
+    return f"{credential}-{opened_at.strftime('%Y%m%d')}"
+
+
 def key_name(ctx: Context) -> str:
-    """The name to give the new key, so the old one is easy to tell apart later."""
-    return f"{ctx.name}-{ctx.now.strftime('%Y%m%d')}"
+    """The name to give the new key: the one recorded when the rotation opened."""
+    st = ctx.state
+    return st.key_name or suggested_key_name(ctx.name, st.opened_at or ctx.now)
 
 
 def steps(ctx: Context) -> list[str]:

@@ -167,10 +167,15 @@ class Verifier:
         current: Credential | None,
         expected_workspace: str,
         configured_region: Region | None,
+        current_fp: str = "",
     ) -> VerifiedKey:
-        """All safety checks before promotion; raises a domain error naming the fix."""
+        """All safety checks before promotion; raises a domain error naming the fix.
+
+        "Differs from current" compares with the current key, or with its recorded
+        fingerprint when the caller did not read it (a key is its secret: the same
+        secret under another site ID is the same key)."""
         label = candidate.label
-        if candidate.same_key_as(current):
+        if candidate.same_key_as(current) or (current_fp and candidate.fingerprint == current_fp):
             raise KeyRejected(runbook.rejection_text("same_as_current", label), "same_as_current")
         if configured_region is not None and candidate.region not in (None, configured_region):
             raise KeyRejected(runbook.rejection_text("wrong_region", label), "wrong_region")
