@@ -237,7 +237,12 @@ class Verifier:
                 "wrong_region",
                 detail=other_region,
             )
-        if expected_workspace and not same_workspace(candidate.kind, result, expected_workspace):
+        # A signing key names no workspace: a workspace_id configured on one is not checked.
+        if (
+            expected_workspace
+            and candidate.kind is not Kind.WEBHOOK_SIGNING
+            and not same_workspace(candidate.kind, result, expected_workspace)
+        ):
             detail = f"{result.workspace or 'unknown'} instead of {expected_workspace}"
             raise WrongWorkspace(
                 runbook.rejection_text("wrong_workspace", label, detail=detail),

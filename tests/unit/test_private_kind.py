@@ -274,13 +274,20 @@ def test_an_endpoint_that_does_not_exist_is_inconclusive(fake):
     assert fake.log == [("/us/v1/no-such-thing", 404)]
 
 
-@pytest.fixture
-def odd_server():
+@pytest.fixture(scope="module")
+def odd_server_once():
     server = HTTPServer(host="127.0.0.1", port=0)
     server.start()
     yield server
-    server.clear()
     server.stop()
+
+
+@pytest.fixture
+def odd_server(odd_server_once):
+    """A server that answers whatever the test says: Customer.io behaving unexpectedly."""
+    odd_server_once.clear()
+    yield odd_server_once
+    odd_server_once.clear()
 
 
 @pytest.mark.parametrize(

@@ -103,6 +103,11 @@ def test_webhook_signing_keys_need_no_network(cio, verifier):
     assert cio.log == []
 
 
+def test_a_workspace_configured_on_a_webhook_key_is_not_held_against_it(cio, verifier):
+    key = Credential(Kind.WEBHOOK_SIGNING, "s" * 40)
+    assert verifier.verify(key, None, "1001", None).workspace == ""
+
+
 def test_messages_never_hold_the_key(cio, verifier):
     key = cio.new_track_key("2002")
     current = cio.new_track_key("1001")
