@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from localcloud.customerio import FakeCustomerIO
 from rotation.credentials import Credential, Kind, Region
 from rotation.errors import KeyRejected, VerificationInconclusive
 from rotation.operator.probe import (
@@ -47,7 +48,9 @@ def assert_no_key(report: ProbeReport, *creds: Credential) -> None:
         assert report.key.startswith("…") and report.key in text
 
 
-def new_key(fake, kind: Kind, workspace: str = "1001", region: str = "us") -> Credential:
+def new_key(
+    fake: FakeCustomerIO, kind: Kind, workspace: str = "1001", region: str = "us"
+) -> Credential:
     if kind is Kind.TRACK:
         return fake.new_track_key(workspace, region)
     if kind is Kind.APP:
@@ -193,7 +196,7 @@ def test_probing_only_reads(fake, verifier):
     assert fake.suppressed == [] and fake.deleted == []
 
 
-SCENARIOS = ["good", "same", "stranger", "down", "bogus", "garbage"]
+SCENARIOS = ["good", "same", "same_down", "stranger", "down", "bogus", "garbage"]
 
 
 @pytest.mark.parametrize("kind", [Kind.TRACK, Kind.APP, Kind.PRIVATE, Kind.WEBHOOK_SIGNING])
@@ -204,6 +207,7 @@ def test_the_probe_decides_what_the_verifier_decides(fake, verifier, kind, scena
     candidate = {
         "good": new_key(fake, kind, "1001" if kind is not Kind.WEBHOOK_SIGNING else "3003"),
         "same": current,
+        "same_down": current,
         "stranger": new_key(fake, kind, "2002"),
         "down": new_key(fake, kind, "1001"),
         "bogus": Credential(
@@ -213,7 +217,7 @@ def test_the_probe_decides_what_the_verifier_decides(fake, verifier, kind, scena
     }[scenario]
 
     def arrange() -> None:
-        if scenario == "down":
+        if scenario in ("down", "same_down"):
             fake.fail_next(503, times=4)
         if scenario == "garbage":
             fake.fail_next(200)
