@@ -200,9 +200,16 @@ def _workspace(kind: Kind, result: Accepted, expected: str, label: str) -> Check
         )
     if same_workspace(kind, result, expected):
         return Check(CheckName.WORKSPACE, Verdict.PASS, f"{result.workspace} (expected {expected})")
+    if kind is Kind.PRIVATE and set(result.workspace.split()) & set(expected.split()):
+        # An account-scoped key may reach some of the expected workspaces but not all.
+        return Check(
+            CheckName.WORKSPACE,
+            Verdict.FAIL,
+            f"Key {label} reaches workspace(s) {result.workspace} but not all of {expected}: "
+            "a replacement must reach every workspace the current key reaches, or some "
+            "application loses access. Create the key with access to all of them.",
+        )
     detail = f"{result.workspace or 'unknown'} instead of {expected}"
-    if kind is Kind.PRIVATE:
-        detail += " (a private key must reach every expected workspace)"
     return Check(
         CheckName.WORKSPACE,
         Verdict.FAIL,

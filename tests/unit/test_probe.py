@@ -164,7 +164,8 @@ def test_a_private_key_seeing_several_workspaces(fake, verifier):
     current = fake.new_private_key(("1001", "2002", "3003"))
     narrower = probe_key(verifier, account.to_json(), Kind.PRIVATE, Region.US, current, "")
     assert narrower.decision is Decision.REJECT
-    assert "must reach every expected workspace" in narrower.check(CheckName.WORKSPACE).detail
+    detail = narrower.check(CheckName.WORKSPACE).detail
+    assert "reaches workspace(s) 1001 2002 but not all of 1001 2002 3003" in detail
 
 
 def test_the_expected_workspace_is_learnt_from_the_current_key(fake, verifier):
