@@ -10,7 +10,7 @@ from __future__ import annotations
 CONFIG_PREFIX = "cio-rotation:"
 TAG_MANAGED = CONFIG_PREFIX + "managed"  # value "true"
 TAG_CREDENTIAL = CONFIG_PREFIX + "credential"  # the credential's name, e.g. "marketing-track"
-TAG_KIND = CONFIG_PREFIX + "kind"  # track | app | webhook_signing
+TAG_KIND = CONFIG_PREFIX + "kind"  # track | app | webhook_signing | private
 TAG_REGION = CONFIG_PREFIX + "region"  # us | eu ("" for webhook_signing)
 TAG_WORKSPACE = CONFIG_PREFIX + "workspace"  # optional expected Customer.io workspace id
 TAG_WEBHOOK_ENDPOINT = CONFIG_PREFIX + "webhook-endpoint"  # webhook_signing: the endpoint URL
@@ -45,6 +45,13 @@ ENV_EMERGENCY_DEADLINE_HOURS = "CIO_EMERGENCY_DEADLINE_HOURS"
 ENV_CLI_NAME = "CIO_CLI_NAME"  # how runbooks spell the CLI, default CLI_NAME
 ENV_TRACK_URL = "CUSTOMERIO_TRACK_URL"  # overrides both regions' Track host (tests, drill)
 ENV_APP_URL = "CUSTOMERIO_APP_URL"  # overrides both regions' App host (tests, drill)
+# How private (sk_) keys are checked. Customer.io does not document it: the default is the
+# inferred `Authorization: Bearer <key>` on GET /v1/workspaces of the region's App host. A
+# stack overrides it by config if Customer.io documents something else (see rotation/verify.py).
+ENV_PRIVATE_PROBE_URL = "CIO_PRIVATE_PROBE_URL"  # "/path" on the App host, or a full URL;
+# either may hold "{region}" (us | eu)
+ENV_PRIVATE_PROBE_AUTH = "CIO_PRIVATE_PROBE_AUTH"  # bearer (default) | basic (key as user)
+PRIVATE_PROBE_AUTH_SCHEMES = ("bearer", "basic")
 
 # Events the AWS rotation Lambda accepts besides Secrets Manager's own
 # {"Step", "SecretId", "ClientRequestToken"}.
@@ -59,7 +66,7 @@ ACTION_ROLLBACK = "rollback"  # {"action", "secret_id", "actor"}: previous key c
 # inbox is a resource name ('/'), which no label value may hold: it is an annotation.
 GCP_LABEL_MANAGED = "cio-rotation-managed"  # value "true"
 GCP_LABEL_CREDENTIAL = "cio-rotation-credential"
-GCP_LABEL_KIND = "cio-rotation-kind"  # track | app | webhook_signing
+GCP_LABEL_KIND = "cio-rotation-kind"  # track | app | webhook_signing | private
 GCP_LABEL_REGION = "cio-rotation-region"  # us | eu (absent for webhook_signing)
 GCP_LABEL_WORKSPACE = "cio-rotation-workspace"
 GCP_ANNOTATION_WEBHOOK_ENDPOINT = "cio-rotation-webhook-endpoint"  # a URL: no label may hold it

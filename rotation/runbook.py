@@ -54,16 +54,24 @@ DASHBOARD = {
         "Customer.io > Data & Integrations > Reporting Webhooks > this webhook",
         'Click "Regenerate signing key"',
     ),
+    # issue 11 (placeholder until the runbook restructure; see the helper's report)
+    Kind.PRIVATE: (
+        "Customer.io > Account Settings > API Credentials (newer accounts: Settings > "
+        "Workspace Settings > API and Webhook Credentials)",
+        "Create a private API key (it starts with sk_) in the same workspace",
+    ),
 }
 KIND_TITLE = {
     Kind.TRACK: "Track API key (Site ID + API key)",
     Kind.APP: "App API key",
     Kind.WEBHOOK_SIGNING: "reporting-webhook signing key",
+    Kind.PRIVATE: "private API key (sk_)",
 }
 WHAT_TO_PASTE = {
     Kind.TRACK: "the new Site ID and API key",
     Kind.APP: "the new App API key",
     Kind.WEBHOOK_SIGNING: "the new signing key",
+    Kind.PRIVATE: "the new private key",
 }
 
 _REJECTIONS = {

@@ -134,7 +134,7 @@ CASES: list[tuple[str, Any, str, str, str]] = [
     ("credentials[0].name", ..., "credentials[0].name", "None is not a valid name", "marketing-track"),
     ("credentials[0].name", "billing-inbox", "credentials[0].name", "reserved for submission inboxes", "billing-key"),
     ("credentials[1].name", "cred-000", "credentials[1].name", "already used by credentials[0]", "<new-name>"),
-    ("credentials[0].kind", "tracking", "credentials[0].kind", "is not a credential kind (track, app, webhook_signing)", "credentials[0].kind' track"),
+    ("credentials[0].kind", "tracking", "credentials[0].kind", "is not a credential kind (track, app, webhook_signing, private)", "credentials[0].kind' track"),
     ("credentials[0].region", "ap", "credentials[0].region", 'is not "us" or "eu"', "credentials[0].region' us"),
     ("credentials[1].region", ..., "credentials[1].region", "required for app keys", "credentials[1].region' us"),
     ("credentials[2].region", "us", "credentials[2].region", "webhook signing keys have no API region", "pulumi config rm --path 'credentials[2].region'"),
