@@ -430,7 +430,9 @@ def after_promotion(ctx: Context) -> list[str]:
         ]
     return [
         f"Do NOT delete {old_text} yet: applications switch to the new key as their cache "
-        f"expires. At {_when(st.grace_until)} you will be told to delete it.{tell}"
+        f"expires. At {_when(st.grace_until)} you will be told to delete it.{tell}",
+        f"Then delete it in {_page(ctx)} and run `{ctx.cli} check {ctx.name}`: the rotator "
+        "confirms Customer.io refuses it and closes the rotation.",
     ]
 
 
@@ -657,7 +659,7 @@ def _closed(arg: str, rid: str, ctx: Context) -> _Text:
 def _emergency_queued(arg: str, rid: str, ctx: Context) -> _Text:
     st = ctx.state
     old = previous_key(ctx)
-    tell = how_to_tell(old, ctx.kind, keep=current_key(ctx).name)
+    tell = how_to_tell(old, ctx.kind)
     return _Text(
         "urgent",
         f"[urgent] EMERGENCY for {ctx.name}: delete the old key first",
@@ -668,6 +670,7 @@ def _emergency_queued(arg: str, rid: str, ctx: Context) -> _Text:
             f"{describe(old, ctx.kind, 'The old key')} is still being retired: delete it now "
             f"in {_page(ctx)}, then run `{ctx.cli} check {ctx.name}`."
             + (f" {tell}" if tell else ""),
+            f"Keep {describe(current_key(ctx), ctx.kind, 'the new key')}: applications use it.",
             "As soon as Customer.io refuses it, a new emergency rotation opens and you will get "
             "its runbook.",
         ],

@@ -308,6 +308,7 @@ def test_closed_notice_names_the_dead_key_and_the_live_one():
 def test_emergency_queued_names_the_key_to_delete_now():
     body = render("emergency_queued/r1/5", promoted(follow_up_emergency=True)).body
     assert f'The old key "{OLD_NAME}"' in body and "delete it now" in body
+    assert f'Keep the new key "{NEW_NAME}"' in body
 
 
 def after_wrong_deletion(**kw):
