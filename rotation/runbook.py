@@ -261,9 +261,9 @@ def how_to_tell(key: KeyRef, kind: Kind | str, keep: str = "") -> str:
         )
     return (
         "It has no recorded name (it predates the rotator recording names), and the dashboard "
-        f"never shows {_a(text.title)} again after creation: pick it by its creation day (and the "
-        "name your team gave it then); if more than one key of the workspace matches, ask who created them "
-        f"before deleting any.{keep_text}"
+        f"never shows {_a(text.title)} again after creation: pick it by its creation day "
+        "(and the name your team gave it then); if more than one key of the workspace "
+        f"matches, ask who created them before deleting any.{keep_text}"
     )
 
 
