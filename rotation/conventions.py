@@ -42,6 +42,7 @@ ENV_REMINDER_DAYS = "CIO_REMINDER_DAYS"
 ENV_GRACE_HOURS = "CIO_GRACE_HOURS"
 ENV_EMERGENCY_GRACE_MINUTES = "CIO_EMERGENCY_GRACE_MINUTES"
 ENV_EMERGENCY_DEADLINE_HOURS = "CIO_EMERGENCY_DEADLINE_HOURS"
+ENV_LIVENESS_ALERT_HOURS = "CIO_LIVENESS_ALERT_HOURS"  # inconclusive daily checks before telling
 ENV_CLI_NAME = "CIO_CLI_NAME"  # how runbooks spell the CLI, default CLI_NAME
 ENV_TRACK_URL = "CUSTOMERIO_TRACK_URL"  # overrides both regions' Track host (tests, drill)
 ENV_APP_URL = "CUSTOMERIO_APP_URL"  # overrides both regions' App host (tests, drill)

@@ -33,6 +33,7 @@ from rotation.policy import Policy, rotation_due
 from rotation.state import Mode, Phase, RotationState, tag_safe
 from rotation.stores.base import SecretStore, Snapshot, Submission
 from rotation.transitions import (
+    Event,
     RevocationOutcome,
     adopted,
     deadline_passed,
@@ -44,8 +45,16 @@ from rotation.transitions import (
     rejected,
     revocation_checked,
     rolled_back,
+    step,
 )
-from rotation.verify import Accepted, Inconclusive, Rejected, VerifiedKey, Verifier
+from rotation.verify import (
+    Accepted,
+    Inconclusive,
+    ProbeResult,
+    Rejected,
+    VerifiedKey,
+    Verifier,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +129,10 @@ class Engine:
         for attempt in range(self.max_attempts):
             snap = self.store.snapshot(credential_id, fresh=attempt > 0)
             new = decide(snap)
+            if snap.partial and new is not None and new != snap.state:
+                # Decided on the cheap read: read the rest and decide again before writing.
+                snap = self.store.complete(credential_id)
+                new = decide(snap)
             if new is None or new == snap.state:
                 return snap, None
             if new.outbox != snap.state.outbox:
@@ -209,10 +222,15 @@ class Engine:
                 self._audit(event, snap, new, actor, "ok", detail=new.reason)
             return self.reconcile(credential_id)
 
-    def reconcile(self, credential_id: str) -> RotationState:
-        """Take every step that is due for this credential now, then deliver notices."""
+    def reconcile(self, credential_id: str, *, liveness: bool = False) -> RotationState:
+        """Take every step that is due for this credential now, then deliver notices.
+
+        With `liveness` (the daily sweep) the current key is also checked against
+        Customer.io: one call, unless the revocation check already asked about it.
+        """
         with self.store.session():
-            snap = self.store.snapshot(credential_id)
+            probed = False
+            snap = self.store.snapshot(credential_id, quick=liveness)
             if snap.current_version and snap.current_version != snap.state.current_version:
                 self._repair(credential_id, snap)
                 snap = self.store.snapshot(credential_id)
@@ -223,7 +241,12 @@ class Engine:
                     state.current_since or snap.current_created, self.clock.now(), self.policy
                 )
             ):
-                return self.open_rotation(credential_id, Mode.SCHEDULED, actor="calendar")
+                opened_state = self.open_rotation(credential_id, Mode.SCHEDULED, actor="calendar")
+                if liveness and snap.current_version is not None:
+                    self._check_liveness(credential_id)
+                    self.deliver_notices(credential_id)
+                    return self._state(credential_id)
+                return opened_state
             if state.phase is Phase.AWAITING_KEY:
                 snap2, new = self._apply(
                     credential_id,
@@ -232,7 +255,9 @@ class Engine:
                 if new is not None:
                     self._audit("rotation.followup", snap2, new, "calendar", new.outbox[-1])
             elif state.phase is Phase.PROMOTED:
-                self._check_revocation(credential_id, snap)
+                probed = self._check_revocation(credential_id, snap)
+            if liveness and not probed:
+                self._check_liveness(credential_id)
             self.deliver_notices(credential_id)
             return self._state(credential_id)
 
@@ -552,6 +577,8 @@ class Engine:
             snap = self.store.snapshot(credential_id)
             if not snap.state.outbox:
                 return 0
+            if snap.partial:
+                snap = self.store.complete(credential_id)
             state = snap.state
             if not state.sending or self._claims.get(credential_id) != state.sending:
                 _, claim = self._apply(
@@ -597,6 +624,7 @@ class Engine:
             policy=self.policy,
             now=now,
             cli=self.cli,
+            webhook_endpoint=cfg.webhook_endpoint,
         )
 
     def _current_credential(self, snap: Snapshot) -> Credential | None:
@@ -718,18 +746,30 @@ class Engine:
         if candidate.fingerprint == current_fp:
             self.store.consume_submission(credential_id, submission, "promoted")
 
-    def _check_revocation(self, credential_id: str, snap: Snapshot) -> None:
+    def _check_revocation(self, credential_id: str, snap: Snapshot) -> bool:
+        """After the grace period, both keys: the old one must be refused, the new one
+        still accepted. Returns whether the current key was probed."""
         state = snap.state
         now = self.clock.now()
         if state.grace_until is None or now < state.grace_until:
-            return
+            return False
         outcome = self._probe_previous(snap)
+        probed = False
+        if outcome in ("revoked", "alive"):
+            probed = True
+            current = self._probe_current(snap)
+            if isinstance(current, Rejected):
+                # Refused new key: the wrong key was deleted (old one alive), or both were.
+                self._on_current_refused(credential_id, previous_alive=outcome == "alive")
+                return True
+            if isinstance(current, Inconclusive) and outcome == "revoked":
+                outcome = "unknown"  # close only once the new key is known to work
         snap2, new = self._apply(
             credential_id,
             lambda s: revocation_checked(s.state, now=now, policy=self.policy, outcome=outcome),
         )
         if new is None:
-            return
+            return probed
         if new.phase is Phase.IDLE:
             self._audit("revocation.confirmed", snap2, new, "rotator", outcome)
             if snap2.state.follow_up_emergency:
@@ -742,6 +782,93 @@ class Engine:
                 )
         else:
             self._audit("revocation.pending", snap2, new, "rotator", outcome)
+        return probed
+
+    def _probe_current(self, snap: Snapshot) -> ProbeResult | None:
+        current = self._current_credential(snap)
+        return None if current is None else self.verifier.probe(current)
+
+    def _check_liveness(self, credential_id: str) -> None:
+        """The daily check of the live key: one Customer.io call per credential."""
+        snap = self.store.snapshot(credential_id)
+        if snap.config.kind is Kind.WEBHOOK_SIGNING or snap.current_version is None:
+            return  # no API can check a signing key: only a real delivery proves it
+        if snap.state.phase in (Phase.RETIRING, Phase.RETIRED):
+            return
+        result = self._probe_current(snap)
+        now = self.clock.now()
+        if result is None:
+            return
+        if isinstance(result, Rejected):
+            self._on_current_refused(credential_id, previous_alive=None)
+            return
+        if isinstance(result, Accepted):
+            self._audit("key.alive", snap, snap.state, "rotator", "accepted")
+            facts = {"outcome": "accepted"}
+        else:
+            reason = f"{result.reason}:{result.detail}" if result.detail else result.reason
+            self._audit("key.unverified", snap, snap.state, "rotator", reason)
+            facts = {"outcome": "inconclusive", "reason": reason}
+        self._apply(
+            credential_id,
+            lambda s: step(s.state, Event.LIVENESS_CHECKED, now=now, policy=self.policy, **facts),
+        )
+
+    def _on_current_refused(self, credential_id: str, *, previous_alive: bool | None) -> None:
+        """Customer.io refuses the current key: roll back to the previous one where that is
+        safe (it passed verification when promoted, was never confirmed revoked and still
+        works), page on-call, and open the rotation that replaces the dead key."""
+        snap = self.store.snapshot(credential_id, fresh=True)  # act on today's config only
+        st = snap.state
+        current = self._probe_current(snap)
+        if not isinstance(current, Rejected):
+            return  # with the configuration read afresh it is not refused after all
+        restored: str | None = None
+        old = self._previous_credential(snap)
+        if previous_alive is None and old is not None and not st.previous_revoked:
+            previous_alive = isinstance(self.verifier.probe(old), Accepted)
+        if old is not None and previous_alive and not st.previous_revoked:
+            raw = old.to_json().encode("utf-8")
+            try:
+                restored = self.store.promote(
+                    credential_id, raw, st.previous_version, expected_current=snap.current_version
+                )
+            except StateConflict:
+                return  # someone else changed the current key: the next check decides
+        now = self.clock.now()
+        refused = snap.current_version or ""
+        snap2, new = self._apply(
+            credential_id,
+            lambda s: step(
+                s.state,
+                Event.CURRENT_REFUSED,
+                rotation_id=self._rotation_id(s),
+                now=now,
+                policy=self.policy,
+                restored_version=restored,
+                refused_version=refused,
+                previous_refused=previous_alive is False or st.previous_revoked,
+            ),
+        )
+        if new is not None:
+            event = "rotation.rolled_back" if restored else "key.refused"
+            detail = f"{new.current_fp} current again" if restored else "no working key"
+            self._audit(event, snap2, new, "rotator", "current key refused", detail=detail)
+        self.deliver_notices(credential_id)
+
+    def _previous_credential(self, snap: Snapshot) -> Credential | None:
+        """The previous key, if the store still holds exactly the recorded one."""
+        st = snap.state
+        if snap.config.kind is Kind.WEBHOOK_SIGNING or not st.previous_version:
+            return None
+        raw = self.store.read_value(snap.config.id, st.previous_version)
+        if raw is None:
+            return None
+        try:
+            old = parse_credential(raw, snap.config.kind)
+        except MalformedKey:
+            return None
+        return old if old.fingerprint == st.previous_fp else None
 
     def _probe_previous(self, snap: Snapshot) -> RevocationOutcome:
         if snap.config.kind is Kind.WEBHOOK_SIGNING:

@@ -358,6 +358,128 @@ def rolled_back(
     ).with_notice(N.ROLLED_BACK)
 
 
+def liveness_checked(
+    st: RotationState, *, now: datetime, policy: Policy, outcome: str, reason: str = ""
+) -> RotationState | None:
+    """The daily check of the current key, when Customer.io accepted it or could not answer.
+
+    An accepted key changes the state only when it ends a run of failed checks (every
+    check is in the audit trail anyway), so an idle credential costs no write. A run of
+    inconclusive checks longer than `liveness_alert_hours` is told once, with its cause.
+    """
+    if outcome == "accepted":
+        if st.live_outcome in ("", "accepted") and st.live_unknown_since is None:
+            return None
+        return replace(
+            st,
+            live_checked_at=now,
+            live_outcome="accepted",
+            live_unknown_since=None,
+            live_unknown_told=False,
+        )
+    since = st.live_unknown_since or now
+    new = replace(st, live_outcome=tag_safe(reason or "inconclusive"), live_unknown_since=since)
+    if not st.live_unknown_told and now - since >= timedelta(hours=policy.liveness_alert_hours):
+        return replace(new, live_unknown_told=True, last_notice_at=now).with_notice(
+            N.LIVENESS_UNKNOWN
+        )
+    return None if new == st else new
+
+
+def current_refused(
+    st: RotationState,
+    *,
+    rotation_id: str,
+    now: datetime,
+    policy: Policy,
+    restored_version: str | None,
+    refused_version: str,
+    previous_refused: bool,
+) -> RotationState | None:
+    """Customer.io refuses the current key: page on-call, and open (or re-open) a rotation.
+
+    With `restored_version` the previous key, which passed verification when it was
+    promoted and still works, is current again (the wrong key was deleted, or the live
+    key was deleted behind the rotator's back): applications read a working key, and the
+    refused one is recorded as revoked so nothing ever rolls back to it. Without it,
+    nothing works: an emergency rotation that needs a new key now.
+    """
+    if st.phase is Phase.RETIRING or st.phase is Phase.RETIRED:
+        return None
+    if restored_version is None and st.live_outcome == "rejected":
+        return None  # already told; the open emergency rotation waits for its key
+    notice = (
+        N.WRONG_KEY_DELETED
+        if st.phase is Phase.PROMOTED and restored_version
+        else (N.BOTH_KEYS_REFUSED if previous_refused else N.CURRENT_REFUSED)
+    )
+    base = without_refusal(st)
+    if st.phase is not Phase.IDLE:
+        opened_state = base
+    else:
+        opened_state = replace(
+            base,
+            rotation_id=rotation_id,
+            opened_at=now,
+            key_name=runbook.suggested_key_name(st.current_name or "key", now)
+            if not st.key_name
+            else st.key_name,
+            reason="Customer.io refuses the current key",
+            actor="rotator",
+            submitted_by="",
+        )
+    if restored_version is not None:
+        mode = opened_state.mode or Mode.EMERGENCY
+        new = replace(
+            opened_state,
+            phase=Phase.AWAITING_KEY,
+            mode=mode if st.phase is Phase.PROMOTED else Mode.EMERGENCY,
+            current_version=restored_version,
+            current_fp=st.previous_fp,
+            current_name=st.previous_name,
+            current_last4=st.previous_last4,
+            current_since=st.previous_since,
+            previous_version=refused_version,
+            previous_fp=st.current_fp,
+            previous_name=st.current_name,
+            previous_last4=st.current_last4,
+            previous_since=st.current_since,
+            previous_revoked=True,  # Customer.io refuses it: it never comes back
+            promoted_at=None,
+            grace_until=None,
+            deadline=deadline_for(Mode.EMERGENCY, now, None, policy)
+            if st.phase is Phase.IDLE
+            else (st.deadline or deadline_for(Mode.EMERGENCY, now, None, policy)),
+            followups=0,
+            escalated=True,
+            overdue=False,
+            follow_up_emergency=False,
+            last_notice_at=now,
+            live_checked_at=now,
+            live_outcome="accepted",
+            live_unknown_since=None,
+            live_unknown_told=False,
+        )
+        return new.with_notice(notice)
+    new = replace(
+        opened_state,
+        phase=Phase.AWAITING_KEY,
+        mode=Mode.EMERGENCY,
+        revoke_first=True,  # the live key is dead already: no grace for it
+        promoted_at=None,
+        grace_until=None,
+        deadline=deadline_for(Mode.EMERGENCY, now, None, policy),
+        followups=0,
+        escalated=True,
+        overdue=False,
+        follow_up_emergency=False,
+        previous_revoked=previous_refused or st.previous_revoked,
+        last_notice_at=now,
+        live_outcome="rejected",
+    )
+    return new.with_notice(notice)
+
+
 class Event(StrEnum):
     """What can happen to a credential: the columns of the table."""
 
@@ -370,6 +492,8 @@ class Event(StrEnum):
     REVOCATION_CHECKED = "revocation_checked"  # the old key was probed after the grace period
     ADOPTED = "adopted"  # the store's current version is not the recorded one
     ROLLED_BACK = "rolled_back"  # the previous key is current again
+    LIVENESS_CHECKED = "liveness_checked"  # the daily probe of the current key
+    CURRENT_REFUSED = "current_refused"  # Customer.io refuses the current key
 
 
 # (phase, event) -> transition. A pair that is not here is not a step the machine takes.
@@ -389,6 +513,12 @@ TABLE: dict[tuple[Phase, Event], Any] = {
     (Phase.PROMOTED, Event.REVOCATION_CHECKED): revocation_checked,
     (Phase.PROMOTED, Event.ADOPTED): adopted,
     (Phase.PROMOTED, Event.ROLLED_BACK): rolled_back,
+    (Phase.IDLE, Event.LIVENESS_CHECKED): liveness_checked,
+    (Phase.AWAITING_KEY, Event.LIVENESS_CHECKED): liveness_checked,
+    (Phase.PROMOTED, Event.LIVENESS_CHECKED): liveness_checked,
+    (Phase.IDLE, Event.CURRENT_REFUSED): current_refused,  # deleted behind our back
+    (Phase.AWAITING_KEY, Event.CURRENT_REFUSED): current_refused,
+    (Phase.PROMOTED, Event.CURRENT_REFUSED): current_refused,  # the new key was deleted
 }
 
 

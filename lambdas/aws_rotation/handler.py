@@ -281,7 +281,7 @@ def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:
     for arn in secret_ids:
         try:
             with rt.store.session():
-                state = rt.engine.reconcile(arn)
+                state = rt.engine.reconcile(arn, liveness=True)
                 if state.phase is Phase.AWAITING_KEY and rt.store.read_submission(arn) is not None:
                     submitted(rt, arn, actor="sweep")
         except NotManaged as err:

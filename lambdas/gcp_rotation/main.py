@@ -278,7 +278,7 @@ def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:
     for secret_id in secret_ids:
         try:
             with rt.store.session():
-                state = rt.engine.reconcile(secret_id)
+                state = rt.engine.reconcile(secret_id, liveness=True)
                 # Pub/Sub redelivers inbox events until they are handled; the sweep looks
                 # at an inbox only while a rotation waits for its key.
                 if (

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -34,7 +35,7 @@ from botocore.exceptions import ClientError
 from rotation import conventions as cv
 from rotation.credentials import Kind, Region
 from rotation.errors import NotManaged, StateConflict
-from rotation.state import RotationState
+from rotation.state import Phase, RotationState
 from rotation.stores.base import (
     CredentialConfig,
     Snapshot,
@@ -122,26 +123,94 @@ class AwsSecretsStore(StoreBase):
             revision=revision,
             current_version=_holder(stages, cv.AWSCURRENT),
             previous_version=_holder(stages, cv.AWSPREVIOUS),
-            pending_version=next(
-                (v for v, s in stages.items() if cv.AWSPENDING in s and cv.AWSCURRENT not in s),
-                None,
-            ),
+            pending_version=_pending(stages),
         )
+
+    def _read_quick_snapshot(self, credential_id: str) -> Snapshot | None:
+        """An idle credential in two reads: its state document, then the current version
+        with its value (which the daily liveness probe needs anyway).
+
+        The configuration comes from the copy the last full read left in the state
+        document. Only for an idle state whose recorded current version is still
+        AWSCURRENT; anything else (or any write, see `Snapshot.partial`) reads it all.
+        """
+        state_secret = state_name_of(credential_id)
+        if state_secret is None:
+            return None
+        doc = self._state_document(state_secret)
+        if doc is None or not isinstance(doc.get("config"), dict):
+            return None
+        state, revision = self._state_from(doc)
+        if state.phase is not Phase.IDLE or not state.current_version or not state.current_since:
+            return None
+        try:
+            got = self.client.get_secret_value(SecretId=credential_id, VersionStage=cv.AWSCURRENT)
+        except ClientError as err:
+            if _code(err) == "ResourceNotFoundException":
+                return None
+            raise
+        if got.get("VersionId") != state.current_version:
+            return None
+        try:
+            config = _config_from_copy(doc["config"], str(got.get("ARN") or credential_id))
+        except (KeyError, ValueError):
+            return None
+        self._links[credential_id] = self._links[config.id] = {
+            k: v for k, v in doc["config"].get("links", {}).items() if isinstance(v, str)
+        }
+        value = got.get("SecretString")
+        if self.in_session and value is not None:
+            self._values[(credential_id, state.current_version)] = value.encode("utf-8")
+        return Snapshot(
+            config=config,
+            state=state,
+            revision=revision,
+            current_version=state.current_version,
+            previous_version=state.previous_version or None,
+            partial=True,
+        )
+
+    def _complete_snapshot(self, partial: Snapshot) -> Snapshot:
+        """DescribeSecret for what the quick read left out: configuration and stages."""
+        d = self._describe(partial.config.id)
+        tags = _tags(d)
+        config = config_from_tags(d["ARN"], d.get("Name", partial.config.id), tags)
+        links = {k: tags[k] for k in (cv.TAG_INBOX, cv.TAG_STATE) if tags.get(k)}
+        self._links[partial.config.id] = self._links[d["ARN"]] = links
+        stages: dict[str, list[str]] = d.get("VersionIdsToStages", {})
+        return replace(
+            partial,
+            config=config,
+            current_version=_holder(stages, cv.AWSCURRENT),
+            previous_version=_holder(stages, cv.AWSPREVIOUS),
+            pending_version=_pending(stages),
+            partial=False,
+        )
+
+    def _state_document(self, state_secret: str) -> dict[str, Any] | None:
+        try:
+            got = self.client.get_secret_value(SecretId=state_secret)
+        except ClientError as err:
+            if _code(err) == "ResourceNotFoundException":
+                return None
+            raise
+        try:
+            doc = json.loads(got.get("SecretString") or "{}")
+        except ValueError:
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    @staticmethod
+    def _state_from(doc: dict[str, Any]) -> tuple[RotationState, str]:
+        fields = {str(k): str(v) for k, v in doc["fields"].items()}
+        return RotationState.from_fields(fields), str(int(doc.get(REVISION, 0)))
 
     def _read_state(
         self, state_secret: str | None, tags: dict[str, str]
     ) -> tuple[RotationState, str]:
-        doc: dict[str, Any] | None = None
-        if state_secret:
-            try:
-                got = self.client.get_secret_value(SecretId=state_secret)
-                doc = json.loads(got.get("SecretString") or "{}")
-            except ClientError as err:
-                if _code(err) != "ResourceNotFoundException":
-                    raise
+        doc = self._state_document(state_secret) if state_secret else None
         if isinstance(doc, dict) and isinstance(doc.get("fields"), dict):
-            fields = {str(k): str(v) for k, v in doc["fields"].items()}
-            return RotationState.from_fields(fields), str(int(doc.get(REVISION, 0)))
+            return self._state_from(doc)
         # No state document yet: the state of an older deployment, kept in tags.
         legacy = {
             k[len(cv.STATE_PREFIX) :]: v for k, v in tags.items() if k.startswith(cv.STATE_PREFIX)
@@ -192,12 +261,21 @@ class AwsSecretsStore(StoreBase):
         """Revision n+1 with the token of n+1: refused if anyone else wrote it first."""
         state_secret = self.state_id(credential_id)
         revision = int(expected) + 1
-        doc = {
+        doc: dict[str, Any] = {
             "format": _STATE_FORMAT,
             REVISION: revision,
             "writer": uuid.uuid4().hex,  # two writers never write the same content
             "fields": {k: v for k, v in sorted(state.to_fields().items()) if v},
         }
+        known = self._snapshots.get(credential_id)
+        if known is not None and not known.partial:
+            # A copy of the configuration as read with this write's snapshot: the daily
+            # sweep's quick read of an idle credential uses it (see _read_quick_snapshot).
+            doc["config"] = _config_copy(known.config, self._links.get(credential_id, {}))
+        elif known is not None:
+            previous = self._state_document(state_secret) or {}
+            if isinstance(previous.get("config"), dict):
+                doc["config"] = previous["config"]
         try:
             self.client.put_secret_value(
                 SecretId=state_secret,
@@ -338,6 +416,47 @@ class AwsSecretsStore(StoreBase):
             # The label is no longer on that version: someone else already moved it.
             if _code(err) not in ("InvalidParameterException", "InvalidRequestException"):
                 raise
+
+
+def state_name_of(live_arn: str) -> str | None:
+    """The state document's name, from the live secret's ARN (`<name>-XXXXXX` at its end:
+    Secrets Manager adds a hyphen and six characters) or name: `<name>/state`."""
+    if ":secret:" in live_arn:
+        name = live_arn.split(":secret:", 1)[1]
+        if len(name) < 8 or name[-7] != "-":
+            return None
+        return f"{name[:-7]}/state"
+    return f"{live_arn}/state" if live_arn else None
+
+
+def _config_copy(config: CredentialConfig, links: dict[str, str]) -> dict[str, Any]:
+    return {
+        "name": config.name,
+        "kind": config.kind.value,
+        "region": config.region.value if config.region else "",
+        "workspace": config.workspace,
+        "webhook_endpoint": config.webhook_endpoint,
+        "links": dict(links),
+    }
+
+
+def _config_from_copy(copy: dict[str, Any], arn: str) -> CredentialConfig:
+    region = str(copy.get("region") or "")
+    return CredentialConfig(
+        id=arn,
+        name=str(copy["name"]),
+        kind=Kind(str(copy["kind"])),
+        region=Region(region) if region else None,
+        workspace=str(copy.get("workspace") or ""),
+        webhook_endpoint=str(copy.get("webhook_endpoint") or ""),
+    )
+
+
+def _pending(stages: dict[str, list[str]]) -> str | None:
+    """The token of an unfinished rotation: AWSPENDING on a version that is not current."""
+    return next(
+        (v for v, s in stages.items() if cv.AWSPENDING in s and cv.AWSCURRENT not in s), None
+    )
 
 
 def _holder(stages: dict[str, list[str]], label: str) -> str | None:

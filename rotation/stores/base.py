@@ -46,6 +46,9 @@ class Snapshot:
     previous_version: str | None
     pending_version: str | None = None  # AWS only: the AWSPENDING token of an open rotation
     current_created: datetime | None = None
+    # Read the cheap way (see StoreBase.snapshot's `quick`): good for deciding that there
+    # is nothing to do, never for a write; the engine reads afresh before writing.
+    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,11 @@ class SecretStore(Protocol):
     def session(self) -> AbstractContextManager[None]:
         """One invocation's unit of work (see the module docstring)."""
 
-    def snapshot(self, credential_id: str, *, fresh: bool = False) -> Snapshot:
+    def snapshot(self, credential_id: str, *, fresh: bool = False, quick: bool = False) -> Snapshot:
         """Read config, state and version pointers; raises NotManaged for foreign secrets."""
+
+    def complete(self, credential_id: str) -> Snapshot:
+        """The whole snapshot where the session holds a partial one."""
 
     def read_value(self, credential_id: str, version: str) -> bytes | None:
         """The payload of a version of the live secret; None if the version holds no value."""
@@ -160,11 +166,27 @@ class StoreBase:
     def in_session(self) -> bool:
         return self._depth > 0
 
-    def snapshot(self, credential_id: str, *, fresh: bool = False) -> Snapshot:
-        """The session's snapshot of a credential (read on first use, or when `fresh`)."""
+    def snapshot(self, credential_id: str, *, fresh: bool = False, quick: bool = False) -> Snapshot:
+        """The session's snapshot of a credential (read on first use, or when `fresh`).
+
+        `quick`: the daily sweep's read of an idle credential, which a store may answer
+        more cheaply (a partial snapshot, see `Snapshot.partial`) when it can.
+        """
         if self.in_session and not fresh and credential_id in self._snapshots:
             return self._snapshots[credential_id]
-        snap = self._read_snapshot(credential_id)
+        snap = (self._read_quick_snapshot(credential_id) if quick else None) or (
+            self._read_snapshot(credential_id)
+        )
+        self._remember(credential_id, snap)
+        return snap
+
+    def complete(self, credential_id: str) -> Snapshot:
+        """The whole snapshot, where the session holds a partial one: only what the quick
+        read left out is read (the state's revision still guards every write)."""
+        known = self._snapshots.get(credential_id)
+        if known is None or not known.partial:
+            return self.snapshot(credential_id, fresh=known is None)
+        snap = self._complete_snapshot(known)
         self._remember(credential_id, snap)
         return snap
 
@@ -235,6 +257,13 @@ class StoreBase:
 
     def _read_snapshot(self, credential_id: str) -> Snapshot:
         raise NotImplementedError
+
+    def _read_quick_snapshot(self, credential_id: str) -> Snapshot | None:
+        """A cheaper read for an idle credential, or None where the store has none."""
+        return None
+
+    def _complete_snapshot(self, partial: Snapshot) -> Snapshot:
+        return self._read_snapshot(partial.config.id)
 
     def _write_state(self, credential_id: str, state: RotationState, expected: str) -> str:
         raise NotImplementedError

@@ -213,6 +213,75 @@ ROWS: list[tuple[str, RotationState, Event, dict[str, Any], Phase, Notice | None
         Phase.AWAITING_KEY,
         Notice.ROLLED_BACK,
     ),
+    (
+        "a live key still accepted: nothing to write",
+        replace(IDLE, live_outcome="unavailable:503", live_unknown_since=NOW - timedelta(hours=3)),
+        Event.LIVENESS_CHECKED,
+        dict(now=NOW, policy=POLICY, outcome="accepted"),
+        Phase.IDLE,
+        None,
+    ),
+    (
+        "a live key unchecked for a day is told once",
+        replace(AWAITING, live_unknown_since=NOW - timedelta(hours=25), live_outcome="forbidden"),
+        Event.LIVENESS_CHECKED,
+        dict(now=NOW, policy=POLICY, outcome="inconclusive", reason="forbidden"),
+        Phase.AWAITING_KEY,
+        Notice.LIVENESS_UNKNOWN,
+    ),
+    (
+        "the first inconclusive check of the new key during its grace",
+        PROMOTED,
+        Event.LIVENESS_CHECKED,
+        dict(now=NOW, policy=POLICY, outcome="inconclusive", reason="unavailable:503"),
+        Phase.PROMOTED,
+        None,
+    ),
+    (
+        "a live key deleted behind the rotator's back, nothing to roll back to",
+        replace(IDLE, previous_version="v0", previous_fp="00000000", previous_revoked=True),
+        Event.CURRENT_REFUSED,
+        dict(
+            rotation_id="r2",
+            now=NOW,
+            policy=POLICY,
+            restored_version=None,
+            refused_version="v1",
+            previous_refused=True,
+        ),
+        Phase.AWAITING_KEY,
+        Notice.BOTH_KEYS_REFUSED,
+    ),
+    (
+        "the live key refused while a rotation waits for its key",
+        AWAITING,
+        Event.CURRENT_REFUSED,
+        dict(
+            rotation_id="r2",
+            now=NOW,
+            policy=POLICY,
+            restored_version=None,
+            refused_version="v1",
+            previous_refused=False,
+        ),
+        Phase.AWAITING_KEY,
+        Notice.CURRENT_REFUSED,
+    ),
+    (
+        "the new key deleted instead of the old one: rolled back",
+        PROMOTED,
+        Event.CURRENT_REFUSED,
+        dict(
+            rotation_id="r2",
+            now=NOW,
+            policy=POLICY,
+            restored_version="v3",
+            refused_version="v2",
+            previous_refused=False,
+        ),
+        Phase.AWAITING_KEY,
+        Notice.WRONG_KEY_DELETED,
+    ),
 ]
 
 
@@ -273,3 +342,46 @@ def test_an_emergency_never_opens_a_second_rotation():
     upgraded = step(AWAITING, Event.OPEN, **{**OPEN, "mode": Mode.EMERGENCY})
     assert upgraded is not None and upgraded.rotation_id == AWAITING.rotation_id
     assert step(upgraded, Event.OPEN, **{**OPEN, "mode": Mode.EMERGENCY}) is None
+
+
+def test_a_wrong_deletion_restores_the_old_key_and_never_comes_back_to_the_new():
+    back = step(
+        PROMOTED,
+        Event.CURRENT_REFUSED,
+        rotation_id="r2",
+        now=NOW,
+        policy=POLICY,
+        restored_version="v3",
+        refused_version="v2",
+        previous_refused=False,
+    )
+    assert back is not None
+    assert back.current_fp == PROMOTED.previous_fp and back.current_version == "v3"
+    assert back.previous_fp == PROMOTED.current_fp and back.previous_revoked
+    assert back.rotation_id == PROMOTED.rotation_id and back.escalated
+    assert back.key_name == PROMOTED.key_name  # the deleted key freed its name
+
+
+def test_a_refused_live_key_is_told_once():
+    dead = step(
+        IDLE,
+        Event.CURRENT_REFUSED,
+        rotation_id="r2",
+        now=NOW,
+        policy=POLICY,
+        restored_version=None,
+        refused_version="v1",
+        previous_refused=True,
+    )
+    assert dead is not None and dead.mode is Mode.EMERGENCY and dead.live_outcome == "rejected"
+    again = step(
+        dead,
+        Event.CURRENT_REFUSED,
+        rotation_id="r3",
+        now=NOW + timedelta(days=1),
+        policy=POLICY,
+        restored_version=None,
+        refused_version="v1",
+        previous_refused=True,
+    )
+    assert again is None
