@@ -97,6 +97,8 @@ class AwsRotation(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
 
+        if cfg.aws.consumer_principals:
+            _refuse_foreign_consumers(cfg.aws.consumer_principals, self)
         account_id = aws.get_caller_identity_output(opts=invoke).account_id
         region = aws.get_region_output(opts=invoke).region
         partition = aws.get_partition_output(opts=invoke).partition
@@ -288,24 +290,19 @@ class AwsRotation(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        # Consumers are attached by name in this account: refuse any of another account
-        # (or partition) before a same-named local role could receive every live key.
-        consumers = cfg.aws.consumer_principals
-        checked = scope.apply(lambda s: _same_account_consumers(consumers, s))
-        for i, principal in enumerate(consumers):
+        for i, principal in enumerate(cfg.aws.consumer_principals):
             kind, principal_name = _iam_name(principal)
-            attached = checked.apply(_constant(principal_name))
             if kind == "role":
                 aws.iam.RolePolicyAttachment(
                     f"{name}-consumer-{i}",
-                    role=attached,
+                    role=principal_name,
                     policy_arn=self.consumer_policy.arn,
                     opts=child,
                 )
             else:
                 aws.iam.UserPolicyAttachment(
                     f"{name}-consumer-{i}",
-                    user=attached,
+                    user=principal_name,
                     policy_arn=self.consumer_policy.arn,
                     opts=child,
                 )
@@ -509,17 +506,18 @@ def _checked_sweep_event(arns: list[str]) -> str:
     return event
 
 
-def _same_account_consumers(principals: tuple[str, ...], scope: policies.AwsScope) -> bool:
-    """Raise the config error for consumers outside the deploying account (see README)."""
-    problems = foreign_consumers(principals, scope.account_id, scope.partition)
+def _refuse_foreign_consumers(principals: tuple[str, ...], parent: pulumi.Resource) -> None:
+    """Consumers are attached by name in the deploying account: one of another account (or
+    partition) would hand every live key to a same-named local role. Asks AWS who is
+    deploying (a plain invoke, so the error comes before any resource) and raises the
+    config error naming each foreign principal.
+    """
+    opts = pulumi.InvokeOptions(parent=parent)
+    account_id = aws.get_caller_identity(opts=opts).account_id
+    partition = aws.get_partition(opts=opts).partition
+    problems = foreign_consumers(principals, account_id, partition)
     if problems:
         raise ConfigError(problems)
-    return True
-
-
-def _constant(value: str) -> Callable[[bool], str]:
-    """`value`, once the check it is applied to has passed."""
-    return lambda _: value
 
 
 def _as_secret(value: pulumi.Output[str]) -> pulumi.Output[str]:

@@ -35,6 +35,8 @@ PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 MANAGED_SECRETS_ENV_BUDGET = 16 * 1024
 REQUIRED_APIS = (
     "iam.googleapis.com",  # service accounts and the custom role
+    "cloudresourcemanager.googleapis.com",  # the build account's project-level log grant
+    "storage.googleapis.com",  # the source bucket (on by default, unless an org turned it off)
     "secretmanager.googleapis.com",
     "pubsub.googleapis.com",
     "cloudfunctions.googleapis.com",

@@ -143,6 +143,9 @@ def main() -> None:
         if config.chat_webhook_configured
         else None
     )
-    stack = build(config, BuildOptions(chat_webhook_url=webhook))
+    try:
+        stack = build(config, BuildOptions(chat_webhook_url=webhook))
+    except ConfigError as err:  # what only the cloud can tell (e.g. the deploying account)
+        raise pulumi.RunError(str(err)) from None
     for key, value in stack.outputs.items():
         pulumi.export(key, value)
