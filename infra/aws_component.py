@@ -1,8 +1,10 @@
 """The AWS half: secrets, their key, the rotation Lambda, its schedule, roles and alarms.
 
-No secret value ever passes through Pulumi: secrets are created empty (no
+No credential ever passes through Pulumi: secrets are created empty (no
 SecretVersion resources) and the first value arrives through `cio-rotate submit`
-and the same verification as every rotation.
+and the same verification as every rotation. The one value Pulumi writes is the
+optional chat webhook URL, already a Pulumi config secret, into an SSM SecureString
+the rotator reads (never into the function's configuration).
 """
 
 from __future__ import annotations

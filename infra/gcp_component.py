@@ -2,8 +2,10 @@
 
 Secret Manager never rotates anything: at `next_rotation_time` it publishes
 SECRET_ROTATE to the secret's topic, and every new inbox version publishes
-SECRET_VERSION_ADD to the same topic; the function reacts to both. No secret
-value passes through Pulumi (no SecretVersion resources).
+SECRET_VERSION_ADD to the same topic; the function reacts to both. No credential
+passes through Pulumi (no SecretVersion of a managed secret); the one version it
+writes is the optional chat webhook URL's, already a Pulumi config secret, mounted
+into the function rather than written into its configuration.
 """
 
 from __future__ import annotations
