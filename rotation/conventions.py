@@ -35,6 +35,9 @@ AWSPREVIOUS = "AWSPREVIOUS"
 # Environment of the rotation function (both clouds).
 ENV_SNS_TOPIC_ARN = "CIO_SNS_TOPIC_ARN"
 ENV_CHAT_WEBHOOK_URL = "CIO_CHAT_WEBHOOK_URL"
+# AWS: the name of the SSM SecureString that holds the chat webhook URL, so the URL is
+# never in the function configuration (read by notify.chat_webhook_url at cold start).
+ENV_CHAT_WEBHOOK_PARAMETER = "CIO_CHAT_WEBHOOK_PARAMETER"
 ENV_ROTATION_DAYS = "CIO_ROTATION_DAYS"
 ENV_LEAD_DAYS = "CIO_LEAD_DAYS"
 ENV_ESCALATE_DAYS = "CIO_ESCALATE_DAYS"
