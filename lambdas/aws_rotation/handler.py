@@ -33,7 +33,7 @@ from rotation.errors import (
     VerificationInconclusive,
 )
 from rotation.logs import quiet_sdk_loggers
-from rotation.notify import FanOut, Notifier, SnsNotifier, WebhookNotifier
+from rotation.notify import FanOut, Notifier, SnsNotifier, WebhookNotifier, chat_webhook_url
 from rotation.policy import Policy
 from rotation.state import Mode, Phase
 from rotation.stores.aws import AwsSecretsStore
@@ -61,8 +61,9 @@ def build_runtime(
     notifiers: list[Notifier] = []
     if env.get(cv.ENV_SNS_TOPIC_ARN):
         notifiers.append(SnsNotifier(env[cv.ENV_SNS_TOPIC_ARN], boto3.client("sns")))
-    if env.get(cv.ENV_CHAT_WEBHOOK_URL):
-        notifiers.append(WebhookNotifier(env[cv.ENV_CHAT_WEBHOOK_URL]))
+    url = chat_webhook_url(env)
+    if url:
+        notifiers.append(WebhookNotifier(url))
     engine = Engine(
         store=store,
         verifier=verifier or Verifier(env=env),

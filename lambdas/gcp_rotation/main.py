@@ -42,7 +42,7 @@ from rotation.errors import (
     VerificationInconclusive,
 )
 from rotation.logs import quiet_sdk_loggers
-from rotation.notify import FanOut, Notifier, WebhookNotifier
+from rotation.notify import FanOut, Notifier, WebhookNotifier, chat_webhook_url
 from rotation.notify_gcp import PubSubNotifier, StructuredLogNotifier
 from rotation.policy import Policy
 from rotation.state import Mode, Phase
@@ -79,8 +79,9 @@ def build_runtime(
         notifiers: list[Notifier] = [StructuredLogNotifier()]
         if env.get(cv.ENV_PUBSUB_TOPIC):
             notifiers.append(PubSubNotifier(env[cv.ENV_PUBSUB_TOPIC]))
-        if env.get(cv.ENV_CHAT_WEBHOOK_URL):
-            notifiers.append(WebhookNotifier(env[cv.ENV_CHAT_WEBHOOK_URL]))
+        url = chat_webhook_url(env)
+        if url:
+            notifiers.append(WebhookNotifier(url))
         notifier = FanOut(notifiers)
     engine = Engine(
         store=store,

@@ -576,11 +576,6 @@ def _as(principal: Principal, build: Callable[[], Any], monkeypatch: pytest.Monk
         return build()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 removed TagResource from the rotator (state moves to the state secret); "
-    "the engine of issue 9 writes the state secret. Strict: remove this marker at that merge.",
-)
 def test_whole_rotation_runs_under_the_rotator_policy(
     aws: Any, cio: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
