@@ -37,6 +37,7 @@ from cio_consumer.credentials import (
     parse_track,
 )
 from cio_consumer.errors import ConsumerError, CredentialsRejected
+from cio_consumer.logsafe import install_sdk_log_filter
 from cio_consumer.sources import SecretSnapshot, SecretSource
 
 log = logging.getLogger("cio_consumer")
@@ -99,6 +100,7 @@ class CredentialLoader(Generic[T]):
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         check_ttl(ttl, emergency_grace)
+        install_sdk_log_filter()  # the SDK reading the secret must not log its payload
         self.source = source
         self.parse = parse
         self.ttl = ttl

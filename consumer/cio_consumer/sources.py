@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from cio_consumer.errors import CredentialUnavailable
+from cio_consumer.logsafe import install_sdk_log_filter
 
 log = logging.getLogger("cio_consumer")
 
@@ -71,6 +72,7 @@ class AwsSecretsManagerSource:
     def __init__(
         self, secret_id: str, *, client: Any = None, region_name: str | None = None
     ) -> None:
+        install_sdk_log_filter()
         if client is None:
             import boto3  # only when used, so the package installs without boto3
 
@@ -145,6 +147,7 @@ class GcpSecretManagerSource:
         grace_annotation: str = GCP_GRACE_ANNOTATION,
         previous_alias: str = GCP_PREVIOUS_ALIAS,
     ) -> None:
+        install_sdk_log_filter()
         if client is None:
             from google.cloud import secretmanager
 
