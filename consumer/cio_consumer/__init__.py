@@ -36,6 +36,9 @@ from cio_consumer.logsafe import install_sdk_log_filter
 from cio_consumer.sanitize import Sanitizer
 from cio_consumer.sources import AwsSecretsManagerSource, GcpSecretManagerSource, SecretSource
 from cio_consumer.webhooks import (
+    AsgiWebhookVerifier,
+    ReplayGuard,
+    WebhookGate,
     WebhookVerifier,
     is_valid_webhook,
     sign,
@@ -45,6 +48,7 @@ from cio_consumer.webhooks import (
 
 __all__ = [
     "AppCredentials",
+    "AsgiWebhookVerifier",
     "AwsSecretsManagerSource",
     "ConsumerError",
     "CredentialLoader",
@@ -54,12 +58,14 @@ __all__ = [
     "CredentialsRejected",
     "GcpSecretManagerSource",
     "PrivateCredentials",
+    "ReplayGuard",
     "SaltUnavailable",
     "Sanitizer",
     "SecretSource",
     "TrackCredentials",
     "TtlTooLongWarning",
     "UnsafeIdentifier",
+    "WebhookGate",
     "WebhookKeys",
     "WebhookRejected",
     "WebhookVerifier",
