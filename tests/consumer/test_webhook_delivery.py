@@ -204,7 +204,9 @@ def test_forged_deliveries_cannot_make_a_genuine_new_key_wait(aws, clock):
     assert ticker.slept and max(ticker.slept) <= loader.probe_interval
 
 
-def asgi_post(app: Any, path: str, headers: dict[str, str], chunks: list[bytes]) -> tuple[int, bytes]:
+def asgi_post(
+    app: Any, path: str, headers: dict[str, str], chunks: list[bytes]
+) -> tuple[int, bytes]:
     """One HTTP request through an ASGI app, the body split across `chunks` messages."""
     scope = {
         "type": "http",
