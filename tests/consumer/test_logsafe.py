@@ -171,6 +171,21 @@ def test_entry_points_filter_covers_loggers_created_later(aws, debug_everything,
     assert rotation_logs.SDK_FILTER in late.filters
 
 
+def test_entry_points_filter_holds_with_the_google_logging_scope(
+    emulator, debug_everything, monkeypatch
+):
+    """The Cloud Function and the CLI read and write Secret Manager with the Google client."""
+    monkeypatch.setattr(logsafe.SdkDebugFilter, "filter", lambda self, record: True)
+    rotation_logs.quiet_sdk_loggers()
+    for name in DEBUG_LOGGERS:
+        if name != SCOPE:  # left for Google to configure, as the variable asks
+            logging.getLogger(name).setLevel(logging.DEBUG)
+    key, source = _gcp_key(emulator)
+    source.fetch()
+    assert logging.getLogger(SCOPE).handlers
+    assert not leaks(debug_everything(), key)
+
+
 def test_warnings_from_the_sdks_still_reach_the_application(debug_everything):
     logsafe.install_sdk_log_filter()
     logging.getLogger("urllib3.connectionpool").warning("Retrying after connection broken")
