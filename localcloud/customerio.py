@@ -66,6 +66,9 @@ class FakeCustomerIO:
     log: list[tuple[str, int]] = field(default_factory=list)
     suppressed: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    identified: list[str] = field(default_factory=list)
+    events: list[tuple[str, str]] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)  # transactional message ids sent
     issued: list[str] = field(default_factory=list)  # every secret handed out, for leak scans
     # Where and how this Customer.io checks private keys (the inferred scheme by default).
     private_path: str = DEFAULT_PRIVATE_PATH
@@ -85,6 +88,16 @@ class FakeCustomerIO:
         self.server.expect_request(
             re.compile(r"^/(us|eu)/api/v1/customers/[^/]+$"), method="DELETE"
         ).respond_with_handler(self._delete)
+        # What the official `customerio` package calls (Track identify/track, App send_email).
+        self.server.expect_request(
+            re.compile(r"^/(us|eu)/api/v1/customers/[^/]+$"), method="PUT"
+        ).respond_with_handler(self._identify)
+        self.server.expect_request(
+            re.compile(r"^/(us|eu)/api/v1/customers/[^/]+/events$"), method="POST"
+        ).respond_with_handler(self._event)
+        self.server.expect_request(
+            re.compile(r"^/(us|eu)/v1/send/email$"), method="POST"
+        ).respond_with_handler(self._send_email)
         # Last, so it only sees what no route above takes: a moved private-key endpoint, or 404.
         self.server.expect_request(re.compile(r"^/(us|eu)/.*$"), method="GET").respond_with_handler(
             self._other_get
@@ -114,6 +127,9 @@ class FakeCustomerIO:
             self.log.clear()
             self.suppressed.clear()
             self.deleted.clear()
+            self.identified.clear()
+            self.events.clear()
+            self.emails.clear()
             self.latency = 0.0
             self.private_path = DEFAULT_PRIVATE_PATH
             self.private_auth = "bearer"
@@ -305,3 +321,36 @@ class FakeCustomerIO:
             return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
         self.deleted.append(request.path.split("/")[-1])
         return self._answer(request, 200, {})
+
+    def _identify(self, request: Request) -> Response:
+        fault = self._fault(request)
+        if fault is not None:
+            return fault
+        if not self._track_auth_ok(request):
+            return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+        self.identified.append(request.path.split("/")[-1])
+        return self._answer(request, 200, {})
+
+    def _event(self, request: Request) -> Response:
+        fault = self._fault(request)
+        if fault is not None:
+            return fault
+        if not self._track_auth_ok(request):
+            return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+        name = str((request.get_json(silent=True) or {}).get("name", ""))
+        self.events.append((request.path.split("/")[-2], name))
+        return self._answer(request, 200, {})
+
+    def _send_email(self, request: Request) -> Response:
+        """App API transactional send: Bearer auth with an App (or `sk_` private) key."""
+        fault = self._fault(request)
+        if fault is not None:
+            return fault
+        header = request.headers.get("Authorization", "")
+        key = self.app_keys.get(header[7:] if header.startswith("Bearer ") else "")
+        if key is None or key.region != request.path.split("/")[1]:
+            return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+        message = str((request.get_json(silent=True) or {}).get("transactional_message_id", ""))
+        self.emails.append(message)
+        delivery = secrets.token_hex(8)
+        return self._answer(request, 200, {"delivery_id": delivery, "queued_at": int(time.time())})
