@@ -1,12 +1,15 @@
 """The AWS half: secrets, their key, the rotation Lambda, its schedule, roles and alarms.
 
-No secret value ever passes through Pulumi: secrets are created empty (no
+No credential ever passes through Pulumi: secrets are created empty (no
 SecretVersion resources) and the first value arrives through `cio-rotate submit`
-and the same verification as every rotation.
+and the same verification as every rotation. The one value Pulumi writes is the
+optional chat webhook URL, already a Pulumi config secret, into an SSM SecureString
+the rotator reads (never into the function's configuration).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -15,15 +18,16 @@ import pulumi_aws as aws
 from infra import aws_policies as policies
 from infra import naming
 from infra.bundle import AWS_HANDLER, Bundle
-from infra.config import CredentialSpec, StackConfig
-from infra.metadata import aws_inbox_tags, aws_live_tags
+from infra.config import ConfigError, CredentialSpec, StackConfig, foreign_consumers
+from infra.metadata import aws_inbox_tags, aws_live_tags, aws_state_tags
 from infra.sweep import AWS_INPUT_LIMIT_BYTES, plan_chunks, sweep_event
 from rotation import conventions as cv
 
 LAMBDA_RUNTIME = "python3.12"
 LAMBDA_TIMEOUT_SECONDS = 300
 LAMBDA_MEMORY_MB = 256
-SECRET_RECOVERY_DAYS = 30  # a deleted live secret can be restored for a month
+# Secrets Manager's own failure events (CloudTrail service events) for this stack's secrets.
+ROTATION_FAILURE_EVENTS = ("RotationFailed", "RotationAbandoned")
 
 
 @dataclass(frozen=True)
@@ -37,28 +41,43 @@ class AwsRotationArgs:
 class AwsCredentialSecrets:
     live: aws.secretsmanager.Secret
     inbox: aws.secretsmanager.Secret
+    state: aws.secretsmanager.Secret
     rotation: aws.secretsmanager.SecretRotation
 
 
 def function_environment(
-    config: StackConfig, topic_arn: pulumi.Input[str], chat_webhook_url: pulumi.Output[str] | None
+    config: StackConfig, topic_arn: pulumi.Input[str], chat_parameter: str | None
 ) -> dict[str, pulumi.Input[str]]:
-    """The rotator's environment: the calendar and where to notify (names from conventions)."""
-    s = config.schedule
+    """The rotator's environment: the calendar (Policy.to_env) and where to notify.
+
+    The chat webhook URL is never here: only the name of the SSM SecureString holding
+    it, which reveals nothing to whoever may read the function's configuration.
+    """
     env: dict[str, pulumi.Input[str]] = {
+        **config.schedule.to_env(),
         cv.ENV_SNS_TOPIC_ARN: topic_arn,
-        cv.ENV_ROTATION_DAYS: str(s.rotation_days),
-        cv.ENV_LEAD_DAYS: str(s.lead_days),
-        cv.ENV_ESCALATE_DAYS: str(s.escalate_days),
-        cv.ENV_REMINDER_DAYS: str(s.reminder_days),
-        cv.ENV_GRACE_HOURS: str(s.grace_hours),
-        cv.ENV_EMERGENCY_GRACE_MINUTES: str(s.emergency_grace_minutes),
-        cv.ENV_EMERGENCY_DEADLINE_HOURS: str(s.emergency_deadline_hours),
         cv.ENV_CLI_NAME: naming.CLI_NAME,
     }
-    if chat_webhook_url is not None:
-        env[cv.ENV_CHAT_WEBHOOK_URL] = pulumi.Output.secret(chat_webhook_url)
+    if chat_parameter is not None:
+        env[cv.ENV_CHAT_WEBHOOK_PARAMETER] = chat_parameter
     return env
+
+
+def rotation_failed_pattern(scope: policies.AwsScope) -> str:
+    """EventBridge pattern: Secrets Manager's rotation failures of this stack's secrets."""
+    return policies.to_json(
+        {
+            "source": ["aws.secretsmanager"],
+            "detail-type": ["AWS Service Event via CloudTrail"],
+            "detail": {
+                "eventSource": ["secretsmanager.amazonaws.com"],
+                "eventName": list(ROTATION_FAILURE_EVENTS),
+                "additionalEventData": {
+                    "SecretId": [{"prefix": scope.managed_secrets.removesuffix("*")}]
+                },
+            },
+        }
+    )
 
 
 def _iam_name(arn: str) -> tuple[str, str]:
@@ -80,14 +99,26 @@ class AwsRotation(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
 
+        if cfg.aws.consumer_principals:
+            _refuse_foreign_consumers(cfg.aws.consumer_principals, self)
         account_id = aws.get_caller_identity_output(opts=invoke).account_id
         region = aws.get_region_output(opts=invoke).region
         partition = aws.get_partition_output(opts=invoke).partition
         scope = pulumi.Output.all(partition, region, account_id).apply(
             lambda a: policies.AwsScope(partition=a[0], region=a[1], account_id=a[2], prefix=prefix)
         )
+        stack = pulumi.get_stack()
 
-        # Keys: one for the secrets (usable only through Secrets Manager), one for the topic.
+        def iam_name(role: str) -> pulumi.Output[str]:
+            """IAM is account-global: its names carry the stack and the region."""
+            return region.apply(lambda r: naming.iam_name(prefix, role, stack, r))
+
+        chat_parameter = (
+            naming.aws_chat_parameter_name(prefix) if args.chat_webhook_url is not None else None
+        )
+
+        # Keys: one for the secrets (usable only through Secrets Manager), one for the
+        # notifications (the topic and the chat webhook's SSM parameter).
         self.secrets_key = self._key(
             f"{name}-secrets-key",
             f"Customer.io credentials under {prefix}/ (Secrets Manager only)",
@@ -97,9 +128,9 @@ class AwsRotation(pulumi.ComponentResource):
         )
         self.topic_key = self._key(
             f"{name}-topic-key",
-            f"{prefix} rotation notifications topic",
+            f"{prefix} rotation notifications (SNS topic, chat webhook parameter)",
             f"alias/{prefix}-notifications",
-            scope.apply(lambda s: policies.to_json(policies.topic_key_policy(s))),
+            scope.apply(lambda s: policies.to_json(policies.topic_key_policy(s, chat_parameter))),
             child,
         )
 
@@ -118,6 +149,19 @@ class AwsRotation(pulumi.ComponentResource):
                 endpoint=email,
                 opts=child,
             )
+        # The chat webhook URL is a bearer credential: an SSM SecureString under the
+        # notifications key, read by the rotator at cold start; never in its environment.
+        self.chat_parameter: aws.ssm.Parameter | None = None
+        if chat_parameter is not None and args.chat_webhook_url is not None:
+            self.chat_parameter = aws.ssm.Parameter(
+                f"{name}-chat-webhook",
+                name=chat_parameter,
+                type="SecureString",
+                value=_as_secret(args.chat_webhook_url),
+                key_id=self.topic_key.arn,
+                description="Chat webhook URL for rotation notices (read by the rotator only)",
+                opts=child,
+            )
 
         # The rotator: its own log group (with retention), role and function.
         function_name = naming.rotator_function_name(prefix)
@@ -129,6 +173,7 @@ class AwsRotation(pulumi.ComponentResource):
         )
         self.rotator_role = aws.iam.Role(
             f"{name}-rotator-role",
+            name=iam_name("rotator"),
             description="Customer.io credential rotator (Lambda execution role)",
             assume_role_policy=policies.to_json(policies.lambda_trust_policy()),
             opts=child,
@@ -143,13 +188,12 @@ class AwsRotation(pulumi.ComponentResource):
             source_code_hash=args.bundle.sha256_b64,
             timeout=LAMBDA_TIMEOUT_SECONDS,
             memory_size=LAMBDA_MEMORY_MB,
-            # The rotator is the only writer of its state tags and checks them before it
-            # writes them (tags have no compare-and-swap). Serialising every invocation
-            # (Secrets Manager steps, sweeps, emergencies) is what makes that
-            # check-then-write safe. Throttled asynchronous events are retried by Lambda.
-            reserved_concurrent_executions=1,
+            # No reservation by default: state writes are compare-and-swap, so concurrent
+            # invocations are safe, and a reservation fails on accounts whose quota
+            # cannot spare it. An operator may still set one as a cost or blast cap.
+            reserved_concurrent_executions=cfg.aws.reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables=function_environment(cfg, self.topic.arn, args.chat_webhook_url)
+                variables=function_environment(cfg, self.topic.arn, chat_parameter)
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="Text", log_group=self.log_group.name
@@ -158,6 +202,7 @@ class AwsRotation(pulumi.ComponentResource):
         )
         self.rotator_policy = aws.iam.RolePolicy(
             f"{name}-rotator-policy",
+            name=iam_name("rotator"),
             role=self.rotator_role.id,
             policy=pulumi.Output.all(
                 scope,
@@ -175,6 +220,7 @@ class AwsRotation(pulumi.ComponentResource):
                         topic_arn=a[3],
                         log_group_arn=a[4],
                         function_arn=a[5],
+                        chat_parameter=chat_parameter,
                     )
                 )
             ),
@@ -208,29 +254,13 @@ class AwsRotation(pulumi.ComponentResource):
         for spec in cfg.credentials:
             self.credentials[spec.name] = self._credential(name, spec, cfg)
 
-        self._sweep_schedules(name, cfg, account_id)
-
-        aws.cloudwatch.MetricAlarm(
-            f"{name}-rotator-errors",
-            name=f"{function_name}-errors",
-            alarm_description="The Customer.io rotator failed; see its log group.",
-            namespace="AWS/Lambda",
-            metric_name="Errors",
-            dimensions={"FunctionName": self.function.name},
-            statistic="Sum",
-            period=300,
-            evaluation_periods=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=[self.topic.arn],
-            opts=child,
-        )
+        self._sweep_schedules(name, cfg, account_id, iam_name)
+        self._alarms(name, function_name, scope)
 
         # Operators (assume a role) and consumers (a managed policy).
         self.operator_role = aws.iam.Role(
             f"{name}-operator-role",
-            name=f"{prefix}-rotation-operator",
+            name=iam_name("operator"),
             description="Hands Customer.io keys to the rotator; cannot read live keys",
             assume_role_policy=policies.to_json(
                 policies.operator_trust_policy(cfg.aws.operator_principals)
@@ -240,6 +270,7 @@ class AwsRotation(pulumi.ComponentResource):
         )
         aws.iam.RolePolicy(
             f"{name}-operator-policy",
+            name=iam_name("operator"),
             role=self.operator_role.id,
             policy=pulumi.Output.all(
                 scope, self.secrets_key.arn, self.function.arn, self.log_group.arn
@@ -254,8 +285,8 @@ class AwsRotation(pulumi.ComponentResource):
         )
         self.consumer_policy = aws.iam.Policy(
             f"{name}-consumer-policy",
-            name=f"{prefix}-credentials-consumer",
-            description="Read the current Customer.io credentials (managed secrets only)",
+            name=iam_name("consumer"),
+            description="Read the current Customer.io credentials (live secrets only)",
             policy=pulumi.Output.all(scope, self.secrets_key.arn).apply(
                 lambda a: policies.to_json(policies.consumer_policy(a[0], secrets_key_arn=a[1]))
             ),
@@ -288,6 +319,54 @@ class AwsRotation(pulumi.ComponentResource):
             }
         )
 
+    def _alarms(
+        self, name: str, function_name: str, scope: pulumi.Output[policies.AwsScope]
+    ) -> None:
+        """Errors, throttles and Secrets Manager's own rotation failures page the operators."""
+        child = pulumi.ResourceOptions(parent=self)
+        for metric, what in (("Errors", "failed"), ("Throttles", "was throttled")):
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-rotator-{metric.lower()}",
+                name=f"{function_name}-{metric.lower()}",
+                alarm_description=f"The Customer.io rotator {what}; see its log group.",
+                namespace="AWS/Lambda",
+                metric_name=metric,
+                dimensions={"FunctionName": self.function.name},
+                statistic="Sum",
+                period=300,
+                evaluation_periods=1,
+                threshold=0,
+                comparison_operator="GreaterThanThreshold",
+                treat_missing_data="notBreaching",
+                alarm_actions=[self.topic.arn],
+                opts=child,
+            )
+        # A rotation Secrets Manager itself marks failed (its step timed out, the function
+        # could not be invoked) raises no Lambda error: it is a CloudTrail service event.
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-rotation-failed",
+            name=f"{function_name}-rotation-failed",
+            description="Secrets Manager reports a failed rotation of a managed secret",
+            event_pattern=scope.apply(rotation_failed_pattern),
+            opts=child,
+        )
+        self.topic_policy = aws.sns.TopicPolicy(
+            f"{name}-notifications-policy",
+            arn=self.topic.arn,
+            policy=pulumi.Output.all(scope, self.topic.arn, rule.arn).apply(
+                lambda a: policies.to_json(
+                    policies.topic_policy(a[0], topic_arn=a[1], rule_arns=[a[2]])
+                )
+            ),
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-rotation-failed-notify",
+            rule=rule.name,
+            arn=self.topic.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.topic_policy]),
+        )
+
     def _key(
         self,
         resource: str,
@@ -311,17 +390,33 @@ class AwsRotation(pulumi.ComponentResource):
     def _credential(
         self, name: str, spec: CredentialSpec, cfg: StackConfig
     ) -> AwsCredentialSecrets:
+        """Three secrets: the live key, its submission inbox and its rotation state."""
+        assert cfg.aws is not None
         prefix = cfg.name_prefix
         live_name = naming.aws_secret_name(prefix, spec.name)
+        # After `pulumi destroy` a secret waits out its recovery window, during which its
+        # name cannot be reused; `aws_secret_recovery_days: 0` deletes at once instead.
+        recovery = cfg.aws.secret_recovery_days
+        child = pulumi.ResourceOptions(parent=self)
         inbox = aws.secretsmanager.Secret(
             f"{name}-{spec.name}-inbox",
             name=naming.aws_inbox_name(prefix, spec.name),
             description=f"Submission inbox of {live_name}: operators add versions, the "
             "rotator verifies and consumes them. Applications never read it.",
             kms_key_id=self.secrets_key.arn,
-            recovery_window_in_days=7,
+            recovery_window_in_days=recovery,
             tags=aws_inbox_tags(spec, live_name),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
+        )
+        state = aws.secretsmanager.Secret(
+            f"{name}-{spec.name}-state",
+            name=naming.aws_state_name(prefix, spec.name),
+            description=f"Rotation state of {live_name} (no key material): written only by "
+            "the rotator, with compare-and-swap; operators read it for status and history.",
+            kms_key_id=self.secrets_key.arn,
+            recovery_window_in_days=recovery,
+            tags=aws_state_tags(spec, live_name),
+            opts=child,
         )
         live = aws.secretsmanager.Secret(
             f"{name}-{spec.name}-live",
@@ -329,13 +424,13 @@ class AwsRotation(pulumi.ComponentResource):
             description=f"Customer.io {spec.kind.value} credential {spec.name!r}; "
             f"bootstrap with `{naming.bootstrap_command(spec.name)}`.",
             kms_key_id=self.secrets_key.arn,
-            recovery_window_in_days=SECRET_RECOVERY_DAYS,
-            tags=inbox.arn.apply(lambda arn: aws_live_tags(spec, arn)),
-            # The rotator records its state in `cio-state:*` tags at run time. After a
-            # refresh those tags are in state and a plain `pulumi up` would delete them,
-            # losing an open rotation; so Pulumi sets tags at creation and then leaves
-            # them to the rotator (tagsAll is derived from tags, so it follows).
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["tags"]),
+            recovery_window_in_days=recovery,
+            # Configuration only, owned by Pulumi: the rotator writes no tags (its state
+            # is the state secret), so config changes must reach them: no ignore_changes.
+            tags=pulumi.Output.all(inbox.arn, state.arn).apply(
+                lambda a: aws_live_tags(spec, a[0], a[1])
+            ),
+            opts=child,
         )
         rotation = aws.secretsmanager.SecretRotation(
             f"{name}-{spec.name}-rotation",
@@ -348,15 +443,22 @@ class AwsRotation(pulumi.ComponentResource):
             # testSecret as a configuration test, which the rotator passes quietly.
             rotate_immediately=False,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[self.permission, self.rotator_policy]
+                parent=self, depends_on=[self.permission, self.rotator_policy, state]
             ),
         )
-        return AwsCredentialSecrets(live=live, inbox=inbox, rotation=rotation)
+        return AwsCredentialSecrets(live=live, inbox=inbox, state=state, rotation=rotation)
 
-    def _sweep_schedules(self, name: str, cfg: StackConfig, account_id: pulumi.Output[str]) -> None:
+    def _sweep_schedules(
+        self,
+        name: str,
+        cfg: StackConfig,
+        account_id: pulumi.Output[str],
+        iam_name: Callable[[str], pulumi.Output[str]],
+    ) -> None:
         """Daily sweeps over explicit secret lists (so no ListSecrets), staggered chunks."""
         role = aws.iam.Role(
             f"{name}-scheduler-role",
+            name=iam_name("scheduler"),
             description="EventBridge Scheduler: daily sweep of the Customer.io rotator",
             assume_role_policy=account_id.apply(
                 lambda a: policies.to_json(policies.scheduler_trust_policy(a))
@@ -365,6 +467,7 @@ class AwsRotation(pulumi.ComponentResource):
         )
         role_policy = aws.iam.RolePolicy(
             f"{name}-scheduler-policy",
+            name=iam_name("scheduler"),
             role=role.id,
             policy=self.function.arn.apply(
                 lambda arn: policies.to_json(policies.scheduler_invoke_policy(arn))
@@ -403,3 +506,23 @@ def _checked_sweep_event(arns: list[str]) -> str:
     if len(event.encode()) > AWS_INPUT_LIMIT_BYTES:  # unreachable with plan_chunks' bound
         raise ValueError("a sweep schedule's input exceeds EventBridge Scheduler's 256 KB")
     return event
+
+
+def _refuse_foreign_consumers(principals: tuple[str, ...], parent: pulumi.Resource) -> None:
+    """Consumers are attached by name in the deploying account: one of another account (or
+    partition) would hand every live key to a same-named local role. Asks AWS who is
+    deploying (a plain invoke, so the error comes before any resource) and raises the
+    config error naming each foreign principal.
+    """
+    opts = pulumi.InvokeOptions(parent=parent)
+    account_id = aws.get_caller_identity(opts=opts).account_id
+    partition = aws.get_partition(opts=opts).partition
+    problems = foreign_consumers(principals, account_id, partition)
+    if problems:
+        raise ConfigError(problems)
+
+
+def _as_secret(value: pulumi.Output[str]) -> pulumi.Output[str]:
+    """Marks a value secret in state and previews whatever its origin."""
+    secret: pulumi.Output[str] = pulumi.Output.secret(value)
+    return secret

@@ -9,11 +9,16 @@ contain no '/':
 
 - live secret  `<prefix>/<name>`        ARN `...:secret:<prefix>/<name>-AbCdEf`
 - inbox        `<prefix>/<name>/inbox`  ARN `...:secret:<prefix>/<name>/inbox-AbCdEf`
+- state        `<prefix>/<name>/state`  ARN `...:secret:<prefix>/<name>/state-AbCdEf`
 
-`<prefix>/*` matches both (IAM's `*` crosses '/'), `<prefix>/*/inbox-*` matches
-only inboxes (a live ARN has no second '/'). IAM cannot express "live but not
-inbox" with a pattern, so live-only grants pair an Allow on `<prefix>/*` with an
-explicit Deny on the inbox pattern.
+`<prefix>/*` matches all three (IAM's `*` crosses '/'), `<prefix>/*/inbox-*`
+matches only inboxes and `<prefix>/*/state-*` only state documents (a live ARN
+has no second '/'). IAM cannot express "live only" with a pattern, so live-only
+grants pair an Allow on `<prefix>/*` with an explicit Deny on the other two.
+
+Nobody but the deployer may change a secret's rotation rules: `RotateSecret`
+with new rules (`secretsmanager:ModifyRotationRules`) is denied to the rotator
+and the operators, so the 90-day hard deadline cannot move outside Pulumi.
 
 KMS key policies are resource policies: their `"Resource": "*"` means "this
 key", which is why they are exempt from the no-wildcard rule (the policy pack
@@ -26,8 +31,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from rotation import conventions as cv
 
 PolicyDocument = dict[str, Any]
 
@@ -45,14 +48,12 @@ ROTATOR_SECRET_ACTIONS = (
     "secretsmanager:GetSecretValue",
     "secretsmanager:PutSecretValue",
     "secretsmanager:UpdateSecretVersionStage",
-    "secretsmanager:ListSecretVersionIds",
 )
 ROTATOR_ACTIONS = frozenset(
     {
         *ROTATOR_SECRET_ACTIONS,
         "secretsmanager:RotateSecret",
         "lambda:InvokeFunction",
-        "secretsmanager:TagResource",
         "kms:Decrypt",
         "kms:GenerateDataKey",
         "sns:Publish",
@@ -60,10 +61,12 @@ ROTATOR_ACTIONS = frozenset(
         "logs:PutLogEvents",
     }
 )
+CHAT_PARAMETER_ACTIONS = frozenset({"ssm:GetParameter"})  # only when a chat URL is configured
 OPERATOR_ACTIONS = frozenset(
     {
         "secretsmanager:PutSecretValue",
         "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",  # state documents only (no key material)
         "secretsmanager:RotateSecret",
         "lambda:InvokeFunction",
         "kms:GenerateDataKey",
@@ -130,6 +133,22 @@ class AwsScope:
         return self._secret_arn(f"{self.prefix}/*/inbox-*")
 
     @property
+    def states(self) -> str:
+        """State documents only: `<prefix>/<name>/state`."""
+        return self._secret_arn(f"{self.prefix}/*/state-*")
+
+    @property
+    def not_live(self) -> list[str]:
+        """Inboxes and state documents: what an explicit Deny removes from `<prefix>/*`."""
+        return [self.inboxes, self.states]
+
+    def parameter_arn(self, name: str) -> str:
+        """An SSM parameter's ARN; `name` starts with '/', which the ARN does not repeat."""
+        return (
+            f"arn:{self.partition}:ssm:{self.region}:{self.account_id}:parameter/{name.lstrip('/')}"
+        )
+
+    @property
     def root(self) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:root"
 
@@ -156,7 +175,7 @@ def _statement(
     return stmt
 
 
-def _secrets_kms(scope: AwsScope, secrets: str) -> dict[str, Any]:
+def _secrets_kms(scope: AwsScope, secrets: str | list[str]) -> dict[str, Any]:
     """KMS use of the secrets key only inside Secrets Manager, only for these secrets."""
     return {
         "StringEquals": {"kms:ViaService": scope.via("secretsmanager")},
@@ -169,6 +188,27 @@ def _only_this_rotator(function_arn: str) -> dict[str, Any]:
     return {"ArnEqualsIfExists": {"secretsmanager:RotationLambdaARN": function_arn}}
 
 
+def _no_rule_changes(scope: AwsScope) -> dict[str, Any]:
+    """RotateSecret that would change the rotation rules (the 90-day deadline) is denied."""
+    return _statement(
+        "NoRotationRuleChanges",
+        ["secretsmanager:RotateSecret"],
+        [scope.managed_secrets],
+        effect="Deny",
+        condition={"Bool": {"secretsmanager:ModifyRotationRules": "true"}},
+    )
+
+
+def _no_rotation_of(scope: AwsScope) -> dict[str, Any]:
+    """Inboxes and state documents never rotate."""
+    return _statement(
+        "NoRotationOfInboxesOrState",
+        ["secretsmanager:RotateSecret"],
+        scope.not_live,
+        effect="Deny",
+    )
+
+
 def rotator_policy(
     scope: AwsScope,
     *,
@@ -177,66 +217,80 @@ def rotator_policy(
     topic_arn: str,
     log_group_arn: str,
     function_arn: str,
+    chat_parameter: str | None = None,
 ) -> PolicyDocument:
-    """The rotation function's role: its managed secrets, its key, its topic, its logs."""
-    return {
-        "Version": VERSION,
-        "Statement": [
-            _statement("ManagedSecrets", ROTATOR_SECRET_ACTIONS, [scope.managed_secrets]),
-            # Resuming a rotation whose native deadline already failed.
+    """The rotation function's role: its managed secrets, its key, its topic, its logs.
+
+    Live secrets, inboxes and state documents all match `<prefix>/*`. The rotator
+    writes no tags: its state is the state document, written with compare-and-swap.
+    `chat_parameter` (an SSM parameter name) adds reading the chat webhook URL.
+    """
+    statements = [
+        _statement("ManagedSecrets", ROTATOR_SECRET_ACTIONS, [scope.managed_secrets]),
+        # Resuming a rotation whose native deadline already failed.
+        _statement(
+            "ResumeRotations",
+            ["secretsmanager:RotateSecret"],
+            [scope.managed_secrets],
+            condition=_only_this_rotator(function_arn),
+        ),
+        _no_rule_changes(scope),
+        _no_rotation_of(scope),
+        # RotateSecret requires its caller to be allowed to invoke the rotation
+        # function (Secrets Manager API reference), so the rotator needs itself.
+        _statement("InvokeSelfThroughRotateSecret", ["lambda:InvokeFunction"], [function_arn]),
+        _statement(
+            "SecretsKeyViaSecretsManager",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            [secrets_key_arn],
+            condition=_secrets_kms(scope, scope.managed_secrets),
+        ),
+        # Publishing to a KMS-encrypted topic needs the topic key, through SNS only.
+        _statement(
+            "TopicKeyViaSns",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            [topic_key_arn],
+            condition={"StringEquals": {"kms:ViaService": scope.via("sns")}},
+        ),
+        _statement("Notify", ["sns:Publish"], [topic_arn]),
+        _statement(
+            "OwnLogGroup",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [f"{log_group_arn}:*"],
+        ),
+    ]
+    if chat_parameter is not None:
+        parameter_arn = scope.parameter_arn(chat_parameter)
+        statements += [
+            _statement("ReadChatWebhook", ["ssm:GetParameter"], [parameter_arn]),
             _statement(
-                "ResumeRotations",
-                ["secretsmanager:RotateSecret"],
-                [scope.managed_secrets],
-                condition=_only_this_rotator(function_arn),
-            ),
-            # RotateSecret requires its caller to be allowed to invoke the rotation
-            # function (Secrets Manager API reference), so the rotator needs itself.
-            _statement("InvokeSelfThroughRotateSecret", ["lambda:InvokeFunction"], [function_arn]),
-            # State lives in tags; the rotator may write only its own `cio-state:` keys,
-            # so it can never rewrite the config tags the stack set.
-            _statement(
-                "StateTagsOnLiveSecrets",
-                ["secretsmanager:TagResource"],
-                [scope.managed_secrets],
-                condition={
-                    "ForAllValues:StringLike": {"aws:TagKeys": [f"{cv.STATE_PREFIX}*"]},
-                    "Null": {"aws:TagKeys": "false"},
-                },
-            ),
-            _statement(
-                "NoStateTagsOnInboxes",
-                ["secretsmanager:TagResource"],
-                [scope.inboxes],
-                effect="Deny",
-            ),
-            _statement(
-                "SecretsKeyViaSecretsManager",
-                ["kms:Decrypt", "kms:GenerateDataKey"],
-                [secrets_key_arn],
-                condition=_secrets_kms(scope, scope.managed_secrets),
-            ),
-            # Publishing to a KMS-encrypted topic needs the topic key, through SNS only.
-            _statement(
-                "TopicKeyViaSns",
-                ["kms:Decrypt", "kms:GenerateDataKey"],
+                "ChatWebhookKeyViaSsm",
+                ["kms:Decrypt"],
                 [topic_key_arn],
-                condition={"StringEquals": {"kms:ViaService": scope.via("sns")}},
+                condition=_ssm_kms(scope, parameter_arn),
             ),
-            _statement("Notify", ["sns:Publish"], [topic_arn]),
-            _statement(
-                "OwnLogGroup",
-                ["logs:CreateLogStream", "logs:PutLogEvents"],
-                [f"{log_group_arn}:*"],
-            ),
-        ],
+        ]
+    return {"Version": VERSION, "Statement": statements}
+
+
+def _ssm_kms(scope: AwsScope, parameter_arn: str) -> dict[str, Any]:
+    """KMS use only inside SSM, only for this one SecureString parameter."""
+    return {
+        "StringEquals": {
+            "kms:ViaService": scope.via("ssm"),
+            "kms:EncryptionContext:PARAMETER_ARN": parameter_arn,
+        }
     }
 
 
 def operator_policy(
     scope: AwsScope, *, secrets_key_arn: str, function_arn: str, log_group_arn: str
 ) -> PolicyDocument:
-    """On-call: write inboxes, start rotations, read history; never read a live key."""
+    """On-call: write inboxes, start rotations, read state and history; never read a live key.
+
+    The state documents hold no key material (only where each rotation stands), so
+    `status` and `history` read them directly.
+    """
     return {
         "Version": VERSION,
         "Statement": [
@@ -254,11 +308,12 @@ def operator_policy(
                 [scope.managed_secrets],
                 condition=_only_this_rotator(function_arn),
             ),
+            _no_rule_changes(scope),
+            _no_rotation_of(scope),
             _statement(
-                "NoRotationOfInboxes",
-                ["secretsmanager:RotateSecret"],
-                [scope.inboxes],
-                effect="Deny",
+                "ReadStateDocuments",
+                ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                [scope.states],
             ),
             # Emergencies and resumes are direct invocations; RotateSecret also requires
             # the caller to be allowed to invoke the rotation function.
@@ -268,6 +323,12 @@ def operator_policy(
                 ["kms:GenerateDataKey", "kms:Decrypt"],
                 [secrets_key_arn],
                 condition=_secrets_kms(scope, scope.inboxes),
+            ),
+            _statement(
+                "StateKeyViaSecretsManager",
+                ["kms:Decrypt"],
+                [secrets_key_arn],
+                condition=_secrets_kms(scope, scope.states),
             ),
             _statement(
                 "RotationHistory",
@@ -288,11 +349,12 @@ def consumer_policy(scope: AwsScope, *, secrets_key_arn: str) -> PolicyDocument:
                 ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                 [scope.managed_secrets],
             ),
-            # Inboxes hold unverified submissions: no application may read one.
+            # Inboxes hold unverified submissions and state documents are the rotator's:
+            # no application may read either.
             _statement(
-                "NeverInboxes",
+                "NeverInboxesOrState",
                 ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                [scope.inboxes],
+                scope.not_live,
                 effect="Deny",
             ),
             _statement(
@@ -391,34 +453,94 @@ def secrets_key_policy(scope: AwsScope) -> PolicyDocument:
     }
 
 
-def topic_key_policy(scope: AwsScope) -> PolicyDocument:
-    """The CMK of the notification topic: SNS publishers of this account, and CloudWatch
-    alarms of this account (they publish as the service, not as a role).
+def topic_key_policy(scope: AwsScope, chat_parameter: str | None = None) -> PolicyDocument:
+    """The CMK of the notifications: SNS publishers of this account, CloudWatch alarms and
+    EventBridge rules of this account (they publish as the service, not as a role), and
+    the chat webhook's SSM parameter when one is configured.
     """
-    return {
-        "Version": VERSION,
-        "Statement": [
-            _key_administration(scope),
+    statements: list[dict[str, Any]] = [
+        _key_administration(scope),
+        {
+            "Sid": "PublishThroughSns",
+            "Effect": "Allow",
+            "Principal": {"AWS": scope.root},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": scope.via("sns"),
+                    "kms:CallerAccount": scope.account_id,
+                }
+            },
+        },
+        {
+            "Sid": "CloudWatchAlarms",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": scope.account_id}},
+        },
+        # Secrets Manager's RotationFailed events reach the topic through EventBridge.
+        # No condition: the EventBridge documentation gives none for encrypted topics,
+        # and one EventBridge did not send would silently drop every event. Which rules
+        # may publish is the topic policy's job (aws:SourceArn).
+        {
+            "Sid": "EventBridgeRules",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+        },
+    ]
+    if chat_parameter is not None:
+        # The chat webhook URL is an SSM SecureString under this key: the deployer
+        # writes it (Encrypt), the rotator reads it (Decrypt), both only through SSM.
+        statements.append(
             {
-                "Sid": "PublishThroughSns",
+                "Sid": "ChatWebhookThroughSsm",
                 "Effect": "Allow",
                 "Principal": {"AWS": scope.root},
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Action": ["kms:Encrypt", "kms:Decrypt"],
                 "Resource": "*",
                 "Condition": {
                     "StringEquals": {
-                        "kms:ViaService": scope.via("sns"),
+                        "kms:ViaService": scope.via("ssm"),
                         "kms:CallerAccount": scope.account_id,
+                        "kms:EncryptionContext:PARAMETER_ARN": scope.parameter_arn(chat_parameter),
                     }
                 },
-            },
+            }
+        )
+    return {"Version": VERSION, "Statement": statements}
+
+
+def topic_policy(scope: AwsScope, *, topic_arn: str, rule_arns: Sequence[str]) -> PolicyDocument:
+    """Who may publish to the notifications topic besides this account's own roles.
+
+    A topic policy replaces SNS's default one; same-account roles (the rotator, the
+    deployer) keep their access through their identity policies. CloudWatch alarms of
+    this account and the stack's EventBridge rules publish as services.
+    """
+    return {
+        "Version": VERSION,
+        "Id": "cio-rotation-notifications",
+        "Statement": [
             {
                 "Sid": "CloudWatchAlarms",
                 "Effect": "Allow",
                 "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                "Resource": "*",
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
                 "Condition": {"StringEquals": {"aws:SourceAccount": scope.account_id}},
+            },
+            {
+                "Sid": "EventBridgeRules",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
             },
         ],
     }

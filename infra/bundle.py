@@ -10,8 +10,9 @@ are found by following the entry point's imports (module level and inside
 functions, not under `if TYPE_CHECKING:`), so the operator CLI
 (`rotation/cli.py`, `rotation/operator/`) and the other cloud's store, notifier
 and entry point stay out, and a module split out of another is picked up
-without a list to update. A function that comes to import a module or package
-it must not ship (the CLI, typer/rich, the other cloud's SDK) fails the build.
+without a list to update. A function that comes to import a module it must not
+ship (the CLI, the other cloud's store), or to import typer/rich or the other
+cloud's SDK at module level, fails the build.
 
 Every shipped `.py` comes with its bytecode, compiled by the function's own
 Python version (`TARGET_PYTHON`) into `__pycache__/<name>.cpython-312.pyc` as an
@@ -144,11 +145,31 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 
 class _Imports(ast.NodeVisitor):
-    """Every module an import statement may load, minus `if TYPE_CHECKING:` blocks."""
+    """Every module an import statement may load, minus `if TYPE_CHECKING:` blocks.
+
+    `names` holds them all; `at_import` those imported at module level, which load
+    with the module rather than when a function runs.
+    """
 
     def __init__(self, package: str) -> None:
         self.package = package  # for relative imports
         self.names: set[str] = set()
+        self.at_import: set[str] = set()
+        self._depth = 0  # > 0 inside a function body
+
+    def _add(self, names: Iterable[str]) -> None:
+        names = set(names)
+        self.names |= names
+        if not self._depth:
+            self.at_import |= names
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self._depth += 1
+        self.generic_visit(node)
+        self._depth -= 1
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
 
     def visit_If(self, node: ast.If) -> None:
         if _is_type_checking(node.test):
@@ -158,7 +179,7 @@ class _Imports(ast.NodeVisitor):
             self.generic_visit(node)
 
     def visit_Import(self, node: ast.Import) -> None:
-        self.names.update(alias.name for alias in node.names)
+        self._add(alias.name for alias in node.names)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
@@ -167,22 +188,27 @@ class _Imports(ast.NodeVisitor):
             parts = parts[: len(parts) - (node.level - 1)]
             module = ".".join([*parts, module] if module else parts)
         # `from pkg import mod` loads pkg.mod when it is a module; callers keep what exists.
-        self.names.add(module)
-        self.names.update(f"{module}.{alias.name}" for alias in node.names if alias.name != "*")
+        self._add([module, *(f"{module}.{a.name}" for a in node.names if a.name != "*")])
 
 
-def runtime_modules(
-    repo_root: Path, entry_name: str, entry_file: Path
-) -> tuple[dict[str, Path], frozenset[str]]:
-    """First-party modules the entry point loads (name -> source) and third-party names.
+@dataclass(frozen=True)
+class ImportWalk:
+    """What a function's entry point imports, found by reading its modules' imports."""
 
-    Third-party names are the top-level packages imported anywhere on that path, so a
-    forbidden dependency is caught even when it is imported lazily inside a function.
+    modules: dict[str, Path]  # first-party module name -> source, lazy imports included
+    third_party: frozenset[str]  # top-level packages imported anywhere on that path
+    third_party_at_import: frozenset[str]  # ... of them, imported at a module's top level
+
+
+def runtime_modules(repo_root: Path, entry_name: str, entry_file: Path) -> ImportWalk:
+    """Follow the entry point's imports through the first-party packages.
+
     Import statements are all it follows: a module loaded by name at run time
     (`importlib.import_module`) would have to be imported somewhere to ship.
     """
     modules: dict[str, Path] = {}
     third_party: set[str] = set()
+    at_import: set[str] = set()
     pending = [(entry_name, entry_file)]
     parents = entry_name.split(".")[:-1]
     for depth in range(1, len(parents) + 1):  # importing the entry runs its packages first
@@ -202,6 +228,8 @@ def runtime_modules(
             if top not in FIRST_PARTY:
                 if top and top != "__future__":
                     third_party.add(top)
+                    if imported in visitor.at_import:
+                        at_import.add(top)
                 continue
             parts = imported.split(".")
             for depth in range(1, len(parts) + 1):  # parents' __init__ run first
@@ -209,13 +237,19 @@ def runtime_modules(
                 found = _module_file(repo_root, prefix)
                 if found is not None and prefix not in modules:
                     pending.append((prefix, found))
-    return modules, frozenset(third_party)
+    return ImportWalk(modules, frozenset(third_party), frozenset(at_import))
 
 
-def _check_excluded(
-    function: str, modules: Iterable[str], third_party: Iterable[str], excluded: Iterable[str]
-) -> None:
-    loaded = [*modules, *third_party]
+def _check_excluded(function: str, walk: ImportWalk, excluded: Iterable[str]) -> None:
+    """Refuse a function whose path reaches the CLI, its libraries or the other cloud.
+
+    First-party modules count wherever they are imported (they would not ship, so a
+    lazy import would fail at run time). A third-party package counts when imported
+    at module level: a lazy import inside a function this cloud never calls (the SSM
+    read of the chat webhook URL, AWS only) loads nothing here; the tests check that
+    every package a function may import is provided where it runs.
+    """
+    loaded = [*walk.modules, *walk.third_party_at_import]
     bad = sorted(
         name for name in loaded for ex in excluded if name == ex or name.startswith(ex + ".")
     )
@@ -234,9 +268,9 @@ def _arc_name(name: str, path: Path) -> str:
 def _first_party(
     repo_root: Path, entry_name: str, entry_file: Path, function: str, excluded: Iterable[str]
 ) -> dict[str, bytes]:
-    modules, third_party = runtime_modules(repo_root, entry_name, entry_file)
-    _check_excluded(function, modules, third_party, excluded)
-    return {_arc_name(name, path): path.read_bytes() for name, path in modules.items()}
+    walk = runtime_modules(repo_root, entry_name, entry_file)
+    _check_excluded(function, walk, excluded)
+    return {_arc_name(name, path): path.read_bytes() for name, path in walk.modules.items()}
 
 
 # -- bytecode ---------------------------------------------------------------------

@@ -25,6 +25,12 @@ from rotation.policy import Policy
 PROJECT = "cio-rotation"  # Pulumi.yaml `name`: the namespace of every key below
 
 MAX_ROTATION_DAYS = 90  # the security baseline (and Security Hub SecretsManager.4)
+# Secrets Manager: 0 deletes at once (ForceDeleteWithoutRecovery), else 7-30 days during
+# which the secret can be restored and its name cannot be reused.
+RECOVERY_DAYS = frozenset({0, *range(7, 31)})
+DEFAULT_RECOVERY_DAYS = 30
+MAX_RESERVED_CONCURRENCY = 1000  # the default per-region account quota
+DEFAULT_GCP_MAX_INSTANCES = 3  # a cost cap only: correctness comes from etag compare-and-swap
 CLOUDWATCH_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192}
     | {2557, 2922, 3288, 3653}
@@ -106,6 +112,9 @@ class AwsSettings:
 
     operator_principals: tuple[str, ...]
     consumer_principals: tuple[str, ...] = ()
+    # None: no reservation (a reservation of 1 fails on accounts with a quota of 10).
+    reserved_concurrency: int | None = None
+    secret_recovery_days: int = DEFAULT_RECOVERY_DAYS
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,7 @@ class GcpSettings:
     region: str
     operator_members: tuple[str, ...]
     consumer_members: tuple[str, ...] = ()
+    max_instances: int = DEFAULT_GCP_MAX_INSTANCES
 
 
 @dataclass(frozen=True)
@@ -168,10 +178,13 @@ KNOWN_KEYS: tuple[str, ...] = (
     "log_retention_days",
     "aws_operator_principals",
     "aws_consumer_principals",
+    "aws_reserved_concurrency",
+    "aws_secret_recovery_days",
     "gcp_project",
     "gcp_region",
     "gcp_operator_members",
     "gcp_consumer_members",
+    "gcp_max_instances",
 )
 _CREDENTIAL_FIELDS = ("name", "kind", "region", "workspace_id")
 
@@ -457,6 +470,26 @@ def _parse_retention(raw: Mapping[str, Any], out: _Collector) -> int:
     return int(value)
 
 
+def _optional_int(
+    raw: Mapping[str, Any],
+    key: str,
+    allowed: range | frozenset[int],
+    example: int,
+    why: str,
+    out: _Collector,
+) -> int | None:
+    """An optional whole-number setting; None when absent."""
+    value = raw.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
+        out.add(key, f"{_describe(value)} is not allowed: {why}.", _set_cmd(key, example))
+        return None
+    return value
+
+
 def _parse_aws(raw: Mapping[str, Any], out: _Collector) -> AwsSettings:
     operators = _str_list(
         raw,
@@ -476,7 +509,59 @@ def _parse_aws(raw: Mapping[str, Any], out: _Collector) -> AwsSettings:
         out,
         required=False,
     )
-    return AwsSettings(operator_principals=operators, consumer_principals=consumers)
+    accounts = sorted({arn.split(":")[4] for arn in consumers})
+    if len(accounts) > 1:
+        out.add(
+            "aws_consumer_principals",
+            f"names principals of {len(accounts)} accounts ({', '.join(accounts)}); the "
+            "consumer policy is attached in the deploying account only, so all consumers "
+            "must belong to it.",
+            CROSS_ACCOUNT_FIX,
+        )
+    reserved = _optional_int(
+        raw, "aws_reserved_concurrency", range(1, MAX_RESERVED_CONCURRENCY + 1), 2,
+        f"a whole number 1-{MAX_RESERVED_CONCURRENCY}, or unset for no reservation", out,
+    )  # fmt: skip
+    recovery = _optional_int(
+        raw, "aws_secret_recovery_days", RECOVERY_DAYS, DEFAULT_RECOVERY_DAYS,
+        "0 (delete at once on destroy) or 7-30 days", out,
+    )  # fmt: skip
+    return AwsSettings(
+        operator_principals=operators,
+        consumer_principals=consumers,
+        reserved_concurrency=reserved,
+        secret_recovery_days=DEFAULT_RECOVERY_DAYS if recovery is None else recovery,
+    )
+
+
+CROSS_ACCOUNT_FIX = (
+    "remove it from `aws_consumer_principals`; for another account, deploy this stack in "
+    "that account, or share the secret from there (README: cross-account consumers)."
+)
+
+
+def foreign_consumers(
+    principals: Sequence[str], account_id: str, partition: str
+) -> list[ConfigProblem]:
+    """Consumers outside the deploying account, which the stack refuses (see README).
+
+    An attachment names a role or user by name in the deploying account: a principal
+    of another account would silently give every live key to a same-named local role.
+    Checked at deploy time, once the account is known.
+    """
+    problems: list[ConfigProblem] = []
+    for i, arn in enumerate(principals):
+        parts = arn.split(":")
+        if parts[1] != partition or parts[4] != account_id:
+            problems.append(
+                ConfigProblem(
+                    f"aws_consumer_principals[{i}]",
+                    f"{arn} is not in the deploying account {account_id} ({partition}); "
+                    "cross-account consumers are refused.",
+                    CROSS_ACCOUNT_FIX,
+                )
+            )
+    return problems
 
 
 def _parse_gcp(raw: Mapping[str, Any], out: _Collector) -> GcpSettings:
@@ -505,7 +590,14 @@ def _parse_gcp(raw: Mapping[str, Any], out: _Collector) -> GcpSettings:
         raw, "gcp_consumer_members", "serviceAccount:app@my-project-id.iam.gserviceaccount.com",
         _GCP_MEMBER_RE, members, out, required=False,
     )  # fmt: skip
-    return GcpSettings(project, region, operators, consumers)
+    max_instances = _optional_int(
+        raw, "gcp_max_instances", range(1, 101), DEFAULT_GCP_MAX_INSTANCES,
+        "a whole number 1-100 (a cost cap; correctness does not depend on it)", out,
+    )  # fmt: skip
+    return GcpSettings(
+        project, region, operators, consumers,
+        DEFAULT_GCP_MAX_INSTANCES if max_instances is None else max_instances,
+    )  # fmt: skip
 
 
 def _unknown_keys(raw: Mapping[str, Any], out: _Collector) -> None:

@@ -2,8 +2,10 @@
 
 Secret Manager never rotates anything: at `next_rotation_time` it publishes
 SECRET_ROTATE to the secret's topic, and every new inbox version publishes
-SECRET_VERSION_ADD to the same topic; the function reacts to both. No secret
-value passes through Pulumi (no SecretVersion resources).
+SECRET_VERSION_ADD to the same topic; the function reacts to both. No credential
+passes through Pulumi (no SecretVersion of a managed secret); the one version it
+writes is the optional chat webhook URL's, already a Pulumi config secret, mounted
+into the function rather than written into its configuration.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 # (a fallback: every sweep message names its secrets) is only set while it fits here.
 MANAGED_SECRETS_ENV_BUDGET = 16 * 1024
 REQUIRED_APIS = (
+    "iam.googleapis.com",  # service accounts and the custom role
+    "cloudresourcemanager.googleapis.com",  # the build account's project-level log grant
+    "storage.googleapis.com",  # the source bucket (on by default, unless an org turned it off)
     "secretmanager.googleapis.com",
     "pubsub.googleapis.com",
     "cloudfunctions.googleapis.com",
@@ -53,6 +58,20 @@ class GcpRotationArgs:
     bundle: Bundle
     now: datetime  # when the first SECRET_ROTATE should be computed from
     chat_webhook_url: pulumi.Output[str] | None = None  # a Pulumi secret
+
+
+@dataclass(frozen=True)
+class BuildIdentity:
+    """The function's own build service account, its image repository and its grants."""
+
+    account: gcp.serviceaccount.Account
+    repository: gcp.artifactregistry.Repository
+    grants: list[pulumi.Resource]
+
+    @property
+    def service_account(self) -> pulumi.Output[str]:
+        """The form build_config.service_account takes: projects/P/serviceAccounts/EMAIL."""
+        return self.account.name
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,9 @@ class GcpRotation(pulumi.ComponentResource):
             for api in REQUIRED_APIS
         ]
         after_apis = pulumi.ResourceOptions(parent=self, depends_on=apis)
+        # Every resource waits for the APIs: on a fresh project, enabling them races
+        # the first calls otherwise (each resource's needs are checked in the tests).
+        self._after_apis = after_apis
 
         # Topics. Secret Manager's service agent must be able to publish before any
         # secret names the topic, or secret creation fails.
@@ -293,17 +315,10 @@ class GcpRotation(pulumi.ComponentResource):
             source=pulumi.FileAsset(str(args.bundle.path)),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        s = cfg.schedule
         env: dict[str, pulumi.Input[str]] = {
+            **cfg.schedule.to_env(),
             cv.ENV_PUBSUB_TOPIC: self.notifications_topic.id,
             "GOOGLE_CLOUD_PROJECT": gc.project,
-            cv.ENV_ROTATION_DAYS: str(s.rotation_days),
-            cv.ENV_LEAD_DAYS: str(s.lead_days),
-            cv.ENV_ESCALATE_DAYS: str(s.escalate_days),
-            cv.ENV_REMINDER_DAYS: str(s.reminder_days),
-            cv.ENV_GRACE_HOURS: str(s.grace_hours),
-            cv.ENV_EMERGENCY_GRACE_MINUTES: str(s.emergency_grace_minutes),
-            cv.ENV_EMERGENCY_DEADLINE_HOURS: str(s.emergency_deadline_hours),
             cv.ENV_CLI_NAME: naming.CLI_NAME,
         }
         managed = managed_secrets_env(
@@ -312,8 +327,8 @@ class GcpRotation(pulumi.ComponentResource):
         )  # fmt: skip
         if managed is not None:
             env[cv.ENV_MANAGED_SECRETS] = managed
-        if args.chat_webhook_url is not None:
-            env[cv.ENV_CHAT_WEBHOOK_URL] = pulumi.Output.secret(args.chat_webhook_url)
+        secret_env, secret_env_ready = self._chat_webhook(name, args)
+        builder = self._build_identity(name, cfg, bucket)
         function = gcp.cloudfunctionsv2.Function(
             f"{name}-rotator",
             project=gc.project,
@@ -323,6 +338,10 @@ class GcpRotation(pulumi.ComponentResource):
             build_config=gcp.cloudfunctionsv2.FunctionBuildConfigArgs(
                 runtime=FUNCTION_RUNTIME,
                 entry_point=GCP_ENTRY_POINT,
+                # Its own build identity: organisations that stop automatic grants to
+                # default service accounts leave the default one unable to build.
+                service_account=builder.service_account,
+                docker_repository=builder.repository.id,
                 source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceArgs(
                     storage_source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceStorageSourceArgs(
                         bucket=bucket.name, object=source.name
@@ -330,15 +349,17 @@ class GcpRotation(pulumi.ComponentResource):
                 ),
             ),
             service_config=gcp.cloudfunctionsv2.FunctionServiceConfigArgs(
-                # One instance, one request at a time: the same serialisation as the
-                # AWS rotator's reserved concurrency (etags guard the writes as well).
-                max_instance_count=1,
+                # A cost cap, not a correctness device: every state write is an etag
+                # compare-and-swap, so concurrent instances are safe. One request per
+                # instance keeps each invocation's memory and logs its own.
+                max_instance_count=gc.max_instances,
                 max_instance_request_concurrency=1,
                 min_instance_count=0,
                 available_memory="256M",
                 timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
                 service_account_email=self.runtime_account.email,
                 environment_variables=env,
+                secret_environment_variables=secret_env,
                 ingress_settings="ALLOW_INTERNAL_ONLY",
                 all_traffic_on_latest_revision=True,
             ),
@@ -349,7 +370,9 @@ class GcpRotation(pulumi.ComponentResource):
                 retry_policy="RETRY_POLICY_RETRY",
                 service_account_email=self.trigger_account.email,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=apis),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*apis, *builder.grants, *secret_env_ready]
+            ),
         )
         # The trigger's identity may invoke this function's service and nothing else.
         gcp.cloudrunv2.ServiceIamMember(
@@ -387,11 +410,124 @@ class GcpRotation(pulumi.ComponentResource):
                     topic_name=self.rotation_topic.id,
                     data=base64.b64encode(event.encode()).decode(),
                 ),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=self._after_apis,
             )
 
+    def _chat_webhook(
+        self, name: str, args: GcpRotationArgs
+    ) -> tuple[
+        list[gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs] | None,
+        list[pulumi.Resource],
+    ]:
+        """The chat webhook URL in Secret Manager, mounted as the function's env variable.
+
+        The function's configuration then names a secret version, not the URL: reading the
+        configuration (run.services.get, cloudfunctions.functions.get) reveals nothing.
+        Only the runtime account may access it.
+        """
+        if args.chat_webhook_url is None:
+            return None, []
+        cfg = args.config
+        assert cfg.gcp is not None
+        project = cfg.gcp.project
+        secret = gcp.secretmanager.Secret(
+            f"{name}-chat-webhook",
+            project=project,
+            secret_id=naming.gcp_chat_secret_id(cfg.name_prefix),
+            replication=gcp.secretmanager.SecretReplicationArgs(
+                auto=gcp.secretmanager.SecretReplicationAutoArgs()
+            ),
+            labels={"cio-rotation-purpose": "chat-webhook"},
+            opts=self._after_apis,
+        )
+        version = gcp.secretmanager.SecretVersion(
+            f"{name}-chat-webhook-version",
+            secret=secret.id,
+            secret_data=_as_secret(args.chat_webhook_url),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        access = gcp.secretmanager.SecretIamMember(
+            f"{name}-chat-webhook-rotator",
+            project=project,
+            secret_id=secret.secret_id,
+            role=gcp_iam.SECRET_ACCESSOR,
+            member=self.runtime_account.member,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        env = [
+            gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs(
+                key=cv.ENV_CHAT_WEBHOOK_URL,
+                project_id=project,
+                secret=secret.secret_id,
+                # The version number, not "latest": a new URL is a new version, which
+                # redeploys the function instead of waiting for its next cold start.
+                version=version.version,
+            )
+        ]
+        return env, [version, access]
+
+    def _build_identity(
+        self, name: str, cfg: StackConfig, bucket: gcp.storage.Bucket
+    ) -> BuildIdentity:
+        """A build service account with exactly what a Cloud Functions build needs.
+
+        Reading the source object (on the bucket), pushing the image (on the stack's own
+        repository) and writing build logs: logging has no narrower scope than the
+        project for writing, the one project-level grant of the stack (the policy pack
+        allows roles/logging.logWriter and nothing else).
+        """
+        assert cfg.gcp is not None
+        gc = cfg.gcp
+        child = pulumi.ResourceOptions(parent=self)
+        account = gcp.serviceaccount.Account(
+            f"{name}-builder-sa",
+            project=gc.project,
+            account_id=f"{cfg.name_prefix}-builder",
+            display_name="Customer.io rotator build (Cloud Build for the function)",
+            opts=self._after_apis,
+        )
+        repository = gcp.artifactregistry.Repository(
+            f"{name}-builds",
+            project=gc.project,
+            location=gc.region,
+            repository_id=f"{cfg.name_prefix}-rotator-builds",
+            format="DOCKER",
+            description="Images of the Customer.io rotator function",
+            opts=self._after_apis,
+        )
+        grants: list[pulumi.Resource] = [
+            gcp.storage.BucketIAMMember(
+                f"{name}-builder-reads-source",
+                bucket=bucket.name,
+                role=gcp_iam.STORAGE_OBJECT_VIEWER,
+                member=account.member,
+                opts=child,
+            ),
+            gcp.artifactregistry.RepositoryIamMember(
+                f"{name}-builder-pushes-images",
+                project=gc.project,
+                location=gc.region,
+                repository=repository.name,
+                role=gcp_iam.ARTIFACT_WRITER,
+                member=account.member,
+                opts=child,
+            ),
+            gcp.projects.IAMMember(
+                f"{name}-builder-writes-logs",
+                project=gc.project,
+                role=gcp_iam.LOG_WRITER,
+                member=account.member,
+                opts=child,
+            ),
+        ]
+        return BuildIdentity(account=account, repository=repository, grants=grants)
+
     def _alerts(self, name: str, cfg: StackConfig) -> None:
-        """The function's structured log entries at WARNING or above page the operators."""
+        """The function's structured log entries at WARNING or above page the operators.
+
+        A log-match condition, not a log-based metric: Cloud Monitoring answers 404 for
+        a new metric for minutes after it is created, which fails the first `up`.
+        """
         assert cfg.gcp is not None
         gc = cfg.gcp
         function_name = naming.rotator_function_name(cfg.name_prefix)
@@ -402,25 +538,10 @@ class GcpRotation(pulumi.ComponentResource):
                 type="email",
                 display_name=f"Customer.io rotation operator {email}",
                 labels={"email_address": email},
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=self._after_apis,
             )
             for i, email in enumerate(cfg.operator_emails)
         ]
-        metric = gcp.logging.Metric(
-            f"{name}-rotator-warnings",
-            project=gc.project,
-            name=f"{cfg.name_prefix}-rotator-warnings",
-            description="Structured log entries of the rotator at WARNING or above",
-            filter=(
-                'resource.type="cloud_run_revision" '
-                f'AND resource.labels.service_name="{function_name}" '
-                "AND severity>=WARNING"
-            ),
-            metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
-                metric_kind="DELTA", value_type="INT64", unit="1"
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         gcp.monitoring.AlertPolicy(
             f"{name}-rotator-alert",
             project=gc.project,
@@ -429,24 +550,18 @@ class GcpRotation(pulumi.ComponentResource):
             conditions=[
                 gcp.monitoring.AlertPolicyConditionArgs(
                     display_name="rotator logged WARNING or above",
-                    condition_threshold=gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
-                        filter=metric.name.apply(
-                            lambda m: (
-                                f'metric.type="logging.googleapis.com/user/{m}" '
-                                'AND resource.type="cloud_run_revision"'
-                            )
-                        ),
-                        comparison="COMPARISON_GT",
-                        threshold_value=0,
-                        duration="0s",
-                        aggregations=[
-                            gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
-                                alignment_period="300s", per_series_aligner="ALIGN_SUM"
-                            )
-                        ],
+                    condition_matched_log=gcp.monitoring.AlertPolicyConditionConditionMatchedLogArgs(
+                        filter=warnings_filter(function_name),
                     ),
                 )
             ],
+            # Log-match policies must rate-limit their notifications.
+            alert_strategy=gcp.monitoring.AlertPolicyAlertStrategyArgs(
+                notification_rate_limit=gcp.monitoring.AlertPolicyAlertStrategyNotificationRateLimitArgs(
+                    period="300s"
+                ),
+                auto_close="1800s",
+            ),
             notification_channels=[c.name for c in channels],
             documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
                 content="The Customer.io rotator logged a warning or an error. Its log "
@@ -454,5 +569,20 @@ class GcpRotation(pulumi.ComponentResource):
                 "sent to the notifications topic.",
                 mime_type="text/markdown",
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[metric]),
+            opts=self._after_apis,
         )
+
+
+def warnings_filter(function_name: str) -> str:
+    """The rotator's own log entries at WARNING or above."""
+    return (
+        'resource.type="cloud_run_revision" '
+        f'AND resource.labels.service_name="{function_name}" '
+        "AND severity>=WARNING"
+    )
+
+
+def _as_secret(value: pulumi.Output[str]) -> pulumi.Output[str]:
+    """Marks a value secret in state and previews whatever its origin."""
+    secret: pulumi.Output[str] = pulumi.Output.secret(value)
+    return secret

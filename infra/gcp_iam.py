@@ -18,6 +18,10 @@ SECRET_VERSION_ADDER = "roles/secretmanager.secretVersionAdder"  # noqa: S105 (a
 SECRET_VIEWER = "roles/secretmanager.viewer"  # noqa: S105 - metadata only, never payloads
 PUBSUB_PUBLISHER = "roles/pubsub.publisher"
 RUN_INVOKER = "roles/run.invoker"
+# The build service account's roles (Cloud Functions builds with a custom account).
+STORAGE_OBJECT_VIEWER = "roles/storage.objectViewer"  # on the source bucket
+ARTIFACT_WRITER = "roles/artifactregistry.writer"  # on the stack's image repository
+LOG_WRITER = "roles/logging.logWriter"  # on the project: logging has no narrower scope
 
 # What the function does to a credential's two secrets, and nothing more.
 ROTATOR_PERMISSIONS = (

@@ -13,12 +13,18 @@ conventions' GCP_* names, which are the AWS keys with ':' turned into '-':
 | cio-rotation:workspace      | label cio-rotation-workspace               | workspace id, if configured |
 | cio-rotation:inbox          | annotation cio-rotation-inbox              | AWS: inbox ARN; GCP: inbox resource name |
 | cio-rotation:inbox-of (inbox) | annotation cio-rotation-inbox-of (inbox) | AWS: live secret name; GCP: live resource name |
-| cio-state:* (rotator)       | annotations cio-state-* (function)         | rotation state             |
+| cio-rotation:state          | (GCP keeps state in annotations)           | AWS: state secret ARN      |
+| cio-rotation:state-of (state) | -                                        | AWS: live secret name      |
+| (AWS: the state secret)     | annotations cio-state-* (function)         | rotation state             |
 
 A label value cannot hold '/', so the GCP links between a live secret and its
-inbox are annotations. The AWS inbox names its live secret by name, not ARN: the
-live secret's tags need the inbox's ARN, so the inbox is created first, before
-the live ARN exists (Secrets Manager accepts a name wherever it takes an ARN).
+inbox are annotations. The AWS inbox and state secrets name their live secret by
+name, not ARN: the live secret's tags need their ARNs, so they are created first,
+before the live ARN exists (Secrets Manager accepts a name wherever it takes an ARN).
+
+On AWS every tag is configuration, owned by Pulumi: the rotator writes none (its
+state is the state secret), so a change of kind, region or workspace in the stack
+config reaches the tags the rotator verifies against.
 """
 
 from __future__ import annotations
@@ -39,9 +45,14 @@ def _config_tags(spec: CredentialSpec) -> dict[str, str]:
     return tags
 
 
-def aws_live_tags(spec: CredentialSpec, inbox_arn: str) -> dict[str, str]:
-    """Tags of the live secret: the credential's config plus a pointer to its inbox."""
-    return {**_config_tags(spec), cv.TAG_INBOX: inbox_arn}
+def aws_live_tags(spec: CredentialSpec, inbox_arn: str, state_arn: str) -> dict[str, str]:
+    """Tags of the live secret: the credential's config plus pointers to inbox and state."""
+    return {**_config_tags(spec), cv.TAG_INBOX: inbox_arn, cv.TAG_STATE: state_arn}
+
+
+def aws_state_tags(spec: CredentialSpec, live_ref: str) -> dict[str, str]:
+    """Tags of the state document: not `managed`; it points back at its live secret by name."""
+    return {cv.TAG_CREDENTIAL: spec.name, cv.TAG_STATE_OF: live_ref}
 
 
 def aws_inbox_tags(spec: CredentialSpec, live_ref: str) -> dict[str, str]:

@@ -7,6 +7,8 @@ lets one IAM pattern tell a live secret from an inbox (see aws_policies).
 
 from __future__ import annotations
 
+import hashlib
+
 from rotation import conventions as cv
 
 CLI_NAME = cv.CLI_NAME  # [project.scripts] in pyproject.toml
@@ -20,6 +22,41 @@ def aws_secret_name(prefix: str, credential: str) -> str:
 def aws_inbox_name(prefix: str, credential: str) -> str:
     """The submission inbox operators write: `<prefix>/<name>/inbox`."""
     return f"{prefix}/{credential}/inbox"
+
+
+def aws_state_name(prefix: str, credential: str) -> str:
+    """The rotation state document only the rotator writes: `<prefix>/<name>/state`."""
+    return f"{prefix}/{credential}/state"
+
+
+def aws_chat_parameter_name(prefix: str) -> str:
+    """The SSM SecureString holding the chat webhook URL (outside every secret pattern)."""
+    return f"/{prefix}/rotation/chat-webhook-url"
+
+
+def gcp_chat_secret_id(prefix: str) -> str:
+    """The Secret Manager secret holding the chat webhook URL; not a managed credential.
+
+    The '_' keeps it apart from every `<prefix>-<name>`: credential names have none.
+    """
+    return f"{prefix}_chat_webhook"
+
+
+IAM_NAME_MAX = 64  # roles; managed policies allow 128, the shorter bound serves both
+
+
+def iam_name(prefix: str, role: str, stack: str, region: str) -> str:
+    """An account-global IAM name that cannot collide across regions or stacks.
+
+    IAM names are unique per account, not per region: the same stack deployed to two
+    regions (or two stacks in one region) would otherwise fight over one role. Too long
+    a name keeps its readable start and ends in a hash of the full name.
+    """
+    full = f"{prefix}-{role}-{stack}-{region}"
+    if len(full) <= IAM_NAME_MAX:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return f"{full[: IAM_NAME_MAX - 9]}-{digest}"
 
 
 def gcp_secret_id(prefix: str, credential: str) -> str:

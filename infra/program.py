@@ -57,7 +57,9 @@ def build(config: StackConfig, options: BuildOptions | None = None) -> Stack:
         }
         for spec in config.credentials
     }
-    outputs: dict[str, Any] = {"credentials": credentials}
+    # The rotation calendar, in the one mapping the functions and the CLI read it with
+    # (Policy.to_env / Policy.from_env).
+    outputs: dict[str, Any] = {"credentials": credentials, "policy": config.schedule.to_env()}
     aws_part: AwsRotation | None = None
     gcp_part: GcpRotation | None = None
 
@@ -74,12 +76,15 @@ def build(config: StackConfig, options: BuildOptions | None = None) -> Stack:
             credentials[name]["aws_secret_arn"] = secrets.live.arn
             credentials[name]["aws_secret_name"] = naming.aws_secret_name(config.name_prefix, name)
             credentials[name]["aws_inbox_name"] = naming.aws_inbox_name(config.name_prefix, name)
+            credentials[name]["aws_state_name"] = naming.aws_state_name(config.name_prefix, name)
         outputs.update(
             aws_operator_role_arn=aws_part.operator_role.arn,
             aws_consumer_policy_arn=aws_part.consumer_policy.arn,
             aws_notifications_topic_arn=aws_part.topic.arn,
             aws_rotator_function_name=aws_part.function.name,
             aws_rotator_log_group=aws_part.log_group.name,
+            # How long destroyed secrets block their names (0: deleted at once).
+            aws_secret_recovery_days=config.aws.secret_recovery_days if config.aws else None,
         )
 
     if config.has(Cloud.GCP):
@@ -138,6 +143,9 @@ def main() -> None:
         if config.chat_webhook_configured
         else None
     )
-    stack = build(config, BuildOptions(chat_webhook_url=webhook))
+    try:
+        stack = build(config, BuildOptions(chat_webhook_url=webhook))
+    except ConfigError as err:  # what only the cloud can tell (e.g. the deploying account)
+        raise pulumi.RunError(str(err)) from None
     for key, value in stack.outputs.items():
         pulumi.export(key, value)

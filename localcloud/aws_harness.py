@@ -26,7 +26,9 @@ from rotation import conventions as cv
 from rotation.clock import SimulatedClock
 from rotation.credentials import Credential
 from rotation.policy import Policy
+from rotation.state import RotationState
 from rotation.stores.aws import AwsSecretsStore
+from rotation.stores.base import wrap_submission
 from rotation.verify import Verifier, build_session
 
 REGION = "us-east-1"
@@ -109,12 +111,16 @@ class AwsHarness:
     def provision(self, name: str, kind: str, region: str = "us", workspace: str = "") -> str:
         live_name = f"{PREFIX}/{name}"
         inbox = self.sm.create_secret(Name=f"{live_name}/inbox")["ARN"]
+        state = self.sm.create_secret(
+            Name=f"{live_name}/state", Tags=[{"Key": cv.TAG_STATE_OF, "Value": live_name}]
+        )["ARN"]
         tags = {
             cv.TAG_MANAGED: "true",
             cv.TAG_CREDENTIAL: name,
             cv.TAG_KIND: kind,
             cv.TAG_REGION: region if kind != "webhook_signing" else "",
             cv.TAG_INBOX: inbox,
+            cv.TAG_STATE: state,
         }
         if workspace:
             tags[cv.TAG_WORKSPACE] = workspace
@@ -133,19 +139,31 @@ class AwsHarness:
 
     # -- what operators and AWS do ------------------------------------------------------
 
-    def submit(self, name: str, credential: Credential | str) -> dict[str, Any]:
-        """Operator hand-over: write the inbox, start the native rotation, else ask the rotator."""
+    def submit(
+        self, name: str, credential: Credential | str, actor: str = "test", key_name: str = ""
+    ) -> dict[str, Any]:
+        """Operator hand-over, as the CLI does it: write the inbox, start the native rotation
+        (which also bootstraps an empty secret); when AWS refuses to start one because a
+        rotation is unfinished, the rotator resumes it."""
         arn = self.secrets[name]
         raw = credential if isinstance(credential, str) else credential.to_json()
         self._remember(raw)
-        AwsSecretsStore(self.sm).write_submission(arn, raw.encode("utf-8"))  # the operator's client
-        handover = {"action": cv.ACTION_SUBMITTED, "secret_id": arn, "actor": "test"}
-        if self.rt.store.snapshot(arn).current_version is None:
-            return self.invoke(handover)  # bootstrap: no rotation to start yet
+        # The operator's client knows the inbox by name (the stack outputs carry it).
+        body = wrap_submission(raw.encode("utf-8"), actor, key_name)
+        self.sm.put_secret_value(SecretId=f"{PREFIX}/{name}/inbox", SecretString=body.decode())
+        runs = len(self.runtime.rotation_events)
         try:
             self.sm.rotate_secret(SecretId=arn)
         except self.sm.exceptions.InvalidRequestException:
+            handover = {"action": cv.ACTION_SUBMITTED, "secret_id": arn, "actor": actor}
             return self.invoke(handover)  # an unfinished rotation: the rotator resumes it
+        ran = self.runtime.rotation_events[runs:]
+        if ran and ran[-1].outcome != "succeeded":
+            # The verdict, as the CLI reads it: the refusal the rotator recorded.
+            st = AwsSecretsStore(self.sm).snapshot(arn).state
+            if st.rejection:
+                return {"outcome": "rejected", "reason": st.rejection}
+            return {"outcome": "waiting", "detail": ran[-1].outcome}
         return {"outcome": "submitted"}
 
     def _remember(self, raw: str) -> None:
@@ -192,6 +210,10 @@ class AwsHarness:
             attrs = {k: v.get("Value", v.get("StringValue")) for k, v in (attributes or {}).items()}
             out.append({"subject": subject, "body": message, **attrs})
         return out
+
+    def state(self, name: str) -> RotationState:
+        """The rotation state as the rotator last wrote it (its state document)."""
+        return AwsSecretsStore(self.sm).snapshot(self.secrets[name]).state
 
     def tags(self, name: str) -> dict[str, str]:
         d = self.sm.describe_secret(SecretId=self.secrets[name])

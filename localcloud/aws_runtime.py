@@ -13,12 +13,15 @@ patches just those two seams of moto's backends (not boto3, not a client):
 - lambda:Invoke of a registered function runs the handler in-process.
 
 Plus the bookkeeping moto skips: AWSCURRENT moved by UpdateSecretVersionStage
-becomes what GetSecretValue without a stage returns.
+becomes what GetSecretValue without a stage returns; and PutSecretValue's token
+check and write happen as one step, as in AWS (the state document's
+compare-and-swap rests on it).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -145,8 +148,20 @@ class LocalAwsRuntime:
                         secret.default_version_id = vid
             return result
 
+        original_put = SecretsManagerBackend.put_secret_value
+        atomic = threading.RLock()
+
+        def put_secret_value(backend: SecretsManagerBackend, *args: Any, **kwargs: Any) -> Any:
+            # AWS checks a ClientRequestToken and adds the version as one step; moto's
+            # check-then-add is not atomic between threads, so it is made so here.
+            with atomic:
+                return original_put(backend, *args, **kwargs)
+
         with ExitStack() as stack:
             stack.enter_context(patch.object(LambdaFunction, "_invoke_lambda", invoke_lambda))
+            stack.enter_context(
+                patch.object(SecretsManagerBackend, "put_secret_value", put_secret_value)
+            )
             stack.enter_context(patch.object(SecretsManagerBackend, "rotate_secret", rotate_secret))
             stack.enter_context(
                 patch.object(SecretsManagerBackend, "update_secret_version_stage", update_stage)

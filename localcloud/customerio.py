@@ -4,6 +4,12 @@ Serves both regions under `/us` and `/eu` path prefixes, so the rotator's
 `CUSTOMERIO_TRACK_URL` / `CUSTOMERIO_APP_URL` overrides can be
 `http://127.0.0.1:PORT/{region}`. Keys are registered, revoked and faulted by
 the test; the server never records a key, only paths and statuses.
+
+Private (`sk_`) keys follow the scheme CUSTOMERIO.md infers: Bearer on the App
+API's `GET /v1/workspaces` of the key's region. A test can make the fake answer
+them somewhere else (`private_path`, `private_auth`), as if Customer.io documented
+another scheme, to show the rotator's per-stack override. Public (`pk_`) keys
+authenticate nowhere a server would read data: they answer 401.
 """
 
 from __future__ import annotations
@@ -39,8 +45,15 @@ class _TrackKey:
 
 @dataclass
 class _AppKey:
+    """A key sent as a token: an App API key, a private `sk_` key or a public `pk_` key."""
+
     workspaces: tuple[str, ...]
     region: str
+    scope: str = "app"  # app | private | public
+    answers_anywhere: bool = False  # private only: accepted on both regions' hosts
+
+
+DEFAULT_PRIVATE_PATH = "/v1/workspaces"
 
 
 @dataclass
@@ -53,7 +66,13 @@ class FakeCustomerIO:
     log: list[tuple[str, int]] = field(default_factory=list)
     suppressed: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    identified: list[str] = field(default_factory=list)
+    events: list[tuple[str, str]] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)  # transactional message ids sent
     issued: list[str] = field(default_factory=list)  # every secret handed out, for leak scans
+    # Where and how this Customer.io checks private keys (the inferred scheme by default).
+    private_path: str = DEFAULT_PRIVATE_PATH
+    private_auth: str = "bearer"  # bearer | basic (key as user, empty password)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> FakeCustomerIO:
@@ -69,6 +88,20 @@ class FakeCustomerIO:
         self.server.expect_request(
             re.compile(r"^/(us|eu)/api/v1/customers/[^/]+$"), method="DELETE"
         ).respond_with_handler(self._delete)
+        # What the official `customerio` package calls (Track identify/track, App send_email).
+        self.server.expect_request(
+            re.compile(r"^/(us|eu)/api/v1/customers/[^/]+$"), method="PUT"
+        ).respond_with_handler(self._identify)
+        self.server.expect_request(
+            re.compile(r"^/(us|eu)/api/v1/customers/[^/]+/events$"), method="POST"
+        ).respond_with_handler(self._event)
+        self.server.expect_request(
+            re.compile(r"^/(us|eu)/v1/send/email$"), method="POST"
+        ).respond_with_handler(self._send_email)
+        # Last, so it only sees what no route above takes: a moved private-key endpoint, or 404.
+        self.server.expect_request(re.compile(r"^/(us|eu)/.*$"), method="GET").respond_with_handler(
+            self._other_get
+        )
         self.server.start()
         return self
 
@@ -85,6 +118,22 @@ class FakeCustomerIO:
 
     # -- the test's controls ---------------------------------------------------
 
+    def reset(self) -> None:
+        """Forget every key, fault and log line; back to the inferred private-key scheme."""
+        with self._lock:
+            self.track_keys.clear()
+            self.app_keys.clear()
+            self.faults.clear()
+            self.log.clear()
+            self.suppressed.clear()
+            self.deleted.clear()
+            self.identified.clear()
+            self.events.clear()
+            self.emails.clear()
+            self.latency = 0.0
+            self.private_path = DEFAULT_PRIVATE_PATH
+            self.private_auth = "bearer"
+
     def new_track_key(self, workspace: str, region: str = "us", legacy: bool = False) -> Credential:
         site_id, api_key = secrets.token_hex(10), secrets.token_hex(10)
         with self._lock:
@@ -98,6 +147,29 @@ class FakeCustomerIO:
             self.app_keys[key] = _AppKey(workspaces, region)
             self.issued.append(key)
         return Credential(Kind.APP, key, Region(region))
+
+    def new_private_key(
+        self, workspaces: tuple[str, ...], region: str = "us", answers_anywhere: bool = False
+    ) -> Credential:
+        """A private key; account-scoped when it sees several workspaces.
+
+        `answers_anywhere`: the key is accepted on both regions' hosts and its answer
+        names its region (how a global endpoint might behave), so a wrong region shows
+        in the answer rather than as a 401.
+        """
+        key = "sk_" + secrets.token_hex(16)
+        with self._lock:
+            self.app_keys[key] = _AppKey(workspaces, region, "private", answers_anywhere)
+            self.issued.append(key)
+        return Credential(Kind.PRIVATE, key, Region(region))
+
+    def new_public_key(self, workspace: str, region: str = "us") -> str:
+        """A public key: what a browser or mobile app embeds. Not a secret, not a Credential."""
+        key = "pk_" + secrets.token_hex(16)
+        with self._lock:
+            self.app_keys[key] = _AppKey((workspace,), region, "public")
+            self.issued.append(key)
+        return key
 
     def delete_key(self, credential: Credential) -> None:
         """What an operator does in the dashboard: the key stops working."""
@@ -168,26 +240,69 @@ class FakeCustomerIO:
             {"url": host, region_field: key.region, "environment_id": int(key.workspace)},
         )
 
+    def _bearer(self, request: Request) -> str:
+        header = request.headers.get("Authorization", "")
+        return header[7:] if header.startswith("Bearer ") else ""
+
     def _workspaces(self, request: Request) -> Response:
         fault = self._fault(request)
         if fault is not None:
             return fault
-        header = request.headers.get("Authorization", "")
-        token = header[7:] if header.startswith("Bearer ") else ""
+        token = self._bearer(request)
         key = self.app_keys.get(token)
+        if key is not None and key.scope == "app":
+            host_region = request.path.split("/")[1]
+            if key.region != host_region:
+                # A key of the other region answers 401 on this host, like a wrong key.
+                return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+            return self._workspace_list(request, key)
+        if self.private_path == DEFAULT_PRIVATE_PATH:
+            return self._private(request)
+        return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+
+    def _other_get(self, request: Request) -> Response:
+        """GETs no other route takes: the private-key endpoint when it moved, else 404."""
+        if "/" + request.path.split("/", 2)[2] == self.private_path:
+            fault = self._fault(request)
+            return fault if fault is not None else self._private(request)
+        return self._answer(request, 404, {"meta": {"error": "not found"}})
+
+    def _private(self, request: Request) -> Response:
+        """A private key, sent with this Customer.io's scheme, to its region's host."""
+        if self.private_auth == "basic":
+            auth = self._basic(request)
+            token = auth[0] if auth is not None and auth[1] == "" else ""
+        else:
+            token = self._bearer(request)
+        key = self.app_keys.get(token)
+        if key is not None and key.scope == "public":
+            return self._answer(request, 401, {"meta": {"error": "public keys cannot read data"}})
         host_region = request.path.split("/")[1]
-        if key is None or key.region != host_region:
-            # A key of the other region answers 401 on this host, like a wrong key.
+        if (
+            key is None
+            or key.scope != "private"
+            or (key.region != host_region and not key.answers_anywhere)
+        ):
             return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
-        return self._answer(
-            request,
-            200,
-            {"workspaces": [{"id": int(w), "name": f"workspace {w}"} for w in key.workspaces]},
-        )
+        return self._workspace_list(request, key, with_region=key.answers_anywhere)
+
+    def _workspace_list(
+        self, request: Request, key: _AppKey, with_region: bool = False
+    ) -> Response:
+        body: dict[str, object] = {
+            "workspaces": [{"id": int(w), "name": f"workspace {w}"} for w in key.workspaces]
+        }
+        if with_region:
+            body["region"] = key.region
+        return self._answer(request, 200, body)
 
     def _track_auth_ok(self, request: Request) -> bool:
+        """A Track key pair (Basic), or a private key (Bearer): it works with every API."""
         auth = self._basic(request)
-        return auth is not None and auth in self.track_keys
+        if auth is not None and auth in self.track_keys:
+            return True
+        key = self.app_keys.get(self._bearer(request))
+        return key is not None and key.scope == "private"
 
     def _suppress(self, request: Request) -> Response:
         fault = self._fault(request)
@@ -206,3 +321,36 @@ class FakeCustomerIO:
             return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
         self.deleted.append(request.path.split("/")[-1])
         return self._answer(request, 200, {})
+
+    def _identify(self, request: Request) -> Response:
+        fault = self._fault(request)
+        if fault is not None:
+            return fault
+        if not self._track_auth_ok(request):
+            return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+        self.identified.append(request.path.split("/")[-1])
+        return self._answer(request, 200, {})
+
+    def _event(self, request: Request) -> Response:
+        fault = self._fault(request)
+        if fault is not None:
+            return fault
+        if not self._track_auth_ok(request):
+            return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+        name = str((request.get_json(silent=True) or {}).get("name", ""))
+        self.events.append((request.path.split("/")[-2], name))
+        return self._answer(request, 200, {})
+
+    def _send_email(self, request: Request) -> Response:
+        """App API transactional send: Bearer auth with an App (or `sk_` private) key."""
+        fault = self._fault(request)
+        if fault is not None:
+            return fault
+        header = request.headers.get("Authorization", "")
+        key = self.app_keys.get(header[7:] if header.startswith("Bearer ") else "")
+        if key is None or key.region != request.path.split("/")[1]:
+            return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+        message = str((request.get_json(silent=True) or {}).get("transactional_message_id", ""))
+        self.emails.append(message)
+        delivery = secrets.token_hex(8)
+        return self._answer(request, 200, {"delivery_id": delivery, "queued_at": int(time.time())})

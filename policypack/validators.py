@@ -44,6 +44,71 @@ PROJECT_WIDE_GRANT_TYPES = frozenset(
     }
 )
 
+# Resource policies: who may act on one resource (a `Principal` in every statement).
+RESOURCE_POLICY_PROPS: dict[str, str] = {
+    "aws:kms/key:Key": "policy",
+    "aws:sns/topicPolicy:TopicPolicy": "policy",
+    "aws:secretsmanager/secretPolicy:SecretPolicy": "policy",
+    "aws:sqs/queuePolicy:QueuePolicy": "policy",
+    "aws:s3/bucketPolicy:BucketPolicy": "policy",
+    "aws:iam/role:Role": "assumeRolePolicy",
+}
+AWS_LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
+
+# Managed policies that make a principal an administrator of the account, or of IAM.
+ADMIN_POLICY_NAMES = frozenset({"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"})
+AWS_POLICY_ATTACHMENTS: dict[str, str] = {
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "policyArn",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment": "policyArn",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": "policyArn",
+    "aws:iam/policyAttachment:PolicyAttachment": "policyArn",
+}
+GCP_ADMIN_ROLES = frozenset(
+    {
+        "roles/owner",
+        "roles/editor",
+        "roles/iam.securityAdmin",
+        "roles/resourcemanager.projectIamAdmin",
+    }
+)
+# The one project-level grant allowed: writing logs (logging has no narrower scope for
+# it, and it lets nothing be read), needed by the function's own build account.
+PROJECT_WIDE_ALLOWED_ROLES = frozenset({"roles/logging.logWriter"})
+
+GCP_PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
+
+# A GCP secret version Pulumi may write: the chat webhook's (a notification channel held
+# in Pulumi config as a secret already), never a managed credential's.
+CHAT_WEBHOOK_SECRET_SUFFIX = "_chat_webhook"  # noqa: S105 (a name, not a secret)
+
+# Function environments: where a value is readable by anyone who may read the config.
+FUNCTION_ENV_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "aws:lambda/function:Function": (("environment", "variables"),),
+    "gcp:cloudfunctionsv2/function:Function": (
+        ("serviceConfig", "environmentVariables"),
+        ("buildConfig", "environmentVariables"),
+    ),
+    "gcp:cloudfunctions/function:Function": (
+        ("environmentVariables",),
+        ("buildEnvironmentVariables",),
+    ),
+}
+# Names that say "this is the credential itself" (a name ending so), and values that
+# look like one: webhook URLs, URLs with credentials, well-known token formats.
+_CREDENTIAL_NAME = re.compile(
+    r"(^|_)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|SECRET_ACCESS_KEY|"
+    r"ACCESS_KEY_ID|WEBHOOK|WEBHOOK_URL|CREDENTIALS?)$",
+    re.IGNORECASE,
+)
+_CREDENTIAL_VALUE = re.compile(
+    r"^https?://[^/\s]*hooks?\.|"  # hooks.slack.com, hook.eu1.make.com, ...
+    r"^https?://[^\s]*/(webhooks?|hooks)/|"  # discord.com/api/webhooks/, .../hooks/
+    r"^https?://[^/\s:@]+:[^/\s@]+@|"  # user:password@host
+    r"[?&](token|key|sig|signature|code|apikey|api_key)=|"
+    r"\bAKIA[0-9A-Z]{16}\b|\bxox[abprs]-|\bgh[pousr]_[A-Za-z0-9]{20,}|-----BEGIN ",
+    re.IGNORECASE,
+)
+
 Validator = Callable[[str, Mapping[str, Any]], list[str]]
 
 _RATE = re.compile(r"^rate\((\d+) (hour|hours|day|days)\)$")
@@ -164,9 +229,13 @@ def no_wildcard_resources(resource_type: str, props: Mapping[str, Any]) -> list[
 
 
 def no_project_wide_grants(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    """GCP grants are made on single resources, never on a project, folder or organization."""
+    """GCP grants are made on single resources, never on a project, folder or organization
+    (except writing logs: PROJECT_WIDE_ALLOWED_ROLES, granted through a member, not a policy).
+    """
     if resource_type in PROJECT_WIDE_GRANT_TYPES:
         role = props.get("role", "roles")
+        if resource_type.endswith("/iAMMember:IAMMember") and role in PROJECT_WIDE_ALLOWED_ROLES:
+            return []
         return [
             f"{resource_type} grants {role} on a whole project/folder/organization; bind it on "
             "the secret, topic or service instead."
@@ -176,6 +245,10 @@ def no_project_wide_grants(resource_type: str, props: Mapping[str, Any]) -> list
 
 def no_secret_values(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     """Secret values never pass through Pulumi: no secret versions in the stack."""
+    if resource_type == GCP_SECRET_VERSION and str(props.get("secret", "")).endswith(
+        CHAT_WEBHOOK_SECRET_SUFFIX
+    ):
+        return []
     if resource_type in (AWS_SECRET_VERSION, GCP_SECRET_VERSION):
         return [
             f"{resource_type} puts a secret value into Pulumi inputs and state; secrets are "
@@ -186,6 +259,130 @@ def no_secret_values(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     ):
         return ["the secret is given a value in Pulumi; submit it with the CLI instead."]
     return []
+
+
+def _statements(document: Any) -> list[Mapping[str, Any]]:
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return []
+    return [_mapping(s) for s in _items(_mapping(document).get("Statement"))]
+
+
+def _all_policy_documents(resource_type: str, props: Mapping[str, Any]) -> list[Any]:
+    documents = [d for d in _policy_documents(resource_type, props) if d is not None]
+    if resource_type in RESOURCE_POLICY_PROPS:
+        documents.append(props.get(RESOURCE_POLICY_PROPS[resource_type]))
+    return [d for d in documents if d is not None]
+
+
+def no_not_action(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """An Allow with NotAction grants every action but a few, today's and tomorrow's."""
+    problems: list[str] = []
+    for document in _all_policy_documents(resource_type, props):
+        for i, stmt in enumerate(_statements(document)):
+            if stmt.get("Effect") == "Allow" and "NotAction" in stmt:
+                sid = stmt.get("Sid", f"#{i}")
+                problems.append(f"statement {sid} allows NotAction, i.e. every other action.")
+    return problems
+
+
+def _is_admin_arn(arn: Any) -> bool:
+    return (
+        isinstance(arn, str)
+        and arn.rsplit("/", 1)[-1] in ADMIN_POLICY_NAMES
+        and (":iam::aws:policy/" in arn)
+    )
+
+
+def no_admin_policies(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """No administrator policy attached, written inline, or granted as a GCP basic role."""
+    problems: list[str] = []
+    if resource_type in AWS_POLICY_ATTACHMENTS:
+        arn = props.get(AWS_POLICY_ATTACHMENTS[resource_type])
+        if _is_admin_arn(arn):
+            problems.append(f"attaches the administrator policy {arn}.")
+    if resource_type == AWS_ROLE:
+        for arn in _items(props.get("managedPolicyArns")):
+            if _is_admin_arn(arn):
+                problems.append(f"the role carries the administrator policy {arn}.")
+    for document in _policy_documents(resource_type, props):
+        for i, stmt in enumerate(_statements(document)):
+            actions = {str(a) for a in _items(stmt.get("Action"))}
+            if stmt.get("Effect") == "Allow" and actions & {"*", "*:*"}:
+                problems.append(f"statement {stmt.get('Sid', f'#{i}')} allows every action.")
+    if resource_type.startswith("gcp:") and props.get("role") in GCP_ADMIN_ROLES:
+        problems.append(f"grants the administrator role {props.get('role')}.")
+    return problems
+
+
+def _public_principal(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    return any(value == "*" for values in _mapping(principal).values() for value in _items(values))
+
+
+def no_public_resource_policies(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """No resource policy (key, topic, secret, trust, ...) allows `Principal: "*"`."""
+    problems: list[str] = []
+    if resource_type in RESOURCE_POLICY_PROPS:
+        document = props.get(RESOURCE_POLICY_PROPS[resource_type])
+        for i, stmt in enumerate(_statements(document)):
+            if stmt.get("Effect") == "Allow" and (
+                _public_principal(stmt.get("Principal")) or "NotPrincipal" in stmt
+            ):
+                sid = stmt.get("Sid", f"#{i}")
+                problems.append(f"statement {sid} allows any principal ('*' or NotPrincipal).")
+    if resource_type == AWS_LAMBDA_PERMISSION and props.get("principal") == "*":
+        problems.append("the function may be invoked by any principal ('*').")
+    return problems
+
+
+def no_public_members(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """No GCP IAM grant (on a secret above all) to allUsers or allAuthenticatedUsers."""
+    if not resource_type.startswith("gcp:") or "iam" not in resource_type.lower():
+        return []
+    members = [*_items(props.get("member")), *_items(props.get("members"))]
+    policy = props.get("policyData")
+    if isinstance(policy, str):
+        try:
+            bindings = _items(_mapping(json.loads(policy)).get("bindings"))
+        except ValueError:
+            bindings = []
+        members += [m for b in bindings for m in _items(_mapping(b).get("members"))]
+    public = sorted({str(m) for m in members} & GCP_PUBLIC_MEMBERS)
+    return [f"grants {resource_type} to {m}, i.e. to anyone." for m in public]
+
+
+def _env_maps(resource_type: str, props: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    maps: list[Mapping[str, Any]] = []
+    for path in FUNCTION_ENV_PATHS.get(resource_type, ()):
+        node: Any = props
+        for key in path:
+            node = _mapping(node).get(key)
+        if isinstance(node, Mapping):
+            maps.append(node)
+    return maps
+
+
+def no_credentials_in_function_env(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """A Lambda or Cloud Function variable that looks like a credential or a webhook URL:
+    whoever may read the function's configuration reads it. Values are never echoed.
+    """
+    problems: list[str] = []
+    for env in _env_maps(resource_type, props):
+        for name, value in env.items():
+            if not isinstance(value, str) or not value:
+                continue
+            if _CREDENTIAL_NAME.search(str(name)):
+                problems.append(f"environment variable {name} is named like a credential.")
+            elif _CREDENTIAL_VALUE.search(value):
+                problems.append(
+                    f"environment variable {name} holds what looks like a credential or a "
+                    "webhook URL (value not shown); keep it in Secret Manager / SSM."
+                )
+    return problems
 
 
 VALIDATORS: dict[str, tuple[str, Validator]] = {
@@ -208,5 +405,25 @@ VALIDATORS: dict[str, tuple[str, Validator]] = {
     "no-secret-values-in-pulumi": (
         "No secret value appears in resource inputs (no SecretVersion resources).",
         no_secret_values,
+    ),
+    "iam-no-not-action": (
+        "No IAM or resource policy allows NotAction.",
+        no_not_action,
+    ),
+    "no-admin-policies": (
+        "No administrator policy (AWS managed, inline *, GCP basic roles) is granted.",
+        no_admin_policies,
+    ),
+    "no-public-resource-policies": (
+        'No resource policy or Lambda permission allows Principal "*".',
+        no_public_resource_policies,
+    ),
+    "gcp-no-public-members": (
+        "No GCP IAM grant (on a secret or anything else) to allUsers/allAuthenticatedUsers.",
+        no_public_members,
+    ),
+    "no-credentials-in-function-env": (
+        "No function environment variable looks like a credential or a webhook URL.",
+        no_credentials_in_function_env,
     ),
 }

@@ -1,7 +1,12 @@
 """One JSON audit event per transition, written to the function's log.
 
 The log is the audit trail (CloudWatch Logs / Cloud Logging keep and index it);
-events carry version ids and fingerprints, never a key.
+events carry version ids, fingerprints and the keys' dashboard names, never a key.
+
+`actor` is the person (or schedule) a transition is owed to: for anything caused by
+a submission (key.verified, key.rejected, key.promoted, rotation.opened by
+submission), the operator who submitted, even when a cloud service carried the
+submission; that service goes in `via`.
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ class AuditEvent:
     credential: str
     rotation_id: str
     mode: str
-    actor: str
+    actor: str  # who: the operator who submitted, on-call, "calendar", "rotator"
     outcome: str
     at: str
     versions: dict[str, str] = field(default_factory=dict)
     fingerprints: dict[str, str] = field(default_factory=dict)
     detail: str = ""
+    via: str = ""  # the channel that carried the actor's request: secretsmanager, cli, sweep
+    names: dict[str, str] = field(default_factory=dict)  # dashboard names: current, previous, new
 
     def to_json(self) -> str:
         return json.dumps({"audit": True, **asdict(self)}, sort_keys=True)
@@ -47,6 +54,8 @@ def record(
     versions: dict[str, str] | None = None,
     fingerprints: dict[str, str] | None = None,
     detail: str = "",
+    via: str = "",
+    names: dict[str, str] | None = None,
 ) -> AuditEvent:
     entry = AuditEvent(
         event=event,
@@ -59,6 +68,8 @@ def record(
         versions={k: v for k, v in (versions or {}).items() if v},
         fingerprints={k: v for k, v in (fingerprints or {}).items() if v},
         detail=detail,
+        via=via if via != actor else "",
+        names={k: v for k, v in (names or {}).items() if v},
     )
     log.info(entry.to_json())
     return entry

@@ -10,9 +10,10 @@ from __future__ import annotations
 CONFIG_PREFIX = "cio-rotation:"
 TAG_MANAGED = CONFIG_PREFIX + "managed"  # value "true"
 TAG_CREDENTIAL = CONFIG_PREFIX + "credential"  # the credential's name, e.g. "marketing-track"
-TAG_KIND = CONFIG_PREFIX + "kind"  # track | app | webhook_signing
+TAG_KIND = CONFIG_PREFIX + "kind"  # track | app | webhook_signing | private
 TAG_REGION = CONFIG_PREFIX + "region"  # us | eu ("" for webhook_signing)
 TAG_WORKSPACE = CONFIG_PREFIX + "workspace"  # optional expected Customer.io workspace id
+TAG_WEBHOOK_ENDPOINT = CONFIG_PREFIX + "webhook-endpoint"  # webhook_signing: the endpoint URL
 TAG_INBOX = CONFIG_PREFIX + "inbox"  # on the live secret: the inbox secret's ARN / name
 TAG_INBOX_OF = CONFIG_PREFIX + "inbox-of"  # on the inbox secret: the live secret's ARN / name
 # AWS only: the per-credential state document, a third secret only the rotator writes.
@@ -34,6 +35,9 @@ AWSPREVIOUS = "AWSPREVIOUS"
 # Environment of the rotation function (both clouds).
 ENV_SNS_TOPIC_ARN = "CIO_SNS_TOPIC_ARN"
 ENV_CHAT_WEBHOOK_URL = "CIO_CHAT_WEBHOOK_URL"
+# AWS: the name of the SSM SecureString that holds the chat webhook URL, so the URL is
+# never in the function configuration (read by notify.chat_webhook_url at cold start).
+ENV_CHAT_WEBHOOK_PARAMETER = "CIO_CHAT_WEBHOOK_PARAMETER"
 ENV_ROTATION_DAYS = "CIO_ROTATION_DAYS"
 ENV_LEAD_DAYS = "CIO_LEAD_DAYS"
 ENV_ESCALATE_DAYS = "CIO_ESCALATE_DAYS"
@@ -41,9 +45,17 @@ ENV_REMINDER_DAYS = "CIO_REMINDER_DAYS"
 ENV_GRACE_HOURS = "CIO_GRACE_HOURS"
 ENV_EMERGENCY_GRACE_MINUTES = "CIO_EMERGENCY_GRACE_MINUTES"
 ENV_EMERGENCY_DEADLINE_HOURS = "CIO_EMERGENCY_DEADLINE_HOURS"
+ENV_LIVENESS_ALERT_HOURS = "CIO_LIVENESS_ALERT_HOURS"  # inconclusive daily checks before telling
 ENV_CLI_NAME = "CIO_CLI_NAME"  # how runbooks spell the CLI, default CLI_NAME
 ENV_TRACK_URL = "CUSTOMERIO_TRACK_URL"  # overrides both regions' Track host (tests, drill)
 ENV_APP_URL = "CUSTOMERIO_APP_URL"  # overrides both regions' App host (tests, drill)
+# How private (sk_) keys are checked. Customer.io does not document it: the default is the
+# inferred `Authorization: Bearer <key>` on GET /v1/workspaces of the region's App host. A
+# stack overrides it by config if Customer.io documents something else (see rotation/verify.py).
+ENV_PRIVATE_PROBE_URL = "CIO_PRIVATE_PROBE_URL"  # "/path" on the App host, or a full URL;
+# either may hold "{region}" (us | eu)
+ENV_PRIVATE_PROBE_AUTH = "CIO_PRIVATE_PROBE_AUTH"  # bearer (default) | basic (key as user)
+PRIVATE_PROBE_AUTH_SCHEMES = ("bearer", "basic")
 
 # Events the AWS rotation Lambda accepts besides Secrets Manager's own
 # {"Step", "SecretId", "ClientRequestToken"}.
@@ -58,9 +70,10 @@ ACTION_ROLLBACK = "rollback"  # {"action", "secret_id", "actor"}: previous key c
 # inbox is a resource name ('/'), which no label value may hold: it is an annotation.
 GCP_LABEL_MANAGED = "cio-rotation-managed"  # value "true"
 GCP_LABEL_CREDENTIAL = "cio-rotation-credential"
-GCP_LABEL_KIND = "cio-rotation-kind"  # track | app | webhook_signing
+GCP_LABEL_KIND = "cio-rotation-kind"  # track | app | webhook_signing | private
 GCP_LABEL_REGION = "cio-rotation-region"  # us | eu (absent for webhook_signing)
 GCP_LABEL_WORKSPACE = "cio-rotation-workspace"
+GCP_ANNOTATION_WEBHOOK_ENDPOINT = "cio-rotation-webhook-endpoint"  # a URL: no label may hold it
 GCP_ANNOTATION_INBOX = "cio-rotation-inbox"  # on the live secret: projects/P/secrets/INBOX
 GCP_ANNOTATION_INBOX_OF = "cio-rotation-inbox-of"  # on the inbox: the live secret's name
 # Annotations the rotator writes: keys must begin and end alphanumeric, [-_.] between.

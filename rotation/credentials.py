@@ -1,8 +1,13 @@
-"""The three Customer.io credential kinds and the JSON shapes applications read.
+"""The four Customer.io credential kinds and the JSON shapes applications read.
 
 Parsing is strict on purpose: a value that reaches the live secret is what every
 consumer will load, so a stray space or an extra field is refused here, with a
 message that names the field and the fix, and never echoes the value.
+
+Since 2026-10-30 Customer.io also issues keys by where the code runs: private
+`sk_` keys for servers (the `private` kind) and public `pk_` keys meant to ship
+inside browsers and mobile apps. A public key is not a secret, so it is refused
+for every kind, with the key to create instead.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ class Kind(StrEnum):
     TRACK = "track"
     APP = "app"
     WEBHOOK_SIGNING = "webhook_signing"
+    PRIVATE = "private"
 
 
 class Region(StrEnum):
@@ -36,12 +42,28 @@ FIELDS: dict[Kind, tuple[str, ...]] = {
     Kind.TRACK: ("site_id", "api_key", "region"),
     Kind.APP: ("app_api_key", "region"),
     Kind.WEBHOOK_SIGNING: ("signing_key",),
+    Kind.PRIVATE: ("private_key", "region"),
 }
 # The field whose value is the secret proper (what fingerprints are taken of).
 SECRET_FIELD: dict[Kind, str] = {
     Kind.TRACK: "api_key",
     Kind.APP: "app_api_key",
     Kind.WEBHOOK_SIGNING: "signing_key",
+    Kind.PRIVATE: "private_key",
+}
+# Kinds whose key has a documented prefix; a key without it was copied from the wrong place.
+KEY_PREFIX: dict[Kind, str] = {Kind.PRIVATE: "sk_"}
+# Customer.io's public keys: meant to be embedded in apps, never a secret to manage.
+PUBLIC_KEY_PREFIX = "pk_"
+# What to do instead when someone submits a public key for a kind (Customer.io's dashboard).
+INSTEAD_OF_PUBLIC: dict[Kind, str] = {
+    Kind.TRACK: "Create a Tracking API key pair (Site ID + API key) under Account Settings > "
+    "API Credentials instead",
+    Kind.APP: "Create an App API key under Account Settings > API Credentials instead",
+    Kind.WEBHOOK_SIGNING: "Use the webhook's signing key instead: Data & Integrations > "
+    "Integrations > Reporting Webhooks, open the webhook and copy its signing key",
+    Kind.PRIVATE: "Create a private key (it starts with sk_) under Account Settings > "
+    "API Credentials instead",
 }
 
 
@@ -77,6 +99,9 @@ class Credential:
         elif self.kind is Kind.APP:
             assert self.region is not None
             doc = {"app_api_key": self.secret, "region": self.region.value}
+        elif self.kind is Kind.PRIVATE:
+            assert self.region is not None
+            doc = {"private_key": self.secret, "region": self.region.value}
         else:
             doc = {"signing_key": self.secret}
         return json.dumps(doc, separators=(",", ":"))
@@ -105,7 +130,9 @@ def parse_credential(
     naming another region is refused (a key from another region would answer 401).
     """
     kind = _kind(kind)
+    _refuse_bare_public_key(raw, kind)
     doc = _load_json(raw)
+    _refuse_public_keys(doc, kind)
     expected = FIELDS[kind]
     missing = [f for f in expected if f not in doc]
     extra = sorted(set(doc) - set(expected))
@@ -123,6 +150,7 @@ def parse_credential(
         _check_string(doc, name)
     secret = doc[SECRET_FIELD[kind]]
     _check_key(SECRET_FIELD[kind], secret)
+    _check_prefix(kind, secret)
     if kind is Kind.WEBHOOK_SIGNING:
         return Credential(kind=kind, secret=secret)
     doc_region = _region(doc["region"], "region")
@@ -145,6 +173,44 @@ def _kind(kind: Kind | str) -> Kind:
     except ValueError:
         names = ", ".join(k.value for k in Kind)
         raise MalformedKey(f"unknown credential kind {kind!r}: use one of {names}.") from None
+
+
+def _refuse_bare_public_key(raw: bytes | str, kind: Kind) -> None:
+    """A public key pasted on its own (not as JSON) gets the same answer as one in a field."""
+    head = raw[:16] if isinstance(raw, bytes) else raw[:16].encode("utf-8", "replace")
+    if head.lstrip().lstrip(b'"').startswith(PUBLIC_KEY_PREFIX.encode()):
+        raise _public_key_refusal("the submission", kind)
+
+
+def _refuse_public_keys(doc: dict[str, Any], kind: Kind) -> None:
+    """A `pk_` value in any field is a public key: say what it is and what to create instead.
+
+    Checked before the shape of the document, so someone who pasted a public key
+    learns that first rather than being told about a missing field.
+    """
+    for name, value in doc.items():
+        if isinstance(value, str) and value.strip().startswith(PUBLIC_KEY_PREFIX):
+            # Only a known field name is shown: an unknown one could be anything pasted.
+            known = any(name in fields for fields in FIELDS.values())
+            raise _public_key_refusal(f"field {name!r}" if known else "a field", kind)
+
+
+def _public_key_refusal(where: str, kind: Kind) -> MalformedKey:
+    return MalformedKey(
+        f"{where} holds a public key (it starts with {PUBLIC_KEY_PREFIX}): a public key is meant "
+        "to ship inside a browser or mobile app, so it is not a secret to manage here and cannot "
+        f"stand in for this {kind.value} credential. {INSTEAD_OF_PUBLIC[kind]}, and submit that."
+    )
+
+
+def _check_prefix(kind: Kind, secret: str) -> None:
+    prefix = KEY_PREFIX.get(kind)
+    if prefix is not None and not secret.startswith(prefix):
+        raise MalformedKey(
+            f"field {SECRET_FIELD[kind]!r} does not start with {prefix}: a {kind.value} key is "
+            f"the one Customer.io shows starting with {prefix}. Copy it whole from the dashboard; "
+            "a Site ID + Tracking API key pair or an App API key is a track or app credential."
+        )
 
 
 def _region(value: object, what: str) -> Region:

@@ -1,19 +1,11 @@
-"""The rotation state machine: every transition, and the reconciler that applies them.
+"""The reconciler: read a credential once, take the next safe step, write it back.
 
-    IDLE --open (calendar / emergency / first submission)--> AWAITING_KEY
-    AWAITING_KEY --reminder / escalation / overdue--> AWAITING_KEY
-    AWAITING_KEY --submission rejected or inconclusive--> AWAITING_KEY (current untouched)
-    AWAITING_KEY --emergency--> AWAITING_KEY (upgraded, never a second rotation)
-    AWAITING_KEY --verified submission, promoted--> PROMOTED (grace period runs)
-    PROMOTED --old key still accepted--> PROMOTED (tell, remind, escalate)
-    PROMOTED --old key refused (or unprobeable after grace)--> IDLE (closed)
-    PROMOTED --emergency--> PROMOTED (grace ends now; an emergency rotation follows the close)
-    any --current version changed under us--> repaired (crash after promotion) or flagged
-
-The transitions are pure functions of (state, facts, time, policy). `Engine` reads
-a snapshot, applies one, and writes it back with compare-and-swap; on a lost race
-it re-reads and re-decides. Notices are queued in the same write (an outbox) and
-delivered after it, so a crash can delay a notice but never lose or invent one.
+Every entry point (the schedule, a submission, the daily sweep, the CLI) comes
+here. An invocation works inside one store session: the snapshot is read once
+and carried, a write hands back what it wrote, and a lost compare-and-swap is
+the only reason to read again. The steps themselves are the pure transitions of
+transitions.py; notices go through the outbox (outbox.py); the checks a key
+must pass are verify.py's.
 """
 
 from __future__ import annotations
@@ -22,10 +14,9 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import datetime
 
-from rotation import audit, runbook
+from rotation import audit, outbox, runbook
 from rotation import conventions as cv
 from rotation.clock import Clock
 from rotation.credentials import Credential, Kind, parse_credential
@@ -38,304 +29,36 @@ from rotation.errors import (
     VerificationInconclusive,
 )
 from rotation.notify import Notifier
-from rotation.policy import (
-    KeyFollowup,
-    Policy,
-    RevokeFollowup,
-    deadline_for,
-    grace_until,
-    key_followup,
-    revoke_followup,
-    rotation_due,
-)
-from rotation.state import Mode, Phase, RotationState, format_time, parse_time, tag_safe
+from rotation.policy import Policy, rotation_due
+from rotation.state import Mode, Phase, RotationState, tag_safe
 from rotation.stores.base import SecretStore, Snapshot, Submission
-from rotation.verify import Accepted, Inconclusive, Rejected, VerifiedKey, Verifier
+from rotation.transitions import (
+    Event,
+    RevocationOutcome,
+    adopted,
+    deadline_passed,
+    inconclusive,
+    key_followed_up,
+    new_rotation_id,
+    opened,
+    promoted,
+    rejected,
+    revocation_checked,
+    rolled_back,
+    step,
+)
+from rotation.verify import (
+    Accepted,
+    Inconclusive,
+    ProbeResult,
+    Rejected,
+    VerifiedKey,
+    Verifier,
+)
 
 log = logging.getLogger(__name__)
 
-# How long a claimed notice is left to its sender before another invocation resends it.
-SEND_LEASE = timedelta(minutes=5)
-RevocationOutcome = Literal["revoked", "alive", "unknown", "unprobeable"]
-
-
-# ----------------------------------------------------------------------------
-# Transitions: pure functions. Each returns the new state, or None for "nothing to do".
-# ----------------------------------------------------------------------------
-
-
-def without_refusal(st: RotationState) -> RotationState:
-    """A new rotation, a promotion or a rollback starts with no refusal on record."""
-    return replace(st, rejection="", rejection_fp="", rejection_detail="", inconclusive="")
-
-
-def new_rotation_id(credential_id: str, now: datetime, current_version: str) -> str:
-    digest = hashlib.sha256(f"{credential_id}|{current_version}|{now}".encode()).hexdigest()
-    return f"r{now:%y%m%d%H%M}-{digest[:4]}"
-
-
-def opened(
-    st: RotationState,
-    *,
-    rotation_id: str,
-    now: datetime,
-    policy: Policy,
-    mode: Mode,
-    reason: str,
-    actor: str,
-    revoke_first: bool,
-    has_current: bool,
-    current_since: datetime | None,
-    notify: bool = True,
-) -> RotationState | None:
-    """Open a rotation, or upgrade the open one to an emergency. Never opens a second."""
-    emergency = mode is Mode.EMERGENCY
-    if st.phase is Phase.IDLE:
-        if not has_current:
-            mode, revoke_first = Mode.BOOTSTRAP, False
-        new = replace(
-            without_refusal(st),
-            phase=Phase.AWAITING_KEY,
-            rotation_id=rotation_id,
-            mode=mode,
-            revoke_first=revoke_first,
-            reason=tag_safe(reason),
-            actor=tag_safe(actor),
-            opened_at=now,
-            deadline=deadline_for(mode, now, current_since, policy),
-            followups=0,
-            last_notice_at=now,
-            escalated=emergency,
-            overdue=False,
-            rejections=0,
-            follow_up_emergency=False,
-            previous_revoked=False,
-        )
-        return new.with_notice("opened") if notify else new
-    if not emergency:
-        return None
-    if st.phase is Phase.AWAITING_KEY:
-        if st.mode is Mode.EMERGENCY and (st.revoke_first or not revoke_first):
-            return None
-        deadline = deadline_for(Mode.EMERGENCY, now, None, policy)
-        upgraded = replace(
-            st,
-            mode=Mode.EMERGENCY,
-            revoke_first=st.revoke_first or revoke_first,
-            reason=tag_safe(reason),
-            actor=tag_safe(actor),
-            deadline=min(st.deadline, deadline) if st.deadline else deadline,
-            escalated=True,
-            last_notice_at=now,  # reminders keep their numbering: each id stays unique
-        )
-        return upgraded.with_notice("upgraded.revoke" if revoke_first else "upgraded")
-    # PROMOTED: the old key must die first; the emergency rotation opens when it has.
-    if st.follow_up_emergency:
-        return None
-    queued = replace(
-        st,
-        follow_up_emergency=True,
-        mode=Mode.EMERGENCY,
-        reason=tag_safe(reason),
-        actor=tag_safe(actor),
-        grace_until=min(st.grace_until, now) if st.grace_until else now,
-    )
-    # This notice itself says "delete the old key now"; later reminders keep their numbering.
-    return queued.with_notice("emergency_queued")
-
-
-def key_followed_up(st: RotationState, now: datetime, policy: Policy) -> RotationState | None:
-    """While waiting for a key: remind, escalate to on-call, or mark overdue."""
-    if st.phase is not Phase.AWAITING_KEY:
-        return None
-    step = key_followup(st, now, policy)
-    if step is KeyFollowup.NONE:
-        return None
-    if step is KeyFollowup.OVERDUE:
-        return replace(st, overdue=True, escalated=True, last_notice_at=now).with_notice("overdue")
-    if step is KeyFollowup.ESCALATE:
-        return replace(st, escalated=True, last_notice_at=now).with_notice("escalated")
-    n = st.followups + 1
-    return replace(st, followups=n, last_notice_at=now).with_notice(f"reminder.{n}")
-
-
-def deadline_passed(
-    st: RotationState, *, rotation_id: str, now: datetime, policy: Policy, has_current: bool
-) -> RotationState | None:
-    """The cloud's own schedule fired with no key: open if needed; overdue if it is time.
-
-    AWS runs a scheduled rotation within a day-long window, so "due" here means
-    the deadline is less than a day away; an early, hand-started rotation only opens.
-    """
-    if st.phase is Phase.PROMOTED or st.overdue:
-        return None
-    if st.phase is Phase.IDLE:
-        base = opened(
-            st,
-            rotation_id=rotation_id,
-            now=now,
-            policy=policy,
-            mode=Mode.SCHEDULED,
-            reason="native rotation schedule",
-            actor="schedule",
-            revoke_first=False,
-            has_current=has_current,
-            current_since=st.current_since,
-        )
-        assert base is not None
-        st = base
-    if st.deadline is not None and now < st.deadline - timedelta(days=1):
-        return st if st.phase is not Phase.AWAITING_KEY or st.outbox else None
-    return replace(st, overdue=True, escalated=True, last_notice_at=now).with_notice("overdue")
-
-
-def rejected(st: RotationState, *, reason: str, fp: str, detail: str) -> RotationState | None:
-    """A submission failed verification: record why, tell once, keep the rotation open."""
-    if st.phase is not Phase.AWAITING_KEY:
-        return None
-    if st.rejection == reason and st.rejection_fp == fp:
-        return None
-    n = st.rejections + 1
-    new = replace(
-        st,
-        rejection=reason,
-        rejection_fp=fp,
-        rejection_detail=tag_safe(detail),
-        rejections=n,
-        inconclusive="",
-    )
-    return new.with_notice(f"rejected.{fp}.{n}")
-
-
-def inconclusive(st: RotationState, *, reason: str) -> RotationState | None:
-    """Customer.io could not answer: keep waiting. Only an IP allowlist needs a person."""
-    if st.phase is not Phase.AWAITING_KEY or st.inconclusive == reason:
-        return None
-    new = replace(st, inconclusive=reason)
-    return new.with_notice(f"inconclusive.{reason}") if reason == "forbidden" else new
-
-
-def promoted(
-    st: RotationState,
-    *,
-    rotation_id: str,
-    now: datetime,
-    policy: Policy,
-    new_version: str,
-    new_fp: str,
-    workspace: str,
-    old_version: str | None,
-    old_fp: str,
-    kind: Kind,
-) -> RotationState:
-    """A verified key became current. With no old key (bootstrap) the rotation closes."""
-    rid = st.rotation_id or rotation_id
-    mode = st.mode or (Mode.SCHEDULED if old_version else Mode.BOOTSTRAP)
-    new = replace(
-        without_refusal(st),
-        phase=Phase.PROMOTED,
-        rotation_id=rid,
-        mode=mode,
-        opened_at=st.opened_at or now,
-        current_version=new_version,
-        current_fp=new_fp,
-        current_since=now,
-        workspace=workspace or st.workspace,
-        previous_version=old_version or "",
-        previous_fp=old_fp if old_version else "",
-        promoted_at=now,
-        grace_until=grace_until(mode, st.revoke_first, now, policy),
-        followups=0,
-        last_notice_at=now,
-        escalated=False,
-        overdue=False,
-        previous_revoked=False,
-    ).with_notice("promoted")
-    if not old_version:
-        return _closed(new, now, revoked=False)
-    return new
-
-
-def _closed(st: RotationState, now: datetime, *, revoked: bool) -> RotationState:
-    closed = replace(
-        st,
-        phase=Phase.IDLE,
-        last_rotation_id=st.rotation_id,
-        last_closed_at=now,
-        rotation_id="",
-        previous_revoked=revoked,
-        followups=0,
-        escalated=False,
-        overdue=False,
-        deadline=None,
-        grace_until=None,
-        revoke_first=False,
-    )
-    return closed.with_notice("closed") if st.previous_version else closed
-
-
-def revocation_checked(
-    st: RotationState, *, now: datetime, policy: Policy, outcome: RevocationOutcome
-) -> RotationState | None:
-    """After the grace period: close when the old key is dead, otherwise chase it."""
-    if st.phase is not Phase.PROMOTED or st.grace_until is None or now < st.grace_until:
-        return None
-    if outcome in ("revoked", "unprobeable"):
-        return _closed(st, now, revoked=outcome == "revoked")
-    if outcome == "unknown":
-        return None
-    step = revoke_followup(st, now, policy)
-    if step is RevokeFollowup.NONE:
-        return None
-    n = st.followups + 1
-    base = replace(st, followups=n, last_notice_at=now)
-    if step is RevokeFollowup.TELL:
-        return base.with_notice("revoke_now")
-    if step is RevokeFollowup.ESCALATE:
-        return replace(base, escalated=True).with_notice("revoke_escalated")
-    return base.with_notice(f"revoke_reminder.{n - 1}")
-
-
-def adopted(
-    st: RotationState,
-    *,
-    rotation_id: str,
-    now: datetime,
-    policy: Policy,
-    version: str,
-    fp: str,
-    workspace: str,
-    since: datetime | None,
-    kind: Kind,
-) -> RotationState:
-    """The store's current version is not the one we recorded: repair or flag it."""
-    if st.phase is Phase.AWAITING_KEY:
-        # A crash between the promotion and its state write: finish the bookkeeping.
-        return promoted(
-            st,
-            rotation_id=rotation_id,
-            now=now,
-            policy=policy,
-            new_version=version,
-            new_fp=fp,
-            workspace=workspace,
-            old_version=st.current_version or None,
-            old_fp=st.current_fp,
-            kind=kind,
-        )
-    first_sight = not (st.current_version or st.rotation_id or st.last_rotation_id)
-    new = replace(
-        st,
-        current_version=version,
-        current_fp=fp,
-        current_since=since or now,
-        workspace=workspace or st.workspace,
-    )
-    if first_sight:
-        return new
-    return replace(new, last_rotation_id=st.rotation_id or st.last_rotation_id).with_notice(
-        "external_change"
-    )
+Decide = Callable[[Snapshot], RotationState | None]
 
 
 def rollback_refusal(
@@ -377,56 +100,6 @@ def rollback_refusal(
     return None
 
 
-def rolled_back(
-    st: RotationState, *, now: datetime, version: str, previous_version: str | None
-) -> RotationState:
-    """The previous key is current again: the rotation is open again, waiting for a new key."""
-    return replace(
-        without_refusal(st),
-        phase=Phase.AWAITING_KEY,
-        current_version=version,
-        current_fp=st.previous_fp,
-        current_since=None,  # the old key's age is not recorded; the open rotation's deadline holds
-        previous_version=previous_version or "",
-        previous_fp=st.current_fp,
-        promoted_at=None,
-        grace_until=None,
-        followups=0,
-        last_notice_at=now,
-        overdue=False,
-        follow_up_emergency=False,
-        previous_revoked=False,
-    ).with_notice("rolled_back")
-
-
-def notice_claimed(st: RotationState, entry: str, now: datetime) -> RotationState | None:
-    """Claim the next outbox entry for sending, unless another sender holds a fresh claim."""
-    if entry not in st.outbox:
-        return None
-    if st.sending:
-        held, _, at = st.sending.rpartition("@")
-        claimed_at = parse_time(at)
-        if held in st.outbox and claimed_at is not None and now < claimed_at + SEND_LEASE:
-            return None
-    return replace(st, sending=f"{entry}@{format_time(now)}")
-
-
-def notice_sent(st: RotationState, entry: str) -> RotationState | None:
-    if entry not in st.outbox:
-        return None
-    held = st.sending.rpartition("@")[0]
-    return replace(
-        st,
-        outbox=tuple(e for e in st.outbox if e != entry),
-        sending="" if held == entry else st.sending,
-    )
-
-
-# ----------------------------------------------------------------------------
-# The engine: reads, decides with the functions above, writes with compare-and-swap.
-# ----------------------------------------------------------------------------
-
-
 class Engine:
     def __init__(
         self,
@@ -445,32 +118,47 @@ class Engine:
         self.policy = policy or Policy()
         self.cli = cli
         self.max_attempts = max_attempts
+        # The outbox claims this engine made (credential -> the claim it wrote).
+        self._claims: dict[str, str] = {}
 
     # -- the compare-and-swap loop --------------------------------------------
 
-    def _apply(
-        self, credential_id: str, decide: Callable[[Snapshot], RotationState | None]
-    ) -> tuple[Snapshot, RotationState | None]:
-        """Read, decide, write if still unchanged; on a lost race read and decide again."""
-        for _ in range(self.max_attempts):
-            snap = self.store.snapshot(credential_id)
+    def _apply(self, credential_id: str, decide: Decide) -> tuple[Snapshot, RotationState | None]:
+        """Decide on the session's snapshot, write if still unchanged; on a lost race read
+        afresh and decide again. Notices the step queues are claimed in the same write."""
+        for attempt in range(self.max_attempts):
+            snap = self.store.snapshot(credential_id, fresh=attempt > 0)
             new = decide(snap)
+            if snap.partial and new is not None and new != snap.state:
+                # Decided on the cheap read: read the rest and decide again before writing.
+                snap = self.store.complete(credential_id)
+                new = decide(snap)
             if new is None or new == snap.state:
                 return snap, None
+            if new.outbox != snap.state.outbox:
+                now = self.clock.now()
+                mine = bool(new.sending) and self._claims.get(credential_id) == new.sending
+                entries = new.outbox if mine else outbox.claimable(new, now)
+                new = outbox.claimed(new, entries, now) or new
             try:
                 self.store.save_state(credential_id, new, snap.revision)
             except StateConflict:
                 log.info("state of %s changed under us; deciding again", credential_id)
                 continue
+            if new.sending and new.sending != snap.state.sending:
+                self._claims[credential_id] = new.sending
             return snap, new
         raise StateConflict(
             f"{credential_id} kept changing during {self.max_attempts} attempts; "
             "the next event or the daily sweep will take the step."
         )
 
+    def _state(self, credential_id: str) -> RotationState:
+        return self.store.snapshot(credential_id).state
+
     def _opening(
         self, mode: Mode, reason: str, actor: str, revoke_first: bool, notify: bool
-    ) -> Callable[[Snapshot], RotationState | None]:
+    ) -> Decide:
         now = self.clock.now()
         return lambda snap: opened(
             snap.state,
@@ -484,6 +172,7 @@ class Engine:
             has_current=snap.current_version is not None,
             current_since=snap.state.current_since or snap.current_created,
             notify=notify,
+            name=snap.config.name,
         )
 
     def _rotation_id(self, snap: Snapshot) -> str:
@@ -525,132 +214,166 @@ class Engine:
         revoke_first: bool = False,
     ) -> RotationState:
         """Open a rotation (or upgrade the open one to an emergency), then reconcile."""
-        decide = self._opening(mode, reason, actor, revoke_first, notify=True)
-        snap, new = self._apply(credential_id, decide)
-        if new is not None:
-            event = "rotation.opened" if snap.state.phase is Phase.IDLE else "rotation.upgraded"
-            self._audit(event, snap, new, actor, "ok", detail=new.reason)
-        return self.reconcile(credential_id)
-
-    def reconcile(self, credential_id: str) -> RotationState:
-        """Take every step that is due for this credential now, then deliver notices."""
-        snap = self.store.snapshot(credential_id)
-        if snap.current_version and snap.current_version != snap.state.current_version:
-            self._repair(credential_id, snap)
-            snap = self.store.snapshot(credential_id)
-        self._retire_promoted_submission(credential_id, snap)
-        state = snap.state
-        if state.phase is Phase.IDLE and (
-            snap.current_version is None
-            or rotation_due(
-                state.current_since or snap.current_created, self.clock.now(), self.policy
-            )
-        ):
-            self.open_rotation(credential_id, Mode.SCHEDULED, actor="calendar")
-            return self.store.snapshot(credential_id).state
-        if state.phase is Phase.AWAITING_KEY:
-            snap2, new = self._apply(
-                credential_id, lambda s: key_followed_up(s.state, self.clock.now(), self.policy)
-            )
+        with self.store.session():
+            decide = self._opening(mode, reason, actor, revoke_first, notify=True)
+            snap, new = self._apply(credential_id, decide)
             if new is not None:
-                self._audit("rotation.followup", snap2, new, "calendar", new.outbox[-1])
-        elif state.phase is Phase.PROMOTED:
-            self._check_revocation(credential_id, snap)
-        self.deliver_notices(credential_id)
-        return self.store.snapshot(credential_id).state
+                event = "rotation.opened" if snap.state.phase is Phase.IDLE else "rotation.upgraded"
+                self._audit(event, snap, new, actor, "ok", detail=new.reason)
+            return self.reconcile(credential_id)
+
+    def reconcile(self, credential_id: str, *, liveness: bool = False) -> RotationState:
+        """Take every step that is due for this credential now, then deliver notices.
+
+        With `liveness` (the daily sweep) the current key is also checked against
+        Customer.io: one call, unless the revocation check already asked about it.
+        """
+        with self.store.session():
+            probed = False
+            snap = self.store.snapshot(credential_id, quick=liveness)
+            if snap.current_version and snap.current_version != snap.state.current_version:
+                self._repair(credential_id, snap)
+                snap = self.store.snapshot(credential_id)
+            state = snap.state
+            if state.phase is Phase.IDLE and (
+                snap.current_version is None
+                or rotation_due(
+                    state.current_since or snap.current_created, self.clock.now(), self.policy
+                )
+            ):
+                opened_state = self.open_rotation(credential_id, Mode.SCHEDULED, actor="calendar")
+                if liveness and snap.current_version is not None:
+                    self._check_liveness(credential_id)
+                    self.deliver_notices(credential_id)
+                    return self._state(credential_id)
+                return opened_state
+            if state.phase is Phase.AWAITING_KEY:
+                snap2, new = self._apply(
+                    credential_id,
+                    lambda s: key_followed_up(s.state, self.clock.now(), self.policy),
+                )
+                if new is not None:
+                    self._audit("rotation.followup", snap2, new, "calendar", new.outbox[-1])
+            elif state.phase is Phase.PROMOTED:
+                probed = self._check_revocation(credential_id, snap)
+            if liveness and not probed:
+                self._check_liveness(credential_id)
+            self.deliver_notices(credential_id)
+            return self._state(credential_id)
 
     def deadline_reached(self, credential_id: str) -> RotationState:
         """The native schedule fired and nobody submitted a key: escalate, once."""
-        now = self.clock.now()
-        snap, new = self._apply(
-            credential_id,
-            lambda s: deadline_passed(
-                s.state,
-                rotation_id=self._rotation_id(s),
-                now=now,
-                policy=self.policy,
-                has_current=s.current_version is not None,
-            ),
-        )
-        if new is not None:
-            self._audit("rotation.overdue", snap, new, "schedule", "escalated")
-        self.deliver_notices(credential_id)
-        return self.store.snapshot(credential_id).state
+        with self.store.session():
+            now = self.clock.now()
+            snap, new = self._apply(
+                credential_id,
+                lambda s: deadline_passed(
+                    s.state,
+                    rotation_id=self._rotation_id(s),
+                    now=now,
+                    policy=self.policy,
+                    has_current=s.current_version is not None,
+                ),
+            )
+            if new is not None:
+                self._audit("rotation.overdue", snap, new, "schedule", "escalated")
+            self.deliver_notices(credential_id)
+            return self._state(credential_id)
 
     def verify_submission(
         self, credential_id: str, actor: str = "operator"
     ) -> tuple[VerifiedKey, Submission]:
-        """Verify the inbox submission; a refusal is recorded, told once and retired."""
-        snap = self.store.snapshot(credential_id)
-        submission = self.store.read_submission(credential_id)
-        name = snap.config.name
-        if submission is None:
-            raise AwaitingOperatorKey(
-                f"No key has been submitted for {name} yet: run `{self.cli} submit {name}`."
-            )
-        if snap.state.phase is Phase.PROMOTED:
-            self.store.consume_submission(credential_id, submission, "refused")
-            raise KeyRejected(
-                f"{name} is still retiring its previous key: delete the old key, run "
-                f"`{self.cli} check {name}`, then submit again.",
-                "busy",
-            )
-        if snap.state.phase is Phase.IDLE:
-            # An operator may rotate at any time: the submission opens the rotation.
-            decide = self._opening(Mode.SCHEDULED, "operator submission", actor, False, False)
-            snap, new = self._apply(credential_id, decide)
-            if new is not None:
-                self._audit("rotation.opened", snap, new, actor, "ok", detail="by submission")
+        """Verify the inbox submission; a refusal is recorded, told once and retired.
+
+        The hand-over is recorded in the same write that may open the rotation: who
+        submitted (the audit trail names them) and what the key is called in the
+        dashboard, when the operator said.
+        """
+        with self.store.session():
             snap = self.store.snapshot(credential_id)
-        raw_fp = hashlib.sha256(submission.raw).hexdigest()[:8]
-        try:
-            candidate = parse_credential(submission.raw, snap.config.kind, snap.config.region)
-        except MalformedKey as err:
-            self._refuse(credential_id, snap, submission, "malformed", raw_fp, "", actor)
-            raise KeyRejected(f"The submission was refused: {err}", "malformed") from None
-        try:
-            verified = self._verify(snap, candidate)
-        except KeyRejected as err:
-            self._refuse(
-                credential_id,
-                snap,
-                submission,
-                err.reason,
-                candidate.fingerprint,
-                err.detail,
-                actor,
+            submission = self.store.read_submission(credential_id)
+            name = snap.config.name
+            if submission is None:
+                raise AwaitingOperatorKey(
+                    f"No key has been submitted for {name} yet: run `{self.cli} submit {name}`."
+                )
+            actor = submission.actor or actor
+            if snap.state.phase is Phase.IDLE:
+                # An operator may rotate at any time: the submission opens the rotation
+                # (before verifying, so that a refusal is recorded against it).
+                snap0, new = self._apply(credential_id, self._handed_over(actor, submission))
+                if new is not None:
+                    self._audit("rotation.opened", snap0, new, actor, "ok", detail="by submission")
+                snap = self.store.snapshot(credential_id)
+            if snap.state.phase is Phase.PROMOTED:
+                self.store.consume_submission(credential_id, submission, "refused")
+                raise KeyRejected(
+                    f"{name} is still retiring its previous key: delete the old key, run "
+                    f"`{self.cli} check {name}`, then submit again.",
+                    "busy",
+                )
+            raw_fp = hashlib.sha256(submission.raw).hexdigest()[:8]
+            try:
+                candidate = parse_credential(submission.raw, snap.config.kind, snap.config.region)
+            except MalformedKey as err:
+                self._refuse(credential_id, submission, "malformed", raw_fp, "", actor)
+                raise KeyRejected(f"The submission was refused: {err}", "malformed") from None
+            try:
+                verified = self._verify(snap, candidate)
+            except KeyRejected as err:
+                self._refuse(
+                    credential_id, submission, err.reason, candidate.fingerprint, err.detail, actor
+                )
+                raise
+            except VerificationInconclusive as err:
+                self._inconclusive(credential_id, snap, candidate, err, actor)
+                raise
+            self._audit(
+                "key.verified", snap, snap.state, actor, "accepted", candidate=candidate.fingerprint
             )
-            raise
-        except VerificationInconclusive as err:
-            self._inconclusive(credential_id, snap, candidate, err, actor)
-            raise
-        self._audit(
-            "key.verified", snap, snap.state, actor, "accepted", candidate=candidate.fingerprint
-        )
-        return verified, submission
+            return verified, submission
+
+    def _handed_over(self, actor: str, submission: Submission) -> Decide:
+        """Open the rotation if none is (a submission may come at any time), and record
+        who handed the key over and its dashboard name."""
+        opening = self._opening(Mode.SCHEDULED, "operator submission", actor, False, False)
+
+        def decide(snap: Snapshot) -> RotationState | None:
+            st = snap.state
+            if st.phase is Phase.IDLE:
+                st = opening(snap) or st
+            if st.phase is not Phase.AWAITING_KEY:
+                return None
+            return replace(
+                st,
+                submitted_by=tag_safe(actor),
+                key_name=tag_safe(submission.key_name) if submission.key_name else st.key_name,
+            )
+
+        return decide
 
     def verify_value(
         self, credential_id: str, raw: bytes, actor: str = "secretsmanager"
     ) -> VerifiedKey:
-        """Verify a staged value again (AWS testSecret / finishSecret) in this attempt."""
-        snap = self.store.snapshot(credential_id)
-        try:
-            candidate = parse_credential(raw, snap.config.kind, snap.config.region)
-        except MalformedKey as err:
-            raise KeyRejected(
-                f"The staged value is not a valid credential: {err}", "malformed"
-            ) from None
-        try:
-            verified = self._verify(snap, candidate)
-        except KeyRejected as err:
-            self._refuse(
-                credential_id, snap, None, err.reason, candidate.fingerprint, err.detail, actor
-            )
-            raise
-        except VerificationInconclusive as err:
-            self._inconclusive(credential_id, snap, candidate, err, actor)
-            raise
-        return verified
+        """Verify a staged value again (an AWS rotation retried after a crash) in this attempt."""
+        with self.store.session():
+            snap = self.store.snapshot(credential_id)
+            try:
+                candidate = parse_credential(raw, snap.config.kind, snap.config.region)
+            except MalformedKey as err:
+                raise KeyRejected(
+                    f"The staged value is not a valid credential: {err}", "malformed"
+                ) from None
+            try:
+                return self._verify(snap, candidate)
+            except KeyRejected as err:
+                self._refuse(
+                    credential_id, None, err.reason, candidate.fingerprint, err.detail, actor
+                )
+                raise
+            except VerificationInconclusive as err:
+                self._inconclusive(credential_id, snap, candidate, err, actor)
+                raise
 
     def promote(
         self,
@@ -658,13 +381,95 @@ class Engine:
         verified: VerifiedKey,
         pending_version: str | None,
         actor: str = "rotator",
+        submission: Submission | None = None,
     ) -> RotationState:
         """Make a verified key current (compare-and-swap), record it, retire the inbox copy."""
-        snap = self.store.snapshot(credential_id)
-        value = verified.credential.to_json().encode("utf-8")
-        new_version = self.store.promote(
-            credential_id, value, pending_version, expected_current=snap.current_version
-        )
+        with self.store.session():
+            snap = self.store.snapshot(credential_id)
+            value = verified.credential.to_json().encode("utf-8")
+            new_version = self.store.promote(
+                credential_id, value, pending_version, expected_current=snap.current_version
+            )
+            cred = verified.credential
+            by = (submission.actor if submission else "") or snap.state.submitted_by or actor
+            if submission is not None:
+                self.store.consume_submission(credential_id, submission, "promoted")
+            return self._record_promotion(
+                credential_id,
+                snap,
+                new_version=new_version,
+                fp=cred.fingerprint,
+                last4=cred.secret[-4:],
+                workspace=verified.workspace,
+                by=by,
+                key_name=submission.key_name if submission else "",
+                pending=pending_version or "",
+            )
+
+    def staged(
+        self,
+        credential_id: str,
+        token: str,
+        submission: Submission | None,
+        verified: VerifiedKey,
+    ) -> None:
+        """AWS createSecret put a verified key into AWSPENDING: record what finishSecret needs
+        (so it promotes without reading the key again), who handed it over and its name,
+        and retire the inbox copy."""
+        cred = verified.credential
+        actor = submission.actor if submission else ""
+        name = submission.key_name if submission else ""
+        with self.store.session():
+            self._apply(
+                credential_id,
+                lambda s: replace(
+                    s.state,
+                    staged_token=token,
+                    staged_fp=cred.fingerprint,
+                    staged_last4=cred.secret[-4:],
+                    staged_workspace=verified.workspace,
+                    submitted_by=tag_safe(actor) if actor else s.state.submitted_by,
+                    key_name=tag_safe(name) if name else s.state.key_name,
+                ),
+            )
+            if submission is not None:
+                self.store.consume_submission(credential_id, submission, "staged")
+
+    def promote_staged(self, credential_id: str, token: str) -> RotationState:
+        """AWS finishSecret: make the key createSecret verified in this attempt current."""
+        with self.store.session():
+            snap = self.store.snapshot(credential_id)
+            st = snap.state
+            if st.staged_token != token or not st.staged_fp:
+                raise AwaitingOperatorKey(
+                    f"version {token} holds no verified key: createSecret did not stage one."
+                )
+            self.store.promote(credential_id, b"", token, expected_current=snap.current_version)
+            return self._record_promotion(
+                credential_id,
+                snap,
+                new_version=token,
+                fp=st.staged_fp,
+                last4=st.staged_last4,
+                workspace=st.staged_workspace,
+                by=st.submitted_by or "secretsmanager",
+                key_name="",
+                pending=token,
+            )
+
+    def _record_promotion(
+        self,
+        credential_id: str,
+        snap: Snapshot,
+        *,
+        new_version: str,
+        fp: str,
+        last4: str,
+        workspace: str,
+        by: str,
+        key_name: str,
+        pending: str,
+    ) -> RotationState:
         old_fp = snap.state.current_fp
         if snap.current_version and not old_fp:
             current = self._current_credential(snap)
@@ -675,27 +480,33 @@ class Engine:
             lambda s: (
                 None
                 if s.state.current_version == new_version
-                else promoted(
-                    s.state,
-                    rotation_id=self._rotation_id(s),
-                    now=now,
-                    policy=self.policy,
-                    new_version=new_version,
-                    new_fp=verified.credential.fingerprint,
-                    workspace=verified.workspace,
-                    old_version=snap.current_version,
-                    old_fp=old_fp,
-                    kind=snap.config.kind,
+                else replace(
+                    promoted(
+                        s.state,
+                        rotation_id=self._rotation_id(s),
+                        now=now,
+                        policy=self.policy,
+                        new_version=new_version,
+                        new_fp=fp,
+                        workspace=workspace,
+                        old_version=snap.current_version,
+                        old_fp=old_fp,
+                        kind=snap.config.kind,
+                        key_name=tag_safe(key_name),
+                        last4=last4,
+                        submitted_by=tag_safe(by),
+                    ),
+                    staged_token="",
+                    staged_fp="",
+                    staged_last4="",
+                    staged_workspace="",
                 )
             ),
         )
         if new is not None:
-            self._audit(
-                "key.promoted", snap2, new, actor, "promoted", pending=pending_version or ""
-            )
-        self._retire_promoted_submission(credential_id, self.store.snapshot(credential_id))
+            self._audit("key.promoted", snap2, new, by, "promoted", pending=pending)
         self.deliver_notices(credential_id)
-        return self.store.snapshot(credential_id).state
+        return self._state(credential_id)
 
     def rollback(self, credential_id: str, actor: str = "operator") -> RotationState:
         """Make the previous key current again while Customer.io still accepts it.
@@ -704,87 +515,101 @@ class Engine:
         verified again in this attempt (invariant 2) and put back with compare-and-swap;
         the rotation stays open so a working key can be submitted.
         """
-        snap = self.store.snapshot(credential_id)
-        st, name = snap.state, snap.config.name
-        refusal = rollback_refusal(st, snap.config.kind, name, snap.previous_version, self.cli)
-        if refusal:
-            raise RollbackRefused(refusal)
-        raw = self.store.read_value(credential_id, st.previous_version)
-        try:
-            old = parse_credential(raw, snap.config.kind) if raw is not None else None
-        except MalformedKey:
-            old = None
-        if old is None or old.fingerprint != st.previous_fp:
-            raise RollbackRefused(
-                f"The previous version of {name} no longer holds the recorded key "
-                f"(fingerprint {st.previous_fp}): it cannot be restored."
-            )
-        result = self.verifier.probe(old)
-        if isinstance(result, Rejected):
-            raise RollbackRefused(
-                f"Customer.io refuses the previous key of {name} (fingerprint {old.fingerprint}, "
-                f"{result.reason}): it was deleted, so it cannot come back. Fix forward: "
-                f"`{self.cli} emergency {name} --reason ...`."
-            )
-        if isinstance(result, Inconclusive):
-            raise RollbackRefused(
-                f"Customer.io could not be asked whether the previous key of {name} still works "
-                f"({result.reason}): nothing was changed; try again in a few minutes."
-            )
-        new_version = self.store.promote(
-            credential_id, raw or b"", st.previous_version, expected_current=snap.current_version
-        )
-        now = self.clock.now()
-        snap2, new = self._apply(
-            credential_id,
-            lambda s: (
-                None
-                if s.state.current_version == new_version
-                else rolled_back(
-                    s.state, now=now, version=new_version, previous_version=snap.current_version
+        with self.store.session():
+            snap = self.store.snapshot(credential_id)
+            st, name = snap.state, snap.config.name
+            refusal = rollback_refusal(st, snap.config.kind, name, snap.previous_version, self.cli)
+            if refusal:
+                raise RollbackRefused(refusal)
+            raw = self.store.read_value(credential_id, st.previous_version)
+            try:
+                old = parse_credential(raw, snap.config.kind) if raw is not None else None
+            except MalformedKey:
+                old = None
+            if old is None or old.fingerprint != st.previous_fp:
+                raise RollbackRefused(
+                    f"The previous version of {name} no longer holds the recorded key "
+                    f"(fingerprint {st.previous_fp}): it cannot be restored."
                 )
-            ),
-        )
-        if new is not None:
-            self._audit(
-                "rotation.rolled_back",
-                snap2,
-                new,
-                actor,
-                "rolled back",
-                detail=f"{new.current_fp} current again",
+            result = self.verifier.probe(old)
+            if isinstance(result, Rejected):
+                raise RollbackRefused(
+                    f"Customer.io refuses the previous key of {name} (fingerprint "
+                    f"{old.fingerprint}, {result.reason}): it was deleted, so it cannot come "
+                    f"back. Fix forward: `{self.cli} emergency {name} --reason ...`."
+                )
+            if isinstance(result, Inconclusive):
+                raise RollbackRefused(
+                    f"Customer.io could not be asked whether the previous key of {name} still "
+                    f"works ({result.reason}): nothing was changed; try again in a few minutes."
+                )
+            assert raw is not None
+            new_version = self.store.promote(
+                credential_id, raw, st.previous_version, expected_current=snap.current_version
             )
-        self.deliver_notices(credential_id)
-        return self.store.snapshot(credential_id).state
+            now = self.clock.now()
+            snap2, new = self._apply(
+                credential_id,
+                lambda s: (
+                    None
+                    if s.state.current_version == new_version
+                    else rolled_back(
+                        s.state, now=now, version=new_version, previous_version=snap.current_version
+                    )
+                ),
+            )
+            if new is not None:
+                self._audit(
+                    "rotation.rolled_back",
+                    snap2,
+                    new,
+                    actor,
+                    "rolled back",
+                    detail=f"{new.current_fp} current again",
+                )
+            self.deliver_notices(credential_id)
+            return self._state(credential_id)
 
     def deliver_notices(self, credential_id: str) -> int:
-        """Send queued notices, each claimed first so racing invocations send it once."""
-        sent = 0
-        for _ in range(4 * self.max_attempts):
+        """Send queued notices: claimed in one write (often the step's own), removed in one."""
+        with self.store.session():
             now = self.clock.now()
             snap = self.store.snapshot(credential_id)
             if not snap.state.outbox:
-                return sent
-            entry = snap.state.outbox[0]
-            claimed = notice_claimed(snap.state, entry, now)
-            if claimed is None:
-                return sent  # another invocation is sending it
-            try:
-                self.store.save_state(credential_id, claimed, snap.revision)
-            except StateConflict:
-                continue
-            notification = runbook.render(entry, self._context(snap, claimed, now))
-            try:
-                self.notifier.send(notification)
-            except Exception as err:
-                log.warning(
-                    "notice %s not delivered (%s); will retry", notification.id, type(err).__name__
+                return 0
+            if snap.partial:
+                snap = self.store.complete(credential_id)
+            state = snap.state
+            if not state.sending or self._claims.get(credential_id) != state.sending:
+                _, claim = self._apply(
+                    credential_id,
+                    lambda s: outbox.claimed(s.state, outbox.claimable(s.state, now), now),
                 )
-                return sent
-            self._apply(credential_id, _mark_sent(entry))
-            sent += 1
-            self._audit("notification.sent", snap, claimed, "rotator", notification.notice)
-        return sent
+                if claim is None:
+                    return 0  # another invocation holds a fresh claim: it sends them
+                state = claim
+            entries = tuple(state.sending.rpartition("@")[0].split())
+            delivered: list[str] = []
+            for entry in entries:
+                if entry not in state.outbox:
+                    continue
+                notification = runbook.render(entry, self._context(snap, state, now))
+                try:
+                    self.notifier.send(notification)
+                except Exception as err:
+                    log.warning(
+                        "notice %s not delivered (%s); will retry",
+                        notification.id,
+                        type(err).__name__,
+                    )
+                    break
+                delivered.append(entry)
+                self._audit("notification.sent", snap, state, "rotator", notification.notice)
+            if delivered:
+                done = tuple(delivered)
+                self._apply(credential_id, lambda s: outbox.sent(s.state, done))
+            self._claims.pop(credential_id, None)
+            return len(delivered)
 
     # -- helpers -----------------------------------------------------------------
 
@@ -799,6 +624,7 @@ class Engine:
             policy=self.policy,
             now=now,
             cli=self.cli,
+            webhook_endpoint=cfg.webhook_endpoint,
         )
 
     def _current_credential(self, snap: Snapshot) -> Credential | None:
@@ -814,18 +640,26 @@ class Engine:
             return None
 
     def _verify(self, snap: Snapshot, candidate: Credential) -> VerifiedKey:
-        current = self._current_credential(snap)
-        expected = snap.state.workspace
-        if not expected and current is not None and snap.config.kind is not Kind.WEBHOOK_SIGNING:
-            expected = self.verifier.workspace_of(current) or ""
-        if not expected and current is None:
+        """The four checks. What they compare with comes from the recorded state (the
+        current key's fingerprint and workspace); the current key itself is read only
+        for a state that predates those records."""
+        st = snap.state
+        expected = st.workspace
+        current: Credential | None = None
+        probes_workspace = snap.config.kind is not Kind.WEBHOOK_SIGNING
+        if snap.current_version and (not st.current_fp or (probes_workspace and not expected)):
+            current = self._current_credential(snap)
+            if not expected and current is not None and probes_workspace:
+                expected = self.verifier.workspace_of(current) or ""
+        if not expected and snap.current_version is None:
             expected = snap.config.workspace
-        return self.verifier.verify(candidate, current, expected, snap.config.region)
+        return self.verifier.verify(
+            candidate, current, expected, snap.config.region, current_fp=st.current_fp
+        )
 
     def _refuse(
         self,
         credential_id: str,
-        snap: Snapshot,
         submission: Submission | None,
         reason: str,
         fp: str,
@@ -835,7 +669,7 @@ class Engine:
         snap2, _ = self._apply(
             credential_id, lambda s: rejected(s.state, reason=reason, fp=fp, detail=detail[:120])
         )
-        self._audit("key.rejected", snap2, snap2.state, actor, reason, candidate=fp)
+        self._audit("key.rejected", snap2, self._state(credential_id), actor, reason, candidate=fp)
         if submission is not None:
             self.store.consume_submission(credential_id, submission, "rejected")
         self.deliver_notices(credential_id)
@@ -856,6 +690,8 @@ class Engine:
         self.deliver_notices(credential_id)
 
     def _repair(self, credential_id: str, snap: Snapshot) -> None:
+        """The store's current version is not the recorded one: a crash after promoting
+        (finish the bookkeeping, retire the inbox copy) or a change behind our back."""
         assert snap.current_version is not None
         raw = self.store.read_value(credential_id, snap.current_version)
         fp, workspace = "", ""
@@ -892,33 +728,48 @@ class Engine:
         )
         if new is not None:
             self._audit("state.repaired", snap2, new, "rotator", "adopted current version")
+            self._retire_promoted_submission(credential_id, fp)
 
-    def _retire_promoted_submission(self, credential_id: str, snap: Snapshot) -> None:
+    def _retire_promoted_submission(self, credential_id: str, current_fp: str) -> None:
         """A crash after promotion can leave the inbox copy: retire it once it is current."""
-        if not snap.state.current_fp:
+        if not current_fp:
             return
         submission = self.store.read_submission(credential_id)
         if submission is None:
             return
         try:
-            candidate = parse_credential(submission.raw, snap.config.kind)
+            candidate = parse_credential(
+                submission.raw, self.store.snapshot(credential_id).config.kind
+            )
         except MalformedKey:
             return
-        if candidate.fingerprint == snap.state.current_fp:
+        if candidate.fingerprint == current_fp:
             self.store.consume_submission(credential_id, submission, "promoted")
 
-    def _check_revocation(self, credential_id: str, snap: Snapshot) -> None:
+    def _check_revocation(self, credential_id: str, snap: Snapshot) -> bool:
+        """After the grace period, both keys: the old one must be refused, the new one
+        still accepted. Returns whether the current key was probed."""
         state = snap.state
         now = self.clock.now()
         if state.grace_until is None or now < state.grace_until:
-            return
+            return False
         outcome = self._probe_previous(snap)
+        probed = False
+        if outcome in ("revoked", "alive"):
+            probed = True
+            current = self._probe_current(snap)
+            if isinstance(current, Rejected):
+                # Refused new key: the wrong key was deleted (old one alive), or both were.
+                self._on_current_refused(credential_id, previous_alive=outcome == "alive")
+                return True
+            if isinstance(current, Inconclusive) and outcome == "revoked":
+                outcome = "unknown"  # close only once the new key is known to work
         snap2, new = self._apply(
             credential_id,
             lambda s: revocation_checked(s.state, now=now, policy=self.policy, outcome=outcome),
         )
         if new is None:
-            return
+            return probed
         if new.phase is Phase.IDLE:
             self._audit("revocation.confirmed", snap2, new, "rotator", outcome)
             if snap2.state.follow_up_emergency:
@@ -931,6 +782,93 @@ class Engine:
                 )
         else:
             self._audit("revocation.pending", snap2, new, "rotator", outcome)
+        return probed
+
+    def _probe_current(self, snap: Snapshot) -> ProbeResult | None:
+        current = self._current_credential(snap)
+        return None if current is None else self.verifier.probe(current)
+
+    def _check_liveness(self, credential_id: str) -> None:
+        """The daily check of the live key: one Customer.io call per credential."""
+        snap = self.store.snapshot(credential_id)
+        if snap.config.kind is Kind.WEBHOOK_SIGNING or snap.current_version is None:
+            return  # no API can check a signing key: only a real delivery proves it
+        if snap.state.phase in (Phase.RETIRING, Phase.RETIRED):
+            return
+        result = self._probe_current(snap)
+        now = self.clock.now()
+        if result is None:
+            return
+        if isinstance(result, Rejected):
+            self._on_current_refused(credential_id, previous_alive=None)
+            return
+        if isinstance(result, Accepted):
+            self._audit("key.alive", snap, snap.state, "rotator", "accepted")
+            facts = {"outcome": "accepted"}
+        else:
+            reason = f"{result.reason}:{result.detail}" if result.detail else result.reason
+            self._audit("key.unverified", snap, snap.state, "rotator", reason)
+            facts = {"outcome": "inconclusive", "reason": reason}
+        self._apply(
+            credential_id,
+            lambda s: step(s.state, Event.LIVENESS_CHECKED, now=now, policy=self.policy, **facts),
+        )
+
+    def _on_current_refused(self, credential_id: str, *, previous_alive: bool | None) -> None:
+        """Customer.io refuses the current key: roll back to the previous one where that is
+        safe (it passed verification when promoted, was never confirmed revoked and still
+        works), page on-call, and open the rotation that replaces the dead key."""
+        snap = self.store.snapshot(credential_id, fresh=True)  # act on today's config only
+        st = snap.state
+        current = self._probe_current(snap)
+        if not isinstance(current, Rejected):
+            return  # with the configuration read afresh it is not refused after all
+        restored: str | None = None
+        old = self._previous_credential(snap)
+        if previous_alive is None and old is not None and not st.previous_revoked:
+            previous_alive = isinstance(self.verifier.probe(old), Accepted)
+        if old is not None and previous_alive and not st.previous_revoked:
+            raw = old.to_json().encode("utf-8")
+            try:
+                restored = self.store.promote(
+                    credential_id, raw, st.previous_version, expected_current=snap.current_version
+                )
+            except StateConflict:
+                return  # someone else changed the current key: the next check decides
+        now = self.clock.now()
+        refused = snap.current_version or ""
+        snap2, new = self._apply(
+            credential_id,
+            lambda s: step(
+                s.state,
+                Event.CURRENT_REFUSED,
+                rotation_id=self._rotation_id(s),
+                now=now,
+                policy=self.policy,
+                restored_version=restored,
+                refused_version=refused,
+                previous_refused=previous_alive is False or st.previous_revoked,
+            ),
+        )
+        if new is not None:
+            event = "rotation.rolled_back" if restored else "key.refused"
+            detail = f"{new.current_fp} current again" if restored else "no working key"
+            self._audit(event, snap2, new, "rotator", "current key refused", detail=detail)
+        self.deliver_notices(credential_id)
+
+    def _previous_credential(self, snap: Snapshot) -> Credential | None:
+        """The previous key, if the store still holds exactly the recorded one."""
+        st = snap.state
+        if snap.config.kind is Kind.WEBHOOK_SIGNING or not st.previous_version:
+            return None
+        raw = self.store.read_value(snap.config.id, st.previous_version)
+        if raw is None:
+            return None
+        try:
+            old = parse_credential(raw, snap.config.kind)
+        except MalformedKey:
+            return None
+        return old if old.fingerprint == st.previous_fp else None
 
     def _probe_previous(self, snap: Snapshot) -> RevocationOutcome:
         if snap.config.kind is Kind.WEBHOOK_SIGNING:
@@ -951,7 +889,3 @@ class Engine:
         if isinstance(result, Accepted):
             return "alive"
         return "unknown"
-
-
-def _mark_sent(entry: str) -> Callable[[Snapshot], RotationState | None]:
-    return lambda snap: notice_sent(snap.state, entry)

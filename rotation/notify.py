@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # imported where used: the functions' cold start does not load requests
     import requests
 
+from rotation import conventions as cv
 from rotation.runbook import Notification
 
 log = logging.getLogger(__name__)
@@ -95,3 +96,30 @@ def _sns_subject(subject: str) -> str:
     # SNS subjects: ASCII, no line breaks, at most 100 characters.
     ascii_only = subject.encode("ascii", "replace").decode("ascii").replace("\n", " ")
     return ascii_only[:100]
+
+
+def chat_webhook_url(env: Mapping[str, str], ssm: Any | None = None) -> str | None:
+    """The chat webhook URL, or None when no chat channel is configured.
+
+    On AWS the stack keeps the URL (a bearer credential for the channel) in an SSM
+    SecureString and puts only its name in ENV_CHAT_WEBHOOK_PARAMETER, so reading the
+    function's configuration does not reveal it. GCP mounts its Secret Manager secret
+    as ENV_CHAT_WEBHOOK_URL, which local runs also set directly. `ssm` is a boto3 SSM
+    client (created when None). Errors name the parameter, never the value.
+    """
+    parameter = env.get(cv.ENV_CHAT_WEBHOOK_PARAMETER)
+    if parameter:
+        if ssm is None:
+            import boto3  # only on AWS; the GCP bundle never reaches this line
+
+            ssm = boto3.client("ssm")
+        try:
+            response = ssm.get_parameter(Name=parameter, WithDecryption=True)
+        except Exception as err:
+            code = getattr(err, "response", {}).get("Error", {}).get("Code", type(err).__name__)
+            raise RuntimeError(
+                f"cannot read the chat webhook parameter {parameter}: {code}"
+            ) from None
+        value = str(response["Parameter"]["Value"])
+        return value or None
+    return env.get(cv.ENV_CHAT_WEBHOOK_URL) or None

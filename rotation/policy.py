@@ -29,6 +29,8 @@ class Policy:
     emergency_reminder_minutes: int = 60
     # Reminders about a still-working old key before on-call is paged.
     revoke_reminders_before_escalation: int = 2
+    # How long the daily check of a live key may stay inconclusive before people are told.
+    liveness_alert_hours: int = 24
 
     def __post_init__(self) -> None:
         if not 1 <= self.rotation_days <= 90:
@@ -37,7 +39,12 @@ class Policy:
             raise ValueError("lead_days must be at least 0 and less than rotation_days.")
         if not 0 <= self.escalate_days <= self.lead_days:
             raise ValueError("escalate_days must be between 0 and lead_days.")
-        for name in ("reminder_days", "emergency_deadline_hours", "emergency_reminder_minutes"):
+        for name in (
+            "reminder_days",
+            "emergency_deadline_hours",
+            "emergency_reminder_minutes",
+            "liveness_alert_hours",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1.")
         if self.grace_hours < 0 or self.emergency_grace_minutes < 0:
@@ -71,6 +78,7 @@ ENV_NAMES: dict[str, str] = {
     "grace_hours": cv.ENV_GRACE_HOURS,
     "emergency_grace_minutes": cv.ENV_EMERGENCY_GRACE_MINUTES,
     "emergency_deadline_hours": cv.ENV_EMERGENCY_DEADLINE_HOURS,
+    "liveness_alert_hours": cv.ENV_LIVENESS_ALERT_HOURS,
 }
 
 

@@ -2,18 +2,25 @@
 
 The most important screen of the project, so it is pure text built from the
 state: easy to test, identical on both clouds, and never holding a key (it only
-sees fingerprints and last-4 labels).
+sees names, creation days, last-4 labels and fingerprints).
+
+A key is pointed at by what the Customer.io dashboard shows of it: the name it
+was given (fixed when its rotation opened, `RotationState.key_name`), the day it
+was created and, where the dashboard lists the key itself, its last 4
+characters. The fingerprint is only a cross-reference to `cio-rotate status`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rotation import conventions as cv
 from rotation.credentials import Kind
+from rotation.notices import Notice, parse
 from rotation.policy import Policy, grace_until
-from rotation.state import Mode, RotationState, format_time
+from rotation.state import Mode, Phase, RotationState, format_time
 
 
 @dataclass(frozen=True)
@@ -39,32 +46,430 @@ class Context:
     policy: Policy
     now: datetime
     cli: str = cv.CLI_NAME
+    # webhook_signing only: the endpoint URL the reporting webhook posts to, which is how
+    # the dashboard lists webhooks (stack config); empty when not configured.
+    webhook_endpoint: str = ""
 
 
-DASHBOARD = {
-    Kind.TRACK: (
-        "Customer.io > Account Settings > API Credentials > Tracking API Keys",
-        'Click "Create Tracking API Key"',
+def suggested_key_name(credential_name: str, opened_at: datetime) -> str:
+    """The name a rotation's new key is to be given, computed once when the rotation opens.
+
+    The engine stores it in `RotationState.key_name`; every text reads it from there, so
+    the opening notice, reminders, `runbook` and the delete notice all say the same name.
+    """
+    return f"{credential_name}-{opened_at.strftime('%Y%m%d')}"
+
+
+# -- per-kind facts ------------------------------------------------------------
+
+API_CREDENTIALS = (
+    "Customer.io > Account Settings > API Credentials (newer accounts: Settings > "
+    "Workspace Settings > API and Webhook Credentials)"
+)
+REPORTING_WEBHOOKS = "Customer.io > Data & Integrations > Integrations > Reporting Webhooks"
+
+
+@dataclass(frozen=True)
+class KindText:
+    """How one credential kind looks to a person in the Customer.io dashboard."""
+
+    title: str  # "App API key"
+    page: str  # where its keys are made (webhooks: completed with the endpoint)
+    create: str  # the creation step, before the name is given
+    paste: str  # what `submit` asks for
+    checks: str  # what the rotator verifies before promoting it
+    shows_key: bool  # the dashboard shows the key itself, so its last 4 characters help
+    shown_once: bool  # the key is shown only at creation
+    named: bool  # the dashboard lets a person name the key
+
+
+# Keyed by the kind's value so a kind added to `Kind` without texts fails the coverage
+# test (tests/unit/test_runbook.py) instead of a notice at 3 a.m.
+KINDS: dict[str, KindText] = {
+    "track": KindText(
+        title="Track API key (Site ID + API key)",
+        page=f"{API_CREDENTIALS}, tab Tracking API Keys",
+        create="Create a new Tracking API key (a new Site ID and API key pair)",
+        paste="the new Site ID and API key",
+        checks="it must authenticate with Customer.io, belong to the same workspace and region, "
+        "and differ from the current key",
+        shows_key=True,
+        shown_once=False,
+        named=True,
     ),
-    Kind.APP: (
-        "Customer.io > Account Settings > API Credentials > App API Keys",
-        'Click "Create App API Key" and choose the same workspace',
+    "app": KindText(
+        title="App API key",
+        page=f"{API_CREDENTIALS}, tab App API Keys",
+        create="Create a new App API key in the same workspace",
+        paste="the new App API key",
+        checks="it must authenticate with Customer.io in the configured region, see the same "
+        "account, and differ from the current key",
+        shows_key=False,
+        shown_once=True,
+        named=True,
     ),
-    Kind.WEBHOOK_SIGNING: (
-        "Customer.io > Data & Integrations > Reporting Webhooks > this webhook",
-        'Click "Regenerate signing key"',
+    "private": KindText(
+        title="private API key (sk_)",
+        page=API_CREDENTIALS,
+        create="Create a new private API key (it starts with sk_) for this server integration",
+        paste="the new private key (it starts with sk_)",
+        checks="it must authenticate with Customer.io in the configured region and differ from "
+        "the current key",
+        shows_key=False,
+        shown_once=True,
+        named=True,
+    ),
+    "webhook_signing": KindText(
+        title="reporting-webhook signing key",
+        page=REPORTING_WEBHOOKS,
+        create="On that webhook's page, replace its signing key with a new one and copy it",
+        paste="the new signing key",
+        checks="it must be well formed and differ from the current key",
+        shows_key=True,
+        shown_once=False,
+        named=False,
     ),
 }
-KIND_TITLE = {
-    Kind.TRACK: "Track API key (Site ID + API key)",
-    Kind.APP: "App API key",
-    Kind.WEBHOOK_SIGNING: "reporting-webhook signing key",
-}
-WHAT_TO_PASTE = {
-    Kind.TRACK: "the new Site ID and API key",
-    Kind.APP: "the new App API key",
-    Kind.WEBHOOK_SIGNING: "the new signing key",
-}
+
+
+def kind_text(kind: Kind | str) -> KindText:
+    """The texts of a kind; KeyError for a kind nobody wrote texts for."""
+    return KINDS[str(kind)]
+
+
+def page(kind: Kind | str, webhook_endpoint: str = "") -> str:
+    """The dashboard page where a person finds this kind's keys."""
+    if str(kind) == "webhook_signing":
+        hook = (
+            f"the webhook that posts to {webhook_endpoint}"
+            if webhook_endpoint
+            else "the webhook that posts to your receiver"
+        )
+        return f"{REPORTING_WEBHOOKS}, then {hook}"
+    return kind_text(kind).page
+
+
+# Kept for callers that want (page, creation step) by kind (rotation/operator).
+DASHBOARD: dict[str, tuple[str, str]] = {k: (page(k), t.create) for k, t in KINDS.items()}
+
+
+# -- small words ---------------------------------------------------------------
+
+
+def _a(word: str) -> str:
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
+def _plural(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes and minutes % (24 * 60) == 0:
+        return _plural(minutes // (24 * 60), "day")
+    if minutes and minutes % 60 == 0:
+        return _plural(minutes // 60, "hour")
+    return _plural(minutes, "minute")
+
+
+def _hours(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return _plural(hours, "hour") if hours < 48 else _plural(hours // 24, "day")
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "unknown"
+
+
+def _numbered(lines: list[str]) -> str:
+    return "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))
+
+
+# -- naming keys the way the dashboard shows them ---------------------------------
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """What the dashboard (and status) can show of one key. Never the key."""
+
+    name: str
+    since: datetime | None  # the day it went live: it was created on or before that day
+    last4: str
+    fp: str
+
+
+def new_key_name(ctx: Context) -> str:
+    """The name of the open (or last) rotation's new key: recorded once, never recomputed."""
+    st = ctx.state
+    if st.key_name:
+        return st.key_name
+    if st.opened_at is not None:
+        return suggested_key_name(ctx.name, st.opened_at)
+    return ctx.name
+
+
+def current_key(ctx: Context) -> KeyRef:
+    st = ctx.state
+    name = st.current_name
+    if not name and (st.phase is Phase.PROMOTED or (st.phase is Phase.IDLE and st.key_name)):
+        name = new_key_name(ctx)  # promoted before the engine recorded current_name
+    return KeyRef(name, st.current_since, st.current_last4, st.current_fp)
+
+
+def previous_key(ctx: Context) -> KeyRef:
+    st = ctx.state
+    return KeyRef(st.previous_name, st.previous_since, st.previous_last4, st.previous_fp)
+
+
+def describe(key: KeyRef, kind: Kind | str, noun: str = "the key") -> str:
+    """`the old key "name" (created on or before DAY, ends in "ab12"; fingerprint 1234abcd)`.
+
+    Only what the dashboard shows (name, creation day, last 4 where the key is listed),
+    then the fingerprint as a cross-reference to `status`. Never the key.
+    """
+    shown = kind_text(kind).shows_key
+    facts = []
+    if key.since is not None:
+        facts.append(f"created on or before {key.since.strftime('%Y-%m-%d')}")
+    if key.last4 and shown:
+        facts.append(f'ends in "{key.last4}"')
+    ref = f"fingerprint {key.fp}" if key.fp else ""
+    inner = ", ".join(facts)
+    if ref:
+        inner = f"{inner}; {ref}" if inner else ref
+    label = f'{noun} "{key.name}"' if key.name else noun
+    return f"{label} ({inner})" if inner else label
+
+
+def short(key: KeyRef, kind: Kind | str, noun: str = "the key") -> str:
+    """A second mention of a key in the same text: its name, or everything when it has none."""
+    return f'{noun} "{key.name}"' if key.name else describe(key, kind, noun)
+
+
+def how_to_tell(key: KeyRef, kind: Kind | str, keep: str = "") -> str:
+    """For a key recorded before names were: how to pick it out in the dashboard."""
+    if key.name:
+        return ""
+    text = kind_text(kind)
+    keep_text = f' The key to keep is "{keep}".' if keep else ""
+    if text.shows_key:
+        return (
+            "It has no recorded name (it predates the rotator recording names): in the "
+            "dashboard, pick it by its creation day and the last 4 characters of the key "
+            f"listed there.{keep_text}"
+        )
+    return (
+        "It has no recorded name (it predates the rotator recording names), and the dashboard "
+        f"never shows {_a(text.title)} again after creation: pick it by its creation day "
+        "(and the name your team gave it then); if more than one key of the workspace "
+        f"matches, ask who created them before deleting any.{keep_text}"
+    )
+
+
+def _where(ctx: Context) -> str:
+    parts = [f"workspace {ctx.workspace}"] if ctx.workspace else []
+    parts += [f"region {ctx.region}"] if ctx.region else []
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _page(ctx: Context) -> str:
+    return page(ctx.kind, ctx.webhook_endpoint)
+
+
+# -- the runbook of an open rotation ------------------------------------------------
+
+
+def steps(ctx: Context) -> list[str]:
+    """The numbered runbook for the open rotation (or retirement) of this credential."""
+    st = ctx.state
+    if st.phase in (Phase.RETIRING, Phase.RETIRED):
+        return retire_steps(ctx)
+    if ctx.kind is Kind.WEBHOOK_SIGNING:
+        return _webhook_steps(ctx)
+    return _key_steps(ctx, dead=st.live_outcome == "rejected")
+
+
+def _handover(ctx: Context) -> list[str]:
+    submit = f"{ctx.cli} submit {ctx.name}"
+    return [
+        f"Hand it over: run `{submit}` and paste {kind_text(ctx.kind).paste} when asked "
+        "(input is hidden). Never paste a key into chat, a ticket or e-mail.",
+        f"What happens next: the rotator verifies the key ({kind_text(ctx.kind).checks}). If it "
+        f"passes, it becomes current at once and `{submit}` says so. If not, you are told why "
+        "and the current key stays in use: fix it and submit again.",
+    ]
+
+
+def _open_page(ctx: Context) -> str:
+    return (
+        f"Open {_page(ctx)}{_where(ctx)}. You need Account Admin or the 'Manage API "
+        "credentials' permission."
+    )
+
+
+def _create(ctx: Context) -> str:
+    text = kind_text(ctx.kind)
+    once = " It is shown once: copy it before closing the dialog." if text.shown_once else ""
+    return f'{text.create}, and name it "{new_key_name(ctx)}".{once}'
+
+
+def _key_steps(ctx: Context, *, dead: bool) -> list[str]:
+    """Track, App and private keys: made and deleted by a person in the dashboard."""
+    st = ctx.state
+    name = new_key_name(ctx)
+    if st.mode is Mode.BOOTSTRAP:
+        return [
+            _open_page(ctx),
+            _create(ctx),
+            *_handover(ctx),
+            "There is no old key to delete: you are done when the submit command reports it live.",
+        ]
+    old = current_key(ctx)
+    old_noun = "the refused key" if dead else "the old key"
+    old_text = describe(old, ctx.kind, old_noun)
+    tell = how_to_tell(old, ctx.kind)
+    tell = f" {tell}" if tell else ""
+    out: list[str] = []
+    if dead:
+        out.append(
+            f"{_open_page(ctx)} Customer.io already refuses {old_text}: applications fail "
+            "until the new key is live, so go on at once."
+        )
+    elif st.revoke_first:
+        out.append(
+            f"Contain the leak first: in {_page(ctx)}{_where(ctx)}, DELETE {old_text} now.{tell} "
+            "Applications using it fail until the new key is live: that is accepted in this mode."
+        )
+    else:
+        out.append(_open_page(ctx))
+    out.append(_create(ctx))
+    out += _handover(ctx)
+    if dead or st.revoke_first:
+        out.append(
+            "When the new key is live, " + _confirm_and_close(ctx, short(old, ctx.kind, old_noun))
+        )
+    else:
+        wait = grace_until(st.mode, False, st.promoted_at or ctx.now, ctx.policy) - (
+            st.promoted_at or ctx.now
+        )
+        out.append(
+            f"Do NOT delete {old_text} yet: applications keep using it until they load the new "
+            f"key. {_duration(wait)} after the promotion you will be told to delete it.{tell}"
+        )
+        out.append(
+            f'Then delete it in the same dashboard page, keep "{name}", and run '
+            f"`{ctx.cli} check {ctx.name}` (or wait for the daily check)."
+        )
+    out.append('You are done when you receive "rotation closed": Customer.io refuses the old key.')
+    return out
+
+
+def _confirm_and_close(ctx: Context, old_text: str) -> str:
+    """Who closes a revoke-first rotation, and when: the same words in runbook and submit."""
+    return (
+        f"run `{ctx.cli} check {ctx.name}`: the rotator confirms that Customer.io refuses "
+        f"{old_text} and closes the rotation (the daily check does it otherwise)."
+    )
+
+
+def _webhook_steps(ctx: Context) -> list[str]:
+    """Signing keys are replaced on the webhook's page: nothing to name, nothing to delete."""
+    st = ctx.state
+    out = [
+        f"Open {_page(ctx)}.",
+        f"{kind_text(ctx.kind).create}. Customer.io does not name signing keys: the webhook's "
+        "endpoint is how you find it.",
+    ]
+    if st.mode is not Mode.BOOTSTRAP:
+        out.append(
+            "From now on Customer.io signs deliveries with the new key, and receivers refuse "
+            "them until the next step is done: Customer.io retries them (first after an hour, "
+            "holding later deliveries back), so do the next step within minutes."
+        )
+    out += _handover(ctx)
+    if st.mode is Mode.BOOTSTRAP:
+        out.append("There is no old key: you are done when the submit command reports it live.")
+        return out
+    if st.revoke_first:
+        out.append(
+            "Receivers accept only the new key as soon as it is live: the old signing key is no "
+            "longer accepted. There is nothing to delete in the dashboard."
+        )
+    else:
+        wait = grace_until(st.mode, False, st.promoted_at or ctx.now, ctx.policy) - (
+            st.promoted_at or ctx.now
+        )
+        out.append(
+            f"Receivers accept both signing keys for {_duration(wait)} after the promotion, then "
+            "only the new one. There is nothing to delete in the dashboard: the old signing key "
+            "was replaced in step 2."
+        )
+    out.append('You are done when you receive "rotation closed": the rotator sends it itself.')
+    return out
+
+
+def after_promotion(ctx: Context) -> list[str]:
+    """What is left once the new key is current (the promoted notice and `submit` say it)."""
+    st = ctx.state
+    if not st.previous_fp and not st.previous_version:
+        return ["This was the first key: there is no old key to delete. Nothing left to do."]
+    if ctx.kind is Kind.WEBHOOK_SIGNING:
+        return [
+            f"Receivers accept both signing keys until {_when(st.grace_until)}; then the "
+            "rotator closes the rotation. There is nothing to delete in the dashboard."
+        ]
+    old = previous_key(ctx)
+    old_text = describe(old, ctx.kind, "the old key")
+    tell = how_to_tell(old, ctx.kind, keep=current_key(ctx).name)
+    tell = f" {tell}" if tell else ""
+    if st.revoke_first:
+        return [
+            f"Make sure {old_text} is deleted in {_page(ctx)}.{tell} Then "
+            + _confirm_and_close(ctx, "it")
+        ]
+    return [
+        f"Do NOT delete {old_text} yet: applications switch to the new key as their cache "
+        f"expires. At {_when(st.grace_until)} you will be told to delete it.{tell}",
+        f"Then delete it in {_page(ctx)} and run `{ctx.cli} check {ctx.name}`: the rotator "
+        "confirms Customer.io refuses it and closes the rotation.",
+    ]
+
+
+def retire_steps(ctx: Context) -> list[str]:
+    """End of life: consumers first, then the key, then the secrets."""
+    key = current_key(ctx)
+    key_text = describe(key, ctx.kind, "the current key")
+    tell = how_to_tell(key, ctx.kind)
+    tell = f" {tell}" if tell else ""
+    check = (
+        f"Run `{ctx.cli} check {ctx.name}`: the rotator confirms that Customer.io refuses it, "
+        f'then marks {ctx.name} retired and tells you ("retired").'
+    )
+    if ctx.kind is Kind.WEBHOOK_SIGNING:
+        remove = (
+            f"Then, in {_page(ctx)}, disable the webhook if nothing should receive its "
+            "deliveries any more (its signing key goes with it)."
+        )
+        check = (
+            f"Run `{ctx.cli} check {ctx.name}`: Customer.io offers no check of a signing key, so "
+            f'the rotator marks {ctx.name} retired and tells you ("retired").'
+        )
+    else:
+        remove = (
+            f"Then, in {_page(ctx)}{_where(ctx)}, delete {short(key, ctx.kind, 'the key')}.{tell}"
+        )
+    return [
+        f"Switch every application that reads {ctx.name} to its replacement. Until then they "
+        f"keep working with {key_text}.",
+        remove,
+        check,
+        f"Only after that: mark {ctx.name} `retired` in the stack config and run `pulumi up`. "
+        "Pulumi deletes its secrets only once the credential is marked retired.",
+    ]
+
+
+# -- rejection and inconclusive texts (also used by verify and the CLI) ----------------
 
 _REJECTIONS = {
     "unauthorized": "Customer.io rejected the key{status}. Paste it exactly as the dashboard shows "
@@ -105,275 +510,426 @@ def inconclusive_text(reason: str, detail: str, label: str) -> str:
     )
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "unknown"
+# -- one renderer per notice -----------------------------------------------------------
 
 
-def _old_key(ctx: Context) -> str:
-    fp = ctx.state.previous_fp if ctx.state.phase.value == "promoted" else ctx.state.current_fp
-    return f"the key with fingerprint {fp}" if fp else "the old key"
+@dataclass(frozen=True)
+class _Text:
+    urgency: str
+    subject: str
+    body: list[str]
 
 
-def key_name(ctx: Context) -> str:
-    """The name to give the new key, so the old one is easy to tell apart later."""
-    return f"{ctx.name}-{ctx.now.strftime('%Y%m%d')}"
+Renderer = Callable[[str, str, Context], _Text]  # (arg, rotation id, context)
 
 
-def steps(ctx: Context) -> list[str]:
-    """The numbered runbook for the open rotation of this credential."""
-    st = ctx.state
-    page, create = DASHBOARD[ctx.kind]
-    where = f" (workspace {ctx.workspace}, region {ctx.region})" if ctx.workspace else ""
-    if ctx.region and not where:
-        where = f" (region {ctx.region})"
-    submit = f"{ctx.cli} submit {ctx.name}"
-    handover = (
-        f"Hand it over: run `{submit}` and paste {WHAT_TO_PASTE[ctx.kind]} when asked "
-        "(input is hidden). Never paste a key into chat, a ticket or e-mail."
-    )
-    checks = "it must authenticate with Customer.io"
-    if ctx.kind is Kind.TRACK:
-        checks += ", belong to the same workspace and region, and differ from the current key"
-    elif ctx.kind is Kind.APP:
-        checks += " in the configured region, see the same account, and differ from the current key"
-    else:
-        checks = "it must be well formed and differ from the current key"
-    next_ = (
-        f"What happens next: the rotator verifies the key ({checks}). If it passes, it becomes "
-        f"current at once and `{submit}` says so. If not, you are told why and the current key "
-        "stays in use: fix it and submit again."
-    )
-    shown_once = (
-        " It is shown once: copy it before closing the dialog." if ctx.kind is Kind.APP else ""
-    )
-    out: list[str] = []
-    if st.mode is Mode.BOOTSTRAP:
-        out = [
-            f"Open {page}{where}. You need Account Admin or the 'Manage API credentials' permission.",
-            f'{create}; name it "{ctx.name}".{shown_once}',
-            handover,
-            next_,
-            "There is no old key to delete: you are done when the submit command reports it live.",
-        ]
-        return out
-    grace = grace_until(st.mode, st.revoke_first, st.promoted_at or ctx.now, ctx.policy)
-    wait = grace - (st.promoted_at or ctx.now)
-    if st.revoke_first:
-        out.append(
-            f"Contain the leak first: in {page}{where}, DELETE {_old_key(ctx)} now. Applications "
-            "using it fail until step 4 is done: that is accepted in this mode."
-        )
-    else:
-        out.append(
-            f"Open {page}{where}. You need Account Admin or the 'Manage API credentials' "
-            "permission."
-        )
-    out.append(f'{create}; name it "{key_name(ctx)}".{shown_once}')
-    if ctx.kind is Kind.WEBHOOK_SIGNING:
-        out.append(
-            "Customer.io signs with the new key at once: do the next step within minutes "
-            "(failed deliveries are retried, so none are lost)."
-        )
-    out.append(handover)
-    out.append(next_)
-    if st.revoke_first:
-        out.append(
-            "The rotator then confirms the deleted key is refused by Customer.io and closes "
-            "the rotation."
-        )
-    else:
-        out.append(
-            f"Do NOT delete {_old_key(ctx)} yet: applications keep using it until they load the "
-            f"new one. {_duration(wait)} after the promotion you will be told to delete it."
-        )
-        out.append(
-            "Then delete the old key in the same dashboard page, and run "
-            f"`{ctx.cli} check {ctx.name}` (or wait for the daily check)."
-        )
-    out.append(
-        'You are done when you receive "rotation closed": Customer.io refuses the old key.'
-        if ctx.kind is not Kind.WEBHOOK_SIGNING
-        else 'You are done when you receive "rotation closed" after the grace period.'
-    )
-    return out
+def _title(ctx: Context) -> str:
+    return f"{kind_text(ctx.kind).title} '{ctx.name}'"
 
 
-def _duration(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes % (24 * 60) == 0 and minutes:
-        return f"{minutes // (24 * 60)} day(s)"
-    if minutes % 60 == 0 and minutes:
-        return f"{minutes // 60} hour(s)"
-    return f"{minutes} minute(s)"
+def _head(rid: str, ctx: Context) -> str:
+    return f"Rotation {rid} ({ctx.state.mode or 'none'})"
 
 
-def _numbered(lines: list[str]) -> str:
-    return "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))
+def _base_urgency(ctx: Context) -> str:
+    return "urgent" if ctx.state.mode is Mode.EMERGENCY else "action"
 
 
-def render(entry: str, ctx: Context) -> Notification:
-    """The full text of one queued outbox entry `code[.arg]/rotation-id/seq` (see engine.py)."""
-    st = ctx.state
-    notice, _, rest = entry.partition("/")
-    rid, _, seq = rest.partition("/")
-    rid = rid or st.rotation_id or st.last_rotation_id
-    nid = f"{rid}/{notice}" + (f"/{seq}" if seq else "")
-    code, _, arg = notice.partition(".")
-    title = f"{KIND_TITLE[ctx.kind]} '{ctx.name}'"
-    emergency = st.mode is Mode.EMERGENCY
-    urgency = "urgent" if emergency else "action"
-    head = f"Rotation {rid} ({st.mode or 'none'})"
-    subject = ""
-    body: list[str] = []
-    if code in ("opened", "upgraded", "reminder", "escalated", "overdue"):
-        lead = {
-            "opened": f"A new key is needed for {title}.",
-            "upgraded": f"EMERGENCY: the open rotation of {title} is now an emergency.",
-            "reminder": f"Reminder {arg}: {title} still waits for its new key.",
-            "escalated": f"ESCALATION to on-call: {title} still has no new key.",
-            "overdue": f"OVERDUE: the deadline for {title} has passed and no key was submitted.",
-        }[code]
-        if code in ("escalated", "overdue"):
-            urgency = "urgent"
-        subject = {
-            "opened": "Rotate",
-            "upgraded": "EMERGENCY rotate",
-            "reminder": "Reminder: rotate",
-            "escalated": "ESCALATED: rotate",
-            "overdue": "OVERDUE: rotate",
-        }[code]
-        if emergency and code == "opened":
-            subject = "EMERGENCY rotate"
-        subject = f"[{urgency}] {subject} {ctx.name} ({ctx.kind.value})"
-        body = [head, lead]
+def _open_family(lead: str, subject: str, urgency: str) -> Renderer:
+    """Opening, upgrade, reminders, escalation, overdue: the lead line, then the runbook."""
+
+    def render_open(arg: str, rid: str, ctx: Context) -> _Text:
+        st = ctx.state
+        level = urgency or _base_urgency(ctx)
+        subj = subject
+        if subject == "Rotate" and st.mode is Mode.EMERGENCY:
+            subj = "EMERGENCY rotate"
+        body = [_head(rid, ctx), lead.format(title=_title(ctx), n=arg)]
         if st.reason:
             body.append(f"Reason: {st.reason}")
         body.append(f"Deadline: {_when(st.deadline)}.")
-        if code == "overdue" and ctx.kind is not Kind.WEBHOOK_SIGNING:
+        if lead.startswith("OVERDUE") and ctx.kind is not Kind.WEBHOOK_SIGNING:
             body.append("The current key keeps working; rotate it as soon as you can.")
         body += ["", "Do these steps in order:", _numbered(steps(ctx))]
-    elif code == "rejected":
-        arg = arg.partition(".")[0]  # rejected.<fingerprint>.<n>
-        subject = f"[action] Key for {ctx.name} NOT accepted"
-        body = [
-            head,
-            rejection_text(
-                st.rejection,
-                f"with fingerprint {arg}",
-                status=int(st.rejection_detail) if st.rejection_detail.isdigit() else None,
-                detail=st.rejection_detail,
-            )
-            if st.rejection != "malformed"
-            else f"The submission with fingerprint {arg} is not a valid {ctx.kind.value} "
-            "credential; submit it again in the documented form.",
+        return _Text(level, f"[{level}] {subj.format(n=arg)} {ctx.name} ({ctx.kind})", body)
+
+    return render_open
+
+
+def _rejected(arg: str, rid: str, ctx: Context) -> _Text:
+    st = ctx.state
+    fp = arg.partition(".")[0]  # rejected.<fingerprint>.<n>
+    if st.rejection == "malformed":
+        why = (
+            f"The submission with fingerprint {fp} is not {_a(str(ctx.kind))} credential; "
+            "submit it again in the documented form."
+        )
+    else:
+        why = rejection_text(
+            st.rejection,
+            f"with fingerprint {fp}",
+            status=int(st.rejection_detail) if st.rejection_detail.isdigit() else None,
+            detail=st.rejection_detail,
+        )
+    return _Text(
+        "action",
+        f"[action] Key for {ctx.name} NOT accepted",
+        [
+            _head(rid, ctx),
+            why,
             "The current key is unchanged and still works. The rotation stays open.",
             f"Next: create a new key as described (`{ctx.cli} runbook {ctx.name}`) and submit it.",
-        ]
-    elif code == "inconclusive":
-        urgency = "action" if arg == "forbidden" else "info"
-        subject = f"[{urgency}] Key for {ctx.name} not verified yet"
-        body = [head, inconclusive_text(arg, st.inconclusive, "submitted")]
-    elif code == "promoted":
-        urgency = "info" if not emergency else "urgent"
-        subject = f"[{urgency}] New key for {ctx.name} is live"
-        body = [
-            head,
-            f"The key with fingerprint {st.current_fp} passed verification and is now current.",
+        ],
+    )
+
+
+def _inconclusive(arg: str, rid: str, ctx: Context) -> _Text:
+    urgency = "action" if arg == "forbidden" else "info"
+    return _Text(
+        urgency,
+        f"[{urgency}] Key for {ctx.name} not verified yet",
+        [_head(rid, ctx), inconclusive_text(arg, ctx.state.inconclusive, "submitted")],
+    )
+
+
+def _promoted(arg: str, rid: str, ctx: Context) -> _Text:
+    urgency = "urgent" if ctx.state.mode is Mode.EMERGENCY else "info"
+    new = describe(current_key(ctx), ctx.kind, "The new key")
+    return _Text(
+        urgency,
+        f"[{urgency}] New key for {ctx.name} is live",
+        [
+            _head(rid, ctx),
+            f"{new} passed verification and is now current.",
             "Applications pick it up when their cache expires.",
-        ]
-        if st.previous_fp and st.revoke_first:
-            body.append(
-                f"The rotator now checks that the old key (fingerprint {st.previous_fp}) is refused."
-            )
-        elif st.previous_fp:
-            body.append(
-                f"Do NOT delete the old key (fingerprint {st.previous_fp}) yet. At "
-                f"{_when(st.grace_until)} you will be told to delete it."
-            )
-        else:
-            body.append("This was the first key: there is no old key to delete.")
-    elif code in ("revoke_now", "revoke_reminder", "revoke_escalated"):
-        page = DASHBOARD[ctx.kind][0]
-        if code == "revoke_escalated":
-            urgency = "urgent"
-        subject = {
-            "revoke_now": f"[{urgency}] Delete the old key of {ctx.name} now",
-            "revoke_reminder": f"[{urgency}] Reminder {arg}: the old key of {ctx.name} still works",
-            "revoke_escalated": f"[urgent] ESCALATED: old key of {ctx.name} still works",
-        }[code]
-        first = (
-            "The grace period is over"
-            if code == "revoke_now"
-            else "Customer.io still accepts the old key"
+            *after_promotion(ctx),
+        ],
+    )
+
+
+def _delete_old(ctx: Context) -> list[str]:
+    old = previous_key(ctx)
+    keep = current_key(ctx)
+    tell = how_to_tell(old, ctx.kind)
+    tell = f" {tell}" if tell else ""
+    return [
+        f"Open {_page(ctx)}{_where(ctx)}.",
+        f"Delete {describe(old, ctx.kind, 'the old key')}.{tell} Keep "
+        f"{describe(keep, ctx.kind, 'the new key')}: applications use it now.",
+        f"Run `{ctx.cli} check {ctx.name}`: the rotator confirms Customer.io refuses the old key "
+        "and closes the rotation (the daily check does it otherwise).",
+    ]
+
+
+def _revoke_family(first: str, subject: str, urgency: str) -> Renderer:
+    def render_revoke(arg: str, rid: str, ctx: Context) -> _Text:
+        level = urgency or _base_urgency(ctx)
+        return _Text(
+            level,
+            f"[{level}] " + subject.format(n=arg, name=ctx.name),
+            [_head(rid, ctx), f"{first}. Delete the old key now:", _numbered(_delete_old(ctx))],
         )
-        body = [
-            head,
-            f"{first}. Delete the old key now:",
-            _numbered(
-                [
-                    f"Open {page}.",
-                    f"Delete the key with fingerprint {st.previous_fp} (the one NOT named "
-                    f'"{ctx.name}-{(st.promoted_at or ctx.now).strftime("%Y%m%d")}"). '
-                    f"Do not touch the new key (fingerprint {st.current_fp}).",
-                    f"Run `{ctx.cli} check {ctx.name}`: the rotator confirms Customer.io refuses "
-                    "the old key and closes the rotation (the daily check does it otherwise).",
-                ]
-            ),
-        ]
-    elif code == "closed":
-        urgency = "info"
-        subject = f"[info] Rotation of {ctx.name} closed"
-        if ctx.kind is Kind.WEBHOOK_SIGNING:
-            done = "The grace period is over: consumers stop accepting the old signing key."
-        elif st.previous_revoked:
-            done = "Customer.io refuses the old key: it is dead."
-        else:
-            done = "The first key is live."
-        nxt = ""
-        if st.current_since is not None:
-            opens = st.current_since + timedelta(
-                days=ctx.policy.rotation_days - ctx.policy.lead_days
-            )
-            nxt = f" The next scheduled rotation opens on {_when(opens)}."
-        body = [f"Rotation {rid} closed.", done + nxt, "Nothing left to do."]
-    elif code == "emergency_queued":
-        urgency = "urgent"
-        subject = f"[urgent] EMERGENCY for {ctx.name}: delete the old key first"
-        body = [
-            head,
-            f"An emergency was declared for {title}" + (f": {st.reason}" if st.reason else "."),
-            f"The previous key (fingerprint {st.previous_fp}) is still being retired: delete it "
-            f"now in {DASHBOARD[ctx.kind][0]}, then run `{ctx.cli} check {ctx.name}`.",
+
+    return render_revoke
+
+
+def _closed(arg: str, rid: str, ctx: Context) -> _Text:
+    st = ctx.state
+    current = describe(current_key(ctx), ctx.kind, "the key")
+    if ctx.kind is Kind.WEBHOOK_SIGNING:
+        done = "The grace period is over: receivers accept only the new signing key now."
+    elif st.previous_revoked:
+        done = (
+            f"Customer.io refuses {describe(previous_key(ctx), ctx.kind, 'the old key')}: it "
+            f"is dead. In use: {current}."
+        )
+    else:
+        done = f"The first key, {current}, is live."
+    nxt = ""
+    if st.current_since is not None:
+        opens = st.current_since + timedelta(days=ctx.policy.rotation_days - ctx.policy.lead_days)
+        nxt = f" The next scheduled rotation opens on {_when(opens)}."
+    return _Text(
+        "info",
+        f"[info] Rotation of {ctx.name} closed",
+        [f"Rotation {rid} closed.", done + nxt, "Nothing left to do."],
+    )
+
+
+def _emergency_queued(arg: str, rid: str, ctx: Context) -> _Text:
+    st = ctx.state
+    old = previous_key(ctx)
+    tell = how_to_tell(old, ctx.kind)
+    return _Text(
+        "urgent",
+        f"[urgent] EMERGENCY for {ctx.name}: delete the old key first",
+        [
+            _head(rid, ctx),
+            f"An emergency was declared for {_title(ctx)}"
+            + (f": {st.reason}" if st.reason else "."),
+            f"{describe(old, ctx.kind, 'The old key')} is still being retired: delete it now "
+            f"in {_page(ctx)}, then run `{ctx.cli} check {ctx.name}`."
+            + (f" {tell}" if tell else ""),
+            f"Keep {describe(current_key(ctx), ctx.kind, 'the new key')}: applications use it.",
             "As soon as Customer.io refuses it, a new emergency rotation opens and you will get "
             "its runbook.",
-        ]
-    elif code == "rolled_back":
-        urgency = "urgent"
-        subject = f"[urgent] {ctx.name} rolled back to its previous key"
-        body = [
-            head,
-            f"The previous key (fingerprint {st.current_fp}) is current again; the key with "
-            f"fingerprint {st.previous_fp} is not used any more.",
-            "Do NOT delete the key that is current now. The rotation is open again: create a "
-            f"new key and submit it (`{ctx.cli} runbook {ctx.name}`).",
-        ]
-    elif code == "external_change":
-        urgency = "urgent"
-        subject = f"[urgent] {ctx.name} was changed outside the rotator"
-        body = [
+        ],
+    )
+
+
+def _rolled_back(arg: str, rid: str, ctx: Context) -> _Text:
+    restored_key = current_key(ctx)
+    restored = describe(restored_key, ctx.kind, "The previous key")
+    dropped = previous_key(ctx)
+    same_name = dropped.name and dropped.name == new_key_name(ctx)
+    return _Text(
+        "urgent",
+        f"[urgent] {ctx.name} rolled back to its previous key",
+        [
+            _head(rid, ctx),
+            f"{restored} is current again; {describe(dropped, ctx.kind, 'the new key')} is "
+            "not handed to applications any more.",
+            f"Do NOT delete {short(restored_key, ctx.kind, 'the previous key')}: applications "
+            "use it.",
+            *(
+                [
+                    f'Once applications have reloaded, delete "{dropped.name}" in the dashboard '
+                    "so that the name is free for the new key."
+                ]
+                if same_name
+                else []
+            ),
+            "The rotation is open again: create a new key and submit it "
+            f"(`{ctx.cli} runbook {ctx.name}`).",
+            "",
+            _numbered(steps(ctx)),
+        ],
+    )
+
+
+def _external_change(arg: str, rid: str, ctx: Context) -> _Text:
+    return _Text(
+        "urgent",
+        f"[urgent] {ctx.name} was changed outside the rotator",
+        [
             f"The current version of {ctx.name} changed without the rotator "
-            f"(now fingerprint {st.current_fp}).",
+            f"(now fingerprint {ctx.state.current_fp}).",
             "Operators never write the live secret: find out who did, and rotate if in doubt "
             f"(`{ctx.cli} emergency {ctx.name} --reason ...`).",
-        ]
-    else:
-        raise ValueError(f"unknown notice {notice!r}")
+        ],
+    )
+
+
+def _wrong_key_deleted(arg: str, rid: str, ctx: Context) -> _Text:
+    restored = current_key(ctx)
+    deleted = previous_key(ctx)
+    return _Text(
+        "urgent",
+        f"[urgent] {ctx.name}: the new key was deleted; the old key is back",
+        [
+            _head(rid, ctx),
+            f"Customer.io refuses {describe(deleted, ctx.kind, 'the new key')}: it was deleted in "
+            "the dashboard instead of the old one.",
+            f"The rotator made {describe(restored, ctx.kind, 'the old key')} current again "
+            "(it passed verification when it was promoted, and Customer.io still accepts it). "
+            "Applications read a working key again as their cache expires. On-call has been paged.",
+            f"Do NOT delete {short(restored, ctx.kind, 'the old key')}: it is the only key that "
+            "works.",
+            "The rotation is open again. What to do now:",
+            _numbered(steps(ctx)),
+        ],
+    )
+
+
+def _replace_dead_key(lead: list[str], rid: str, ctx: Context, subject: str) -> _Text:
+    return _Text(
+        "urgent",
+        f"[urgent] EMERGENCY {ctx.name}: {subject}",
+        [
+            _head(rid, ctx),
+            *lead,
+            "On-call has been paged. Create a new key now:",
+            _numbered(
+                _key_steps(ctx, dead=True)
+                if ctx.kind is not Kind.WEBHOOK_SIGNING
+                else _webhook_steps(ctx)
+            ),
+        ],
+    )
+
+
+def _both(ctx: Context) -> str:
+    keys = [
+        describe(key, ctx.kind, noun)
+        for key, noun in ((current_key(ctx), "the current key"), (previous_key(ctx), "the old key"))
+        if key.name or key.fp
+    ]
+    return " and ".join(keys) or "the current key and the old key"
+
+
+def _both_keys_refused(arg: str, rid: str, ctx: Context) -> _Text:
+    return _replace_dead_key(
+        [
+            f"Customer.io refuses both keys of {ctx.name}: {_both(ctx)}. Both were deleted in "
+            "the dashboard.",
+            f"Applications using {ctx.name} are failing now, and there is no working key to roll "
+            "back to.",
+        ],
+        rid,
+        ctx,
+        "Customer.io refuses both keys",
+    )
+
+
+def _current_refused(arg: str, rid: str, ctx: Context) -> _Text:
+    st = ctx.state
+    if st.live_outcome == "rejected":
+        return _replace_dead_key(
+            [
+                f"Customer.io refuses {describe(current_key(ctx), ctx.kind, 'the live key')} of "
+                f"{ctx.name}: it was deleted or disabled outside a rotation.",
+                f"Applications using {ctx.name} are failing now, and there is no earlier key to "
+                "roll back to.",
+            ],
+            rid,
+            ctx,
+            "Customer.io refuses the live key",
+        )
+    body = [
+        _head(rid, ctx),
+        f"Customer.io refuses {describe(previous_key(ctx), ctx.kind, 'the live key')} of "
+        f"{ctx.name}: it was deleted or disabled outside a rotation.",
+        f"The rotator made {describe(current_key(ctx), ctx.kind, 'the previous key')} current "
+        "again (Customer.io still accepts it). Applications read a working key again as their "
+        "cache expires. On-call has been paged.",
+    ]
+    if st.phase is Phase.AWAITING_KEY:
+        body += ["A rotation is open to replace it. What to do now:", _numbered(steps(ctx))]
+    return _Text("urgent", f"[urgent] {ctx.name}: live key refused, previous key restored", body)
+
+
+def _liveness_unknown(arg: str, rid: str, ctx: Context) -> _Text:
+    st = ctx.state
+    reason, _, detail = (st.live_outcome or "unavailable").partition(":")
+    cause = _INCONCLUSIVE.get(reason, "Customer.io could not be asked ({detail}).").format(
+        detail=detail or reason
+    )
+    since = st.live_unknown_since
+    span = _hours(ctx.now - since) if since is not None else "a while"
+    return _Text(
+        "action" if reason == "forbidden" else "info",
+        f"[{'action' if reason == 'forbidden' else 'info'}] {ctx.name}: live key not checked "
+        f"for {span}",
+        [
+            f"The rotator could not check {describe(current_key(ctx), ctx.kind, 'the live key')} "
+            f"of {ctx.name} since {_when(since)} ({span}).",
+            f"Cause: {cause}",
+            f"Last confirmed working: {_when(st.live_checked_at)}.",
+            "Nothing changed: the current key stays in use and the rotator keeps checking it "
+            "every day. You are told again if Customer.io refuses it.",
+        ],
+    )
+
+
+def _retire_family(lead: str, subject: str) -> Renderer:
+    def render_retire(arg: str, rid: str, ctx: Context) -> _Text:
+        st = ctx.state
+        body = [lead.format(title=_title(ctx), n=arg)]
+        if st.reason:
+            body.append(f"Reason: {st.reason}")
+        body += ["", "Do these steps in order:", _numbered(retire_steps(ctx))]
+        return _Text("action", "[action] " + subject.format(n=arg, name=ctx.name), body)
+
+    return render_retire
+
+
+def _retired(arg: str, rid: str, ctx: Context) -> _Text:
+    st = ctx.state
+    return _Text(
+        "info",
+        f"[info] {ctx.name} is retired",
+        [
+            f"{_title(ctx)} is retired since {_when(st.retired_at)}: Customer.io refuses "
+            f"{describe(current_key(ctx), ctx.kind, 'its key')}, and the rotator stops rotating "
+            "it."
+            if ctx.kind is not Kind.WEBHOOK_SIGNING
+            else f"{_title(ctx)} is retired since {_when(st.retired_at)}; the rotator stops "
+            "rotating it.",
+            f"Last step: mark {ctx.name} `retired` in the stack config and run `pulumi up`: "
+            "Pulumi then deletes its secrets.",
+        ],
+    )
+
+
+RENDERERS: dict[Notice, Renderer] = {
+    Notice.OPENED: _open_family("A new key is needed for {title}.", "Rotate", ""),
+    Notice.UPGRADED: _open_family(
+        "EMERGENCY: the open rotation of {title} is now an emergency.", "EMERGENCY rotate", ""
+    ),
+    Notice.UPGRADED_REVOKE: _open_family(
+        "EMERGENCY: the open rotation of {title} is now an emergency: the old key is deleted "
+        "first.",
+        "EMERGENCY rotate",
+        "",
+    ),
+    Notice.REMINDER: _open_family(
+        "Reminder {n}: {title} still waits for its new key.", "Reminder: rotate", ""
+    ),
+    Notice.ESCALATED: _open_family(
+        "ESCALATION to on-call: {title} still has no new key.", "ESCALATED: rotate", "urgent"
+    ),
+    Notice.OVERDUE: _open_family(
+        "OVERDUE: the deadline for {title} has passed and no key was submitted.",
+        "OVERDUE: rotate",
+        "urgent",
+    ),
+    Notice.REJECTED: _rejected,
+    Notice.INCONCLUSIVE: _inconclusive,
+    Notice.PROMOTED: _promoted,
+    Notice.REVOKE_NOW: _revoke_family(
+        "The grace period is over", "Delete the old key of {name} now", ""
+    ),
+    Notice.REVOKE_REMINDER: _revoke_family(
+        "Customer.io still accepts the old key",
+        "Reminder {n}: the old key of {name} still works",
+        "",
+    ),
+    Notice.REVOKE_ESCALATED: _revoke_family(
+        "Customer.io still accepts the old key",
+        "ESCALATED: old key of {name} still works",
+        "urgent",
+    ),
+    Notice.CLOSED: _closed,
+    Notice.EMERGENCY_QUEUED: _emergency_queued,
+    Notice.ROLLED_BACK: _rolled_back,
+    Notice.EXTERNAL_CHANGE: _external_change,
+    Notice.WRONG_KEY_DELETED: _wrong_key_deleted,
+    Notice.BOTH_KEYS_REFUSED: _both_keys_refused,
+    Notice.CURRENT_REFUSED: _current_refused,
+    Notice.LIVENESS_UNKNOWN: _liveness_unknown,
+    Notice.RETIRE_OPENED: _retire_family(
+        "{title} is being retired: its key is to be deleted.", "Retire {name}"
+    ),
+    Notice.RETIRE_REMINDER: _retire_family(
+        "Reminder {n}: {title} is still being retired.", "Reminder {n}: retire {name}"
+    ),
+    Notice.RETIRED: _retired,
+}
+
+
+def render(entry: str, ctx: Context) -> Notification:
+    """The full text of one queued outbox entry `code[.arg]/rotation-id/seq` (see notices.py)."""
+    st = ctx.state
+    parsed = parse(entry)  # ValueError for an unknown notice
+    rid = parsed.rotation_id or st.rotation_id or st.last_rotation_id
+    nid = f"{rid}/{parsed.code}" + (f"/{parsed.seq}" if parsed.seq else "")
+    text = RENDERERS[parsed.notice](parsed.arg, rid, ctx)
     return Notification(
         id=nid,
         credential=ctx.name,
         rotation_id=rid,
-        notice=notice,
-        urgency=urgency,
-        subject=subject[:100],
-        body="\n".join(body) + f"\n\n(notification {nid}, {format_time(ctx.now)})",
+        notice=parsed.code,
+        urgency=text.urgency,
+        subject=text.subject[:100],
+        body="\n".join(text.body) + f"\n\n(notification {nid}, {format_time(ctx.now)})",
     )

@@ -13,11 +13,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from rotation import notices
+from rotation.notices import Notice
+
 
 class Phase(StrEnum):
     IDLE = "idle"  # no rotation open (the last one, if any, is closed)
     AWAITING_KEY = "awaiting_key"  # open: waiting for an operator's submission
     PROMOTED = "promoted"  # new key is current; waiting for the old key to die
+    RETIRING = "retiring"  # end of life: consumers move off, then the key is deleted
+    RETIRED = "retired"  # Customer.io refuses the key; Pulumi may delete the secrets
 
 
 class Mode(StrEnum):
@@ -69,6 +74,28 @@ class RotationState:
     previous_fp: str = ""
     promoted_at: datetime | None = None
     grace_until: datetime | None = None
+    # How a person finds each key in the Customer.io dashboard: the name given when the
+    # rotation opened (fixed for its whole life), and, for kinds whose dashboard shows
+    # the key itself, its last 4 characters. Never the key.
+    key_name: str = ""  # the name the open rotation's new key is to be given
+    current_name: str = ""
+    current_last4: str = ""
+    previous_name: str = ""
+    previous_last4: str = ""
+    previous_since: datetime | None = None  # when the previous key became current
+    submitted_by: str = ""  # the operator whose submission the open rotation is verifying
+    # AWS: the verified key createSecret put into AWSPENDING, for finishSecret to promote.
+    staged_token: str = ""
+    staged_fp: str = ""
+    staged_last4: str = ""
+    staged_workspace: str = ""
+    # The daily liveness check of the current key.
+    live_checked_at: datetime | None = None  # last time Customer.io answered for it
+    live_outcome: str = ""  # accepted | rejected | inconclusive reason
+    live_unknown_since: datetime | None = None  # first inconclusive answer of a run of them
+    live_unknown_told: bool = False
+    # End of life (cio-rotate retire): why, and when Customer.io was seen refusing the key.
+    retired_at: datetime | None = None
     # Last refused submission, so the same refusal is told once.
     rejection: str = ""
     rejection_fp: str = ""
@@ -100,7 +127,8 @@ class RotationState:
             elif value is None:
                 out[key] = ""
             else:
-                out[key] = tag_safe(str(value))
+                # Free text was folded by tag_safe where it entered; ids are never cut short.
+                out[key] = _UNSAFE.sub("-", str(value))
         return out
 
     @classmethod
@@ -125,13 +153,14 @@ class RotationState:
                 values[f.name] = raw
         return cls(**values)
 
-    def with_notice(self, code: str) -> RotationState:
+    def with_notice(self, notice: Notice, arg: str | int = "") -> RotationState:
         """Queue a notice in the same write as the transition that decided it.
 
-        Entries are `code/rotation-id/sequence`: a notice still queued when the next
-        rotation opens is still told about its own rotation, and no two notices of
-        a credential ever share an id, so receivers can safely drop repeated ids.
+        Entries are `code/rotation-id/sequence` (see notices.py): a notice still queued
+        when the next rotation opens is still told about its own rotation, and no two
+        notices of a credential ever share an id, so receivers can safely drop repeats.
         """
+        code = notices.code(notice, arg)
         rid = self.rotation_id or self.last_rotation_id
         if any(e.startswith(f"{code}/{rid}/") for e in self.outbox):
             return self  # the same notice is already waiting to be sent

@@ -4,15 +4,24 @@ Every outcome is one of three: accepted (with the workspace the key belongs to),
 rejected (Customer.io said no: tell the operator why) or inconclusive (we could
 not get an answer: keep the current key and try again later). Only the first
 can ever lead to a promotion.
+
+Private (`sk_`) keys are checked with a scheme Customer.io does not document (see
+CUSTOMERIO.md, "inferred"): `Authorization: Bearer <key>` on `GET /v1/workspaces`
+of the region's App host, overridable per stack by `CIO_PRIVATE_PROBE_URL` and
+`CIO_PRIVATE_PROBE_AUTH`. Because the scheme is a guess, only a clear 200 naming
+a workspace counts as accepted and only a 401 as rejected: everything else is
+inconclusive, so a wrong guess keeps the current key instead of promoting one.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # imported where used: the functions' cold start does not load requests
     import requests
@@ -27,11 +36,15 @@ log = logging.getLogger(__name__)
 TRACK_HOSTS = {Region.US: "https://track.customer.io", Region.EU: "https://track-eu.customer.io"}
 APP_HOSTS = {Region.US: "https://api.customer.io", Region.EU: "https://api-eu.customer.io"}
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+# Inferred (CUSTOMERIO.md): the App API's workspace list is a side-effect-free check
+# that names the workspace(s) a private key belongs to.
+PRIVATE_PROBE_PATH = "/v1/workspaces"
+_LOOPBACK_NAMES = ("localhost",)
 
 
 @dataclass(frozen=True)
 class Accepted:
-    workspace: str  # Track: environment_id; App: the sorted workspace ids the key sees
+    workspace: str  # Track: environment_id; App, private: the sorted workspace ids the key sees
     region: str
 
 
@@ -102,6 +115,8 @@ class Verifier:
         self.timeout = timeout
         self.track_override = env.get(cv.ENV_TRACK_URL, "").rstrip("/")
         self.app_override = env.get(cv.ENV_APP_URL, "").rstrip("/")
+        self.private_url = env.get(cv.ENV_PRIVATE_PROBE_URL, "").strip()
+        self.private_auth = env.get(cv.ENV_PRIVATE_PROBE_AUTH, "").strip().lower() or "bearer"
 
     def track_host(self, region: Region) -> str:
         # An override may hold "{region}" so a local server can play both regions.
@@ -110,15 +125,46 @@ class Verifier:
     def app_host(self, region: Region) -> str:
         return self.app_override.replace("{region}", region.value) or APP_HOSTS[region]
 
+    def private_probe_url(self, region: Region) -> str:
+        """Where a private key is checked: a "/path" goes to the region's App host."""
+        template = self.private_url or PRIVATE_PROBE_PATH
+        if template.startswith("/"):
+            return self.app_host(region) + template.replace("{region}", region.value)
+        return template.replace("{region}", region.value)
+
+    def _private_request(self, credential: Credential) -> tuple[str, dict[str, Any]] | Inconclusive:
+        """URL and auth for a private key, or why the stack's probe settings cannot be used.
+
+        A setting that is wrong makes every private probe inconclusive (the current
+        key stays) rather than sending the key somewhere it should not go.
+        """
+        assert credential.region is not None
+        url = self.private_probe_url(credential.region)
+        problem = _unsafe_url(url)
+        if problem:
+            return Inconclusive("misconfigured", f"{cv.ENV_PRIVATE_PROBE_URL}: {problem}")
+        if self.private_auth == "bearer":
+            return url, {"headers": {"Authorization": f"Bearer {credential.secret}"}}
+        if self.private_auth == "basic":
+            return url, {"auth": (credential.secret, "")}
+        schemes = " or ".join(cv.PRIVATE_PROBE_AUTH_SCHEMES)
+        return Inconclusive("misconfigured", f"{cv.ENV_PRIVATE_PROBE_AUTH} must be {schemes}")
+
     def probe(self, credential: Credential) -> ProbeResult:
         """One side-effect-free call with this key; never raises for HTTP outcomes."""
         if credential.kind is Kind.WEBHOOK_SIGNING:
             return Accepted(workspace="", region="")
         assert credential.region is not None
+        auth_kw: dict[str, Any]
         if credential.kind is Kind.TRACK:
             assert credential.site_id is not None
             url = self.track_host(credential.region) + "/api/v1/accounts/region"
-            auth_kw: dict[str, Any] = {"auth": (credential.site_id, credential.secret)}
+            auth_kw = {"auth": (credential.site_id, credential.secret)}
+        elif credential.kind is Kind.PRIVATE:
+            prepared = self._private_request(credential)
+            if isinstance(prepared, Inconclusive):
+                return prepared
+            url, auth_kw = prepared
         else:
             url = self.app_host(credential.region) + "/v1/workspaces"
             auth_kw = {"headers": {"Authorization": f"Bearer {credential.secret}"}}
@@ -138,17 +184,24 @@ class Verifier:
         return self._classify(credential, response)
 
     def _classify(self, credential: Credential, response: requests.Response) -> ProbeResult:
+        if credential.kind is Kind.PRIVATE:
+            return _classify_private(credential, response)
         status = response.status_code
         if status == 200:
             try:
                 body = response.json()
             except ValueError:
                 return Inconclusive("bad_response", "Customer.io answered 200 without JSON")
+            if not isinstance(body, dict):
+                return Inconclusive("bad_response", "Customer.io answered 200 without an object")
             if credential.kind is Kind.TRACK:
                 workspace = str(body.get("environment_id", ""))
                 region = str(body.get("region") or body.get("data_center") or "").lower()
                 return Accepted(workspace=workspace, region=region)
-            ids = sorted(str(w.get("id", "")) for w in body.get("workspaces", []) or [])
+            items = body.get("workspaces", []) or []
+            if not isinstance(items, list) or not all(isinstance(w, dict) for w in items):
+                return Inconclusive("bad_response", "Customer.io answered 200 without workspaces")
+            ids = sorted(str(w.get("id", "")) for w in items)
             assert credential.region is not None
             return Accepted(workspace=" ".join(ids), region=credential.region.value)
         if status in (400, 401):
@@ -156,15 +209,7 @@ class Verifier:
             if credential.kind is Kind.APP and status == 401:
                 reason = "unauthorized_or_wrong_region"
             return Rejected(reason=reason, status=status)
-        if status == 403:
-            return Inconclusive("forbidden", "403: an IP allowlist may block the rotator")
-        if status == 429:
-            return Inconclusive("rate_limited", "429 after retries")
-        if status >= 500:
-            return Inconclusive("unavailable", f"{status} after retries")
-        if 300 <= status < 400:
-            return Inconclusive("redirected", f"{status}: call the key's regional host")
-        return Inconclusive("unexpected", f"HTTP {status}")
+        return _unanswered(status)
 
     def verify(
         self,
@@ -172,10 +217,15 @@ class Verifier:
         current: Credential | None,
         expected_workspace: str,
         configured_region: Region | None,
+        current_fp: str = "",
     ) -> VerifiedKey:
-        """All safety checks before promotion; raises a domain error naming the fix."""
+        """All safety checks before promotion; raises a domain error naming the fix.
+
+        "Differs from current" compares with the current key, or with its recorded
+        fingerprint when the caller did not read it (a key is its secret: the same
+        secret under another site ID is the same key)."""
         label = candidate.label
-        if candidate.same_key_as(current):
+        if candidate.same_key_as(current) or (current_fp and candidate.fingerprint == current_fp):
             raise KeyRejected(runbook.rejection_text("same_as_current", label), "same_as_current")
         if configured_region is not None and candidate.region not in (None, configured_region):
             raise KeyRejected(runbook.rejection_text("wrong_region", label), "wrong_region")
@@ -190,18 +240,19 @@ class Verifier:
                 result.reason,
                 detail=str(result.status or ""),
             )
-        if (
-            candidate.kind is Kind.TRACK
-            and configured_region is not None
-            and result.region
-            and result.region != configured_region.value
-        ):
+        other_region = answered_other_region(candidate.kind, result, configured_region)
+        if other_region:
             raise KeyRejected(
-                runbook.rejection_text("wrong_region", label, detail=result.region),
+                runbook.rejection_text("wrong_region", label, detail=other_region),
                 "wrong_region",
-                detail=result.region,
+                detail=other_region,
             )
-        if expected_workspace and not _same_workspace(candidate.kind, result, expected_workspace):
+        # A signing key names no workspace: a workspace_id configured on one is not checked.
+        if (
+            expected_workspace
+            and candidate.kind is not Kind.WEBHOOK_SIGNING
+            and not same_workspace(candidate.kind, result, expected_workspace)
+        ):
             detail = f"{result.workspace or 'unknown'} instead of {expected_workspace}"
             raise WrongWorkspace(
                 runbook.rejection_text("wrong_workspace", label, detail=detail),
@@ -216,8 +267,127 @@ class Verifier:
         return result.workspace if isinstance(result, Accepted) else None
 
 
-def _same_workspace(kind: Kind, result: Accepted, expected: str) -> bool:
+def answered_other_region(
+    kind: Kind, result: Accepted, configured_region: Region | None
+) -> str | None:
+    """The region Customer.io says the key is in, when that is not the configured one.
+
+    Track answers name the region; a private-key answer may (App keys never do: a
+    key of the other region answers 401 on this host instead).
+    """
+    if kind not in (Kind.TRACK, Kind.PRIVATE) or configured_region is None:
+        return None
+    if result.region and result.region != configured_region.value:
+        return result.region
+    return None
+
+
+def same_workspace(kind: Kind, result: Accepted, expected: str) -> bool:
+    """Whether the key that answered `result` reaches the expected workspace(s).
+
+    `expected` is one workspace id, or the space-separated ids the current key sees.
+    - App keys list the account's workspaces: the same account shares at least one.
+    - Private keys may be scoped to one workspace or to the whole account (Customer.io
+      does not say), so the answer may list several workspaces. The check passes only
+      if every expected workspace is among them: a configured workspace id must be
+      listed, and a replacement must reach every workspace the current key reaches,
+      or some application would lose access.
+    - Track keys belong to exactly one workspace: it must be the same.
+    """
     if kind is Kind.APP:
-        # App keys list the account's workspaces: the same account shares at least one.
         return bool(set(result.workspace.split()) & set(expected.split()))
+    if kind is Kind.PRIVATE:
+        seen = set(result.workspace.split())
+        return bool(seen) and set(expected.split()) <= seen
     return result.workspace == expected
+
+
+def _classify_private(credential: Credential, response: requests.Response) -> ProbeResult:
+    """Only a clear 200 naming a workspace is accepted and only a 401 rejected: the scheme
+    is inferred, so any other answer (400, 404, a 200 without a workspace) is inconclusive."""
+    status = response.status_code
+    if status == 200:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        ids = _workspace_ids(body)
+        if ids is None:
+            return Inconclusive(
+                "bad_response",
+                "Customer.io answered 200 without a workspace: the probe endpoint may have "
+                f"changed (see {cv.ENV_PRIVATE_PROBE_URL})",
+            )
+        assert credential.region is not None and isinstance(body, dict)
+        region = str(body.get("region") or body.get("data_center") or "").lower()
+        return Accepted(workspace=" ".join(ids), region=region or credential.region.value)
+    if status == 401:
+        return Rejected(reason="unauthorized_or_wrong_region", status=status)
+    if status == 400:
+        return Inconclusive("unexpected", "HTTP 400: not a documented answer for private keys")
+    return _unanswered(status)
+
+
+def _workspace_ids(body: object) -> list[str] | None:
+    """Workspace ids from `{"workspaces": [{"id": ...}, ...]}`, `{"workspace": {"id": ...}}`
+    or `{"environment_id": ...}`; None when the answer names none."""
+    if not isinstance(body, dict):
+        return None
+    items = body.get("workspaces")
+    if items is None and isinstance(body.get("workspace"), dict):
+        items = [body["workspace"]]
+    if items is None and "environment_id" in body:
+        items = [{"id": body["environment_id"]}]
+    if not isinstance(items, list) or not items:
+        return None
+    ids: set[str] = set()
+    for item in items:
+        wid = item.get("id") if isinstance(item, dict) else None
+        if isinstance(wid, bool) or not isinstance(wid, int | str) or not str(wid).strip():
+            return None
+        ids.add(str(wid).strip())
+    return sorted(ids)
+
+
+def _unanswered(status: int) -> Inconclusive:
+    """Statuses that say nothing about the key itself."""
+    if status == 403:
+        return Inconclusive("forbidden", "403: an IP allowlist may block the rotator")
+    if status == 429:
+        return Inconclusive("rate_limited", "429 after retries")
+    if status >= 500:
+        return Inconclusive("unavailable", f"{status} after retries")
+    if 300 <= status < 400:
+        return Inconclusive("redirected", f"{status}: call the key's regional host")
+    return Inconclusive("unexpected", f"HTTP {status}")
+
+
+def _unsafe_url(url: str) -> str:
+    """Why a private key must not be sent to `url`, or "" when it may.
+
+    A private key opens every Customer.io API, so it only goes over HTTPS to a
+    customer.io host, or to this machine (the local fake Customer.io, the drill).
+    """
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return "not a URL"
+    if parts.scheme not in ("https", "http") or not host:
+        return "must be an http(s) URL"
+    if _is_loopback(host):
+        return ""
+    if parts.scheme != "https":
+        return "a private key is only sent over https"
+    if host != "customer.io" and not host.endswith(".customer.io"):
+        return "a private key is only sent to a customer.io host"
+    return ""
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

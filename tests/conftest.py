@@ -32,13 +32,7 @@ def cio_server() -> Iterator[FakeCustomerIO]:
 
 @pytest.fixture
 def cio(cio_server: FakeCustomerIO) -> FakeCustomerIO:
-    cio_server.track_keys.clear()
-    cio_server.app_keys.clear()
-    cio_server.faults.clear()
-    cio_server.log.clear()
-    cio_server.suppressed.clear()
-    cio_server.deleted.clear()
-    cio_server.latency = 0.0
+    cio_server.reset()
     return cio_server
 
 

@@ -2,7 +2,10 @@
 
 The shapes are the ones the rotator writes to the live secret:
 track `{site_id, api_key, region}`, app `{app_api_key, region}`,
-webhook signing `{signing_key}`. Parsing is tolerant of nothing: a document
+webhook signing `{signing_key}`, private `{private_key, region}` (an `sk_` key,
+Customer.io's server keys since 2026-10-30). A document holding a `retired`
+field is a retirement tombstone: reading it raises `CredentialRetired`.
+Parsing is tolerant of nothing: a document
 that does not have the expected fields is refused with a message that names
 the field, never the value.
 """
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cio_consumer.errors import CredentialUnavailable
+from cio_consumer.errors import CredentialRetired, CredentialUnavailable
 
 TRACK_HOSTS = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
 APP_HOSTS = {"us": "https://api.customer.io", "eu": "https://api-eu.customer.io"}
@@ -78,6 +81,31 @@ class AppCredentials:
 
 
 @dataclass(frozen=True)
+class PrivateCredentials:
+    """A private (`sk_`) key: `Authorization: Bearer <key>` on every Customer.io API."""
+
+    private_key: str = field(repr=False)
+    region: str
+
+    def __repr__(self) -> str:
+        return f"PrivateCredentials(region={self.region}, key fp {self.fingerprint})"
+
+    __str__ = __repr__
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.private_key)
+
+    @property
+    def bearer(self) -> str:
+        return f"Bearer {self.private_key}"
+
+    @property
+    def host(self) -> str:
+        return APP_HOSTS[self.region]
+
+
+@dataclass(frozen=True)
 class WebhookKeys:
     """The signing keys a reporting-webhook receiver accepts.
 
@@ -128,6 +156,12 @@ def _document(raw: bytes | str, kind: str, fields: tuple[str, ...]) -> dict[str,
         ) from None
     if not isinstance(doc, dict):
         raise CredentialUnavailable(f"the {kind} secret must be a JSON object.")
+    if "retired" in doc:
+        raise CredentialRetired(
+            f"the {kind} credential has been retired by the operators: switch this "
+            "application to the credential that replaced it (ask them which), then stop "
+            "reading this secret."
+        )
     for name in fields:
         value = doc.get(name)
         if not isinstance(value, str) or not value:
@@ -156,3 +190,23 @@ def parse_app(raw: bytes | str) -> AppCredentials:
 
 def parse_signing_key(raw: bytes | str) -> str:
     return _document(raw, "webhook_signing", ("signing_key",))["signing_key"]
+
+
+PRIVATE_KEY_PREFIX = "sk_"
+PUBLIC_KEY_PREFIX = "pk_"
+
+
+def parse_private(raw: bytes | str) -> PrivateCredentials:
+    doc = _document(raw, "private", ("private_key", "region"))
+    key = doc["private_key"]
+    if key.startswith(PUBLIC_KEY_PREFIX):
+        raise CredentialUnavailable(
+            "the private secret holds a public key (pk_...), which is meant to ship inside "
+            "browser and mobile apps and cannot act as a server key: store an sk_ private key."
+        )
+    if not key.startswith(PRIVATE_KEY_PREFIX) or key != key.strip():
+        raise CredentialUnavailable(
+            "the private secret's field 'private_key' is not an sk_ key: paste the private "
+            "key exactly as the dashboard showed it."
+        )
+    return PrivateCredentials(key, _region(doc["region"], "private"))

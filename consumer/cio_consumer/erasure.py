@@ -15,6 +15,9 @@ DELETE lets later calls re-create the person).
   honouring `Retry-After`. Other 4xx are recorded as failed. 401/403 reload
   the credentials once (a rotation may just have promoted a new key), then
   stop the whole run: it is not the person's fault, so no id is marked failed.
+- Identifiers that cannot be put in a URL path safely (`.`, `..`, empty, a
+  slash, control characters, over 150 bytes) are refused before any request:
+  `suppress` raises `UnsafeIdentifier`, `bulk_suppress` records them as failed.
 - Writes one JSON line per request to the audit sink: person, outcome, HTTP
   status, attempts, region and key fingerprint. Never a key.
 
@@ -42,6 +45,7 @@ import requests
 
 from cio_consumer.credentials import TRACK_HOSTS, TrackCredentials
 from cio_consumer.errors import CredentialsRejected
+from cio_consumer.identifiers import check_identifier, unsafe_reason
 
 log = logging.getLogger("cio_consumer")
 audit_log = logging.getLogger("cio_consumer.audit")
@@ -276,10 +280,11 @@ class Eraser:
         """Suppress one person; retries transient failures; writes one audit record.
 
         Raises `CredentialsRejected` when Customer.io refuses the credentials
-        even after a reload from the secret store.
+        even after a reload from the secret store, and `UnsafeIdentifier` (a
+        `ValueError`) before any request for an identifier that cannot be put in
+        a URL path safely (see `cio_consumer.identifiers`).
         """
-        if not person_id or not person_id.strip():
-            raise ValueError("person_id is empty: pass the Customer.io identifier to erase.")
+        check_identifier(person_id)
         credentials = self.credentials.get()
         reloaded = False
         attempts = 0
@@ -413,7 +418,20 @@ class Eraser:
                         summary.skipped += 1
                         advance()
                         continue
-                    result = self.suppress(person_id, request_id=request_id, actor=actor)
+                    reason = unsafe_reason(person_id)
+                    if reason is not None:
+                        result = self._settle(
+                            person_id,
+                            FAILED,
+                            None,
+                            0,
+                            f"unsafe identifier: {reason}; not sent",
+                            self.credentials.get(),
+                            request_id,
+                            actor,
+                        )
+                    else:
+                        result = self.suppress(person_id, request_id=request_id, actor=actor)
                     if result.outcome == DEFERRED:
                         summary.deferred += 1
                         summary.deferred_ids.append(person_id)

@@ -11,6 +11,23 @@ class CredentialUnavailable(ConsumerError):
     """The credential could not be read from the secret store (and no cached copy exists)."""
 
 
+class CredentialRetired(CredentialUnavailable):
+    """The credential was retired by the operators: switch this application to its successor.
+
+    Raised, and never answered from the cache, when the secret is scheduled for
+    deletion (AWS), its latest version is disabled or destroyed (GCP), or the
+    live document is a retirement tombstone (`{"retired": ...}`).
+    """
+
+
+class CredentialStale(CredentialUnavailable):
+    """The store has been unreadable for longer than the loader's `max_stale`."""
+
+
+class UnsafeIdentifier(ConsumerError, ValueError):
+    """A person identifier that cannot be put in a request path safely (refused before sending)."""
+
+
 class WebhookRejected(ConsumerError):
     """A reporting-webhook delivery failed verification.
 

@@ -11,6 +11,11 @@ How a promoted key reaches an application:
    `refresh_on_reject()` (or lets `call()` do it): the loader re-reads at once,
    one refresh for all threads, and the next call uses the new key.
 
+While the store cannot be read, the cached value is served for at most
+`max_stale` seconds past its TTL (default one hour); after that `get()` raises
+`CredentialStale`, because the key may have been rotated and revoked meanwhile.
+A retired credential (`CredentialRetired`) is never served from the cache.
+
 So `ttl` must be well under the shortest grace period the rotator may use, the
 emergency grace (`CIO_EMERGENCY_GRACE_MINUTES`, default 15 minutes): then every
 process has picked the new key up before the old one is deleted. The
@@ -30,13 +35,21 @@ from typing import Any, Generic, TypeVar
 
 from cio_consumer.credentials import (
     AppCredentials,
+    PrivateCredentials,
     TrackCredentials,
     WebhookKeys,
     parse_app,
+    parse_private,
     parse_signing_key,
     parse_track,
 )
-from cio_consumer.errors import ConsumerError, CredentialsRejected
+from cio_consumer.errors import (
+    ConsumerError,
+    CredentialRetired,
+    CredentialsRejected,
+    CredentialStale,
+)
+from cio_consumer.logsafe import install_sdk_log_filter
 from cio_consumer.sources import SecretSnapshot, SecretSource
 
 log = logging.getLogger("cio_consumer")
@@ -50,6 +63,10 @@ DEFAULT_EMERGENCY_GRACE_SECONDS = 15 * 60.0
 DEFAULT_MIN_REJECT_INTERVAL_SECONDS = 5.0
 # After a failed read, serve the cached value and try again this much later.
 DEFAULT_ERROR_RETRY_SECONDS = 5.0
+# How long past its TTL a cached value may be served while the store cannot be read.
+DEFAULT_MAX_STALE_SECONDS = 3600.0
+# Version probes on an unrecognised signature: at most one per this interval.
+DEFAULT_PROBE_INTERVAL_SECONDS = 1.0
 REJECTED_STATUSES = frozenset({401, 403})
 
 
@@ -96,20 +113,31 @@ class CredentialLoader(Generic[T]):
         include_previous: bool = False,
         min_reject_interval: float = DEFAULT_MIN_REJECT_INTERVAL_SECONDS,
         error_retry: float = DEFAULT_ERROR_RETRY_SECONDS,
+        max_stale: float | None = DEFAULT_MAX_STALE_SECONDS,
+        probe_interval: float = DEFAULT_PROBE_INTERVAL_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         check_ttl(ttl, emergency_grace)
+        if max_stale is not None and max_stale < 0:
+            raise ValueError("max_stale cannot be negative (None serves the cache without limit).")
+        install_sdk_log_filter()  # the SDK reading the secret must not log its payload
         self.source = source
         self.parse = parse
         self.ttl = ttl
         self.include_previous = include_previous
         self.min_reject_interval = min_reject_interval
         self.error_retry = error_retry
+        self.max_stale = max_stale
+        self.probe_interval = probe_interval
         self._monotonic = monotonic
+        self._sleep = sleep
         self._lock = threading.Lock()
         self._entry: _Entry[T] | None = None
         self._last_reject_reload: float | None = None
+        self._last_probe: float | None = None
         self.fetches = 0  # reads of the secret store, for metrics and tests
+        self.probes = 0  # version checks caused by unrecognised signatures
 
     def __repr__(self) -> str:
         return f"CredentialLoader({self.source.description}, ttl={self.ttl:g}s)"
@@ -153,6 +181,52 @@ class CredentialLoader(Generic[T]):
             self._last_reject_reload = now
             return self._reload(entry)
 
+    def check_for_new_version(self, rejected: T | None = None) -> T:
+        """Make sure the store was checked after this call began; reload only if it changed.
+
+        For callers that cannot tell a stale key from a forged request (a webhook
+        whose signature matches no known key): unauthenticated traffic can cause
+        at most one version check per `probe_interval`, and a full reload only
+        when the store really holds a new version. Instead of being refused
+        because someone else used up a budget, a caller waits (about
+        `probe_interval` at most) for a check that began after it arrived, so a
+        genuine delivery signed with a just-promoted key is always accepted.
+        """
+        arrived = self._monotonic()
+        while True:
+            with self._lock:
+                entry = self._entry
+                if entry is not None and rejected is not None and entry.value != rejected:
+                    return entry.value
+                if entry is not None and self._last_probe is not None:
+                    if self._last_probe >= arrived:
+                        return entry.value  # a check began after we arrived: it saw the same
+                    wait = self._last_probe + self.probe_interval - self._monotonic()
+                else:
+                    wait = 0.0
+                if wait <= 0:
+                    self._last_probe = self._monotonic()
+                    return self._probe(entry)
+            self._sleep(wait)
+
+    def _probe(self, entry: _Entry[T] | None) -> T:
+        """(Lock held.) Compare the store's current version with the cached one."""
+        if entry is None:
+            return self._reload(entry)
+        self.probes += 1
+        version_of = getattr(self.source, "current_version", None)
+        if version_of is None:
+            return self._reload(entry)
+        try:
+            version = str(version_of())
+        except CredentialRetired:
+            self._entry = None
+            raise
+        except ConsumerError as err:
+            log.warning("cannot check %s for a new version: %s", self.source.description, err)
+            return entry.value
+        return entry.value if version == entry.version else self._reload(entry)
+
     def call(
         self,
         fn: Callable[[T], R],
@@ -188,15 +262,32 @@ class CredentialLoader(Generic[T]):
         try:
             snapshot = self.source.fetch(include_previous=self.include_previous)
             value = self.parse(snapshot)
+        except CredentialRetired:
+            self._entry = None  # never serve a retired credential, not even from the cache
+            raise
         except ConsumerError as err:
             if entry is None:
                 raise
+            now = self._monotonic()
+            deadline = (
+                float("inf")
+                if self.max_stale is None
+                else entry.loaded_at + self.ttl + self.max_stale
+            )
+            if now >= deadline:
+                raise CredentialStale(
+                    f"cannot read {self.source.description}, and the cached credential was "
+                    f"read {now - entry.loaded_at:.0f}s ago, more than ttl + max_stale "
+                    f"({self.ttl + (self.max_stale or 0):g}s): it is no longer served, since "
+                    "it may have been rotated and revoked meanwhile. Restore this process's "
+                    f"access to the secret store. Last error: {err}"
+                ) from None
             log.warning("keeping the cached credential from %s: %s", self.source.description, err)
             self._entry = _Entry(
                 entry.value,
                 entry.version,
                 entry.loaded_at,
-                self._monotonic() + min(self.error_retry, self.ttl or self.error_retry),
+                min(now + min(self.error_retry, self.ttl or self.error_retry), deadline),
             )
             return entry.value
         now = self._monotonic()
@@ -259,3 +350,8 @@ def app_loader(source: SecretSource, **options: Any) -> CredentialLoader[AppCred
 def webhook_keys_loader(source: SecretSource, **options: Any) -> CredentialLoader[WebhookKeys]:
     """Loader of a `webhook_signing` credential, with the previous key during its grace."""
     return CredentialLoader(source, _webhook_keys, include_previous=True, **options)
+
+
+def private_loader(source: SecretSource, **options: Any) -> CredentialLoader[PrivateCredentials]:
+    """Loader of a `private` credential (`{private_key: "sk_...", region}`)."""
+    return CredentialLoader(source, lambda s: parse_private(s.current), **options)

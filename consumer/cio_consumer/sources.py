@@ -11,6 +11,14 @@ Both sources read exactly what the rotator promises applications:
   `previous`, and the grace deadline from the secret's annotations (needs
   `secretmanager.secrets.get` on the secret).
 
+A retired credential is told apart from an unreadable one: an AWS secret
+scheduled for deletion, or a GCP secret whose latest version is disabled or
+destroyed, raises `CredentialRetired` (see `cio_consumer.errors`).
+
+`current_version()` is the cheap check the webhook verifier uses before a
+full reload (`CredentialLoader.check_for_new_version`): on AWS `DescribeSecret`
+(metadata only, no payload), on GCP the version name of `versions/latest`.
+
 When the previous key or its deadline cannot be read, the previous key is
 left out: a receiver then refuses deliveries signed with the old key, which
 Customer.io retries, instead of accepting a key nobody vouches for.
@@ -23,7 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from cio_consumer.errors import CredentialUnavailable
+from cio_consumer.errors import CredentialRetired, CredentialUnavailable
+from cio_consumer.logsafe import install_sdk_log_filter
 
 log = logging.getLogger("cio_consumer")
 
@@ -65,12 +74,28 @@ def parse_deadline(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _aws_retired(err: Exception) -> bool:
+    """GetSecretValue on a secret scheduled for deletion: InvalidRequestException."""
+    response = getattr(err, "response", None)
+    error = response.get("Error", {}) if isinstance(response, dict) else {}
+    message = str(error.get("Message", "")).lower()
+    return error.get("Code") == "InvalidRequestException" and "delet" in message
+
+
+def _retired(description: str) -> CredentialRetired:
+    return CredentialRetired(
+        f"{description} has been retired (scheduled for deletion or disabled) by the "
+        "operators: switch this application to the credential that replaced it."
+    )
+
+
 class AwsSecretsManagerSource:
     """Read a managed secret from AWS Secrets Manager (needs the `aws` extra: boto3)."""
 
     def __init__(
         self, secret_id: str, *, client: Any = None, region_name: str | None = None
     ) -> None:
+        install_sdk_log_filter()
         if client is None:
             import boto3  # only when used, so the package installs without boto3
 
@@ -98,6 +123,8 @@ class AwsSecretsManagerSource:
         try:
             got = self._get("AWSCURRENT")
         except Exception as err:
+            if _aws_retired(err):
+                raise _retired(self.description) from None
             # botocore's messages name the secret and the error code, never a value.
             raise CredentialUnavailable(
                 f"cannot read {self.description} (AWSCURRENT): {err}. Check that the "
@@ -108,6 +135,19 @@ class AwsSecretsManagerSource:
         if include_previous:
             previous, until = self._previous()
         return SecretSnapshot(current, str(got.get("VersionId", "")), previous, until)
+
+    def current_version(self) -> str:
+        """The version id staged AWSCURRENT, from DescribeSecret (no payload is read)."""
+        try:
+            described = self.client.describe_secret(SecretId=self.secret_id)
+        except Exception as err:
+            raise CredentialUnavailable(
+                f"cannot describe {self.description}: {type(err).__name__}."
+            ) from None
+        if described.get("DeletedDate"):
+            raise _retired(self.description)
+        stages = described.get("VersionIdsToStages", {})
+        return next((v for v, s in stages.items() if "AWSCURRENT" in s), "")
 
     def _previous(self) -> tuple[bytes | None, datetime | None]:
         try:
@@ -131,6 +171,17 @@ class AwsSecretsManagerSource:
         return self._payload(got), until
 
 
+def _gcp_status(err: Exception) -> str:
+    """The google.rpc status: gRPC raises by status, REST by HTTP code (400), so read the body."""
+    if type(err).__name__ == "FailedPrecondition":
+        return "FAILED_PRECONDITION"
+    response = getattr(err, "response", None)
+    try:
+        return str(response.json().get("error", {}).get("status", ""))  # type: ignore[union-attr]
+    except Exception:
+        return ""
+
+
 class GcpSecretManagerSource:
     """Read a managed secret from GCP Secret Manager (needs the `gcp` extra).
 
@@ -145,6 +196,7 @@ class GcpSecretManagerSource:
         grace_annotation: str = GCP_GRACE_ANNOTATION,
         previous_alias: str = GCP_PREVIOUS_ALIAS,
     ) -> None:
+        install_sdk_log_filter()
         if client is None:
             from google.cloud import secretmanager
 
@@ -159,17 +211,26 @@ class GcpSecretManagerSource:
         return f"GCP secret {self.name}"
 
     def fetch(self, include_previous: bool = False) -> SecretSnapshot:
-        try:
-            got = self.client.access_secret_version(name=f"{self.name}/versions/latest")
-        except Exception as err:
-            raise CredentialUnavailable(
-                f"cannot read {self.description} (versions/latest): {type(err).__name__}. "
-                "Check the application's service account has secretAccessor on this secret."
-            ) from None
+        got = self._latest()
         previous, until = (None, None)
         if include_previous:
             previous, until = self._previous()
         return SecretSnapshot(bytes(got.payload.data), str(got.name), previous, until)
+
+    def current_version(self) -> str:
+        """The version name behind `versions/latest`."""
+        return str(self._latest().name)
+
+    def _latest(self) -> Any:
+        try:
+            return self.client.access_secret_version(name=f"{self.name}/versions/latest")
+        except Exception as err:
+            if _gcp_status(err) == "FAILED_PRECONDITION":  # latest is DISABLED or DESTROYED
+                raise _retired(self.description) from None
+            raise CredentialUnavailable(
+                f"cannot read {self.description} (versions/latest): {type(err).__name__}. "
+                "Check the application's service account has secretAccessor on this secret."
+            ) from None
 
     def _previous(self) -> tuple[bytes | None, datetime | None]:
         try:

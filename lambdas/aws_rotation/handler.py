@@ -33,7 +33,7 @@ from rotation.errors import (
     VerificationInconclusive,
 )
 from rotation.logs import quiet_sdk_loggers
-from rotation.notify import FanOut, Notifier, SnsNotifier, WebhookNotifier
+from rotation.notify import FanOut, Notifier, SnsNotifier, WebhookNotifier, chat_webhook_url
 from rotation.policy import Policy
 from rotation.state import Mode, Phase
 from rotation.stores.aws import AwsSecretsStore
@@ -61,8 +61,9 @@ def build_runtime(
     notifiers: list[Notifier] = []
     if env.get(cv.ENV_SNS_TOPIC_ARN):
         notifiers.append(SnsNotifier(env[cv.ENV_SNS_TOPIC_ARN], boto3.client("sns")))
-    if env.get(cv.ENV_CHAT_WEBHOOK_URL):
-        notifiers.append(WebhookNotifier(env[cv.ENV_CHAT_WEBHOOK_URL]))
+    url = chat_webhook_url(env)
+    if url:
+        notifiers.append(WebhookNotifier(url))
     engine = Engine(
         store=store,
         verifier=verifier or Verifier(env=env),
@@ -86,6 +87,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def handle(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
+    """One invocation, one store session: every credential is read once and carried."""
+    with rt.store.session():
+        return _dispatch(event, rt)
+
+
+def _dispatch(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     if "Step" in event:
         rotation_step(rt, event["Step"], event["SecretId"], event["ClientRequestToken"])
         return {"step": event["Step"], "outcome": "ok"}
@@ -100,7 +107,9 @@ def handle(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
         return rollback(rt, _secret_id(event), str(event.get("actor") or "operator"))
     if action == cv.ACTION_RECONCILE:
         arn = _secret_id(event)
-        return _summary(rt, arn, "reconciled", state_only=rt.engine.reconcile(arn) is not None)
+        with rt.store.session():
+            rt.engine.reconcile(arn)
+            return _summary(rt, arn, "reconciled")
     raise ValueError(f"unknown event: expected a rotation Step or an action, got {sorted(event)}")
 
 
@@ -115,39 +124,55 @@ def _secret_id(event: dict[str, Any]) -> str:
 
 
 def rotation_step(rt: Runtime, step: str, arn: str, token: str) -> None:
-    stages = rt.store.version_stages(arn)
-    if token not in stages:
-        raise ValueError(f"version {token} of {arn} has no stage for rotation")
-    if cv.AWSCURRENT in stages[token]:
-        log.info("%s: version %s is already AWSCURRENT", step, token)
-        if step == "finishSecret":
-            rt.engine.reconcile(arn)
+    """Check the version's stage, then dispatch; each invocation is one store session."""
+    if step == "setSecret":
+        set_secret(rt, arn, token)
         return
-    if cv.AWSPENDING not in stages[token]:
-        raise ValueError(f"version {token} of {arn} is not AWSPENDING: that rotation was abandoned")
-    steps = {
-        "createSecret": create_secret,
-        "setSecret": set_secret,
-        "testSecret": test_secret,
-        "finishSecret": finish_secret,
-    }
+    if step == "testSecret":
+        test_secret(rt, arn, token)
+        return
+    steps = {"createSecret": create_secret, "finishSecret": finish_secret}
     if step not in steps:
         raise ValueError(f"unknown rotation step {step!r}")
-    steps[step](rt, arn, token)
+    with rt.store.session():
+        snap = rt.store.snapshot(arn)
+        if token == snap.current_version:
+            log.info("%s: version %s is already AWSCURRENT", step, token)
+            if step == "finishSecret":
+                rt.engine.reconcile(arn)
+            return
+        if token != snap.pending_version:
+            raise ValueError(
+                f"version {token} of {arn} is not AWSPENDING: that rotation was abandoned"
+            )
+        steps[step](rt, arn, token)
 
 
 def create_secret(rt: Runtime, arn: str, token: str) -> None:
-    """Copy the verified inbox submission into AWSPENDING; never write a placeholder."""
-    if rt.store.read_value(arn, token) is not None:
-        log.info("createSecret: version %s already holds the staged key", token)
-        return
+    """Verify the inbox submission and copy it into AWSPENDING; never write a placeholder.
+
+    Verification happens here, before anything is staged, so the pending version
+    only ever holds a key that passed every check in this attempt. A value staged by
+    an earlier attempt (a crash before finishSecret) is verified again.
+    """
+    snap = rt.store.snapshot(arn)
+    if snap.state.staged_token == token:
+        staged = rt.store.read_value(arn, token)
+        if staged is not None:
+            _verify_staged(rt, arn, token, staged)
+            return
     try:
-        verified, _ = rt.engine.verify_submission(arn, actor="secretsmanager")
+        verified, submission = rt.engine.verify_submission(arn, actor="secretsmanager")
     except AwaitingOperatorKey:
+        staged = rt.store.read_value(arn, token)
+        if staged is not None:  # staged, then a crash before the state recorded it
+            _verify_staged(rt, arn, token, staged)
+            return
         # The native schedule fired with nothing submitted: the key is overdue. Fail honestly.
         rt.engine.deadline_reached(arn)
         raise
     rt.store.stage_pending(arn, token, verified.credential.to_json().encode("utf-8"))
+    rt.engine.staged(arn, token, submission, verified)
     log.info("createSecret: staged key %s as %s", verified.credential.fingerprint, token)
 
 
@@ -157,31 +182,30 @@ def set_secret(rt: Runtime, arn: str, token: str) -> None:
 
 
 def test_secret(rt: Runtime, arn: str, token: str) -> None:
-    """Verify the pending key. An empty pending version is AWS's configuration test."""
-    raw = rt.store.read_value(arn, token)
-    if raw is None:
-        log.info("testSecret: no pending value (configuration test): passing")
-        return
-    _verify_pending(rt, arn, token, raw)
+    """Nothing left to test: createSecret verified the pending key in this same attempt.
+
+    AWS runs the steps of one attempt in order and starts again from createSecret
+    after any failure, so a pending value reaches finishSecret only through a
+    createSecret that verified it. An empty pending version is AWS's configuration
+    test, which passes quietly too.
+    """
+    log.info("testSecret: %s was verified by createSecret in this attempt", token)
 
 
 def finish_secret(rt: Runtime, arn: str, token: str) -> None:
-    """Verify once more in this attempt, then move AWSCURRENT (compare-and-swap)."""
-    raw = rt.store.read_value(arn, token)
-    if raw is None:
-        raise AwaitingOperatorKey(f"version {token} holds no key: createSecret did not stage one")
-    verified = _verify_pending(rt, arn, token, raw)
-    rt.engine.promote(arn, verified, pending_version=token, actor="secretsmanager")
+    """Move AWSCURRENT to the verified pending version (compare-and-swap) and record it."""
+    rt.engine.promote_staged(arn, token)
     log.info("finishSecret: %s is AWSCURRENT", token)
 
 
-def _verify_pending(rt: Runtime, arn: str, token: str, raw: bytes) -> Any:
+def _verify_staged(rt: Runtime, arn: str, token: str, raw: bytes) -> None:
     try:
-        return rt.engine.verify_value(arn, raw)
+        verified = rt.engine.verify_value(arn, raw)
     except KeyRejected:
         # A pending version is immutable: drop it so the next submission can start afresh.
         rt.store.abandon_pending(arn, token)
         raise
+    rt.engine.staged(arn, token, None, verified)
 
 
 # -- actions ---------------------------------------------------------------------
@@ -189,40 +213,38 @@ def _verify_pending(rt: Runtime, arn: str, token: str, raw: bytes) -> Any:
 
 def submitted(rt: Runtime, arn: str, actor: str) -> dict[str, Any]:
     """An operator wrote the inbox: bootstrap, resume the unfinished rotation, or start one."""
-    snap = rt.store.snapshot(arn)
-    pending_empty = bool(snap.pending_version) and (
-        rt.store.read_value(arn, snap.pending_version or "") is None
-    )
-    if (pending_empty or not snap.pending_version) and rt.store.read_submission(arn) is None:
-        return _summary(rt, arn, "waiting", message="Nothing in the inbox to hand over.")
-    try:
-        if snap.state.phase is Phase.PROMOTED:
-            rt.engine.verify_submission(arn, actor=actor)  # refuses: the old key must die first
-        if snap.pending_version:
-            # AWS refuses a new rotation while one is unfinished: resume its token.
-            for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
-                rotation_step(rt, step, arn, snap.pending_version)
-        elif snap.current_version is None:
-            verified, _ = rt.engine.verify_submission(arn, actor=actor)
-            rt.engine.promote(arn, verified, pending_version=None, actor=actor)
-        else:
-            if rt.store.start_rotation(arn) is None:
-                if rt.store.snapshot(arn).pending_version is None:
+    with rt.store.session():
+        snap = rt.store.snapshot(arn)
+        try:
+            if snap.pending_version:
+                # AWS refuses a new rotation while one is unfinished: resume its token.
+                for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+                    rotation_step(rt, step, arn, snap.pending_version)
+            elif snap.current_version is None or snap.state.phase is Phase.PROMOTED:
+                # Bootstrap, or a refusal (the old key must die first): no rotation to start.
+                verified, submission = rt.engine.verify_submission(arn, actor=actor)
+                rt.engine.promote(
+                    arn, verified, pending_version=None, actor=actor, submission=submission
+                )
+            elif rt.store.read_submission(arn) is None:
+                return _summary(rt, arn, "waiting", message="Nothing in the inbox to hand over.")
+            elif rt.store.start_rotation(arn) is None:
+                if rt.store.snapshot(arn, fresh=True).pending_version is None:
                     return _summary(
                         rt,
                         arn,
                         "waiting",
-                        message="Secrets Manager refused to start a "
-                        "rotation; try again in a minute.",
+                        message="Secrets Manager refused to start a rotation; try again in a "
+                        "minute.",
                     )
                 return submitted(rt, arn, actor)
-    except KeyRejected as err:
-        return _summary(rt, arn, "rejected", message=str(err), reason=err.reason)
-    except VerificationInconclusive as err:
-        return _summary(rt, arn, "inconclusive", message=str(err))
-    except AwaitingOperatorKey as err:
-        return _summary(rt, arn, "waiting", message=str(err))
-    return _summary(rt, arn, "submitted")
+        except KeyRejected as err:
+            return _summary(rt, arn, "rejected", message=str(err), reason=err.reason)
+        except VerificationInconclusive as err:
+            return _summary(rt, arn, "inconclusive", message=str(err))
+        except AwaitingOperatorKey as err:
+            return _summary(rt, arn, "waiting", message=str(err))
+        return _summary(rt, arn, "submitted")
 
 
 def emergency(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
@@ -250,13 +272,19 @@ def rollback(rt: Runtime, arn: str, actor: str) -> dict[str, Any]:
 
 
 def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:
-    """The daily pass: calendar, reminders, revocation checks, lost submissions."""
+    """The daily pass: calendar, reminders, revocation checks, lost submissions.
+
+    An idle credential costs its snapshot (two reads). The inbox is looked at only
+    while a rotation waits for a key: a submission that lost its event then is found
+    within a day; one made while idle is handed over by the CLI itself.
+    """
     failed: list[str] = []
     for arn in secret_ids:
         try:
-            rt.engine.reconcile(arn)
-            if rt.store.read_submission(arn) is not None:
-                submitted(rt, arn, actor="sweep")
+            with rt.store.session():
+                state = rt.engine.reconcile(arn, liveness=True)
+                if state.phase is Phase.AWAITING_KEY and rt.store.read_submission(arn) is not None:
+                    submitted(rt, arn, actor="sweep")
         except NotManaged as err:
             log.warning("sweep: skipping %s: %s", arn, err)
             failed.append(arn)
@@ -269,7 +297,8 @@ def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:
 
 
 def _summary(rt: Runtime, arn: str, outcome: str, **extra: Any) -> dict[str, Any]:
-    state = rt.store.snapshot(arn).state
+    with rt.store.session():
+        state = rt.store.snapshot(arn).state
     return {
         "outcome": outcome,
         "phase": state.phase.value,

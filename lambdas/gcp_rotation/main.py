@@ -42,10 +42,10 @@ from rotation.errors import (
     VerificationInconclusive,
 )
 from rotation.logs import quiet_sdk_loggers
-from rotation.notify import FanOut, Notifier, WebhookNotifier
+from rotation.notify import FanOut, Notifier, WebhookNotifier, chat_webhook_url
 from rotation.notify_gcp import PubSubNotifier, StructuredLogNotifier
 from rotation.policy import Policy
-from rotation.state import Mode
+from rotation.state import Mode, Phase
 from rotation.stores.gcp import GcpSecretStore, build_client
 from rotation.verify import Verifier
 
@@ -79,8 +79,9 @@ def build_runtime(
         notifiers: list[Notifier] = [StructuredLogNotifier()]
         if env.get(cv.ENV_PUBSUB_TOPIC):
             notifiers.append(PubSubNotifier(env[cv.ENV_PUBSUB_TOPIC]))
-        if env.get(cv.ENV_CHAT_WEBHOOK_URL):
-            notifiers.append(WebhookNotifier(env[cv.ENV_CHAT_WEBHOOK_URL]))
+        url = chat_webhook_url(env)
+        if url:
+            notifiers.append(WebhookNotifier(url))
         notifier = FanOut(notifiers)
     engine = Engine(
         store=store,
@@ -138,6 +139,11 @@ def decode(data: Any) -> tuple[dict[str, str], bytes]:
 
 def handle(data: Any, rt: Runtime) -> dict[str, Any]:
     """Dispatch one message; returns a summary (for logs and tests), raises to be retried."""
+    with rt.store.session():
+        return _dispatch(data, rt)
+
+
+def _dispatch(data: Any, rt: Runtime) -> dict[str, Any]:
     try:
         attributes, payload = decode(data)
         event_type = attributes.get("eventType")
@@ -209,14 +215,26 @@ def _secret_id(doc: dict[str, Any]) -> str:
 
 def process_submission(rt: Runtime, live: str, actor: str) -> dict[str, Any]:
     """Verify the inbox submission and promote it; a refusal is an answer, not a failure."""
-    snap = rt.store.snapshot(live)
-    if snap.current_version and snap.current_version != snap.state.current_version:
-        # A crash after a promotion: let the reconciler record it (and retire the inbox copy)
-        # before the same key is verified again as if it were new.
-        rt.engine.reconcile(live)
+    return handle_submission(rt, live, actor)
+
+
+def handle_submission(rt: Runtime, live: str, actor: str) -> dict[str, Any]:
+    """Verify the inbox submission and promote it, in one store session."""
+    with rt.store.session():
+        snap = rt.store.snapshot(live)
+        if snap.current_version and snap.current_version != snap.state.current_version:
+            # A crash after a promotion: let the reconciler record it (and retire the inbox
+            # copy) before the same key is verified again as if it were new.
+            rt.engine.reconcile(live)
+        return _verify_and_promote(rt, live, actor)
+
+
+def _verify_and_promote(rt: Runtime, live: str, actor: str) -> dict[str, Any]:
     try:
-        verified, _ = rt.engine.verify_submission(live, actor=actor)
-        state = rt.engine.promote(live, verified, pending_version=None, actor=actor)
+        verified, submission = rt.engine.verify_submission(live, actor=actor)
+        state = rt.engine.promote(
+            live, verified, pending_version=None, actor=actor, submission=submission
+        )
     except KeyRejected as err:
         log.info("submission for %s refused (%s)", live, err.reason)
         return {"outcome": "rejected", "reason": err.reason, "secret": live}
@@ -260,9 +278,15 @@ def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:
     skipped: list[str] = []
     for secret_id in secret_ids:
         try:
-            rt.engine.reconcile(secret_id)
-            if rt.store.read_submission(secret_id) is not None:
-                process_submission(rt, secret_id, actor="sweep")
+            with rt.store.session():
+                state = rt.engine.reconcile(secret_id, liveness=True)
+                # Pub/Sub redelivers inbox events until they are handled; the sweep looks
+                # at an inbox only while a rotation waits for its key.
+                if (
+                    state.phase is Phase.AWAITING_KEY
+                    and rt.store.read_submission(secret_id) is not None
+                ):
+                    process_submission(rt, secret_id, actor="sweep")
         except NotManaged as err:
             log.warning("sweep: skipping %s: %s", secret_id, err)
             skipped.append(secret_id)

@@ -3,14 +3,23 @@
 - The live secret's versions carry AWSCURRENT / AWSPENDING / AWSPREVIOUS.
   Promotion moves AWSCURRENT with `RemoveFromVersionId`, which Secrets Manager
   refuses when the label has moved: a true compare-and-swap.
-- Rotation state lives in the live secret's `cio-state:*` tags with a revision
-  counter. Tags have no conditional write, so `save_state` checks the revision
-  just before writing; what makes that check-then-write safe is that the rotator
-  Lambda is the only writer of these tags and runs with reserved concurrency 1
-  (see infra/). Operators cannot tag (their policy has no TagResource).
+- Rotation state lives in a per-credential **state document**, a third secret
+  only the rotator writes (`<prefix>/<name>/state`, found through the live
+  secret's `cio-rotation:state` tag). Revision n is the version whose
+  ClientRequestToken is derived from (secret, n). Writing revision n+1 puts a
+  version with the token of n+1: Secrets Manager refuses to reuse a token with
+  different content (ResourceExistsException), so of two writers that read
+  revision n, exactly one wins, whatever the function's concurrency. Every
+  document carries a per-write nonce, so two writers never produce the same
+  content by chance. Limit: a token stays reserved while its version exists;
+  Secrets Manager prunes unlabelled versions only past 100 versions and 24
+  hours, far beyond the few seconds between a read and the write decided on it.
+- Stacks deployed before the state document kept state in `cio-state:*` tags on
+  the live secret: with no state document yet, the snapshot reads those tags
+  (they arrive with DescribeSecret anyway) and the first write migrates them.
+- The live secret's tags hold configuration only; Pulumi manages them.
 - The submission inbox is a second secret. A consumed submission is replaced as
-  AWSCURRENT by a small marker version and loses its labels (Secrets Manager
-  keeps label-less versions only until it prunes deprecated versions).
+  AWSCURRENT by a small marker version (compare-and-swap on the label).
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -25,23 +35,68 @@ from botocore.exceptions import ClientError
 from rotation import conventions as cv
 from rotation.credentials import Kind, Region
 from rotation.errors import NotManaged, StateConflict
-from rotation.state import RotationState
-from rotation.stores.base import CredentialConfig, Snapshot, Submission
+from rotation.state import Phase, RotationState
+from rotation.stores.base import (
+    CredentialConfig,
+    Snapshot,
+    StoreBase,
+    Submission,
+    unwrap_submission,
+    wrap_submission,
+)
 
 _TOKENS = uuid.UUID("6f0c8a43-5b0e-4d4e-9d59-3c1b2b8f6a10")
 CONSUMED_STAGE = "CIO-CONSUMED"
+BOOTSTRAP_STAGE = "CIO-BOOTSTRAP"
 CONSUMED_KEY = "cio_consumed"
 REVISION = "rev"
+_STATE_FORMAT = 1
 
 
 def _code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
 
 
-class AwsSecretsStore:
+def state_token(state_secret: str, revision: int) -> str:
+    """The ClientRequestToken of a revision: the same for every writer, so only one wins."""
+    return str(uuid.uuid5(_TOKENS, f"state/{state_secret}/{revision}"))
+
+
+def _tags(description: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in description.get("Tags", [])}
+
+
+def config_from_tags(arn: str, name: str, tags: dict[str, str]) -> CredentialConfig:
+    """The credential's configuration, as Pulumi tagged the live secret."""
+    if tags.get(cv.TAG_MANAGED) != "true" or cv.TAG_KIND not in tags:
+        raise NotManaged(
+            f"secret {name} is not a managed Customer.io credential "
+            f"(tag {cv.TAG_MANAGED}=true missing): it is provisioned by the Pulumi program."
+        )
+    region = tags.get(cv.TAG_REGION, "")
+    try:
+        kind, where = Kind(tags[cv.TAG_KIND]), Region(region) if region else None
+    except ValueError:
+        raise NotManaged(
+            f"secret {name} has tags {cv.TAG_KIND}/{cv.TAG_REGION} this rotator does not know: "
+            "fix them in the Pulumi program, or deploy the rotator that matches it."
+        ) from None
+    return CredentialConfig(
+        id=arn,
+        name=tags.get(cv.TAG_CREDENTIAL) or name,
+        kind=kind,
+        region=where,
+        workspace=tags.get(cv.TAG_WORKSPACE, ""),
+        webhook_endpoint=tags.get(cv.TAG_WEBHOOK_ENDPOINT, ""),
+    )
+
+
+class AwsSecretsStore(StoreBase):
     def __init__(self, client: Any) -> None:
+        super().__init__()
         self.client = client
-        self._inboxes: dict[str, str] = {}  # the inbox tag is set once by Pulumi
+        # Set once by Pulumi and never moved: safe to keep across invocations.
+        self._links: dict[str, dict[str, str]] = {}
 
     # -- reading -----------------------------------------------------------------
 
@@ -53,44 +108,117 @@ class AwsSecretsStore:
                 raise NotManaged(f"secret {secret_id} does not exist (check the name).") from None
             raise
 
-    @staticmethod
-    def _tags(description: dict[str, Any]) -> dict[str, str]:
-        return {t["Key"]: t["Value"] for t in description.get("Tags", [])}
-
-    def snapshot(self, credential_id: str) -> Snapshot:
+    def _read_snapshot(self, credential_id: str) -> Snapshot:
+        """DescribeSecret of the live secret, then GetSecretValue of its state document."""
         d = self._describe(credential_id)
-        tags = self._tags(d)
-        if tags.get(cv.TAG_MANAGED) != "true" or cv.TAG_KIND not in tags:
-            raise NotManaged(
-                f"secret {d.get('Name', credential_id)} is not a managed Customer.io credential "
-                f"(tag {cv.TAG_MANAGED}=true missing): it is provisioned by the Pulumi program."
-            )
-        region = tags.get(cv.TAG_REGION, "")
-        config = CredentialConfig(
-            id=d["ARN"],
-            name=tags.get(cv.TAG_CREDENTIAL) or d["Name"],
-            kind=Kind(tags[cv.TAG_KIND]),
-            region=Region(region) if region else None,
-            workspace=tags.get(cv.TAG_WORKSPACE, ""),
-        )
-        fields = {
-            k[len(cv.STATE_PREFIX) :]: v for k, v in tags.items() if k.startswith(cv.STATE_PREFIX)
-        }
-        revision = fields.pop(REVISION, "0")
+        tags = _tags(d)
+        config = config_from_tags(d["ARN"], d.get("Name", credential_id), tags)
+        links = {k: tags[k] for k in (cv.TAG_INBOX, cv.TAG_STATE) if tags.get(k)}
+        self._links[credential_id] = self._links[d["ARN"]] = links
         stages: dict[str, list[str]] = d.get("VersionIdsToStages", {})
+        state, revision = self._read_state(links.get(cv.TAG_STATE), tags)
         return Snapshot(
             config=config,
-            state=RotationState.from_fields(fields),
+            state=state,
             revision=revision,
             current_version=_holder(stages, cv.AWSCURRENT),
             previous_version=_holder(stages, cv.AWSPREVIOUS),
-            pending_version=next(
-                (v for v, s in stages.items() if cv.AWSPENDING in s and cv.AWSCURRENT not in s),
-                None,
-            ),
+            pending_version=_pending(stages),
         )
 
-    def read_value(self, credential_id: str, version: str) -> bytes | None:
+    def _read_quick_snapshot(self, credential_id: str) -> Snapshot | None:
+        """An idle credential in two reads: its state document, then the current version
+        with its value (which the daily liveness probe needs anyway).
+
+        The configuration comes from the copy the last full read left in the state
+        document. Only for an idle state whose recorded current version is still
+        AWSCURRENT; anything else (or any write, see `Snapshot.partial`) reads it all.
+        """
+        state_secret = state_name_of(credential_id)
+        if state_secret is None:
+            return None
+        doc = self._state_document(state_secret)
+        if doc is None or not isinstance(doc.get("config"), dict):
+            return None
+        state, revision = self._state_from(doc)
+        if state.phase is not Phase.IDLE or not state.current_version or not state.current_since:
+            return None
+        try:
+            got = self.client.get_secret_value(SecretId=credential_id, VersionStage=cv.AWSCURRENT)
+        except ClientError as err:
+            if _code(err) == "ResourceNotFoundException":
+                return None
+            raise
+        if got.get("VersionId") != state.current_version:
+            return None
+        try:
+            config = _config_from_copy(doc["config"], str(got.get("ARN") or credential_id))
+        except (KeyError, ValueError):
+            return None
+        self._links[credential_id] = self._links[config.id] = {
+            k: v for k, v in doc["config"].get("links", {}).items() if isinstance(v, str)
+        }
+        value = got.get("SecretString")
+        if self.in_session and value is not None:
+            self._values[(credential_id, state.current_version)] = value.encode("utf-8")
+        return Snapshot(
+            config=config,
+            state=state,
+            revision=revision,
+            current_version=state.current_version,
+            previous_version=state.previous_version or None,
+            partial=True,
+        )
+
+    def _complete_snapshot(self, partial: Snapshot) -> Snapshot:
+        """DescribeSecret for what the quick read left out: configuration and stages."""
+        d = self._describe(partial.config.id)
+        tags = _tags(d)
+        config = config_from_tags(d["ARN"], d.get("Name", partial.config.id), tags)
+        links = {k: tags[k] for k in (cv.TAG_INBOX, cv.TAG_STATE) if tags.get(k)}
+        self._links[partial.config.id] = self._links[d["ARN"]] = links
+        stages: dict[str, list[str]] = d.get("VersionIdsToStages", {})
+        return replace(
+            partial,
+            config=config,
+            current_version=_holder(stages, cv.AWSCURRENT),
+            previous_version=_holder(stages, cv.AWSPREVIOUS),
+            pending_version=_pending(stages),
+            partial=False,
+        )
+
+    def _state_document(self, state_secret: str) -> dict[str, Any] | None:
+        try:
+            got = self.client.get_secret_value(SecretId=state_secret)
+        except ClientError as err:
+            if _code(err) == "ResourceNotFoundException":
+                return None
+            raise
+        try:
+            doc = json.loads(got.get("SecretString") or "{}")
+        except ValueError:
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    @staticmethod
+    def _state_from(doc: dict[str, Any]) -> tuple[RotationState, str]:
+        fields = {str(k): str(v) for k, v in doc["fields"].items()}
+        return RotationState.from_fields(fields), str(int(doc.get(REVISION, 0)))
+
+    def _read_state(
+        self, state_secret: str | None, tags: dict[str, str]
+    ) -> tuple[RotationState, str]:
+        doc = self._state_document(state_secret) if state_secret else None
+        if isinstance(doc, dict) and isinstance(doc.get("fields"), dict):
+            return self._state_from(doc)
+        # No state document yet: the state of an older deployment, kept in tags.
+        legacy = {
+            k[len(cv.STATE_PREFIX) :]: v for k, v in tags.items() if k.startswith(cv.STATE_PREFIX)
+        }
+        legacy.pop(REVISION, None)
+        return RotationState.from_fields(legacy), "0"
+
+    def _read_value(self, credential_id: str, version: str) -> bytes | None:
         try:
             got = self.client.get_secret_value(SecretId=credential_id, VersionId=version)
         except ClientError as err:
@@ -100,18 +228,21 @@ class AwsSecretsStore:
         text = got.get("SecretString")
         return text.encode("utf-8") if text is not None else None
 
-    def inbox_id(self, credential_id: str) -> str:
-        if credential_id not in self._inboxes:
-            tags = self._tags(self._describe(credential_id))
-            inbox = tags.get(cv.TAG_INBOX)
-            if not inbox:
-                raise NotManaged(
-                    f"secret {credential_id} has no {cv.TAG_INBOX} tag: re-run pulumi up."
-                )
-            self._inboxes[credential_id] = inbox
-        return self._inboxes[credential_id]
+    def _link(self, credential_id: str, tag: str) -> str:
+        if credential_id not in self._links:
+            self._read_snapshot(credential_id)
+        found = self._links[credential_id].get(tag)
+        if not found:
+            raise NotManaged(f"secret {credential_id} has no {tag} tag: re-run pulumi up.")
+        return found
 
-    def read_submission(self, credential_id: str) -> Submission | None:
+    def inbox_id(self, credential_id: str) -> str:
+        return self._link(credential_id, cv.TAG_INBOX)
+
+    def state_id(self, credential_id: str) -> str:
+        return self._link(credential_id, cv.TAG_STATE)
+
+    def _read_submission(self, credential_id: str) -> Submission | None:
         inbox = self.inbox_id(credential_id)
         try:
             got = self.client.get_secret_value(SecretId=inbox, VersionStage=cv.AWSCURRENT)
@@ -122,24 +253,46 @@ class AwsSecretsStore:
         raw = str(got.get("SecretString") or "").encode("utf-8")
         if _is_marker(raw):
             return None
-        return Submission(version=got["VersionId"], raw=raw)
+        return unwrap_submission(got["VersionId"], raw)
 
     # -- writing -----------------------------------------------------------------
 
-    def save_state(self, credential_id: str, state: RotationState, expected_revision: str) -> str:
-        tags = self._tags(self._describe(credential_id))
-        revision = tags.get(cv.STATE_PREFIX + REVISION, "0")
-        if revision != expected_revision:
-            raise StateConflict(f"state revision is {revision}, expected {expected_revision}")
-        fields = state.to_fields()
-        fields[REVISION] = str(int(revision) + 1)
-        self.client.tag_resource(
-            SecretId=credential_id,
-            Tags=[{"Key": cv.STATE_PREFIX + k, "Value": v} for k, v in sorted(fields.items())],
-        )
-        return fields[REVISION]
+    def _write_state(self, credential_id: str, state: RotationState, expected: str) -> str:
+        """Revision n+1 with the token of n+1: refused if anyone else wrote it first."""
+        state_secret = self.state_id(credential_id)
+        revision = int(expected) + 1
+        doc: dict[str, Any] = {
+            "format": _STATE_FORMAT,
+            REVISION: revision,
+            "writer": uuid.uuid4().hex,  # two writers never write the same content
+            "fields": {k: v for k, v in sorted(state.to_fields().items()) if v},
+        }
+        known = self._snapshots.get(credential_id)
+        if known is not None and not known.partial:
+            # A copy of the configuration as read with this write's snapshot: the daily
+            # sweep's quick read of an idle credential uses it (see _read_quick_snapshot).
+            doc["config"] = _config_copy(known.config, self._links.get(credential_id, {}))
+        elif known is not None:
+            previous = self._state_document(state_secret) or {}
+            if isinstance(previous.get("config"), dict):
+                doc["config"] = previous["config"]
+        try:
+            self.client.put_secret_value(
+                SecretId=state_secret,
+                ClientRequestToken=state_token(state_secret, revision),
+                SecretString=json.dumps(doc, separators=(",", ":")),
+            )
+        except ClientError as err:
+            if _code(err) == "ResourceExistsException":
+                raise StateConflict(
+                    f"state revision {revision} of {credential_id} was written by another "
+                    "invocation first."
+                ) from None
+            raise
+        return str(revision)
 
-    def consume_submission(self, credential_id: str, submission: Submission, outcome: str) -> None:
+    def _consume_submission(self, credential_id: str, submission: Submission, outcome: str) -> None:
+        """A marker replaces the submission as AWSCURRENT, unless a newer one arrived."""
         inbox = self.inbox_id(credential_id)
         marker = str(uuid.uuid5(_TOKENS, f"{submission.version}/{outcome}"))
         self.client.put_secret_value(
@@ -148,17 +301,10 @@ class AwsSecretsStore:
             SecretString=json.dumps({CONSUMED_KEY: submission.version, "outcome": outcome}),
             VersionStages=[CONSUMED_STAGE],
         )
-        stages: dict[str, list[str]] = self._describe(inbox).get("VersionIdsToStages", {})
-        held = stages.get(submission.version, [])
-        if cv.AWSCURRENT in held:
-            # Compare-and-swap: if the operator submitted again meanwhile, theirs stays current.
-            self._move_stage(inbox, cv.AWSCURRENT, submission.version, marker)
-            held = [cv.AWSPREVIOUS]
-        for label in held:
-            if label != cv.AWSCURRENT:
-                self._move_stage(inbox, label, submission.version, None)
+        # Compare-and-swap: if the operator submitted again meanwhile, theirs stays current.
+        self._move_stage(inbox, cv.AWSCURRENT, submission.version, marker)
 
-    def promote(
+    def _promote(
         self,
         credential_id: str,
         value: bytes,
@@ -180,25 +326,34 @@ class AwsSecretsStore:
                     "AWSCURRENT moved since it was read: another promotion got there first."
                 ) from None
             raise
-        self._move_stage(credential_id, cv.AWSPENDING, pending_version, None)
+        # AWSPENDING stays on the new current version, as after any native rotation:
+        # only AWSPENDING on a version that is not AWSCURRENT marks an unfinished one.
         return pending_version
 
     def _bootstrap(self, credential_id: str, value: bytes, expected_current: str | None) -> str:
-        """The first key of an empty secret: no rotation is running, so write it directly."""
+        """The first key of an empty secret: no rotation is running, so write it directly.
+
+        Secrets Manager gives AWSCURRENT to a secret's first version by itself, so the
+        value is written under a label of ours: it is current only if it was first (the
+        response says), and a different first key racing it never replaces it. The token
+        is derived from the value, so a retry of the same write is idempotent.
+        """
         if expected_current is not None:
             raise ValueError("a secret that has a current version is promoted through AWSPENDING")
-        current = _holder(
-            self._describe(credential_id).get("VersionIdsToStages", {}), cv.AWSCURRENT
-        )
         token = str(uuid.uuid5(_TOKENS, hashlib.sha256(value).hexdigest()))
-        if current is not None and current != token:
+        try:
+            got = self.client.put_secret_value(
+                SecretId=credential_id,
+                ClientRequestToken=token,
+                SecretString=value.decode("utf-8"),
+                VersionStages=[BOOTSTRAP_STAGE],
+            )
+        except ClientError as err:
+            if _code(err) == "ResourceExistsException":
+                raise StateConflict("the secret got a current version since it was read.") from None
+            raise
+        if cv.AWSCURRENT not in got.get("VersionStages", []):
             raise StateConflict("the secret got a current version since it was read.")
-        self.client.put_secret_value(
-            SecretId=credential_id,
-            ClientRequestToken=token,
-            SecretString=value.decode("utf-8"),
-            VersionStages=[cv.AWSCURRENT],
-        )
         return token
 
     def stage_pending(self, credential_id: str, token: str, value: bytes) -> None:
@@ -209,14 +364,13 @@ class AwsSecretsStore:
             SecretString=value.decode("utf-8"),
             VersionStages=[cv.AWSPENDING],
         )
+        if self.in_session:
+            self._values[(credential_id, token)] = value
 
     def abandon_pending(self, credential_id: str, token: str) -> None:
-        """Drop AWSPENDING from a version whose value failed re-verification."""
+        """Drop AWSPENDING from a version whose value failed verification."""
         self._move_stage(credential_id, cv.AWSPENDING, token, None)
-
-    def version_stages(self, credential_id: str) -> dict[str, list[str]]:
-        stages: dict[str, list[str]] = self._describe(credential_id).get("VersionIdsToStages", {})
-        return stages
+        self._forget(credential_id)
 
     def start_rotation(self, credential_id: str) -> str | None:
         """Ask Secrets Manager to rotate; None when a rotation is already unfinished."""
@@ -226,12 +380,16 @@ class AwsSecretsStore:
             if _code(err) == "InvalidRequestException":
                 return None
             raise
+        self._forget(credential_id)
         return str(got.get("VersionId", ""))
 
-    def write_submission(self, credential_id: str, raw: bytes) -> str:
+    def write_submission(
+        self, credential_id: str, raw: bytes, actor: str = "", key_name: str = ""
+    ) -> str:
         """The operator's side: add a version to the inbox (operators never touch the live one)."""
         inbox = self.inbox_id(credential_id)
-        got = self.client.put_secret_value(SecretId=inbox, SecretString=raw.decode("utf-8"))
+        body = wrap_submission(raw, actor, key_name)
+        got = self.client.put_secret_value(SecretId=inbox, SecretString=body.decode("utf-8"))
         return str(got["VersionId"])
 
     def managed_secret_ids(self) -> list[str]:
@@ -240,8 +398,7 @@ class AwsSecretsStore:
         paginator = self.client.get_paginator("list_secrets")
         for page in paginator.paginate(Filters=[{"Key": "tag-key", "Values": [cv.TAG_MANAGED]}]):
             for entry in page.get("SecretList", []):
-                tags = self._tags(entry)
-                if tags.get(cv.TAG_MANAGED) == "true":
+                if _tags(entry).get(cv.TAG_MANAGED) == "true":
                     ids.append(entry["ARN"])
         return ids
 
@@ -261,6 +418,47 @@ class AwsSecretsStore:
                 raise
 
 
+def state_name_of(live_arn: str) -> str | None:
+    """The state document's name, from the live secret's ARN (`<name>-XXXXXX` at its end:
+    Secrets Manager adds a hyphen and six characters) or name: `<name>/state`."""
+    if ":secret:" in live_arn:
+        name = live_arn.split(":secret:", 1)[1]
+        if len(name) < 8 or name[-7] != "-":
+            return None
+        return f"{name[:-7]}/state"
+    return f"{live_arn}/state" if live_arn else None
+
+
+def _config_copy(config: CredentialConfig, links: dict[str, str]) -> dict[str, Any]:
+    return {
+        "name": config.name,
+        "kind": config.kind.value,
+        "region": config.region.value if config.region else "",
+        "workspace": config.workspace,
+        "webhook_endpoint": config.webhook_endpoint,
+        "links": dict(links),
+    }
+
+
+def _config_from_copy(copy: dict[str, Any], arn: str) -> CredentialConfig:
+    region = str(copy.get("region") or "")
+    return CredentialConfig(
+        id=arn,
+        name=str(copy["name"]),
+        kind=Kind(str(copy["kind"])),
+        region=Region(region) if region else None,
+        workspace=str(copy.get("workspace") or ""),
+        webhook_endpoint=str(copy.get("webhook_endpoint") or ""),
+    )
+
+
+def _pending(stages: dict[str, list[str]]) -> str | None:
+    """The token of an unfinished rotation: AWSPENDING on a version that is not current."""
+    return next(
+        (v for v, s in stages.items() if cv.AWSPENDING in s and cv.AWSCURRENT not in s), None
+    )
+
+
 def _holder(stages: dict[str, list[str]], label: str) -> str | None:
     return next((v for v, s in stages.items() if label in s), None)
 
@@ -268,6 +466,6 @@ def _holder(stages: dict[str, list[str]], label: str) -> str | None:
 def _is_marker(raw: bytes) -> bool:
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(doc, dict) and CONSUMED_KEY in doc

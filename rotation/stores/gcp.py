@@ -39,13 +39,19 @@ from rotation.clock import Clock, SystemClock
 from rotation.credentials import Kind, Region
 from rotation.errors import NotManaged, StateConflict
 from rotation.state import RotationState
-from rotation.stores.base import CredentialConfig, Snapshot, Submission
+from rotation.stores.base import (
+    CredentialConfig,
+    Snapshot,
+    StoreBase,
+    Submission,
+    unwrap_submission,
+    wrap_submission,
+)
 
 log = logging.getLogger(__name__)
 
 ENABLED = 1
 DESTROYED = 3
-_ALIAS_MOVE_ATTEMPTS = 3
 
 
 def _crc_table() -> list[int]:
@@ -102,10 +108,19 @@ def _number(version_name: str) -> int:
     return int(version_name.rsplit("/", 1)[1])
 
 
-class GcpSecretStore:
-    def __init__(self, client: Any, clock: Clock | None = None) -> None:
+class GcpSecretStore(StoreBase):
+    """`read_payloads`: the rotator reads the newest version's payload with the snapshot
+    (one call gives the current version and its key); operators, who may not read
+    keys, list versions instead."""
+
+    def __init__(
+        self, client: Any, clock: Clock | None = None, *, read_payloads: bool = True
+    ) -> None:
+        super().__init__()
         self.client = client
         self.clock = clock or SystemClock()
+        self.read_payloads = read_payloads
+        self._secrets: dict[str, Any] = {}  # the session's Secret resources, with their etags
 
     # -- reading -----------------------------------------------------------------
 
@@ -123,9 +138,20 @@ class GcpSecretStore:
     def _newest_enabled(self, name: str) -> Any | None:
         return next((v for v in self._versions(name) if int(v.state) == ENABLED), None)
 
-    def snapshot(self, credential_id: str) -> Snapshot:
+    def _secret(self, name: str) -> Any:
+        """The session's copy of a Secret resource (its etag is the state's revision)."""
+        if self.in_session and name in self._secrets:
+            return self._secrets[name]
+        secret = self._get(name)
+        if self.in_session:
+            self._secrets[name] = secret
+        return secret
+
+    def _read_snapshot(self, credential_id: str) -> Snapshot:
         """Labels, `cio-state-*` annotations and the etag; current = newest ENABLED version."""
         secret = self._get(credential_id)
+        if self.in_session:
+            self._secrets[credential_id] = secret
         labels = dict(secret.labels)
         if labels.get(cv.GCP_LABEL_MANAGED) != "true" or cv.GCP_LABEL_KIND not in labels:
             raise NotManaged(
@@ -146,29 +172,58 @@ class GcpSecretStore:
             kind=kind,
             region=where,
             workspace=labels.get(cv.GCP_LABEL_WORKSPACE, ""),
+            webhook_endpoint=dict(secret.annotations).get(cv.GCP_ANNOTATION_WEBHOOK_ENDPOINT, ""),
         )
         prefix = cv.GCP_STATE_PREFIX
         fields = {
             k[len(prefix) :]: v for k, v in secret.annotations.items() if k.startswith(prefix)
         }
-        current = self._newest_enabled(secret.name)
+        state = RotationState.from_fields(fields)
         previous = dict(secret.version_aliases).get(cv.GCP_ALIAS_PREVIOUS)
-        created: datetime | None = current.create_time if current is not None else None
+        current, created = self._current(secret.name, state)
         return Snapshot(
             config=config,
-            state=RotationState.from_fields(fields),
+            state=state,
             revision=secret.etag,
-            current_version=str(_number(current.name)) if current is not None else None,
+            current_version=current,
             previous_version=str(previous) if previous else None,
             pending_version=None,
             current_created=created.replace(microsecond=0) if created else None,
         )
 
-    def read_value(self, credential_id: str, version: str) -> bytes | None:
+    def _current(self, name: str, state: RotationState) -> tuple[str | None, datetime | None]:
+        """The newest ENABLED version, and when it was created.
+
+        The rotator asks for `latest` with its payload: one call names the current
+        version and hands over its key (kept for the session's liveness probe). Only
+        when that is not the recorded current version, or its age is needed, are the
+        versions listed.
+        """
+        if self.read_payloads and state.current_version and state.current_since:
+            latest = self._access_named(f"{name}/versions/latest")
+            if latest is not None and latest[0] == state.current_version:
+                if self.in_session:
+                    self._values[(name, latest[0])] = latest[1]
+                return latest[0], None
+        current = self._newest_enabled(name)
+        if current is None:
+            return None, None
+        return str(_number(current.name)), current.create_time
+
+    def _access_named(self, version_name: str) -> tuple[str, bytes] | None:
+        """(version number, payload) of a version or alias; None if it holds no value."""
+        got = self._access_response(version_name)
+        return None if got is None else (str(_number(got.name)), bytes(got.payload.data))
+
+    def _read_value(self, credential_id: str, version: str) -> bytes | None:
         """A version's payload (checksum verified); None if missing, disabled or destroyed."""
         return self._access(f"{credential_id}/versions/{version}")
 
     def _access(self, version_name: str) -> bytes | None:
+        got = self._access_response(version_name)
+        return None if got is None else bytes(got.payload.data)
+
+    def _access_response(self, version_name: str) -> Any | None:
         try:
             got = self.client.access_secret_version(name=version_name)
         except gexc.NotFound:
@@ -182,11 +237,11 @@ class GcpSecretStore:
             raise RuntimeError(
                 f"{version_name} arrived with a bad checksum (corrupted in transit): retry."
             )
-        return data
+        return got
 
     def inbox_id(self, credential_id: str) -> str:
         """The inbox secret's resource name, from the live secret's annotation."""
-        inbox = dict(self._get(credential_id).annotations).get(cv.GCP_ANNOTATION_INBOX)
+        inbox = dict(self._secret(credential_id).annotations).get(cv.GCP_ANNOTATION_INBOX)
         if not inbox:
             raise NotManaged(
                 f"secret {credential_id} has no {cv.GCP_ANNOTATION_INBOX} annotation: "
@@ -203,7 +258,7 @@ class GcpSecretStore:
         live = dict(inbox.annotations).get(cv.GCP_ANNOTATION_INBOX_OF)
         return str(live) if live else None
 
-    def read_submission(self, credential_id: str) -> Submission | None:
+    def _read_submission(self, credential_id: str) -> Submission | None:
         """The newest ENABLED inbox version (consumed ones are destroyed)."""
         inbox = self.inbox_id(credential_id)
         newest = self._newest_enabled(inbox)
@@ -212,13 +267,17 @@ class GcpSecretStore:
         raw = self._access(newest.name)
         if raw is None:
             return None
-        return Submission(version=str(_number(newest.name)), raw=raw)
+        return unwrap_submission(str(_number(newest.name)), raw)
 
     # -- writing -----------------------------------------------------------------
 
-    def save_state(self, credential_id: str, state: RotationState, expected_revision: str) -> str:
-        """Write the annotations and aliases with the snapshot's etag; a stale one: StateConflict."""
-        secret = self._get(credential_id)
+    def _write_state(self, credential_id: str, state: RotationState, expected_revision: str) -> str:
+        """Write the annotations and aliases with the snapshot's etag; a stale one: StateConflict.
+
+        The body is built on the session's copy of the secret (its other annotations and
+        aliases); the etag makes Secret Manager refuse it if anything changed since.
+        """
+        secret = self._secret(credential_id)
         if secret.etag != expected_revision:
             raise StateConflict(f"{credential_id} changed since it was read (etag moved).")
         prefix = cv.GCP_STATE_PREFIX
@@ -246,7 +305,13 @@ class GcpSecretStore:
             # This write records a promotion whose alias move never happened (a crash
             # in between): move the native rotation time on here instead.
             paths += self._next_rotation(secret, body)
-        updated = self._update(body, paths)
+        try:
+            updated = self._update(body, paths)
+        except StateConflict:
+            self._secrets.pop(credential_id, None)
+            raise
+        if self.in_session:
+            self._secrets[credential_id] = updated
         return str(updated.etag)
 
     def _next_rotation(self, secret: Any, body: dict[str, Any]) -> list[str]:
@@ -272,7 +337,7 @@ class GcpSecretStore:
                 ) from None
             raise
 
-    def consume_submission(self, credential_id: str, submission: Submission, outcome: str) -> None:
+    def _consume_submission(self, credential_id: str, submission: Submission, outcome: str) -> None:
         """Destroy the submission and any older one it superseded: never processed again."""
         inbox = self.inbox_id(credential_id)
         upto = int(submission.version)
@@ -298,16 +363,16 @@ class GcpSecretStore:
             etag = current.etag
         raise StateConflict(f"{version_name} kept changing; the next sweep destroys it.")
 
-    def promote(
+    def _promote(
         self,
         credential_id: str,
         value: bytes,
         pending_version: str | None,
         expected_current: str | None,
     ) -> str:
-        """Add the verified value (once) as the newest version, then move the aliases."""
-        newest = self._newest_enabled(credential_id)
-        newest_number = str(_number(newest.name)) if newest is not None else None
+        """Add the verified value (once) as the newest version; the state write that records
+        the promotion moves the aliases and the native rotation time (one etag-checked write)."""
+        newest_number = self.snapshot(credential_id).current_version
         if newest_number is not None and self.read_value(credential_id, newest_number) == value:
             # A retry after a crash between adding and recording: reuse, never add twice.
             number = newest_number
@@ -324,40 +389,17 @@ class GcpSecretStore:
                 }
             )
             number = str(_number(added.name))
-        previous = expected_current if expected_current != number else None
-        self._move_aliases(credential_id, number, previous)
         return number
-
-    def _move_aliases(self, credential_id: str, current: str, previous: str | None) -> None:
-        """Label the versions and move the native rotation time on, with the secret's etag."""
-        for _ in range(_ALIAS_MOVE_ATTEMPTS):
-            secret = self._get(credential_id)
-            newest = self._newest_enabled(credential_id)
-            if newest is None or str(_number(newest.name)) != current:
-                raise StateConflict(f"{credential_id}: version {current} is no longer the newest.")
-            aliases = dict(secret.version_aliases)
-            aliases[cv.GCP_ALIAS_CURRENT] = int(current)
-            if previous:
-                aliases[cv.GCP_ALIAS_PREVIOUS] = int(previous)
-            body: dict[str, Any] = {
-                "name": credential_id,
-                "etag": secret.etag,
-                "version_aliases": aliases,
-            }
-            paths = ["version_aliases", *self._next_rotation(secret, body)]
-            try:
-                self._update(body, paths)
-                return
-            except StateConflict:
-                continue  # a state write raced us: the move is idempotent, read and retry
-        raise StateConflict(f"{credential_id} kept changing while its aliases were moved.")
 
     # -- the operator's and the platform's side ------------------------------------
 
-    def write_submission(self, credential_id: str, raw: bytes) -> str:
+    def write_submission(
+        self, credential_id: str, raw: bytes, actor: str = "", key_name: str = ""
+    ) -> str:
         """The operator's side: add a version to the inbox (operators never touch the live one)."""
         inbox = self.inbox_id(credential_id)
+        body = wrap_submission(raw, actor, key_name)
         added = self.client.add_secret_version(
-            request={"parent": inbox, "payload": {"data": raw, "data_crc32c": crc32c(raw)}}
+            request={"parent": inbox, "payload": {"data": body, "data_crc32c": crc32c(body)}}
         )
         return str(_number(added.name))

@@ -24,6 +24,7 @@ from localcloud.aws_harness import FUNCTION, AwsHarness
 from localcloud.customerio import FakeCustomerIO
 from rotation.clock import SimulatedClock
 from rotation.credentials import Credential, Kind, Region
+from rotation.engine import Engine
 from rotation.state import Phase
 from rotation.stores.aws import AwsSecretsStore
 from rotation.verify import VerifiedKey, Verifier
@@ -108,6 +109,19 @@ class Rotations(RuleBasedStateMachine):
         self.verifier.session = engine.verifier.session
         engine.verifier = self.verifier
         self.h.rt = rotator.Runtime(engine=engine, store=self.store)
+        # A racing invocation is another Lambda: its own store (and session), same account.
+        racer_store = AwsSecretsStore(self.h.sm)
+        self.racer_rt = rotator.Runtime(
+            engine=Engine(
+                store=racer_store,
+                verifier=self.verifier,
+                notifier=engine.notifier,
+                clock=self.clock,
+                policy=engine.policy,
+                cli=engine.cli,
+            ),
+            store=racer_store,
+        )
         self.events: list[dict[str, Any]] = []
         self.h.runtime.register(FUNCTION, self._deliver)
         self.keys: list[Credential] = []
@@ -207,7 +221,7 @@ class Rotations(RuleBasedStateMachine):
             return
         event = dict(self.events[-1])
         self.store.race_before = at
-        self.store.racer = lambda: self._quietly(lambda: rotator.handle(event, self.h.rt))
+        self.store.racer = lambda: self._quietly(lambda: rotator.handle(event, self.racer_rt))
         self._quietly(lambda: self.h.invoke(event))
         self.store.race_before = None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,10 +128,15 @@ def cli(aws, tmp_path):
     session = boto3.session.Session(region_name=REGION)
     harness = CliHarness(aws=aws, tmp=tmp_path, session=session)
 
-    def record(event_name: str, **_: Any) -> None:
-        harness.calls.append(event_name.rsplit(".", 1)[-1])
+    def record(event_name: str, params: Any = None, **_: Any) -> None:
+        operation = event_name.rsplit(".", 1)[-1]
+        secret = str(params.get("SecretId", "")) if isinstance(params, dict) else ""
+        if operation == "GetSecretValue" and re.search(r"/state(-[A-Za-z0-9]{6})?$", secret):
+            operation = "GetSecretValue(state)"  # the rotation state: no key in it
+        harness.calls.append(operation)
 
-    session.events.register("before-call.*.*", record)
+    # Parameters as the caller gave them (before serialisation): which secret is read.
+    session.events.register("before-parameter-build.*.*", record)
     audit = logging.getLogger(AUDIT_LOGGER)
     shipper = CloudWatchShipper(boto3.client("logs", region_name=REGION))
     old_level = audit.level
@@ -147,7 +153,7 @@ def cli(aws, tmp_path):
         assert key.secret not in printed
         if key.site_id:
             assert key.site_id not in printed
-    # The operator's CLI never reads a live key.
+    # The operator's CLI never reads a live key (only the state documents, which hold none).
     assert "GetSecretValue" not in harness.calls
 
 

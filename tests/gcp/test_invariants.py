@@ -188,8 +188,12 @@ class GcpRotationMachine(RuleBasedStateMachine):
         try:
             main.handle({"message": message, "subscription": SUBSCRIPTION}, self.rt)
         except Crash:
-            if len(self.events) >= 2 and self.events[-2][0] == "send":
-                self.may_repeat.add(self.events[-2][1])  # crashed between send and mark
+            # Crashed between sending and marking sent: every notice sent since the last
+            # write (delivery sends a claimed batch, then marks it in one write) may repeat.
+            for kind, what in reversed(self.events[:-1]):
+                if kind != "send":
+                    break
+                self.may_repeat.add(what)
             self.nacked.append(message)
             return False
         except Exception:

@@ -287,13 +287,14 @@ def test_crash_between_adding_and_moving_aliases_is_repaired(gcp, cio, clock, mo
     gcp.sweep()
     good = cio.new_track_key("111")
     store = gcp.rt.store
-    real = store._move_aliases
+    real = store._write_state
 
     def crash(*args, **kwargs):
-        monkeypatch.setattr(store, "_move_aliases", real)
+        # The version is added; the write that records it (and moves the aliases) never lands.
+        monkeypatch.setattr(store, "_write_state", real)
         raise RuntimeError("instance died")
 
-    monkeypatch.setattr(store, "_move_aliases", crash)
+    monkeypatch.setattr(store, "_write_state", crash)
     assert ("SECRET_VERSION_ADD", 500) in gcp.submit(NAME, good)
     assert gcp.current_value(NAME)["api_key"] == good.secret  # added: latest is the new key
     assert gcp.redeliver() == [200]  # Pub/Sub retries: the reconciler records the promotion

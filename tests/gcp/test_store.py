@@ -187,7 +187,7 @@ def test_server_side_etag_check_raises_state_conflict(gcp, monkeypatch):
     assert store.snapshot(live).state.reason == "first"
 
 
-def test_promote_is_idempotent_moves_aliases_and_rotation_time(gcp, clock):
+def test_promote_is_idempotent_and_its_record_moves_aliases_and_rotation_time(gcp, clock):
     live = gcp.provision("hook", "webhook_signing")
     store: GcpSecretStore = gcp.rt.store
     first = b'{"signing_key":"aaaaaaaaaaaa"}'
@@ -198,6 +198,11 @@ def test_promote_is_idempotent_moves_aliases_and_rotation_time(gcp, clock):
     with pytest.raises(StateConflict):
         store.promote(live, second, None, None)  # someone promoted since we read
     assert store.promote(live, second, None, "1") == "2"
+    # Adding the version is the promotion; the state write that records it moves the
+    # aliases and the native rotation time, in one etag-checked update.
+    snap = store.snapshot(live)
+    recorded = replace(snap.state, current_version="2", previous_version="1")
+    store.save_state(live, recorded, snap.revision)
     secret = gcp.client.get_secret(name=live)
     assert dict(secret.version_aliases) == {"current": 2, "previous": 1}
     assert secret.rotation.next_rotation_time == clock.now() + timedelta(days=90)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 from pulumi_policy import (
     PolicyCustomTimeouts,
@@ -22,6 +23,8 @@ from policypack import validators as v
 from policypack.policies import build_policies
 from rotation import conventions as cv
 from tests.program.harness import evaluate, make_source_tree, sample_raw_config
+
+WEBHOOK = "https://hooks.example.com/services/T000/B000/policy-pack"
 
 
 def _doc(*statements: dict[str, Any]) -> str:
@@ -142,6 +145,10 @@ def test_no_project_wide_grants() -> None:
         assert "roles/secretmanager.admin" in message
     assert v.no_project_wide_grants("gcp:secretmanager/secretIamMember:SecretIamMember", {}) == []
     assert v.no_project_wide_grants("gcp:projects/iAMCustomRole:IAMCustomRole", {}) == []
+    # The build account's log writing is the one project-level grant allowed, as a member.
+    log_writer = {"role": "roles/logging.logWriter", "member": "serviceAccount:b@p.iam"}
+    assert v.no_project_wide_grants("gcp:projects/iAMMember:IAMMember", log_writer) == []
+    assert len(v.no_project_wide_grants("gcp:projects/iAMBinding:IAMBinding", log_writer)) == 1
 
 
 def test_no_secret_values() -> None:
@@ -149,6 +156,144 @@ def test_no_secret_values() -> None:
     assert len(v.no_secret_values(v.GCP_SECRET_VERSION, {"secretData": "x"})) == 1
     assert len(v.no_secret_values(v.AWS_SECRET, {"secretString": "x"})) == 1
     assert v.no_secret_values(v.AWS_SECRET, {"name": "cio/x"}) == []
+    # The chat webhook's version is a notification setting, not a managed credential.
+    chat = {"secret": "projects/p/secrets/cio_chat_webhook", "secretData": "x"}
+    assert v.no_secret_values(v.GCP_SECRET_VERSION, chat) == []
+    credential = {"secret": "projects/p/secrets/cio-marketing-track", "secretData": "x"}
+    assert len(v.no_secret_values(v.GCP_SECRET_VERSION, credential)) == 1
+
+
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+KEY = "aws:kms/key:Key"
+
+
+def test_no_not_action_in_identity_and_resource_policies() -> None:
+    not_action = {"Effect": "Allow", "NotAction": ["iam:*"], "Resource": ["arn:aws:s3:::b"]}
+    [message] = v.no_not_action(ROLE_POLICY, {"policy": _doc(not_action)})
+    assert "NotAction" in message
+    key_policy = {**not_action, "Principal": {"AWS": "arn:aws:iam::1:root"}}
+    assert len(v.no_not_action(KEY, {"policy": _doc(key_policy)})) == 1
+    deny = {**not_action, "Effect": "Deny"}  # a Deny with NotAction only takes away
+    assert v.no_not_action(ROLE_POLICY, {"policy": _doc(deny)}) == []
+    assert v.no_not_action(ROLE_POLICY, {"policy": _doc(ALLOW_SCOPED)}) == []
+
+
+@pytest.mark.parametrize(
+    ("type_", "props", "violations"),
+    [
+        (
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            {"role": "r", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+            1,
+        ),
+        (
+            "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+            {"user": "u", "policyArn": "arn:aws:iam::aws:policy/PowerUserAccess"},
+            1,
+        ),
+        (
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            {"role": "r", "policyArn": "arn:aws:iam::123456789012:policy/AdministratorAccess"},
+            0,  # a customer policy of that name is judged by the other rules
+        ),
+        (
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+            {"role": "r", "policyArn": "arn:aws:iam::123456789012:policy/cio-consumer"},
+            0,
+        ),
+        (
+            "aws:iam/role:Role",
+            {"managedPolicyArns": ["arn:aws-us-gov:iam::aws:policy/IAMFullAccess"]},
+            1,
+        ),
+        (ROLE_POLICY, {"policy": _doc({"Effect": "Allow", "Action": "*", "Resource": "*"})}, 1),
+        ("gcp:secretmanager/secretIamMember:SecretIamMember", {"role": "roles/owner"}, 1),
+        ("gcp:pubsub/topicIAMMember:TopicIAMMember", {"role": "roles/editor"}, 1),
+        ("gcp:pubsub/topicIAMMember:TopicIAMMember", {"role": "roles/pubsub.publisher"}, 0),
+    ],
+)
+def test_no_admin_policies(type_: str, props: dict[str, Any], violations: int) -> None:
+    assert len(v.no_admin_policies(type_, props)) == violations
+
+
+@pytest.mark.parametrize(
+    ("type_", "principal", "violations"),
+    [
+        (KEY, "*", 1),
+        (KEY, {"AWS": "*"}, 1),
+        ("aws:sns/topicPolicy:TopicPolicy", {"AWS": ["arn:aws:iam::1:root", "*"]}, 1),
+        ("aws:secretsmanager/secretPolicy:SecretPolicy", {"AWS": "*"}, 1),
+        (KEY, {"AWS": "arn:aws:iam::123456789012:root"}, 0),
+        ("aws:sns/topicPolicy:TopicPolicy", {"Service": "events.amazonaws.com"}, 0),
+    ],
+)
+def test_no_public_resource_policies(type_: str, principal: Any, violations: int) -> None:
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "x:Y", "Resource": "*"}
+    assert len(v.no_public_resource_policies(type_, {"policy": _doc(statement)})) == violations
+
+
+def test_no_public_trust_policy_or_permission() -> None:
+    trust = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+    role = {"assumeRolePolicy": _doc(trust)}
+    assert len(v.no_public_resource_policies("aws:iam/role:Role", role)) == 1
+    permission = "aws:lambda/permission:Permission"
+    assert len(v.no_public_resource_policies(permission, {"principal": "*"})) == 1
+    service = {"principal": "secretsmanager.amazonaws.com"}
+    assert v.no_public_resource_policies(permission, service) == []
+
+
+@pytest.mark.parametrize("member", ["allUsers", "allAuthenticatedUsers"])
+def test_no_public_members_on_a_secret(member: str) -> None:
+    secret_member = "gcp:secretmanager/secretIamMember:SecretIamMember"
+    props = {"role": "roles/secretmanager.secretAccessor", "member": member}
+    [message] = v.no_public_members(secret_member, props)
+    assert member in message
+    binding = "gcp:secretmanager/secretIamBinding:SecretIamBinding"
+    assert len(v.no_public_members(binding, {"members": ["group:a@b.c", member]})) == 1
+    policy = json.dumps({"bindings": [{"role": "roles/x", "members": [member]}]})
+    assert len(v.no_public_members("gcp:secretmanager/secretIamPolicy:SecretIamPolicy",
+                                   {"policyData": policy})) == 1  # fmt: skip
+    assert v.no_public_members(secret_member, {"member": "group:oncall@example.com"}) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "violations"),
+    [
+        ("CIO_CHAT_WEBHOOK_URL", "https://chat.example.com/x", 1),  # named like one
+        ("NOTIFY", "https://hooks.slack.com/services/T0/B0/abc", 1),  # looks like one
+        ("NOTIFY", "https://discord.com/api/webhooks/1/abc", 1),
+        ("UPSTREAM", "https://user:pa55@example.com/", 1),
+        ("UPSTREAM", "https://example.com/callback?token=abc", 1),
+        ("KEY_ID", "AKIAABCDEFGHIJKLMNOP", 1),
+        ("DB_PASSWORD", "hunter2", 1),
+        ("CIO_CHAT_WEBHOOK_PARAMETER", "/cio/rotation/chat-webhook-url", 0),
+        ("CIO_MANAGED_SECRETS", "projects/p/secrets/cio-a,projects/p/secrets/cio-b", 0),
+        ("CIO_SNS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:cio-notifications", 0),
+        ("CIO_ROTATION_DAYS", "90", 0),
+        ("API_KEY", "", 0),  # empty: nothing to leak
+    ],
+)
+def test_no_credentials_in_function_env(name: str, value: str, violations: int) -> None:
+    lambda_props = {"environment": {"variables": {name: value}}}
+    problems = v.no_credentials_in_function_env("aws:lambda/function:Function", lambda_props)
+    assert len(problems) == violations
+    assert all(value not in p or not value for p in problems), "the value is never echoed"
+    gcp_props = {"serviceConfig": {"environmentVariables": {name: value}}}
+    gcp_fn = "gcp:cloudfunctionsv2/function:Function"
+    assert len(v.no_credentials_in_function_env(gcp_fn, gcp_props)) == violations
+
+
+def test_the_previous_program_shape_is_refused() -> None:
+    """What the review found (item 7): the chat URL in both functions' environments."""
+    url = "https://hooks.example.com/services/T000/B000/xoxb-secret-part"
+    env = {cv.ENV_CHAT_WEBHOOK_URL: url, cv.ENV_ROTATION_DAYS: "90"}
+    lam = v.no_credentials_in_function_env(
+        "aws:lambda/function:Function", {"environment": {"variables": env}}
+    )
+    gcf = v.no_credentials_in_function_env(
+        "gcp:cloudfunctionsv2/function:Function", {"serviceConfig": {"environmentVariables": env}}
+    )
+    assert len(lam) == 1 and len(gcf) == 1
 
 
 def _args(type_: str, props: dict[str, Any]) -> ResourceValidationArgs:
@@ -179,9 +324,13 @@ def test_policies_are_mandatory_and_report_through_the_sdk() -> None:
 def test_the_stack_passes_its_own_policy_pack(tmp_path: Path) -> None:
     """Every resource the program declares (both clouds, 12 credentials) is compliant."""
     source = make_source_tree(tmp_path / "src")
-    config = parse_config(sample_raw_config(12))
+    raw = {**sample_raw_config(12), "chat_webhook_url": WEBHOOK}
+    config = parse_config(raw, frozenset({"chat_webhook_url"}))
     options = BuildOptions(
-        repo_root=source, build_dir=tmp_path / "b", now=datetime(2025, 1, 1, tzinfo=UTC)
+        repo_root=source,
+        build_dir=tmp_path / "b",
+        now=datetime(2025, 1, 1, tzinfo=UTC),
+        chat_webhook_url=pulumi.Output.secret(WEBHOOK),
     )
     ev = evaluate(lambda: build(config, options).outputs)
     violations = [
@@ -198,3 +347,11 @@ def test_the_stack_passes_its_own_policy_pack(tmp_path: Path) -> None:
         *v.IAM_POLICY_PROPS,
     }
     assert len(checked) == 5  # the rules really saw the resources they guard
+    guarded = {r.type for r in ev.resources} & {
+        *v.RESOURCE_POLICY_PROPS,
+        *v.FUNCTION_ENV_PATHS,
+        *v.AWS_POLICY_ATTACHMENTS,
+        v.AWS_LAMBDA_PERMISSION,
+        v.GCP_SECRET_VERSION,
+    }
+    assert len(guarded) >= 8

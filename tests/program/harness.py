@@ -24,6 +24,7 @@ from typing import Any
 import pulumi
 import pulumi.runtime.settings as pulumi_settings
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
+from pulumi.runtime.mocks import MockMonitor
 
 from infra.bundle import REPO_ROOT
 
@@ -64,6 +65,22 @@ class Evaluation:
     outputs: dict[str, Any] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     options: dict[str, Options] = field(default_factory=dict)  # by logical name
+    # Every dependency the SDK sent to the engine (explicit depends_on and those implied
+    # by inputs that are other resources' outputs), by logical name.
+    dependencies: dict[str, frozenset[str]] = field(default_factory=dict)
+    region: str = "us-east-1"
+    stack: str = "test"
+
+    def depends_on(self, name: str) -> set[str]:
+        """Everything `name` waits for, directly or through other resources."""
+        seen: set[str] = set()
+        todo = list(self.dependencies.get(name, ()))
+        while todo:
+            dep = todo.pop()
+            if dep not in seen:
+                seen.add(dep)
+                todo.extend(self.dependencies.get(dep, ()))
+        return seen
 
     def of_type(self, type_: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_]
@@ -80,8 +97,9 @@ class Evaluation:
 class RecordingMocks(Mocks):
     """Echo inputs as outputs and add the computed attributes the program reads."""
 
-    def __init__(self, gcp_project: str = "test-project") -> None:
+    def __init__(self, gcp_project: str = "test-project", region: str = REGION) -> None:
         self.gcp_project = gcp_project
+        self.region = region
         self.resources: list[Recorded] = []
         self.calls: list[str] = []
 
@@ -94,7 +112,11 @@ class RecordingMocks(Mocks):
                 "userId": "AIDAEXAMPLE",
                 "id": ACCOUNT,
             },
-            "aws:index/getRegion:getRegion": {"region": REGION, "name": REGION, "id": REGION},
+            "aws:index/getRegion:getRegion": {
+                "region": self.region,
+                "name": self.region,
+                "id": self.region,
+            },
             "aws:index/getPartition:getPartition": {
                 "partition": PARTITION,
                 "dnsSuffix": "amazonaws.com",
@@ -111,18 +133,19 @@ class RecordingMocks(Mocks):
         arn_base = f"arn:{PARTITION}"
         rid = f"{args.name}-id"
         t = args.typ
+        region = self.region
         if t == "aws:secretsmanager/secret:Secret":
-            rid = f"{arn_base}:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-{_suffix(name)}"
+            rid = f"{arn_base}:secretsmanager:{region}:{ACCOUNT}:secret:{name}-{_suffix(name)}"
             out.update(arn=rid, name=name)
         elif t == "aws:kms/key:Key":
             key_id = hashlib.sha256(args.name.encode()).hexdigest()[:32]
             rid = key_id
-            out.update(arn=f"{arn_base}:kms:{REGION}:{ACCOUNT}:key/{key_id}", keyId=key_id)
+            out.update(arn=f"{arn_base}:kms:{region}:{ACCOUNT}:key/{key_id}", keyId=key_id)
         elif t == "aws:sns/topic:Topic":
-            rid = f"{arn_base}:sns:{REGION}:{ACCOUNT}:{name}"
+            rid = f"{arn_base}:sns:{region}:{ACCOUNT}:{name}"
             out.update(arn=rid, name=name)
         elif t == "aws:cloudwatch/logGroup:LogGroup":
-            out.update(arn=f"{arn_base}:logs:{REGION}:{ACCOUNT}:log-group:{name}", name=name)
+            out.update(arn=f"{arn_base}:logs:{region}:{ACCOUNT}:log-group:{name}", name=name)
             rid = name
         elif t == "aws:iam/role:Role":
             out.update(arn=f"{arn_base}:iam::{ACCOUNT}:role/{name}", name=name)
@@ -131,10 +154,25 @@ class RecordingMocks(Mocks):
             rid = f"{arn_base}:iam::{ACCOUNT}:policy/{name}"
             out.update(arn=rid, name=name)
         elif t == "aws:lambda/function:Function":
-            out.update(arn=f"{arn_base}:lambda:{REGION}:{ACCOUNT}:function:{name}", name=name)
+            out.update(arn=f"{arn_base}:lambda:{region}:{ACCOUNT}:function:{name}", name=name)
             rid = name
+        elif t == "aws:ssm/parameter:Parameter":
+            out.update(arn=f"{arn_base}:ssm:{region}:{ACCOUNT}:parameter{name}", name=name)
+            rid = name
+        elif t == "aws:cloudwatch/eventRule:EventRule":
+            out.update(arn=f"{arn_base}:events:{region}:{ACCOUNT}:rule/{name}", name=name)
+            rid = name
+        elif t == "gcp:secretmanager/secretVersion:SecretVersion":
+            rid = f"{inputs['secret']}/versions/1"
+            out.update(name=rid, version="1")
+        elif t == "gcp:artifactregistry/repository:Repository":
+            rid = (
+                f"projects/{project}/locations/{inputs['location']}/repositories/"
+                f"{inputs['repositoryId']}"
+            )
+            out.update(name=inputs["repositoryId"])
         elif t in ("aws:scheduler/schedule:Schedule", "aws:cloudwatch/metricAlarm:MetricAlarm"):
-            out.update(arn=f"{arn_base}:{t.split(':')[1].split('/')[0]}:{REGION}:{ACCOUNT}:{name}")
+            out.update(arn=f"{arn_base}:{t.split(':')[1].split('/')[0]}:{region}:{ACCOUNT}:{name}")
         elif t == "gcp:pubsub/topic:Topic":
             rid = f"projects/{project}/topics/{name}"
             out.update(name=name)
@@ -162,15 +200,27 @@ class RecordingMocks(Mocks):
 
 
 def evaluate(
-    program: Callable[[], Mapping[str, Any] | None], *, gcp_project: str = "test-project"
+    program: Callable[[], Mapping[str, Any] | None],
+    *,
+    gcp_project: str = "test-project",
+    region: str = REGION,
+    stack: str = "test",
 ) -> Evaluation:
     """Run `program` under fresh mocks; return every resource and its resolved outputs."""
-    mocks = RecordingMocks(gcp_project)
+    mocks = RecordingMocks(gcp_project, region)
     pulumi_settings.ROOT.set(None)  # a fresh root stack, not the previous test's
-    pulumi.runtime.set_mocks(mocks, project="cio-rotation", stack="test", preview=False)
+    pulumi.runtime.set_mocks(mocks, project="cio-rotation", stack=stack, preview=False)
     resolved: dict[str, Any] = {}
     options: dict[str, Options] = {}
+    dependencies: dict[str, frozenset[str]] = {}
     original = pulumi.CustomResource.__init__
+    original_register = MockMonitor.RegisterResource
+
+    def recording_register(monitor: MockMonitor, request: Any) -> Any:
+        dependencies[request.name] = frozenset(
+            urn.rsplit("::", 1)[-1] for urn in request.dependencies
+        )
+        return original_register(monitor, request)
 
     def recording_init(
         self: pulumi.CustomResource,
@@ -198,15 +248,20 @@ def evaluate(
         return pulumi.Output.from_input(outputs).apply(lambda r: resolved.update(r))
 
     pulumi.CustomResource.__init__ = recording_init  # type: ignore[method-assign]
+    MockMonitor.RegisterResource = recording_register  # type: ignore[method-assign]
     try:
         run()
     finally:
         pulumi.CustomResource.__init__ = original  # type: ignore[method-assign]
+        MockMonitor.RegisterResource = original_register  # type: ignore[method-assign]
     return Evaluation(
         resources=list(mocks.resources),
         outputs=resolved,
         calls=list(mocks.calls),
         options=options,
+        dependencies=dependencies,
+        region=region,
+        stack=stack,
     )
 
 

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from infra import aws_policies as p
-from rotation import conventions as cv
 
 SCOPE = p.AwsScope(partition="aws", region="eu-west-1", account_id="111122223333", prefix="cio")
 KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -44,19 +43,35 @@ def iam_match(pattern: str, value: str) -> bool:
     return re.fullmatch(regex, value) is not None
 
 
-def allowed(document: dict[str, Any], action: str, resource: str) -> bool:
-    """Allow-minus-Deny over Action/Resource (conditions are tested with moto/the simulator)."""
+def _bool_conditions_hold(statement: dict[str, Any], context: dict[str, str]) -> bool:
+    """`Bool` conditions against the request context (a missing key never matches);
+    other operators are taken as satisfied (moto and the simulator test those)."""
+    for key, value in statement.get("Condition", {}).get("Bool", {}).items():
+        if context.get(key) != value:
+            return False
+    return True
+
+
+def allowed(
+    document: dict[str, Any], action: str, resource: str, context: dict[str, str] | None = None
+) -> bool:
+    """Allow-minus-Deny over Action/Resource and `Bool` conditions."""
     verdicts = [
         s["Effect"]
         for s in document["Statement"]
-        if action in s["Action"] and any(iam_match(r, resource) for r in s["Resource"])
+        if action in s["Action"]
+        and any(iam_match(r, resource) for r in s["Resource"])
+        and _bool_conditions_hold(s, context or {})
     ]
     return "Allow" in verdicts and "Deny" not in verdicts
 
 
 LIVE = f"{SECRET}cio/marketing-track-AbCdEf"
 LIVE_NAMED_LIKE_INBOX = f"{SECRET}cio/inbox-reader-q1W2e3"
+LIVE_NAMED_LIKE_STATE = f"{SECRET}cio/state-q1W2e3"
 INBOX = f"{SECRET}cio/marketing-track/inbox-Zz9Yy8"
+STATE = f"{SECRET}cio/marketing-track/state-Pp7Oo6"
+NEW_RULES = {"secretsmanager:ModifyRotationRules": "true"}
 FOREIGN = [
     f"{SECRET}other/marketing-track-AbCdEf",
     f"{SECRET}cio-staging/marketing-track-AbCdEf",
@@ -70,7 +85,10 @@ def test_patterns_tell_live_secrets_from_inboxes() -> None:
     assert iam_match(SCOPE.inboxes, INBOX)
     assert not iam_match(SCOPE.inboxes, LIVE)
     assert not iam_match(SCOPE.inboxes, LIVE_NAMED_LIKE_INBOX)
-    for arn in (LIVE, LIVE_NAMED_LIKE_INBOX, INBOX):
+    assert iam_match(SCOPE.states, STATE)
+    for arn in (LIVE, LIVE_NAMED_LIKE_STATE, INBOX):
+        assert not iam_match(SCOPE.states, arn), arn
+    for arn in (LIVE, LIVE_NAMED_LIKE_INBOX, INBOX, STATE):
         assert iam_match(SCOPE.managed_secrets, arn)
     for arn in FOREIGN:
         assert not iam_match(SCOPE.managed_secrets, arn), arn
@@ -98,16 +116,21 @@ def test_rotator_reaches_its_secrets_and_nothing_else() -> None:
         assert allowed(doc, action, LIVE) and allowed(doc, action, INBOX)
         for arn in FOREIGN:
             assert not allowed(doc, action, arn)
-    assert allowed(doc, "secretsmanager:TagResource", LIVE)
-    assert not allowed(doc, "secretsmanager:TagResource", INBOX)
-    assert not allowed(doc, "secretsmanager:DeleteSecret", LIVE)
+    # The state document: read and compare-and-swap writes.
+    for action in ("DescribeSecret", "GetSecretValue", "PutSecretValue"):
+        assert allowed(doc, f"secretsmanager:{action}", STATE)
+    # State moved out of tags: the rotator writes no tags at all.
+    for action in ("TagResource", "UntagResource", "DeleteSecret", "ListSecretVersionIds"):
+        assert not allowed(doc, f"secretsmanager:{action}", LIVE), action
+    assert allowed(doc, "secretsmanager:RotateSecret", LIVE)
+    assert not allowed(doc, "secretsmanager:RotateSecret", LIVE, NEW_RULES)
+    assert not allowed(doc, "secretsmanager:RotateSecret", INBOX)
+    assert not allowed(doc, "secretsmanager:RotateSecret", STATE)
     assert not allowed(doc, "secretsmanager:ListSecrets", "*")
     assert allowed(doc, "sns:Publish", TOPIC)
     assert not allowed(doc, "sns:Publish", TOPIC + "-other")
     assert allowed(doc, "logs:PutLogEvents", f"{LOGS}:log-stream:2025/01/01/abc")
     assert not allowed(doc, "logs:PutLogEvents", f"{LOGS}-other:log-stream:x")
-    tag = next(s for s in doc["Statement"] if s["Sid"] == "StateTagsOnLiveSecrets")
-    assert tag["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"] == [f"{cv.STATE_PREFIX}*"]
     kms = next(s for s in doc["Statement"] if s["Sid"] == "SecretsKeyViaSecretsManager")
     assert kms["Resource"] == [KEY]
     assert kms["Condition"]["StringEquals"]["kms:ViaService"] == (
@@ -121,10 +144,15 @@ def test_operator_writes_inboxes_but_never_reads_or_moves_live_keys() -> None:
     assert not allowed(doc, "secretsmanager:PutSecretValue", LIVE)
     assert allowed(doc, "secretsmanager:RotateSecret", LIVE)
     assert not allowed(doc, "secretsmanager:RotateSecret", INBOX)
+    assert not allowed(doc, "secretsmanager:RotateSecret", STATE)
     assert allowed(doc, "secretsmanager:DescribeSecret", LIVE)
     for action in ("GetSecretValue", "UpdateSecretVersionStage", "TagResource", "DeleteSecret"):
         assert not allowed(doc, f"secretsmanager:{action}", LIVE)
         assert not allowed(doc, f"secretsmanager:{action}", INBOX)
+    # Status and history read the state document (it holds no key), never write it.
+    assert allowed(doc, "secretsmanager:GetSecretValue", STATE)
+    assert allowed(doc, "secretsmanager:DescribeSecret", STATE)
+    assert not allowed(doc, "secretsmanager:PutSecretValue", STATE)
     assert allowed(doc, "lambda:InvokeFunction", FUNCTION)
     assert allowed(doc, "logs:FilterLogEvents", LOGS)
 
@@ -133,7 +161,63 @@ def test_consumers_read_live_secrets_never_inboxes() -> None:
     doc = consumer()
     assert allowed(doc, "secretsmanager:GetSecretValue", LIVE)
     assert not allowed(doc, "secretsmanager:GetSecretValue", INBOX)
+    assert not allowed(doc, "secretsmanager:GetSecretValue", STATE)
+    assert not allowed(doc, "secretsmanager:DescribeSecret", STATE)
     assert not allowed(doc, "secretsmanager:PutSecretValue", LIVE)
+
+
+def test_nobody_but_the_deployer_moves_the_rotation_deadline() -> None:
+    """Item 6: RotateSecret with new rotation rules is denied to rotator and operators."""
+    for doc in (rotator(), operator()):
+        assert allowed(doc, "secretsmanager:RotateSecret", LIVE)
+        assert not allowed(doc, "secretsmanager:RotateSecret", LIVE, NEW_RULES)
+        deny = next(s for s in doc["Statement"] if s["Sid"] == "NoRotationRuleChanges")
+        assert deny["Effect"] == "Deny" and deny["Resource"] == [SCOPE.managed_secrets]
+
+
+def test_no_over_grants() -> None:
+    """Item 9: no ListSecretVersionIds (never called) and no wildcard actions anywhere."""
+    documents = [
+        rotator(),
+        operator(),
+        consumer(),
+        p.secrets_key_policy(SCOPE),
+        p.topic_key_policy(SCOPE, "/cio/rotation/chat-webhook-url"),
+        p.topic_policy(SCOPE, topic_arn=TOPIC, rule_arns=["arn:aws:events:eu-west-1:1:rule/x"]),
+    ]
+    for doc in documents:
+        for statement in doc["Statement"]:
+            actions = statement["Action"]
+            for action in [actions] if isinstance(actions, str) else actions:
+                assert "*" not in action, (statement.get("Sid"), action)
+                assert action != "secretsmanager:ListSecretVersionIds"
+
+
+def test_chat_webhook_parameter_is_read_by_the_rotator_only_through_ssm() -> None:
+    """Item 7: the rotator reads one SecureString, decrypting only through SSM."""
+    name = "/cio/rotation/chat-webhook-url"
+    arn = "arn:aws:ssm:eu-west-1:111122223333:parameter/cio/rotation/chat-webhook-url"
+    doc = p.rotator_policy(
+        SCOPE,
+        secrets_key_arn=KEY,
+        topic_key_arn=TOPIC_KEY,
+        topic_arn=TOPIC,
+        log_group_arn=LOGS,
+        function_arn=FUNCTION,
+        chat_parameter=name,
+    )
+    assert allowed(doc, "ssm:GetParameter", arn)
+    assert not allowed(doc, "ssm:GetParameter", arn + "-other")
+    kms = next(s for s in doc["Statement"] if s["Sid"] == "ChatWebhookKeyViaSsm")
+    assert kms["Condition"]["StringEquals"] == {
+        "kms:ViaService": "ssm.eu-west-1.amazonaws.com",
+        "kms:EncryptionContext:PARAMETER_ARN": arn,
+    }
+    assert "ssm:GetParameter" not in {a for s in rotator()["Statement"] for a in s["Action"]}
+    key = p.topic_key_policy(SCOPE, name)
+    use = next(s for s in key["Statement"] if s["Sid"] == "ChatWebhookThroughSsm")
+    assert use["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"] == arn
+    assert "ChatWebhookThroughSsm" not in {s["Sid"] for s in p.topic_key_policy(SCOPE)["Statement"]}
 
 
 def test_key_policies_confine_use_to_the_services() -> None:

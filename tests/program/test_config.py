@@ -16,6 +16,7 @@ from infra.config import (
     GcpSettings,
     Schedule,
     StackConfig,
+    foreign_consumers,
     parse_config,
 )
 from rotation.credentials import Kind, Region
@@ -134,7 +135,7 @@ CASES: list[tuple[str, Any, str, str, str]] = [
     ("credentials[0].name", ..., "credentials[0].name", "None is not a valid name", "marketing-track"),
     ("credentials[0].name", "billing-inbox", "credentials[0].name", "reserved for submission inboxes", "billing-key"),
     ("credentials[1].name", "cred-000", "credentials[1].name", "already used by credentials[0]", "<new-name>"),
-    ("credentials[0].kind", "tracking", "credentials[0].kind", "is not a credential kind (track, app, webhook_signing)", "credentials[0].kind' track"),
+    ("credentials[0].kind", "tracking", "credentials[0].kind", "is not a credential kind (track, app, webhook_signing, private)", "credentials[0].kind' track"),
     ("credentials[0].region", "ap", "credentials[0].region", 'is not "us" or "eu"', "credentials[0].region' us"),
     ("credentials[1].region", ..., "credentials[1].region", "required for app keys", "credentials[1].region' us"),
     ("credentials[2].region", "us", "credentials[2].region", "webhook signing keys have no API region", "pulumi config rm --path 'credentials[2].region'"),
@@ -233,3 +234,65 @@ def test_the_example_stack_file_is_a_valid_config() -> None:
     assert config.clouds == {Cloud.AWS, Cloud.GCP}
     assert [c.kind for c in config.credentials] == list(Kind)
     assert set(raw) <= set(KNOWN_KEYS)
+
+
+def test_deploy_settings_default_to_what_a_new_account_accepts() -> None:
+    """Items 1 and 13: no reserved concurrency, a 30-day recovery window, GCP cap of 3."""
+    config = parse_config(sample_raw_config(1))
+    assert config.aws is not None and config.gcp is not None
+    assert config.aws.reserved_concurrency is None
+    assert config.aws.secret_recovery_days == 30
+    assert config.gcp.max_instances == 3
+
+
+def test_deploy_settings_are_validated() -> None:
+    raw = {
+        **sample_raw_config(1),
+        "aws_reserved_concurrency": "4",
+        "aws_secret_recovery_days": 0,
+        "gcp_max_instances": 10,
+    }
+    config = parse_config(raw)
+    assert config.aws is not None and config.gcp is not None
+    assert config.aws.reserved_concurrency == 4
+    assert config.aws.secret_recovery_days == 0
+    assert config.gcp.max_instances == 10
+    bad = {
+        **sample_raw_config(1),
+        "aws_reserved_concurrency": 0,
+        "aws_secret_recovery_days": 3,
+        "gcp_max_instances": "many",
+    }
+    errors = errors_of(bad)
+    assert len(errors) == 3
+    assert any(
+        e.startswith("cio-rotation:aws_reserved_concurrency: 0 is not allowed") for e in errors
+    )
+    assert any("aws_secret_recovery_days: 3 is not allowed: 0 (delete at once" in e for e in errors)
+    assert any("gcp_max_instances: 'many' is not allowed" in e for e in errors)
+
+
+def test_consumers_of_several_accounts_are_refused_with_the_fix() -> None:
+    """Item 8: the policy is attached in the deploying account only."""
+    raw = sample_raw_config(1)
+    raw["aws_consumer_principals"] = [
+        "arn:aws:iam::123456789012:role/app",
+        "arn:aws:iam::999999999999:role/app",
+    ]
+    [error] = errors_of(raw)
+    assert "aws_consumer_principals: names principals of 2 accounts" in error
+    assert "README: cross-account consumers" in error
+
+
+def test_foreign_consumers_names_each_principal_outside_the_account() -> None:
+    principals = (
+        "arn:aws:iam::123456789012:role/app",
+        "arn:aws:iam::999999999999:role/app",
+        "arn:aws-cn:iam::123456789012:user/batch",
+    )
+    problems = foreign_consumers(principals, "123456789012", "aws")
+    assert [p.key for p in problems] == [
+        "aws_consumer_principals[1]",
+        "aws_consumer_principals[2]",
+    ]
+    assert foreign_consumers(principals[:1], "123456789012", "aws") == []

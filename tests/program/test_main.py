@@ -11,6 +11,7 @@ import pulumi
 import pytest
 
 import infra.program
+from rotation.policy import Policy
 from tests.program.harness import (
     Evaluation,
     evaluate,
@@ -58,6 +59,8 @@ def test_main_exports_what_applications_and_operators_need(
         "aws_notifications_topic_arn",
         "aws_rotator_function_name",
         "aws_rotator_log_group",
+        "aws_secret_recovery_days",
+        "policy",
         "gcp_rotation_topic",
         "gcp_notifications_topic",
         "gcp_function_name",
@@ -69,9 +72,13 @@ def test_main_exports_what_applications_and_operators_need(
     assert WEBHOOK not in json.dumps(out)
     rotation = ev.of_type("aws:secretsmanager/secretRotation:SecretRotation")[0]
     assert rotation.inputs["rotationRules"] == {"automaticallyAfterDays": 60}
-    environment, is_secret = unwrap_secret(ev.named("aws-rotator").inputs["environment"])
-    assert is_secret and environment["variables"]["CIO_CHAT_WEBHOOK_URL"] == WEBHOOK
+    environment, _ = unwrap_secret(ev.named("aws-rotator").inputs["environment"])
+    assert WEBHOOK not in json.dumps(environment)
+    parameter, is_secret = unwrap_secret(ev.named("aws-chat-webhook").inputs["value"])
+    assert is_secret and parameter == WEBHOOK
     assert environment["variables"]["CIO_ROTATION_DAYS"] == "60"
+    # The stack output carries the calendar in the functions' own mapping.
+    assert Policy.from_env(out["policy"]).rotation_days == 60
 
 
 def test_main_reports_config_errors_by_key(source_tree: Path, tmp_path: Path) -> None:

@@ -11,10 +11,12 @@ from typing import Any
 from infra import aws_policies
 from infra.bundle import AWS_HANDLER
 from rotation import conventions as cv
+from rotation.policy import Policy
 from tests.program.conftest import WEBHOOK
 from tests.program.harness import ACCOUNT, REGION, Evaluation, Recorded, unwrap_secret
 
 SECRET_T = "aws:secretsmanager/secret:Secret"
+ALARM_T = "aws:cloudwatch/metricAlarm:MetricAlarm"
 CREDENTIALS = ["cred-000", "cred-001", "cred-002", "cred-003"]
 
 
@@ -51,21 +53,27 @@ def test_customer_managed_key_with_a_scoped_policy(evaluation: Evaluation) -> No
     assert aliases["alias/cio-notifications"] == keys["aws-topic-key"].outputs["keyId"]
 
 
-def test_live_secret_and_inbox_per_credential(evaluation: Evaluation) -> None:
+def test_live_secret_inbox_and_state_per_credential(evaluation: Evaluation) -> None:
     key_arn = evaluation.named("aws-secrets-key").outputs["arn"]
-    assert len(evaluation.of_type(SECRET_T)) == 2 * len(CREDENTIALS)
+    assert len(evaluation.of_type(SECRET_T)) == 3 * len(CREDENTIALS)
     for name in CREDENTIALS:
         live = _secret(evaluation, f"cio/{name}")
         inbox = _secret(evaluation, f"cio/{name}/inbox")
-        for secret in (live, inbox):
+        state = _secret(evaluation, f"cio/{name}/state")
+        for secret in (live, inbox, state):
             assert secret.inputs["kmsKeyId"] == key_arn
             assert not {"secretString", "secretBinary"} & set(secret.inputs)
+            # Item 11: every tag is configuration Pulumi keeps in step with the config.
+            assert evaluation.options[secret.name].ignore_changes == ()
+            # Item 13: the default recovery window, for all three.
+            assert secret.inputs["recoveryWindowInDays"] == 30
         assert live.inputs["tags"][cv.TAG_MANAGED] == "true"
         assert live.inputs["tags"][cv.TAG_CREDENTIAL] == name
         assert live.inputs["tags"][cv.TAG_INBOX] == inbox.outputs["arn"]
+        assert live.inputs["tags"][cv.TAG_STATE] == state.outputs["arn"]
         assert inbox.inputs["tags"] == {cv.TAG_CREDENTIAL: name, cv.TAG_INBOX_OF: f"cio/{name}"}
-        assert evaluation.options[live.name].ignore_changes == ("tags",)
-        assert evaluation.options[inbox.name].ignore_changes == ()
+        assert state.inputs["tags"] == {cv.TAG_CREDENTIAL: name, cv.TAG_STATE_OF: f"cio/{name}"}
+        assert not any(k.startswith(cv.STATE_PREFIX) for k in live.inputs["tags"])
     track = _secret(evaluation, "cio/cred-000").inputs["tags"]
     assert track[cv.TAG_KIND] == "track" and track[cv.TAG_REGION] == "us"
     assert track[cv.TAG_WORKSPACE] == "112233"
@@ -86,33 +94,31 @@ def test_rotation_every_90_days_never_immediately(evaluation: Evaluation) -> Non
         assert rotation.inputs["rotationLambdaArn"] == function_arn
         depends = evaluation.options[rotation.name].depends_on
         assert {"aws-secretsmanager-invoke", "aws-rotator-policy"} <= set(depends)
+        # The rotator's first testSecret may look for the state document.
+        assert any(d.endswith("-state") for d in depends)
 
 
 def test_rotation_lambda(evaluation: Evaluation, source_tree: Any) -> None:
     fn = evaluation.named("aws-rotator").inputs
     assert fn["runtime"] == "python3.12"
     assert fn["handler"] == AWS_HANDLER == "lambdas/aws_rotation/handler.handler"
-    assert fn["reservedConcurrentExecutions"] == 1
+    # Item 1: no reservation unless configured (a reservation fails on small quotas).
+    assert "reservedConcurrentExecutions" not in fn
     assert fn["timeout"] == 300 and fn["memorySize"] == 256
     assert fn["loggingConfig"]["logGroup"] == "/aws/lambda/cio-rotator"
     zip_path = fn["code"].path
     digest = hashlib.sha256(Path(zip_path).read_bytes()).digest()
     assert fn["sourceCodeHash"] == base64.b64encode(digest).decode()
     environment, is_secret = unwrap_secret(fn["environment"])
-    assert is_secret, "the chat webhook must keep the environment a Pulumi secret"
     env = environment["variables"]
+    # Item 7: the URL is not in the function's configuration, only the parameter's name.
+    assert not is_secret, "nothing secret left in the environment"
+    assert WEBHOOK not in json.dumps(env)
+    assert cv.ENV_CHAT_WEBHOOK_URL not in env
+    assert env[cv.ENV_CHAT_WEBHOOK_PARAMETER] == "/cio/rotation/chat-webhook-url"
     assert env[cv.ENV_SNS_TOPIC_ARN] == evaluation.named("aws-notifications").outputs["arn"]
-    assert env[cv.ENV_CHAT_WEBHOOK_URL] == WEBHOOK
-    expected = {
-        cv.ENV_ROTATION_DAYS: "90",
-        cv.ENV_LEAD_DAYS: "14",
-        cv.ENV_ESCALATE_DAYS: "3",
-        cv.ENV_REMINDER_DAYS: "3",
-        cv.ENV_GRACE_HOURS: "24",
-        cv.ENV_EMERGENCY_GRACE_MINUTES: "15",
-        cv.ENV_EMERGENCY_DEADLINE_HOURS: "4",
-    }
-    assert expected.items() <= env.items()
+    assert Policy().to_env().items() <= env.items()
+    assert Policy.from_env(env) == Policy()
     logs = evaluation.named("aws-rotator-logs").inputs
     assert logs["name"] == "/aws/lambda/cio-rotator" and logs["retentionInDays"] == 365
     assert "aws-rotator-logs" in evaluation.options["aws-rotator"].depends_on
@@ -126,6 +132,17 @@ def test_secrets_manager_permission_carries_source_account(evaluation: Evaluatio
     assert permission.inputs["function"] == "cio-rotator"
 
 
+def test_chat_webhook_is_a_secure_string_under_the_notifications_key(
+    evaluation: Evaluation,
+) -> None:
+    parameter = evaluation.named("aws-chat-webhook").inputs
+    assert parameter["type"] == "SecureString"
+    assert parameter["name"] == "/cio/rotation/chat-webhook-url"
+    assert parameter["keyId"] == evaluation.named("aws-topic-key").outputs["arn"]
+    value, is_secret = unwrap_secret(parameter["value"])
+    assert is_secret and value == WEBHOOK
+
+
 def test_failures_and_errors_reach_the_operators(evaluation: Evaluation) -> None:
     topic = evaluation.named("aws-notifications")
     assert topic.inputs["kmsMasterKeyId"] == evaluation.named("aws-topic-key").outputs["arn"]
@@ -137,10 +154,35 @@ def test_failures_and_errors_reach_the_operators(evaluation: Evaluation) -> None
     assert {s.inputs["protocol"] for s in subscriptions} == {"email"}
     [invoke] = evaluation.of_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
     assert invoke.inputs["destinationConfig"]["onFailure"]["destination"] == topic.outputs["arn"]
-    [alarm] = evaluation.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    assert alarm.inputs["metricName"] == "Errors" and alarm.inputs["namespace"] == "AWS/Lambda"
-    assert alarm.inputs["dimensions"] == {"FunctionName": "cio-rotator"}
-    assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]]
+    alarms = {a.inputs["metricName"]: a for a in evaluation.of_type(ALARM_T)}
+    # Item 12: throttles alarm as well as errors.
+    assert set(alarms) == {"Errors", "Throttles"}
+    for alarm in alarms.values():
+        assert alarm.inputs["namespace"] == "AWS/Lambda"
+        assert alarm.inputs["dimensions"] == {"FunctionName": "cio-rotator"}
+        assert alarm.inputs["alarmActions"] == [topic.outputs["arn"]]
+
+
+def test_secrets_manager_rotation_failures_reach_the_operators(evaluation: Evaluation) -> None:
+    """Item 12: RotationFailed is a CloudTrail service event, not a Lambda error."""
+    topic_arn = evaluation.named("aws-notifications").outputs["arn"]
+    [rule] = evaluation.of_type("aws:cloudwatch/eventRule:EventRule")
+    pattern = json.loads(rule.inputs["eventPattern"])
+    assert pattern["source"] == ["aws.secretsmanager"]
+    assert "RotationFailed" in pattern["detail"]["eventName"]
+    assert pattern["detail"]["additionalEventData"]["SecretId"] == [
+        {"prefix": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:cio/"}
+    ]
+    [target] = evaluation.of_type("aws:cloudwatch/eventTarget:EventTarget")
+    assert target.inputs["arn"] == topic_arn and target.inputs["rule"] == rule.outputs["name"]
+    [policy] = evaluation.of_type("aws:sns/topicPolicy:TopicPolicy")
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    events = statements["EventBridgeRules"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert events["Condition"] == {"ArnEquals": {"aws:SourceArn": [rule.outputs["arn"]]}}
+    key = json.loads(evaluation.named("aws-topic-key").inputs["policy"])
+    assert "EventBridgeRules" in {s["Sid"] for s in key["Statement"]}
+    assert "aws-notifications-policy" in evaluation.depends_on(target.name)
 
 
 def test_daily_sweep_lists_every_live_secret(evaluation: Evaluation) -> None:
@@ -170,7 +212,7 @@ def _documents(ev: Evaluation) -> dict[str, dict[str, Any]]:
 
 def test_no_wildcard_resource_and_no_action_outside_the_design(evaluation: Evaluation) -> None:
     allowed = {
-        "aws-rotator-policy": aws_policies.ROTATOR_ACTIONS,
+        "aws-rotator-policy": aws_policies.ROTATOR_ACTIONS | aws_policies.CHAT_PARAMETER_ACTIONS,
         "aws-operator-policy": aws_policies.OPERATOR_ACTIONS,
         "aws-consumer-policy": aws_policies.CONSUMER_ACTIONS,
         "aws-scheduler-policy": aws_policies.SCHEDULER_ACTIONS,
@@ -196,8 +238,10 @@ def test_operators_and_consumers(evaluation: Evaluation) -> None:
         "AWS": [f"arn:aws:iam::{ACCOUNT}:role/platform-oncall"]
     }
     operator = _documents(evaluation)["aws-operator-policy"]
-    live_only = [s for s in operator["Statement"] if "secretsmanager:GetSecretValue" in s["Action"]]
-    assert live_only == []
+    reads = [s for s in operator["Statement"] if "secretsmanager:GetSecretValue" in s["Action"]]
+    assert [r["Resource"] for r in reads] == [  # state documents only, never a live key
+        [f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:cio/*/state-*"]
+    ]
     policy_arn = evaluation.named("aws-consumer-policy").outputs["arn"]
     [attach_role] = evaluation.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
     [attach_user] = evaluation.of_type("aws:iam/userPolicyAttachment:UserPolicyAttachment")
@@ -211,10 +255,14 @@ def test_outputs(evaluation: Evaluation) -> None:
         entry = out["credentials"][name]
         assert entry["aws_secret_arn"] == _secret(evaluation, f"cio/{name}").outputs["arn"]
         assert entry["bootstrap_command"] == f"cio-rotate submit {name}"
-    assert out["aws_operator_role_arn"] == f"arn:aws:iam::{ACCOUNT}:role/cio-rotation-operator"
-    assert (
-        out["aws_consumer_policy_arn"] == f"arn:aws:iam::{ACCOUNT}:policy/cio-credentials-consumer"
+        assert entry["aws_state_name"] == f"cio/{name}/state"
+    # Item 10: IAM names are account-global, so they carry the stack and the region.
+    assert out["aws_operator_role_arn"] == f"arn:aws:iam::{ACCOUNT}:role/cio-operator-test-{REGION}"
+    assert out["aws_consumer_policy_arn"] == (
+        f"arn:aws:iam::{ACCOUNT}:policy/cio-consumer-test-{REGION}"
     )
+    assert out["policy"] == Policy().to_env()
+    assert out["aws_secret_recovery_days"] == 30
     assert out["aws_notifications_topic_arn"].endswith(":cio-rotation-notifications")
     assert out["aws_rotator_function_name"] == "cio-rotator"
     assert WEBHOOK not in json.dumps(out)

@@ -12,6 +12,7 @@ from infra import gcp_iam
 from infra.bundle import GCP_ENTRY_POINT
 from infra.gcp_component import managed_secrets_env
 from rotation import conventions as cv
+from rotation.policy import Policy
 from tests.program.conftest import WEBHOOK
 from tests.program.harness import Evaluation, Recorded, unwrap_secret
 
@@ -21,6 +22,7 @@ PROJECT = "test-project"
 CREDENTIALS = ["cred-000", "cred-001", "cred-002", "cred-003"]
 RUNTIME_SA = f"serviceAccount:cio-rotator@{PROJECT}.iam.gserviceaccount.com"
 TRIGGER_SA = f"serviceAccount:cio-trigger@{PROJECT}.iam.gserviceaccount.com"
+BUILD_SA = f"serviceAccount:cio-builder@{PROJECT}.iam.gserviceaccount.com"
 SM_AGENT = "serviceAccount:service-123456789@gcp-sa-secretmanager.iam.gserviceaccount.com"
 ROTATION_TOPIC = f"projects/{PROJECT}/topics/cio-rotation-events"
 
@@ -62,7 +64,9 @@ def test_live_secret_rotates_every_90_days_through_the_topic(evaluation: Evaluat
         assert inbox.inputs["topics"] == [{"name": ROTATION_TOPIC}]
         assert "rotation" not in inbox.inputs
         assert "gcp-secretmanager-agent-publishes" in evaluation.options[inbox.name].depends_on
-    assert not evaluation.of_type("gcp:secretmanager/secretVersion:SecretVersion")
+    # The one version Pulumi writes is the chat webhook's, never a credential's.
+    [version] = evaluation.of_type("gcp:secretmanager/secretVersion:SecretVersion")
+    assert version.inputs["secret"] == f"projects/{PROJECT}/secrets/cio_chat_webhook"
 
 
 def test_labels_and_annotations_follow_the_conventions(evaluation: Evaluation) -> None:
@@ -110,8 +114,11 @@ def test_secret_manager_agent_publishes_to_the_rotation_topic(evaluation: Evalua
 
 
 def test_grants_are_per_secret_and_least_privilege(evaluation: Evaluation) -> None:
-    types = evaluation.types()
-    assert not types & gcp_iam.PROJECT_WIDE_GRANT_TYPES
+    # The one project-level grant: the build account writes its build logs.
+    project_wide = [r for r in evaluation.resources if r.type in gcp_iam.PROJECT_WIDE_GRANT_TYPES]
+    assert [(r.type, r.inputs["role"], r.inputs["member"]) for r in project_wide] == [
+        ("gcp:projects/iAMMember:IAMMember", gcp_iam.LOG_WRITER, BUILD_SA)
+    ]
     custom_role = f"projects/{PROJECT}/roles/cio_rotator"
     role = evaluation.named("gcp-rotator-role").inputs
     assert role["roleId"] == "cio_rotator"
@@ -131,9 +138,11 @@ def test_grants_are_per_secret_and_least_privilege(evaluation: Evaluation) -> No
             (live, gcp_iam.SECRET_VIEWER, operator),
             (live, gcp_iam.SECRET_ACCESSOR, consumer),
         }
+    expected.add(("cio_chat_webhook", gcp_iam.SECRET_ACCESSOR, RUNTIME_SA))
     assert _grants(evaluation) == expected
     accessors = {g for g in _grants(evaluation) if g[1] == gcp_iam.SECRET_ACCESSOR}
     assert all(not s.endswith("-inbox") for s, _, _ in accessors)
+    assert {m for s, _, m in accessors if s == "cio_chat_webhook"} == {RUNTIME_SA}
     adders = {g for g in _grants(evaluation) if g[1] == gcp_iam.SECRET_VERSION_ADDER}
     assert all(s.endswith("-inbox") for s, _, _ in adders)
 
@@ -149,12 +158,24 @@ def test_function_gen2(evaluation: Evaluation) -> None:
     digest = hashlib.sha256(Path(obj["source"].path).read_bytes()).hexdigest()
     assert obj["name"] == f"rotator-{digest[:20]}.zip"
     service, is_secret = unwrap_secret(fn["serviceConfig"])
-    assert is_secret, "the chat webhook must keep the service config a Pulumi secret"
-    assert service["maxInstanceCount"] == 1 and service["maxInstanceRequestConcurrency"] == 1
+    # Item 7: the URL is not in the function's configuration, only a secret version.
+    assert not is_secret, "nothing secret left in the service config"
+    assert WEBHOOK not in json.dumps(service)
+    assert service["secretEnvironmentVariables"] == [
+        {
+            "key": cv.ENV_CHAT_WEBHOOK_URL,
+            "projectId": PROJECT,
+            "secret": "cio_chat_webhook",
+            "version": "1",
+        }
+    ]
+    # max instances is a cost cap now (3 by default), not the serialisation.
+    assert service["maxInstanceCount"] == 3 and service["maxInstanceRequestConcurrency"] == 1
     assert service["serviceAccountEmail"] == RUNTIME_SA.split(":", 1)[1]
     assert service["ingressSettings"] == "ALLOW_INTERNAL_ONLY"
     env = service["environmentVariables"]
-    assert env[cv.ENV_CHAT_WEBHOOK_URL] == WEBHOOK
+    assert cv.ENV_CHAT_WEBHOOK_URL not in env
+    assert Policy.from_env(env) == Policy() and Policy().to_env().items() <= env.items()
     assert env[cv.ENV_PUBSUB_TOPIC] == f"projects/{PROJECT}/topics/cio-rotation-notifications"
     assert env[cv.ENV_MANAGED_SECRETS].split(",") == [
         f"projects/{PROJECT}/secrets/cio-{n}" for n in CREDENTIALS
@@ -171,6 +192,36 @@ def test_function_gen2(evaluation: Evaluation) -> None:
     bucket = evaluation.named("gcp-source").inputs
     assert bucket["uniformBucketLevelAccess"] is True
     assert bucket["publicAccessPrevention"] == "enforced"
+    assert {"gcp-chat-webhook-rotator", "gcp-chat-webhook-version"} <= evaluation.depends_on(
+        "gcp-rotator"
+    )
+
+
+def test_function_builds_as_its_own_account(evaluation: Evaluation) -> None:
+    """Item 4: a build account of its own, with reading the source, pushing the image and
+    writing logs, granted before the function is built."""
+    build = evaluation.named("gcp-rotator").inputs["buildConfig"]
+    account = evaluation.named("gcp-builder-sa")
+    assert build["serviceAccount"] == account.outputs["name"]
+    assert account.inputs["accountId"] == "cio-builder"
+    repository = evaluation.named("gcp-builds")
+    assert build["dockerRepository"] == repository.id
+    assert repository.inputs["format"] == "DOCKER"
+    grants = {
+        "gcp-builder-reads-source": ("bucket", "test-project-cio-rotator-src"),
+        "gcp-builder-pushes-images": ("repository", "cio-rotator-builds"),
+        "gcp-builder-writes-logs": ("project", PROJECT),
+    }
+    for name, (field, target) in grants.items():
+        grant = evaluation.named(name).inputs
+        assert grant["member"] == BUILD_SA and grant[field] == target, name
+        assert name in evaluation.depends_on("gcp-rotator")
+    assert evaluation.named("gcp-builder-reads-source").inputs["role"] == (
+        "roles/storage.objectViewer"
+    )
+    assert evaluation.named("gcp-builder-pushes-images").inputs["role"] == (
+        "roles/artifactregistry.writer"
+    )
 
 
 def test_topics_and_publishers(evaluation: Evaluation) -> None:
@@ -198,9 +249,8 @@ def test_daily_sweep_publishes_the_secret_list(evaluation: Evaluation) -> None:
 
 
 def test_warnings_alert_the_operators(evaluation: Evaluation) -> None:
-    metric = evaluation.named("gcp-rotator-warnings").inputs
-    assert "severity>=WARNING" in metric["filter"]
-    assert 'resource.labels.service_name="cio-rotator"' in metric["filter"]
+    """Item 2: a log-match condition, so no new log-based metric the policy must wait for."""
+    assert not evaluation.of_type("gcp:logging/metric:Metric")
     channels = evaluation.of_type("gcp:monitoring/notificationChannel:NotificationChannel")
     assert sorted(c.inputs["labels"]["email_address"] for c in channels) == [
         "oncall@example.com",
@@ -208,11 +258,12 @@ def test_warnings_alert_the_operators(evaluation: Evaluation) -> None:
     ]
     policy = evaluation.named("gcp-rotator-alert").inputs
     assert sorted(policy["notificationChannels"]) == sorted(c.outputs["name"] for c in channels)
-    condition = policy["conditions"][0]["conditionThreshold"]
-    assert condition["filter"].startswith(
-        'metric.type="logging.googleapis.com/user/cio-rotator-warnings"'
-    )
-    assert condition["comparison"] == "COMPARISON_GT" and condition["thresholdValue"] == 0
+    [condition] = policy["conditions"]
+    assert set(condition) == {"displayName", "conditionMatchedLog"}
+    log_filter = condition["conditionMatchedLog"]["filter"]
+    assert "severity>=WARNING" in log_filter
+    assert 'resource.labels.service_name="cio-rotator"' in log_filter
+    assert policy["alertStrategy"]["notificationRateLimit"] == {"period": "300s"}
 
 
 def test_outputs(evaluation: Evaluation) -> None:
@@ -226,6 +277,7 @@ def test_outputs(evaluation: Evaluation) -> None:
     assert out["gcp_rotation_topic"] == ROTATION_TOPIC
     assert out["gcp_notifications_topic"] == f"projects/{PROJECT}/topics/cio-rotation-notifications"
     assert out["gcp_function_name"] == "cio-rotator"
+    assert out["policy"] == Policy().to_env()
 
 
 def test_managed_secrets_env_stays_inside_the_function_env_limit() -> None:

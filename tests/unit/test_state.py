@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rotation.notices import Notice
 from rotation.state import Mode, Phase, RotationState, tag_safe
 
 AWS_TAG_VALUE = re.compile(r"^[\w\s.:/=+\-@]{0,256}$")
@@ -50,8 +51,8 @@ def test_tag_safe_folds_punctuation():
 
 def test_with_notice_is_idempotent():
     st0 = RotationState(rotation_id="r1")
-    once = st0.with_notice("opened")
-    assert once.with_notice("opened") == once
+    once = st0.with_notice(Notice.OPENED)
+    assert once.with_notice(Notice.OPENED) == once
     assert once.outbox == ("opened/r1/1",)
-    twice = once.with_notice("reminder.1")
+    twice = once.with_notice(Notice.REMINDER, 1)
     assert twice.outbox == ("opened/r1/1", "reminder.1/r1/2") and twice.notice_seq == 2

@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from rotation.credentials import Credential, Kind, Region
 from rotation.errors import KeyRejected, VerificationInconclusive, WrongWorkspace
@@ -103,9 +104,41 @@ def test_webhook_signing_keys_need_no_network(cio, verifier):
     assert cio.log == []
 
 
+def test_a_workspace_configured_on_a_webhook_key_is_not_held_against_it(cio, verifier):
+    key = Credential(Kind.WEBHOOK_SIGNING, "s" * 40)
+    assert verifier.verify(key, None, "1001", None).workspace == ""
+
+
 def test_messages_never_hold_the_key(cio, verifier):
     key = cio.new_track_key("2002")
     current = cio.new_track_key("1001")
     with pytest.raises(KeyRejected) as err:
         verifier.verify(key, current, "1001", Region.US)
     assert key.secret not in str(err.value) and key.site_id not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "body", ["[]", "null", '"ok"', '{"workspaces": "7"}', '{"workspaces": [7]}']
+)
+def test_a_200_that_is_not_the_documented_object_is_inconclusive(body):
+    """Track and App answers that are not the documented object: no crash, no promotion."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.expect_request("/us/api/v1/accounts/region").respond_with_data(body)
+    server.expect_request("/us/v1/workspaces").respond_with_data(body)
+    server.start()
+    try:
+        base = f"http://127.0.0.1:{server.port}/{{region}}"
+        odd = Verifier(
+            session=build_session(attempts=1),
+            env={"CUSTOMERIO_TRACK_URL": base, "CUSTOMERIO_APP_URL": base},
+        )
+        for key in (
+            Credential(Kind.TRACK, "k" * 20, Region.US, "s" * 20),
+            Credential(Kind.APP, "k" * 32, Region.US),
+        ):
+            if key.kind is Kind.TRACK and body.startswith("{"):
+                continue  # a Track object without environment_id is judged by the workspace check
+            result = odd.probe(key)
+            assert isinstance(result, Inconclusive) and result.reason == "bad_response"
+    finally:
+        server.stop()

@@ -1,0 +1,174 @@
+"""Store calls per invocation, counted on the local cloud (deterministic), and sweep time.
+
+AWS: botocore's before-call hook on the rotator's own client and, separately, on
+the operator's; GCP: the emulator's request log. Only the calls made inside the
+measured step are counted (the bench's own checks read through other clients, or
+after counting stopped). Prints numbers only.
+
+- per promotion (AWS): the rotator's Secrets Manager calls from the operator's
+  hand-over to the promoted key, all four steps; the calls inside finishSecret;
+  the operator's calls for one `submit` (inbox write, RotateSecret, one read of the
+  verdict), in process and through the real `cio-rotate submit` command.
+- daily sweep per idle credential, and on the day a rotation opens, on each cloud.
+- 1,000 idle credentials swept, timed against a bare moto loop of two calls per
+  credential (DescribeSecret + GetSecretValue).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import boto3
+from moto import mock_aws
+
+from localcloud.aws_harness import REGION, AwsHarness, fake_aws_environment
+from localcloud.counting import AwsCalls, GcpCalls
+from localcloud.customerio import FakeCustomerIO
+from localcloud.gcp_harness import GcpHarness
+from localcloud.secretmanager_emulator import SecretManagerEmulator
+from rotation.clock import SimulatedClock
+from rotation.state import Phase
+
+START = datetime(2026, 1, 1, 9, tzinfo=UTC)
+
+
+def _fmt(calls: Counter[str]) -> str:
+    return (
+        f"{sum(calls.values())} (" + ", ".join(f"{n} {k}" for k, n in sorted(calls.items())) + ")"
+    )
+
+
+def aws_promotion(cio: FakeCustomerIO) -> None:
+    clock = SimulatedClock(START)
+    with mock_aws():
+        h = AwsHarness(cio=cio, clock=clock)
+        with h.runtime.active():
+            h.provision("bench", "track", "us", workspace="1")
+            h.submit("bench", cio.new_track_key("1"))
+            rotator = AwsCalls(h.rt.store.client)
+            operator = AwsCalls(h.sm)
+            clock.advance(timedelta(days=77))
+            with rotator.counting() as sweep_open:
+                h.sweep()
+            key = cio.new_track_key("1")
+            finish: Counter[str] = Counter()
+            real = h.runtime.functions["cio-rotator"]
+
+            def measured(event: dict[str, object], context: object) -> object:
+                if event.get("Step") == "finishSecret":
+                    before = Counter(rotator.calls)
+                    try:
+                        return real(event, context)
+                    finally:
+                        finish.update(rotator.calls - before)
+                return real(event, context)
+
+            h.runtime.register("cio-rotator", measured)
+            with rotator.counting() as per_promotion, operator.counting() as submit:
+                h.submit("bench", key)
+                # The operator's verdict: one read of the state document.
+                h.sm.get_secret_value(SecretId="cio/bench/state")
+            state = h.state("bench")
+            assert state.phase is Phase.PROMOTED and state.current_fp == key.fingerprint
+            clock.advance(timedelta(days=1, hours=1))
+            for k in list(cio.track_keys):
+                if k[1] != key.secret:
+                    del cio.track_keys[k]
+            h.sweep()
+            assert h.state("bench").phase is Phase.IDLE
+            clock.advance(timedelta(days=1))
+            with rotator.counting() as idle:
+                h.sweep()
+    print("AWS, per promotion (scheduled rotation, track key)")
+    print(f"  rotator Secrets Manager calls: {_fmt(per_promotion)}")
+    print(f"  calls inside finishSecret: {_fmt(finish)}")
+    print(f"  operator calls for one submit: {_fmt(submit)}")
+    print("AWS, daily sweep")
+    print(f"  idle credential: {_fmt(idle)}")
+    print(f"  on the day its rotation opens: {_fmt(sweep_open)}")
+
+
+def gcp_sweep(cio: FakeCustomerIO) -> None:
+    clock = SimulatedClock(START)
+    emulator = SecretManagerEmulator().start()
+    try:
+        h = GcpHarness(cio=cio, clock=clock, emulator=emulator)
+        h.provision("bench", "track", "us", workspace="1")
+        h.submit("bench", cio.new_track_key("1"))
+        counter = GcpCalls(emulator)
+        clock.advance(timedelta(days=1))
+        with counter.counting() as idle:
+            h.sweep()
+        clock.advance(timedelta(days=76))
+        with counter.counting() as opening:
+            h.sweep()
+        key = cio.new_track_key("1")
+        with counter.counting() as promotion:
+            h.submit("bench", key)
+        assert h.state("bench").phase is Phase.PROMOTED
+    finally:
+        emulator.stop()
+    print("GCP, daily sweep")
+    print(f"  idle credential: {_fmt(idle)}")
+    print(f"  on the day its rotation opens: {_fmt(opening)}")
+    print(f"GCP, per promotion (inbox event to promoted): {_fmt(promotion)}")
+
+
+def aws_thousand(cio: FakeCustomerIO, count: int, repeats: int) -> None:
+    clock = SimulatedClock(START)
+    sweeps: list[float] = []
+    bare: list[float] = []
+    with mock_aws():
+        h = AwsHarness(cio=cio, clock=clock)
+        with h.runtime.active():
+            for i in range(count):
+                h.provision(f"c{i}", "webhook_signing")
+                h.submit(f"c{i}", f'{{"signing_key": "whsec-bench-key-{i:06d}"}}')
+            clock.advance(timedelta(days=1))
+            arns = list(h.secrets.values())
+            client = boto3.client("secretsmanager", region_name=REGION)
+            states = [f"cio/c{i}/state" for i in range(count)]
+            calls = AwsCalls(h.rt.store.client)
+            for _ in range(repeats):
+                start = time.perf_counter()
+                for arn, state in zip(arns, states, strict=True):
+                    client.describe_secret(SecretId=arn)
+                    client.get_secret_value(SecretId=state)
+                bare.append(time.perf_counter() - start)
+                with calls.counting() as swept:
+                    start = time.perf_counter()
+                    h.rt.engine.clock = clock
+                    from lambdas.aws_rotation import handler
+
+                    handler.sweep(h.rt, arns)
+                    sweeps.append(time.perf_counter() - start)
+    b, s = statistics.median(bare), statistics.median(sweeps)
+    print(f"AWS, {count} idle credentials (median of {repeats})")
+    print(f"  bare moto loop, 2 calls per credential: {b:.2f} s")
+    print(f"  daily sweep: {s:.2f} s, {sum(swept.values()) / count:.2f} calls per credential")
+    print(f"  ratio: {s / b:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--credentials", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    logging.disable(logging.CRITICAL)
+    fake_aws_environment()
+    cio = FakeCustomerIO().start()
+    try:
+        aws_promotion(cio)
+        gcp_sweep(cio)
+        aws_thousand(cio, args.credentials, args.repeats)
+    finally:
+        cio.stop()
+
+
+if __name__ == "__main__":
+    main()
