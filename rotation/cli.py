@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from typer._click import exceptions as click_exc
+from typer._click.core import ParameterSource
 from typer.core import TyperGroup
 
 from rotation import conventions as cv
@@ -49,6 +50,7 @@ from rotation.operator.backend import (
 from rotation.operator.config import (
     CLOUDS,
     ENV_ACTOR,
+    ENV_OUTPUTS,
     ConfigError,
     CredentialRef,
     OperatorConfig,
@@ -218,7 +220,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # a traceback's locals could hold a pasted key
     add_completion=True,
-    rich_markup_mode=None,  # help text is ours, but never let data become markup
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -244,6 +245,7 @@ class Cli:
     cloud: str | None
     overrides: Overrides
     as_json: bool = False
+    outputs_origin: str = "--outputs"
     _config: OperatorConfig | None = None
 
     @property
@@ -254,6 +256,7 @@ class Cli:
                 aws_region=self.region,
                 function_name=self.function,
                 log_group=self.log_group,
+                outputs_origin=self.outputs_origin,
             )
             ignored = shell_policy_variables()
             if ignored and not self.as_json:
@@ -434,6 +437,8 @@ def main(
     overrides = ctx.obj if isinstance(ctx.obj, Overrides) else Overrides()
     json_mode = as_json or output == "json"
     cli = Cli(outputs, region, function, log_group, cloud, overrides, json_mode)
+    if ctx.get_parameter_source("outputs") is ParameterSource.ENVIRONMENT:
+        cli.outputs_origin = ENV_OUTPUTS
     ctx.obj = cli
     if output not in ("table", "json"):
         _bad_value(cli, "--output", f"{output!r} is not an output format.", "Use table or json.")

@@ -172,13 +172,16 @@ def _load_json(raw: bytes | str, kind: Kind) -> dict[str, Any]:
 def _check_string(doc: dict[str, Any], name: str) -> None:
     value = doc[name]
     if not isinstance(value, str):
-        raise MalformedKey(f"field {name!r} must be a string, got {type(value).__name__}.")
+        raise MalformedKey(
+            f"field {name!r} must be a string, got {type(value).__name__}: put the value in "
+            'quotes ("...").'
+        )
     if value != value.strip():
         raise MalformedKey(
             f"field {name!r} has leading or trailing whitespace: copy the value exactly."
         )
     if not value:
-        raise MalformedKey(f"field {name!r} is empty.")
+        raise MalformedKey(f"field {name!r} is empty: paste the value from the dashboard.")
 
 
 def _check_key(name: str, value: str) -> None:

@@ -210,11 +210,12 @@ def load_config(
     aws_region: str | None = None,
     function_name: str | None = None,
     log_group: str | None = None,
+    outputs_origin: str = "--outputs",
 ) -> OperatorConfig:
     """The stack outputs file (flag, then `CIO_OUTPUTS`), overridden by flags and env vars."""
     env = os.environ if env is None else env
     path = outputs or env.get(ENV_OUTPUTS, "")
-    origin = "--outputs" if outputs else ENV_OUTPUTS
+    origin = outputs_origin if outputs else ENV_OUTPUTS
     config = OperatorConfig()
     if path:
         try:
