@@ -201,10 +201,14 @@ def steps(ctx: Context) -> list[str]:
 def _duration(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     if minutes % (24 * 60) == 0 and minutes:
-        return f"{minutes // (24 * 60)} day(s)"
+        return _plural(minutes // (24 * 60), "day")
     if minutes % 60 == 0 and minutes:
-        return f"{minutes // 60} hour(s)"
-    return f"{minutes} minute(s)"
+        return _plural(minutes // 60, "hour")
+    return _plural(minutes, "minute")
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
 
 
 def _numbered(lines: list[str]) -> str:

@@ -64,7 +64,7 @@ def test_revoke_first_deletes_before_creating():
 
 def test_emergency_grace_is_minutes():
     text = "\n".join(steps(ctx(mode=Mode.EMERGENCY)))
-    assert "15 minute(s) after the promotion" in text
+    assert "15 minutes after the promotion" in text
 
 
 def test_bootstrap_has_nothing_to_delete():
