@@ -27,6 +27,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m bench.aws_promotion
 	$(BIN)/python -m bench.program_eval
+	$(BIN)/python -m bench.cli_startup
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

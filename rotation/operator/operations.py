@@ -17,7 +17,6 @@ from typing import Any
 from rotation import conventions as cv
 from rotation import runbook
 from rotation.credentials import Credential, Kind
-from rotation.engine import rollback_refusal
 from rotation.operator.backend import (
     EXIT_OK,
     EXIT_QUEUED,
@@ -490,6 +489,9 @@ def emergency_line(summary: dict[str, Any], name: str) -> str:
 
 def rollback_check(snap: Snapshot) -> None:
     """Refuse locally what the rotator would refuse (saves a call; the rotator checks again)."""
+    # Imported here: the engine pulls in requests, which `--help` and `status` do not need.
+    from rotation.engine import rollback_refusal
+
     refusal = rollback_refusal(
         snap.state, snap.config.kind, snap.config.name, snap.previous_version, CLI
     )
