@@ -268,6 +268,6 @@ def _holder(stages: dict[str, list[str]], label: str) -> str | None:
 def _is_marker(raw: bytes) -> bool:
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # a submission nested thousands deep is no marker
         return False
     return isinstance(doc, dict) and CONSUMED_KEY in doc

@@ -22,6 +22,7 @@ import pytest
 
 from rotation.credentials import Credential
 from rotation.state import Phase
+from rotation.stores.aws import AwsSecretsStore
 
 NAME = "marketing-track"
 APP = "billing-app"
@@ -687,3 +688,40 @@ def test_errors_under_json_are_one_object_on_stderr(cli, aws, clock, tmp_path, c
 def test_corpus_size():
     """The issue asks for at least 60 cases; every one names its field and fix above."""
     assert len(CASES) + len(JSON_CASES) >= 60
+
+
+def _hand_over_raw(aws: Any, raw: str | bytes) -> None:
+    """What `cio-rotate submit` does, minus its local checks: the inbox, then RotateSecret."""
+    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    arn = aws.secrets[NAME]
+    AwsSecretsStore(aws.sm).write_submission(arn, data)
+    aws.sm.rotate_secret(SecretId=arn)
+
+
+ROTATOR_INPUTS: dict[str, Input] = {
+    "deep-nesting": _deep,
+    "5000-digit-number": lambda k: '{"site_id": ' + "9" * 5000 + f', "api_key": "{k.secret}"}}',
+    "duplicate-field": lambda k: doc(k)[:-1] + f', "api_key": "{k.secret}"}}',
+    "byte-order-mark": lambda k: "\ufeff" + doc(k),
+    "bare-key": lambda k: k.secret,
+    "empty": lambda k: " ",
+}
+
+
+@pytest.mark.parametrize("problem", list(ROTATOR_INPUTS))
+def test_the_rotator_answers_the_same_input_with_a_malformed_submission_notice(
+    cli, aws, clock, problem
+):
+    """No RecursionError or ValueError in the rotator: a refusal, a notice, current untouched."""
+    current, candidate = _prepare(cli, aws, clock, "awaiting")
+    before = aws.current_value(NAME)
+    sent = len(aws.notifications())
+    _hand_over_raw(aws, ROTATOR_INPUTS[problem](candidate))
+    st = aws.rt.store.snapshot(aws.secrets[NAME]).state
+    assert st.phase is Phase.AWAITING_KEY and st.rejection == "malformed", aws.runtime.errors
+    assert aws.current_value(NAME) == before
+    notices = aws.notifications()[sent:]
+    assert notices and "is not a valid track credential" in notices[-1]["body"]
+    for notice in notices:
+        assert not _leaks(candidate, json.dumps(notice)) and not _leaks(current, json.dumps(notice))
+    assert not any("RecursionError" in e or "ValueError" in e for e in aws.runtime.errors)
