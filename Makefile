@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.aws_promotion
 	$(BIN)/python -m bench.program_eval
 	$(BIN)/python -m bench.policies
+	$(BIN)/python -m bench.cli_startup
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
