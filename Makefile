@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.aws_promotion
 	$(BIN)/python -m bench.program_eval
 	$(BIN)/python -m bench.policies
+	$(BIN)/python -m bench.cli_startup
 	$(BIN)/python -m bench.coldstart
 
 clean:

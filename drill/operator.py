@@ -7,6 +7,7 @@ outputs file a platform engineer would save, and prints what the terminal shows.
 from __future__ import annotations
 
 import json
+import shlex
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -71,7 +72,8 @@ class Operator:
 
     def run(self, *args: str, typed: str | None = None) -> int:
         """Run `cio-rotate ARGS`; `typed` is what the operator types at hidden prompts."""
-        self.console.print(f"  [bold]$ cio-rotate {' '.join(args)}[/]")
+        # Pasteable: every argument quoted for a POSIX shell, and no markup read from it.
+        self.console.print(f"  [bold]$ {escape(shlex.join(['cio-rotate', *args]))}[/]")
         path = self.dir / "outputs.json"
         path.write_text(json.dumps(self.outputs()))
         result = CliRunner().invoke(

@@ -340,7 +340,8 @@ def operator_policy(
 
 
 def consumer_policy(scope: AwsScope, *, secrets_key_arn: str) -> PolicyDocument:
-    """Applications: read the current key of managed secrets, nothing else."""
+    """Applications: read the current (and, for webhook receivers, the previous) key of
+    managed secrets and the state documents beside them; never an inbox."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -349,12 +350,13 @@ def consumer_policy(scope: AwsScope, *, secrets_key_arn: str) -> PolicyDocument:
                 ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                 [scope.managed_secrets],
             ),
-            # Inboxes hold unverified submissions and state documents are the rotator's:
-            # no application may read either.
+            # Inboxes hold unverified submissions: no application may read one. State
+            # documents hold no key (only where each rotation stands); receivers of
+            # webhooks read the previous signing key's grace deadline from them.
             _statement(
-                "NeverInboxesOrState",
+                "NeverInboxes",
                 ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                scope.not_live,
+                [scope.inboxes],
                 effect="Deny",
             ),
             _statement(

@@ -1,6 +1,10 @@
 """`cio-rotate`: the operator CLI. Thin: parsing and printing here, decisions in rotation.operator.
 
 No command prints a key: keys are shown as their last 4 characters and fingerprint.
+It behaves like the CLIs operators already use: `-h`, `--version`, shell
+completion, `--json` (or `--output json`) on every command with errors as a JSON
+object on stderr, and global options accepted before or after the command. Data
+(names, ARNs, reasons) is never interpreted as markup or emoji.
 """
 
 from __future__ import annotations
@@ -8,28 +12,35 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
+from typer._click import exceptions as click_exc
+from typer._click.core import ParameterSource
+from typer.core import TyperGroup
 
 from rotation import conventions as cv
+from rotation import intake
 from rotation.clock import Clock, SystemClock
 from rotation.credentials import FIELDS, SECRET_FIELD, Kind, parse_credential
 from rotation.errors import MalformedKey
 from rotation.logs import quiet_sdk_loggers
 from rotation.operator import operations as ops
 from rotation.operator.backend import (
+    EXIT_ABORTED,
     EXIT_CLOUD,
     EXIT_NOT_FOUND,
     EXIT_OK,
+    EXIT_QUEUED,
     EXIT_REJECTED,
     EXIT_USAGE,
     Backend,
@@ -37,33 +48,37 @@ from rotation.operator.backend import (
     OperatorError,
 )
 from rotation.operator.config import (
+    CLOUDS,
     ENV_ACTOR,
+    ENV_OUTPUTS,
     ConfigError,
     CredentialRef,
     OperatorConfig,
     UnknownCredential,
     load_config,
+    shell_policy_variables,
 )
-from rotation.policy import Policy
 
 EPILOG = (
-    "Exit codes: 0 done; 1 aborted at a confirmation prompt; 2 usage error; "
-    "3 key rejected or request refused; 4 waiting or inconclusive (nothing failed, the "
-    "outcome is not known yet); 5 cloud error (permission, credentials, rotator failure); "
-    "6 not found (unknown credential name, missing secret or function, no open rotation)."
+    "Exit codes: 0 done; 1 aborted at a confirmation prompt; 2 usage error (a flag, an "
+    "argument, the outputs file or a CIO_* variable); 3 key rejected or request refused "
+    "(nothing was written); 4 waiting or inconclusive (nothing failed, the outcome is not "
+    "known yet); 5 cloud error (permission, credentials, rotator failure); 6 not found "
+    "(unknown credential name, missing secret or function, no open rotation); 7 emergency "
+    "queued (an old key must be deleted before it opens). Global options (--json, --cloud, "
+    "--outputs, ...) may come before or after the command."
 )
-
 
 quiet_sdk_loggers()  # the SDKs log PutSecretValue parameters (the key) at DEBUG
 
-app = typer.Typer(
-    name=cv.CLI_NAME,
-    help="Rotate Customer.io credentials: status, hand-over, emergencies, audit trail.",
-    epilog=EPILOG,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,  # a traceback's locals could hold a pasted key
-    add_completion=False,
+# Options of the main callback: moved in front of the command wherever they are typed.
+GLOBAL_VALUE_OPTIONS = frozenset(
+    {"--outputs", "--region", "--function", "--log-group", "--cloud", "--output"}
 )
+GLOBAL_FLAGS = frozenset({"--json"})
+MAX_TIMEOUT = 3600.0
+MAX_LIMIT = 10_000
+WIDE = 160  # a terminal at least this wide gets tables; narrower or piped, one block per row
 
 PROMPTS = {
     "site_id": "Site ID",
@@ -71,6 +86,142 @@ PROMPTS = {
     "app_api_key": "App API key",
     "signing_key": "Signing key",
 }
+
+out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+
+
+def hoist_globals(args: Sequence[str], commands: Sequence[str]) -> list[str]:
+    """Global options typed after the command, moved before it (`submit X --cloud aws`)."""
+    args = list(args)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--" or not arg.startswith("-"):
+            break
+        i += 2 if arg in GLOBAL_VALUE_OPTIONS else 1
+    if i >= len(args) or args[i] not in commands:
+        return args
+    moved: list[str] = []
+    rest: list[str] = []
+    tail = args[i + 1 :]
+    j = 0
+    while j < len(tail):
+        arg = tail[j]
+        if arg == "--":
+            rest += tail[j:]
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_VALUE_OPTIONS:
+            step = 1 if "=" in arg else 2
+            moved += tail[j : j + step]
+            j += step
+        elif arg in GLOBAL_FLAGS:
+            moved.append(arg)
+            j += 1
+        else:
+            rest.append(arg)
+            j += 1
+    return args[:i] + moved + [args[i]] + rest
+
+
+def wants_json(args: Sequence[str]) -> bool:
+    """--json or --output json anywhere: then even a usage error is a JSON object."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return False
+        if arg == "--json" or arg == "--output=json":
+            return True
+        if arg == "--output" and i + 1 < len(args) and args[i + 1] == "json":
+            return True
+    return False
+
+
+def error_document(code: str, exit_code: int, message: str, fix: str, **extra: Any) -> str:
+    doc = {"error": code, "exit_code": exit_code, "message": message, "fix": fix, **extra}
+    return json.dumps(doc, sort_keys=True)
+
+
+_IMPERATIVE = re.compile(
+    r"^(run|pass|set|use|check|create|refresh|log in|delete|paste|copy|remove|write|save|"
+    r"ask|retry|assume|give|keep|fix|unset|pipe|put|make|follow|see|try|add|wait|type)\b",
+    re.IGNORECASE,
+)
+
+
+def fix_of(message: str) -> str:
+    """The part of a message that says what to do: from its first imperative clause on."""
+    clauses = re.split(r"(?<=[.:;])\s+|(?<=\()", message)
+    for i, clause in enumerate(clauses):
+        if _IMPERATIVE.match(clause.strip(" ,(`")):
+            return " ".join(c.strip() for c in clauses[i:]).strip().rstrip(")")
+    return clauses[-1].strip()
+
+
+class CioGroup(TyperGroup):
+    """Global options anywhere; usage errors as plain text, or JSON under --json."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_globals(args, list(self.commands)))
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        code = EXIT_OK
+        try:
+            rv = super().main(
+                argv, prog_name or cv.CLI_NAME, complete_var, standalone_mode=False, **extra
+            )
+            code = rv if isinstance(rv, int) else EXIT_OK
+        except click_exc.NoArgsIsHelpError as e:
+            e.show()
+            code = e.exit_code
+        except click_exc.ClickException as e:
+            code = _usage_error(e, wants_json(argv))
+        except typer.Abort:
+            _say("Aborted: nothing was done.", console=err)
+            code = EXIT_ABORTED
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _usage_error(e: click_exc.ClickException, as_json: bool) -> int:
+    ctx = getattr(e, "ctx", None)
+    where = ctx.command_path if ctx is not None else cv.CLI_NAME
+    fix = f"See `{where} -h` for the options and an example."
+    message = e.format_message()
+    kind = {
+        click_exc.NoSuchOption: "unknown_option",
+        click_exc.MissingParameter: "missing_argument",
+        click_exc.BadParameter: "bad_value",
+    }.get(type(e), "usage")
+    if as_json:
+        err.file.write(error_document(kind, e.exit_code, message, fix) + "\n")
+    else:
+        if ctx is not None:
+            _say(ctx.get_usage(), console=err)
+        _say(f"error: {message}", console=err)
+        _say(fix, console=err)
+    return e.exit_code
+
+
+app = typer.Typer(
+    name=cv.CLI_NAME,
+    cls=CioGroup,
+    help="Rotate Customer.io credentials: status, hand-over, emergencies, audit trail.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # a traceback's locals could hold a pasted key
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 
 @dataclass
@@ -93,6 +244,8 @@ class Cli:
     log_group: str | None
     cloud: str | None
     overrides: Overrides
+    as_json: bool = False
+    outputs_origin: str = "--outputs"
     _config: OperatorConfig | None = None
 
     @property
@@ -103,7 +256,16 @@ class Cli:
                 aws_region=self.region,
                 function_name=self.function,
                 log_group=self.log_group,
+                outputs_origin=self.outputs_origin,
             )
+            ignored = shell_policy_variables()
+            if ignored and not self.as_json:
+                names = ", ".join(ignored)
+                _say(
+                    f"note: {names} in your shell is ignored: the CLI uses the stack's policy "
+                    "(outputs 'policy'), or the defaults. Unset it to silence this note.",
+                    console=err,
+                )
         return self._config
 
     @property
@@ -135,42 +297,77 @@ class Cli:
         return backend
 
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
 def _say(text: str, style: str | None = None, console: Console | None = None) -> None:
-    (console or out).print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+    (console or out).print(
+        text, style=style, markup=False, emoji=False, highlight=False, soft_wrap=True
+    )
 
 
-def _report(outcome: ops.Outcome) -> None:
-    style = {EXIT_OK: "bold green", EXIT_REJECTED: "bold red"}.get(outcome.code, "bold yellow")
-    _say(outcome.headline, style)
-    for line in outcome.lines:
-        if line:
-            _say(line)
+def _emit(doc: Any) -> None:
+    """A JSON document on stdout (never through rich: no wrapping, no markup)."""
+    typer.echo(json.dumps(doc, indent=2, sort_keys=True))
+
+
+def _report(cli: Cli, outcome: ops.Outcome) -> None:
+    if cli.as_json:
+        _emit(outcome.to_json())
+    else:
+        style = {EXIT_OK: "bold green", EXIT_REJECTED: "bold red"}.get(outcome.code, "bold yellow")
+        _say(outcome.headline, style)
+        for line in outcome.lines:
+            if line:
+                _say(line)
     if outcome.code:
         raise typer.Exit(outcome.code)
 
 
+def _fail(
+    cli: Cli | None, code: str, exit_code: int, message: str, fix: str, **extra: Any
+) -> NoReturn:
+    if cli is not None and cli.as_json:
+        err.file.write(error_document(code, exit_code, message, fix, **extra) + "\n")
+    else:
+        _say(f"error: {message}", "bold red", err)
+    raise typer.Exit(exit_code)
+
+
+def _bad_value(cli: Cli | None, option: str, message: str, fix: str) -> NoReturn:
+    _fail(cli, "bad_value", EXIT_USAGE, f"{option}: {message} {fix}", fix, field=option)
+
+
 @contextmanager
-def _errors() -> Iterator[None]:
-    """Every failure as one line that names the fix, and its documented exit code."""
+def _errors(cli: Cli | None = None) -> Iterator[None]:
+    """Every failure as one message that names the fix, and its documented exit code."""
     try:
         yield
     except OperatorError as e:
-        _say(f"error: {e}", "bold red", err)
-        raise typer.Exit(e.exit_code) from None
+        _fail(cli, e.code, e.exit_code, str(e), e.fix or fix_of(str(e)))
     except UnknownCredential as e:
-        _say(f"error: {e}", "bold red", err)
-        raise typer.Exit(EXIT_NOT_FOUND) from None
+        _fail(cli, e.code, EXIT_NOT_FOUND, str(e), fix_of(str(e)))
     except ConfigError as e:
-        _say(f"error: {e}", "bold red", err)
-        raise typer.Exit(EXIT_USAGE) from None
+        _fail(cli, e.code, EXIT_USAGE, str(e), fix_of(str(e)))
+    except intake.MalformedSubmission as e:
+        _fail(
+            cli,
+            "malformed_submission",
+            EXIT_REJECTED,
+            f"the key was not accepted: {e} Nothing was written.",
+            e.fix,
+            problem=e.problem,
+            field=e.field,
+        )
     except MalformedKey as e:
         # MalformedKey messages name the field and the fix, never the value.
-        _say(f"error: the key was not accepted: {e} Nothing was written.", "bold red", err)
-        raise typer.Exit(EXIT_REJECTED) from None
+        found = re.search(r"field '([a-z_]+)'", str(e))
+        _fail(
+            cli,
+            "malformed_submission",
+            EXIT_REJECTED,
+            f"the key was not accepted: {e} Nothing was written.",
+            fix_of(str(e)),
+            problem="invalid_field",
+            field=found.group(1) if found else "the submission",
+        )
 
 
 def _cli(ctx: typer.Context) -> Cli:
@@ -186,6 +383,19 @@ def _actor() -> str:
     except (KeyError, OSError):
         user = "operator"
     return os.environ.get(ENV_ACTOR) or user
+
+
+def _version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("cio-rotation")
+    except PackageNotFoundError:
+        number = "unknown (not installed: run from a checkout)"
+    typer.echo(f"{cv.CLI_NAME} {number}")
+    raise typer.Exit(EXIT_OK)
 
 
 @app.callback()
@@ -212,24 +422,47 @@ def main(
     cloud: Annotated[
         str | None, typer.Option(help="aws or gcp, for a credential managed on both.")
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable output (same as --output json).")
+    ] = False,
+    output: Annotated[str, typer.Option("--output", help="table (default) or json.")] = "table",
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Rotate Customer.io credentials kept in AWS Secrets Manager / GCP Secret Manager."""
     overrides = ctx.obj if isinstance(ctx.obj, Overrides) else Overrides()
-    ctx.obj = Cli(outputs, region, function, log_group, cloud, overrides)
+    json_mode = as_json or output == "json"
+    cli = Cli(outputs, region, function, log_group, cloud, overrides, json_mode)
+    if ctx.get_parameter_source("outputs") is ParameterSource.ENVIRONMENT:
+        cli.outputs_origin = ENV_OUTPUTS
+    ctx.obj = cli
+    if output not in ("table", "json"):
+        _bad_value(cli, "--output", f"{output!r} is not an output format.", "Use table or json.")
+    if cloud is not None and cloud not in CLOUDS:
+        _bad_value(
+            cli,
+            "--cloud",
+            "this tool manages credentials on aws and gcp only.",
+            "Use --cloud aws or --cloud gcp, or leave it out.",
+        )
+
+
+# -- status ----------------------------------------------------------------------------
 
 
 @app.command(epilog=EPILOG)
-def status(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
+def status(ctx: typer.Context) -> None:
     """Every managed credential: key age, next rotation, open rotation, old key revoked."""
     cli = _cli(ctx)
     rows: list[ops.CredentialStatus] = []
     worst = EXIT_OK
-    with _errors():
+    with _errors(cli):
         now = cli.clock.now()
-        policy = Policy.from_env()
+        policy = cli.config.policy
         for ref in cli.config.credentials:
             if cli.cloud and ref.cloud != cli.cloud:
                 continue
@@ -240,76 +473,122 @@ def status(
             except OperatorError as e:
                 worst = max(worst, e.exit_code)
                 rows.append(ops.unavailable(ref, str(e)))
-    if as_json:
+    if cli.as_json:
         typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
+    elif out.is_terminal and out.width >= WIDE:
+        _status_table(rows, cli.config.source)
     else:
-        table = Table(title=f"Customer.io credentials ({cli.config.source})")
-        for column in (
-            "credential",
-            "cloud",
-            "kind",
-            "region",
-            "current key",
-            "age",
-            "next rotation",
-            "open rotation",
-            "waiting on",
-            "deadline",
-            "previous key revoked",
-        ):
-            table.add_column(column)
-        for r in rows:
-            opened = (
-                f"{r.mode} {r.rotation_id} since {ops.when(r.opened_at)}"
-                if r.rotation_id and r.phase != "idle"
-                else "-"
-            )
-            nxt = ops.when(r.next_rotation)
-            if r.native_deadline:
-                nxt += f" (AWS deadline {ops.when(r.native_deadline)})"
-            previous = r.previous_revoked
-            if r.previous_fp:
-                previous += f" ({r.previous_fp})"
-            table.add_row(
-                r.name,
-                r.cloud,
-                r.kind,
-                r.region or "-",
-                r.current_fp or "-",
-                r.key_age,
-                nxt,
-                opened,
-                r.waiting_on,
-                ops.when(r.deadline),
-                previous,
-            )
-        out.print(table)
+        _status_blocks(rows, cli.config.source)
+    if not cli.as_json:
         for r in rows:
             if r.problem:
                 _say(f"{r.name} ({r.cloud}): {r.problem}", "yellow", err)
+        if not rows:
+            _say(f"No credential is managed on {cli.cloud} in {cli.config.source}.", console=err)
     if worst:
         raise typer.Exit(worst)
 
 
-def _read_submission(kind: Kind, region: str, from_stdin: bool) -> bytes:
-    if from_stdin:
-        text = sys.stdin.read()
+CELL_LABELS = (
+    "current key",
+    "next rotation",
+    "open rotation",
+    "waiting on",
+    "deadline",
+    "previous key revoked",
+)
+
+
+def _cells(r: ops.CredentialStatus) -> list[tuple[str, str]]:
+    opened = (
+        f"{r.mode} {r.rotation_id} since {ops.when(r.opened_at)}"
+        if r.rotation_id and r.phase != "idle"
+        else "-"
+    )
+    nxt = ops.when(r.next_rotation)
+    if r.native_deadline:
+        nxt += f" (AWS deadline {ops.when(r.native_deadline)})"
+    previous = r.previous_revoked
+    if r.previous_fp:
+        previous += f" ({r.previous_fp})"
+    current = r.current_fp or "-"
+    values = (
+        f"{current}, age {r.key_age}" if r.current_fp else r.key_age,
+        nxt,
+        opened,
+        r.waiting_on,
+        ops.when(r.deadline),
+        previous,
+    )
+    return list(zip(CELL_LABELS, values, strict=True))
+
+
+def _status_blocks(rows: list[ops.CredentialStatus], source: str) -> None:
+    """One block per credential: readable at 80 columns and when piped, nothing cut."""
+    n = len(rows)
+    _say(f"Customer.io credentials ({source}): {ops.plural(n, 'credential')}", "bold")
+    for r in rows:
+        _say("")
+        where = ", ".join(x for x in (r.cloud, r.kind, r.region) if x)
+        _say(f"{r.name} ({where})", "bold")
+        for label, value in _cells(r):
+            _say(f"  {label + ':':<22}{value}")
+
+
+def _status_table(rows: list[ops.CredentialStatus], source: str) -> None:
+    table = Table(title=Text(f"Customer.io credentials ({source})"))
+    heads = ["credential", "cloud", "kind", "region", *CELL_LABELS]
+    for head in heads:
+        table.add_column(head, overflow="fold")
+    for r in rows:
+        values = [r.name, r.cloud, r.kind, r.region or "-"] + [v for _, v in _cells(r)]
+        table.add_row(*(Text(v) for v in values))
+    out.print(table)
+
+
+# -- submit ----------------------------------------------------------------------------
+
+
+def _no_terminal(cli: Cli, name: str, what: str) -> NoReturn:
+    fix = (
+        f"Pipe the JSON document instead: `... | {cv.CLI_NAME} submit {name} --stdin`, "
+        "or run the command in a terminal to be prompted."
+    )
+    _fail(cli, "no_terminal", EXIT_USAGE, f"no {what} was typed: stdin is closed. {fix}", fix)
+
+
+def _ask(cli: Cli, name: str, prompt: str, hidden: bool) -> str:
+    """One value from the terminal (hidden for keys), or a line of piped stdin."""
+    if sys.stdin is not None and sys.stdin.isatty():
         try:
-            doc = json.loads(text)
-        except json.JSONDecodeError:
-            return text.encode("utf-8")  # parse_credential says what is wrong, safely
-        if isinstance(doc, dict) and "region" in FIELDS[kind] and "region" not in doc and region:
+            return str(typer.prompt(prompt, hide_input=hidden, err=True)).strip()
+        except (typer.Abort, EOFError):
+            _no_terminal(cli, name, prompt)
+    typer.echo(f"{prompt}: ", nl=False, err=True)
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    typer.echo("", err=True)
+    if not line:
+        _no_terminal(cli, name, prompt)
+    return line.strip()
+
+
+def _read_submission(cli: Cli, name: str, kind: Kind, region: str, from_stdin: bool) -> bytes:
+    if from_stdin:
+        stream = sys.stdin.buffer if sys.stdin is not None else None
+        raw = stream.read(intake.MAX_BYTES + 1) if stream is not None else b""
+        doc = intake.load_document(raw, kind.value, FIELDS[kind])
+        if "region" in FIELDS[kind] and "region" not in doc and region:
             doc["region"] = region
         return json.dumps(doc).encode("utf-8")
     values: dict[str, str] = {}
-    for name in FIELDS[kind]:
-        if name == "region":
-            values[name] = region
+    for field_name in FIELDS[kind]:
+        if field_name == "region":
+            values[field_name] = region
             continue
-        prompt = PROMPTS.get(name, name)
-        if name == SECRET_FIELD[kind]:
+        prompt = PROMPTS.get(field_name, field_name)
+        if field_name == SECRET_FIELD[kind]:
             prompt += " (input hidden)"
-        values[name] = str(typer.prompt(prompt, hide_input=True)).strip()
+        values[field_name] = _ask(cli, name, prompt, hidden=True)
     return json.dumps(values).encode("utf-8")
 
 
@@ -319,21 +598,35 @@ def submit(
     name: Annotated[str, typer.Argument(help="The credential's name, as in `status`.")],
     stdin: Annotated[
         bool,
-        typer.Option("--stdin", help="Read the credential as a JSON document from stdin."),
+        typer.Option(
+            "--stdin",
+            help='Read the credential as a JSON document from stdin, e.g. {"site_id": "...", '
+            '"api_key": "...", "region": "us"} (region may be left out).',
+        ),
     ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the verdict.")] = 120.0,
     poll: Annotated[float, typer.Option(help="Seconds between checks.")] = 2.0,
 ) -> None:
     """Hand over a new key: it is verified, then promoted, or you are told why not."""
     cli = _cli(ctx)
-    with _errors():
+    if not 0 <= timeout <= MAX_TIMEOUT:
+        _bad_value(
+            cli,
+            "--timeout",
+            f"must be between 0 and {MAX_TIMEOUT:g} seconds.",
+            "Give e.g. --timeout 120 (0: do not wait for the verdict).",
+        )
+    if not 0 < poll <= 60:
+        _bad_value(cli, "--poll", "must be more than 0 and at most 60 seconds.", "Use --poll 2.")
+    with _errors(cli):
         ref = cli.ref(name)
         backend = cli.backend(ref)
         snap = backend.snapshot(ref)
         kind, region = snap.config.kind, snap.config.region
-        raw = _read_submission(kind, region.value if region else "", stdin)
+        raw = _read_submission(cli, ref.name, kind, region.value if region else "", stdin)
         credential = parse_credential(raw, kind, region)
-        _say(f"Key {credential.label} is well formed; handing it over to the rotator...")
+        if not cli.as_json:
+            _say(f"Key {credential.label} is well formed; handing it over to the rotator...")
         outcome = ops.submit_key(
             backend,
             ref,
@@ -344,11 +637,24 @@ def submit(
             poll=poll,
             sleep=cli.overrides.sleep or _sleep,
         )
-    _report(outcome)
+    _report(cli, outcome)
 
 
 def _sleep(seconds: float) -> None:
     time.sleep(seconds)
+
+
+# -- emergency -------------------------------------------------------------------------
+
+
+def _confirm(cli: Cli, question: str) -> None:
+    try:
+        yes = typer.confirm(question, default=False, err=True)
+    except (typer.Abort, EOFError):
+        fix = "Run it in a terminal to confirm, or pass --yes."
+        _fail(cli, "no_terminal", EXIT_USAGE, f"nothing answered the confirmation. {fix}", fix)
+    if not yes:
+        _fail(cli, "aborted", EXIT_ABORTED, "Aborted: nothing was done.", "Answer y to go ahead.")
 
 
 @app.command(epilog=EPILOG)
@@ -371,48 +677,103 @@ def emergency(
     """Force an immediate rotation of one credential, or of all with --all."""
     cli = _cli(ctx)
     if not reason.strip():
-        raise typer.BadParameter("an emergency needs --reason TEXT", param_hint="--reason")
+        _bad_value(
+            cli,
+            "--reason",
+            "an emergency needs a reason (it goes into the audit trail and the notices).",
+            "Add e.g. --reason 'key seen in a CI log'.",
+        )
     if bool(name) == all_:
-        raise typer.BadParameter("give a credential NAME or --all (not both)")
-    with _errors():
+        _fail(
+            cli,
+            "usage",
+            EXIT_USAGE,
+            "give a credential NAME or --all (not both, not neither). Run e.g. "
+            f"`{cv.CLI_NAME} emergency NAME --reason TEXT`.",
+            f"Run e.g. `{cv.CLI_NAME} emergency NAME --reason TEXT`.",
+            field="NAME",
+        )
+    with _errors(cli):
         if all_:
             refs = [r for r in cli.config.credentials if not cli.cloud or r.cloud == cli.cloud]
         else:
             assert name is not None
             refs = [cli.ref(name)]
-    what = "ALL credentials" if all_ else refs[0].name
+    if not refs:
+        _fail(
+            cli,
+            "not_found",
+            EXIT_NOT_FOUND,
+            f"no managed credential on {cli.cloud}. Check --cloud.",
+            "Check --cloud.",
+        )
+    what = f"ALL {ops.plural(len(refs), 'credential')}" if all_ else refs[0].name
     mode = " with revoke-first (applications fail until the new key is live)" * revoke_first
     if not yes:
-        typer.confirm(f"Declare an EMERGENCY rotation of {what}{mode}?", abort=True)
+        _confirm(cli, f"Declare an EMERGENCY rotation of {what}{mode}?")
     event = ops.emergency_event(reason, _actor(), revoke_first)
     if not all_:
-        with _errors():
+        with _errors(cli):
             ref = refs[0]
             summary = cli.backend(ref).invoke(ref, cv.ACTION_EMERGENCY, **event)
-        _report(ops.emergency_result(summary, ref.name))
+        _report(cli, ops.emergency_result(summary, ref.name))
         return
-    results: list[tuple[CredentialRef, str, int]] = []
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err
-    ) as progress:
-        task = progress.add_task("emergency", total=len(refs))
-        for ref in refs:
-            progress.update(task, description=f"emergency {ref.name}")
-            try:
-                summary = cli.backend(ref).invoke(ref, cv.ACTION_EMERGENCY, **event)
-                results.append((ref, ops.emergency_line(summary), EXIT_OK))
-            except OperatorError as e:
-                results.append((ref, str(e), e.exit_code))
-            progress.advance(task)
-    table = Table(title=f"Emergency: {reason}")
-    for column in ("credential", "cloud", "result"):
-        table.add_column(column)
-    for ref, text, code in results:
-        table.add_row(ref.name, ref.cloud, ("ok: " if code == EXIT_OK else "FAILED: ") + text)
-    out.print(table)
-    worst = max((code for _, _, code in results), default=EXIT_OK)
-    if worst:
-        raise typer.Exit(worst)
+    _emergency_all(cli, refs, event, reason)
+
+
+def _emergency_all(cli: Cli, refs: list[CredentialRef], event: dict[str, Any], reason: str) -> None:
+    results: list[dict[str, Any]] = []
+    for i, ref in enumerate(refs, 1):
+        if not cli.as_json and err.is_terminal:
+            _say(f"[{i}/{len(refs)}] emergency {ref.name}...", console=err)
+        try:
+            summary = cli.backend(ref).invoke(ref, cv.ACTION_EMERGENCY, **event)
+            is_queued = ops.emergency_queued(summary)
+            results.append(
+                {
+                    "credential": ref.name,
+                    "cloud": ref.cloud,
+                    "outcome": "queued" if is_queued else "declared",
+                    "exit_code": EXIT_QUEUED if is_queued else EXIT_OK,
+                    "message": ops.emergency_line(summary, ref.name),
+                }
+            )
+        except OperatorError as e:
+            results.append(
+                {
+                    "credential": ref.name,
+                    "cloud": ref.cloud,
+                    "outcome": "failed",
+                    "exit_code": e.exit_code,
+                    "message": str(e),
+                }
+            )
+    failures = [r["exit_code"] for r in results if r["outcome"] == "failed"]
+    queued = [r for r in results if r["outcome"] == "queued"]
+    code = max(failures) if failures else (EXIT_QUEUED if queued else EXIT_OK)
+    if cli.as_json:
+        _emit({"exit_code": code, "reason": reason, "results": results})
+    else:
+        _say(f"Emergency: {reason}", "bold")
+        label = {"declared": "ok", "queued": "QUEUED", "failed": "FAILED"}
+        for r in results:
+            _say(f"  {r['credential']} ({r['cloud']}): {label[r['outcome']]}: {r['message']}")
+        counts = [
+            f"{sum(r['outcome'] == o for r in results)} {o}"
+            for o in ("declared", "queued", "failed")
+        ]
+        _say(f"{ops.plural(len(results), 'credential')}: " + ", ".join(counts))
+        if queued:
+            _say(
+                "A queued emergency opens once the old key it waits on is deleted and "
+                f"`{cv.CLI_NAME} check NAME` confirms it.",
+                "yellow",
+            )
+    if code:
+        raise typer.Exit(code)
+
+
+# -- the other commands ------------------------------------------------------------------
 
 
 @app.command(epilog=EPILOG)
@@ -422,14 +783,14 @@ def rollback(
 ) -> None:
     """Make the previous key current again (only while Customer.io still accepts it)."""
     cli = _cli(ctx)
-    with _errors():
+    with _errors(cli):
         ref = cli.ref(name)
         backend = cli.backend(ref)
         snap = backend.snapshot(ref)
         ops.rollback_check(snap)
         summary = backend.invoke(ref, cv.ACTION_ROLLBACK, actor=_actor())
         outcome = ops.rollback_result(summary, snap.config.name, snap.state)
-    _report(outcome)
+    _report(cli, outcome)
 
 
 @app.command(epilog=EPILOG)
@@ -437,26 +798,33 @@ def history(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The credential.")],
     limit: Annotated[int, typer.Option(help="At most this many events.")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
 ) -> None:
-    """The audit trail of a credential, newest first."""
+    """The audit trail of a credential, newest first (--json: one JSON object a line)."""
     cli = _cli(ctx)
-    with _errors():
+    if not 1 <= limit <= MAX_LIMIT:
+        _bad_value(
+            cli,
+            "--limit",
+            f"must be between 1 and {MAX_LIMIT} (the number of events to show).",
+            "Give e.g. --limit 20.",
+        )
+    with _errors(cli):
         ref = cli.ref(name)
         entries = cli.backend(ref).history(ref, limit)
-    if as_json:
+    if cli.as_json:
         for entry in entries:
             typer.echo(json.dumps(entry.to_json(), sort_keys=True))
         return
     if not entries:
         _say(f"No audit events for {name} yet.")
         return
-    table = Table(title=f"Audit trail of {name} (newest first)")
+    table = Table(title=Text(f"Audit trail of {name} (newest first)"))
     for column in ("at", "event", "rotation", "mode", "actor", "outcome", "fingerprints"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for e in entries:
-        fps = " ".join(f"{k}={v}" for k, v in sorted(e.fingerprints.items()))
-        table.add_row(e.at, e.event, e.rotation_id, e.mode, e.actor, e.outcome, fps)
+        fps = " ".join(f"{k}={v}" for k, v in sorted(e.fingerprints.items()) if v)
+        cells = (e.at, e.event, e.rotation_id, e.mode, e.actor, e.outcome, fps)
+        table.add_row(*(Text(c) for c in cells))
     out.print(table)
 
 
@@ -467,11 +835,11 @@ def runbook_cmd(
 ) -> None:
     """Print the instructions of the open rotation again."""
     cli = _cli(ctx)
-    with _errors():
+    with _errors(cli):
         ref = cli.ref(name)
         snap = cli.backend(ref).snapshot(ref)
-        outcome = ops.runbook_text(snap, cli.clock.now(), Policy.from_env())
-    _report(outcome)
+        outcome = ops.runbook_text(snap, cli.clock.now(), cli.config.policy)
+    _report(cli, outcome)
 
 
 @app.command(epilog=EPILOG)
@@ -481,12 +849,12 @@ def check(
 ) -> None:
     """Ask the rotator to take the next step now (run it after deleting an old key)."""
     cli = _cli(ctx)
-    with _errors():
+    with _errors(cli):
         ref = cli.ref(name)
         backend = cli.backend(ref)
         backend.invoke(ref, cv.ACTION_RECONCILE)
         outcome = ops.check_result(backend.snapshot(ref), cli.clock.now())
-    _report(outcome)
+    _report(cli, outcome)
 
 
 __all__ = ["EXIT_CLOUD", "Overrides", "app"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from rotation import intake
 from rotation.errors import MalformedKey
 
 MAX_PAYLOAD_BYTES = 8 * 1024
@@ -131,19 +132,19 @@ def parse_credential(
     """
     kind = _kind(kind)
     _refuse_bare_public_key(raw, kind)
-    doc = _load_json(raw)
+    doc = _load_json(raw, kind)
     _refuse_public_keys(doc, kind)
     expected = FIELDS[kind]
     missing = [f for f in expected if f not in doc]
     extra = sorted(set(doc) - set(expected))
     if missing:
         raise MalformedKey(
-            f"missing field {missing[0]!r}: a {kind.value} credential is "
+            f"missing field {missing[0]!r}: {_article(kind)} {kind.value} credential is "
             f"{{{', '.join(repr(f) for f in expected)}}}."
         )
     if extra:
         raise MalformedKey(
-            f"unexpected field {extra[0]!r}: a {kind.value} credential has only "
+            f"unexpected field {extra[0]!r}: {_article(kind)} {kind.value} credential has only "
             f"{', '.join(repr(f) for f in expected)}; remove the others."
         )
     for name in expected:
@@ -153,7 +154,7 @@ def parse_credential(
     _check_prefix(kind, secret)
     if kind is Kind.WEBHOOK_SIGNING:
         return Credential(kind=kind, secret=secret)
-    doc_region = _region(doc["region"], "region")
+    doc_region = _region(doc["region"], "field 'region'")
     if region is not None and _region(region, "configured region") is not doc_region:
         raise MalformedKey(
             f"field 'region' is {doc_region.value!r} but this credential is configured for "
@@ -217,45 +218,36 @@ def _region(value: object, what: str) -> Region:
     try:
         return Region(str(value))
     except ValueError:
+        # Never echo the value: it may be a key pasted into the wrong field.
         raise MalformedKey(
-            f"{what} must be 'us' or 'eu' (the region of the Customer.io workspace), got {value!r}."
+            f"{what}: region must be 'us' or 'eu' (the region of the Customer.io workspace): "
+            "write the workspace's region there."
         ) from None
 
 
-def _load_json(raw: bytes | str) -> dict[str, Any]:
-    data = raw.encode("utf-8") if isinstance(raw, str) else raw
-    if len(data) > MAX_PAYLOAD_BYTES:
-        raise MalformedKey(
-            f"the credential is {len(data)} bytes; at most {MAX_PAYLOAD_BYTES} are accepted. "
-            "Paste only the JSON document."
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedKey("the credential is not UTF-8 text: paste it as plain JSON.") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as err:
-        # The position is safe to show; the document itself is not.
-        raise MalformedKey(
-            f"the credential is not valid JSON (line {err.lineno}, column {err.colno}): "
-            'write it as {"field": "value", ...}.'
-        ) from None
-    if not isinstance(doc, dict):
-        raise MalformedKey("the credential must be a JSON object, not a list or a bare value.")
-    return doc
+def _article(kind: Kind) -> str:
+    return "an" if kind.value[0] in "aeiou" else "a"
+
+
+def _load_json(raw: bytes | str, kind: Kind) -> dict[str, Any]:
+    # Decoding is bounded and refused at the edge (size, BOM, encoding, depth, numbers,
+    # duplicate fields): rotation/intake.py, shared with the CLI.
+    return intake.load_document(raw, kind.value, FIELDS[kind], limit=MAX_PAYLOAD_BYTES)
 
 
 def _check_string(doc: dict[str, Any], name: str) -> None:
     value = doc[name]
     if not isinstance(value, str):
-        raise MalformedKey(f"field {name!r} must be a string, got {type(value).__name__}.")
+        raise MalformedKey(
+            f"field {name!r} must be a string, got {type(value).__name__}: put the value in "
+            'quotes ("...").'
+        )
     if value != value.strip():
         raise MalformedKey(
             f"field {name!r} has leading or trailing whitespace: copy the value exactly."
         )
     if not value:
-        raise MalformedKey(f"field {name!r} is empty.")
+        raise MalformedKey(f"field {name!r} is empty: paste the value from the dashboard.")
 
 
 def _check_key(name: str, value: str) -> None:

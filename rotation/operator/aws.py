@@ -178,7 +178,9 @@ class AwsBackend:
         )
         if started is None:
             return self.invoke(ref, cv.ACTION_SUBMITTED, actor=actor)
-        return None
+        # The version Secrets Manager started for this key: if AWSCURRENT moves to it while
+        # the rotator's state does not follow (it crashed after promoting), submit can tell.
+        return {"outcome": "started", "version": started}
 
     def invoke(self, ref: CredentialRef, action: str, **fields: Any) -> dict[str, Any]:
         function = self.config.function_name

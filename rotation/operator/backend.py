@@ -17,41 +17,58 @@ from rotation.stores.base import Snapshot
 
 # Exit codes, documented in the CLI's --help epilog and README section.
 EXIT_OK = 0
+EXIT_ABORTED = 1
 EXIT_USAGE = 2
 EXIT_REJECTED = 3
 EXIT_WAITING = 4
 EXIT_CLOUD = 5
 EXIT_NOT_FOUND = 6
+EXIT_QUEUED = 7  # an emergency accepted but queued behind an old key still to be deleted
 
 
 class OperatorError(Exception):
-    """A failure the CLI reports as one message (naming the fix) and an exit code."""
+    """A failure the CLI reports as one message (naming the fix) and an exit code.
+
+    `code` is the stable name scripts match on (`--json` errors carry it); `fix`,
+    when given, is the part of the message that says what to do.
+    """
 
     exit_code = EXIT_CLOUD
+    code = "cloud_error"
+
+    def __init__(self, message: str, *, code: str = "", fix: str = "") -> None:
+        super().__init__(message)
+        if code:
+            self.code = code
+        self.fix = fix
 
 
 class Rejected(OperatorError):
     """The key (or the request, e.g. a rollback) was refused; nothing changed."""
 
     exit_code = EXIT_REJECTED
+    code = "refused"
 
 
 class Waiting(OperatorError):
     """The outcome is not known yet, or the rotation waits on someone."""
 
     exit_code = EXIT_WAITING
+    code = "waiting"
 
 
 class CloudFailure(OperatorError):
     """The cloud refused or failed the call (permissions, credentials, the rotator itself)."""
 
     exit_code = EXIT_CLOUD
+    code = "cloud_error"
 
 
 class NotFound(OperatorError):
     """No such credential, secret or function; or nothing of what was asked exists."""
 
     exit_code = EXIT_NOT_FOUND
+    code = "not_found"
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from rotation.policy import ENV_NAMES, Policy
 
 ENV_OUTPUTS = "CIO_OUTPUTS"
 ENV_AWS_REGION = "CIO_AWS_REGION"
@@ -30,18 +33,32 @@ ENV_SECRETS = "CIO_SECRETS"  # "name=arn,name=arn" (AWS ARNs or GCP secret resou
 ENV_ACTOR = "CIO_ACTOR"
 
 CLOUDS = ("aws", "gcp")
+_AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_TOPIC_RE = re.compile(r"^projects/[^/\s]+/topics/[^/\s]+$")
 
 
 class ConfigError(Exception):
     """The CLI cannot tell which stack to talk to, or how. The message says how to fix it."""
 
+    code = "config_error"
+
 
 class UnknownCredential(ConfigError):
     """A name the stack does not manage."""
 
+    code = "unknown_credential"
+
 
 class AmbiguousCredential(ConfigError):
     """A name managed on both clouds, without --cloud."""
+
+    code = "ambiguous_credential"
+
+
+class BadEnvironment(ConfigError):
+    """A CIO_* variable (or the flag that overrides it) holds a value that cannot work."""
+
+    code = "bad_environment"
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,9 @@ class OperatorConfig:
     gcp_topic: str = ""  # projects/P/topics/T: the rotation topic the function listens to
     credentials: tuple[CredentialRef, ...] = ()
     source: str = "the environment"
+    # The rotator's policy as the stack deployed it (output `policy`), else the defaults:
+    # `status` and `runbook` compute dates with the rotator's numbers, not the shell's.
+    policy: Policy = field(default_factory=Policy)
 
     def names(self) -> list[str]:
         return sorted({c.name for c in self.credentials})
@@ -125,6 +145,7 @@ def parse_outputs(doc: Any, source: str) -> OperatorConfig:
             refs.append(CredentialRef(name, "gcp", secret, kind, region))
     aws_region = next((region_of_arn(r.secret_id) for r in refs if r.cloud == "aws"), "")
     return OperatorConfig(
+        policy=_policy(doc.get("policy"), source),
         aws_region=aws_region,
         function_name=str(doc.get("aws_rotator_function_name") or ""),
         log_group=str(doc.get("aws_rotator_log_group") or ""),
@@ -135,13 +156,47 @@ def parse_outputs(doc: Any, source: str) -> OperatorConfig:
     )
 
 
+def _policy(value: Any, source: str) -> Policy:
+    """`Policy.from_env` over the stack output `policy` (env-var names -> values)."""
+    if value is None:
+        return Policy()
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{source}: 'policy' is not an object of variable -> value: save the outputs "
+            "again with `pulumi stack output --json > outputs.json`."
+        )
+    try:
+        return Policy.from_env({str(k): str(v) for k, v in value.items()})
+    except ValueError as err:
+        raise ConfigError(
+            f"{source}: 'policy' is invalid ({err}) Fix the stack's policy configuration, "
+            "run `pulumi up`, then save the outputs again."
+        ) from None
+
+
+def shell_policy_variables(env: Mapping[str, str] | None = None) -> list[str]:
+    """Policy variables set in the operator's shell: the CLI ignores them (see `policy`)."""
+    env = os.environ if env is None else env
+    return sorted(var for var in ENV_NAMES.values() if env.get(var) is not None)
+
+
+def _check_region(value: str, origin: str) -> str:
+    if value and not _AWS_REGION_RE.match(value):
+        raise BadEnvironment(
+            f"{origin} is not an AWS region name. Set it to the region of the stack's "
+            "secrets (e.g. us-east-1), or unset it: the region is read from the secret ARNs."
+        )
+    return value
+
+
 def _secrets_from_env(text: str) -> list[CredentialRef]:
     out: list[CredentialRef] = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, sep, secret = item.partition("=")
         if not sep or not name or not secret:
-            raise ConfigError(
-                f"{ENV_SECRETS} must look like 'name=arn,name=arn'; the entry {item!r} does not."
+            raise BadEnvironment(
+                f"{ENV_SECRETS} must look like 'name=arn,name=arn'; entry {len(out) + 1} "
+                f"does not. Fix or unset {ENV_SECRETS}."
             )
         cloud = "gcp" if secret.startswith("projects/") else "aws"
         out.append(CredentialRef(name, cloud, secret))
@@ -155,30 +210,43 @@ def load_config(
     aws_region: str | None = None,
     function_name: str | None = None,
     log_group: str | None = None,
+    outputs_origin: str = "--outputs",
 ) -> OperatorConfig:
     """The stack outputs file (flag, then `CIO_OUTPUTS`), overridden by flags and env vars."""
     env = os.environ if env is None else env
     path = outputs or env.get(ENV_OUTPUTS, "")
+    origin = outputs_origin if outputs else ENV_OUTPUTS
     config = OperatorConfig()
     if path:
         try:
             text = Path(path).read_text(encoding="utf-8")
-        except OSError as err:
+        except (OSError, UnicodeDecodeError) as err:
+            why = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
             raise ConfigError(
-                f"Cannot read the stack outputs file {path} ({err.strerror}). Create it with "
-                "`pulumi stack output --json > outputs.json` and pass `--outputs outputs.json`."
+                f"Cannot read the stack outputs file {path} given by {origin} ({why}). Create "
+                "it with `pulumi stack output --json > outputs.json` and pass "
+                "`--outputs outputs.json`."
             ) from None
         try:
             doc = json.loads(text)
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, RecursionError, ValueError) as err:
+            line = f" (line {err.lineno})" if isinstance(err, json.JSONDecodeError) else ""
             raise ConfigError(
-                f"{path} is not valid JSON (line {err.lineno}): save it again with "
+                f"{path} (from {origin}) is not valid JSON{line}: save it again with "
                 "`pulumi stack output --json > outputs.json`."
             ) from None
         config = parse_outputs(doc, path)
     extra = _secrets_from_env(env.get(ENV_SECRETS, ""))
     overridden = {(c.name, c.cloud) for c in extra}
     credentials = tuple(c for c in config.credentials if (c.name, c.cloud) not in overridden)
+    _check_region(aws_region or "", "--region")
+    _check_region(env.get(ENV_AWS_REGION, ""), ENV_AWS_REGION)
+    topic = env.get(ENV_GCP_TOPIC, "")
+    if topic and not _TOPIC_RE.match(topic):
+        raise BadEnvironment(
+            f"{ENV_GCP_TOPIC} must look like projects/PROJECT/topics/TOPIC. Set it to the "
+            "stack output gcp_rotation_topic, or unset it and pass --outputs."
+        )
     config = replace(
         config,
         aws_region=aws_region

@@ -16,10 +16,10 @@ from typing import Any
 
 from rotation import conventions as cv
 from rotation import runbook
-from rotation.credentials import Credential
-from rotation.engine import rollback_refusal
+from rotation.credentials import Credential, Kind
 from rotation.operator.backend import (
     EXIT_OK,
+    EXIT_QUEUED,
     EXIT_REJECTED,
     EXIT_WAITING,
     Backend,
@@ -33,6 +33,11 @@ from rotation.state import Phase, RotationState, format_time
 from rotation.stores.base import Snapshot
 
 CLI = cv.CLI_NAME
+
+
+def plural(count: int, word: str) -> str:
+    """'1 day', '2 days': no '(s)' in anything an operator reads."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def when(value: datetime | None) -> str:
@@ -84,10 +89,15 @@ def waiting_on(st: RotationState, now: datetime) -> str:
     """Who the open rotation waits for, and for what."""
     if st.phase is Phase.AWAITING_KEY:
         who = "on-call" if st.escalated else "operator"
-        if st.rejection:
-            return f"{who}: a new key (last one rejected: {st.rejection})"
+        # `inconclusive` is newer than `rejection` whenever both are set (a refusal clears
+        # it): after an outage the last word is the pending verification, not an older refusal.
         if st.inconclusive:
-            return f"Customer.io: verification {st.inconclusive}"
+            return (
+                f"Customer.io: the last key could not be verified yet ({st.inconclusive}); "
+                "the rotator retries on its own"
+            )
+        if st.rejection:
+            return f"{who}: a new key (last one, fingerprint {st.rejection_fp}, {st.rejection})"
         return f"{who}: submit a new key"
     if st.phase is Phase.PROMOTED:
         if st.follow_up_emergency:
@@ -170,6 +180,15 @@ class Outcome:
     lines: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        """What `--json` prints: the same facts as the text, keyed."""
+        return {
+            "exit_code": self.code,
+            "headline": self.headline,
+            "lines": [line for line in self.lines if line],
+            **self.data,
+        }
+
 
 def _promoted_lines(name: str, st: RotationState, page: str) -> list[str]:
     if st.phase is Phase.IDLE or not st.previous_fp:
@@ -205,6 +224,16 @@ def submit_key(
     fp, label = credential.fingerprint, credential.label
     page = runbook.DASHBOARD[before.config.kind][0]
     if st.phase is Phase.PROMOTED:
+        if st.current_fp == fp and credential.kind is Kind.TRACK:
+            # The fingerprint covers the API key only, and the CLI never reads the live secret,
+            # so it cannot tell whether the Site ID matches: never answer "already current".
+            raise Rejected(
+                f"field 'api_key' is the API key already current for {name} (fingerprint {fp}); "
+                "its Site ID cannot be compared from here. Nothing was written. A Site ID and its "
+                "API key are created together: to change either, create a new Tracking API key "
+                f"in {page} and submit both fields.",
+                code="same_as_current",
+            )
         if st.current_fp == fp:
             return Outcome(
                 EXIT_OK,
@@ -218,12 +247,18 @@ def submit_key(
         )
     if st.current_fp == fp:
         # The old key pasted again: the rotator would refuse it too, so do not hand it over.
-        raise Rejected(runbook.rejection_text("same_as_current", label) + " Nothing was written.")
+        raise Rejected(
+            runbook.rejection_text("same_as_current", label) + " Nothing was written.",
+            code="same_as_current",
+        )
     summary = backend.hand_over(ref, raw, actor) or {}
     deadline = monotonic() + timeout
     while True:
         snap = backend.snapshot(ref)
         now_st = snap.state
+        moved = _promoted_by_stage(before, snap, summary)
+        if moved is not None and now_st.current_fp != fp:
+            return _stage_verdict(name, label, fp, snap, mine=moved)
         if now_st.current_fp == fp:
             return Outcome(
                 EXIT_OK,
@@ -258,7 +293,7 @@ def submit_key(
                 EXIT_WAITING,
                 f"Key {label} could not be verified yet for {name}.",
                 [
-                    runbook.inconclusive_text(reason, reason, label),
+                    _inconclusive_line(reason, label, str(summary.get("message") or "")),
                     f"The rotator retries on its own; follow it with `{CLI} status`.",
                 ],
                 {"outcome": "inconclusive", "fingerprint": fp, "reason": reason},
@@ -283,6 +318,57 @@ def submit_key(
                 {"outcome": "waiting", "fingerprint": fp},
             )
         sleep(poll)
+
+
+def _inconclusive_line(reason: str, label: str, message: str) -> str:
+    """The rotator's own words when it answered (they hold the HTTP status), else the state's.
+
+    The rotation state records only the reason ("unavailable" covers 5xx, 429 and
+    time-outs), so without the rotator's answer the status code is not known here.
+    """
+    if message:
+        return message
+    detail = "no HTTP status recorded: a 5xx, a 429 or a time-out; `cio-rotate history` has "
+    detail += "the attempts"
+    return runbook.inconclusive_text(reason, detail if reason == "unavailable" else reason, label)
+
+
+def _promoted_by_stage(before: Snapshot, snap: Snapshot, summary: dict[str, Any]) -> bool | None:
+    """Did the live secret's current version move while the state did not record it?
+
+    That is a rotator that crashed after promoting (it moved AWSCURRENT, then failed
+    before saving its state). None: no such move; True: the version it started for
+    this submission; False: some other version.
+    """
+    current = snap.current_version
+    if not current or current == before.current_version:
+        return None
+    if snap.state.current_version == current:
+        return None  # recorded: the state's fingerprint says whose key it is
+    return current == str(summary.get("version") or "")
+
+
+def _stage_verdict(name: str, label: str, fp: str, snap: Snapshot, *, mine: bool) -> Outcome:
+    check = f"Run `{CLI} check {name}` so the rotator records it, then `{CLI} status {name}`."
+    if mine:
+        return Outcome(
+            EXIT_OK,
+            f"Key {label} is now current for {name} (the secret's current version is the one "
+            "started for it).",
+            [
+                "The rotator stopped before recording the promotion: its state still shows "
+                "the old key.",
+                check,
+                "Do NOT delete the old key until the rotator has recorded the promotion.",
+            ],
+            {"outcome": "promoted", "fingerprint": fp, "recorded": False},
+        )
+    return Outcome(
+        EXIT_WAITING,
+        f"A new version became current for {name}, but the rotator did not record whose key it is.",
+        [check, "Do not delete the old key until `status` shows the new fingerprint."],
+        {"outcome": "unrecorded", "fingerprint": fp, "version": snap.current_version or ""},
+    )
 
 
 # -- the other commands ---------------------------------------------------------------
@@ -368,33 +454,44 @@ def check_result(snap: Snapshot, now: datetime) -> Outcome:
     )
 
 
+def emergency_queued(summary: dict[str, Any]) -> bool:
+    """The emergency waits behind a rotation whose old key is still being retired."""
+    return summary.get("phase") == Phase.PROMOTED.value
+
+
 def emergency_result(summary: dict[str, Any], name: str) -> Outcome:
     mode = summary.get("mode", "")
     phase = summary.get("phase", "")
     lines = [f"Rotation {summary.get('rotation_id', '')}: phase {phase}, mode {mode}."]
-    if phase == Phase.PROMOTED.value:
+    data = {"outcome": "queued" if emergency_queued(summary) else "declared", **summary}
+    if emergency_queued(summary):
         lines.append(
             f"The old key (fingerprint {summary.get('previous_fp', '')}) is still being retired: "
             f"delete it now, run `{CLI} check {name}`; the emergency rotation opens right after."
         )
-    else:
-        lines.append(f"On-call has the runbook; `{CLI} runbook {name}` shows it again.")
-    return Outcome(EXIT_OK, f"Emergency declared for {name}.", lines, dict(summary))
+        return Outcome(
+            EXIT_QUEUED, f"Emergency QUEUED for {name} (not open yet).", lines, dict(data)
+        )
+    lines.append(f"On-call has the runbook; `{CLI} runbook {name}` shows it again.")
+    return Outcome(EXIT_OK, f"Emergency declared for {name}.", lines, dict(data))
 
 
-def emergency_line(summary: dict[str, Any]) -> str:
+def emergency_line(summary: dict[str, Any], name: str) -> str:
     """One row of `emergency --all`: what the credential needs now."""
     rid = summary.get("rotation_id", "")
-    if summary.get("phase") == Phase.PROMOTED.value:
+    if emergency_queued(summary):
         return (
             f"queued behind {rid}: delete old key {summary.get('previous_fp', '')} first, "
-            f"then `{CLI} check`"
+            f"then `{CLI} check {name}`"
         )
     return f"open {rid}: waiting for a new key"
 
 
 def rollback_check(snap: Snapshot) -> None:
     """Refuse locally what the rotator would refuse (saves a call; the rotator checks again)."""
+    # Imported here: the engine pulls in requests, which `--help` and `status` do not need.
+    from rotation.engine import rollback_refusal
+
     refusal = rollback_refusal(
         snap.state, snap.config.kind, snap.config.name, snap.previous_version, CLI
     )

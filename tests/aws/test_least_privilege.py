@@ -554,11 +554,11 @@ def test_consumer_reads_live_secrets_only(
     with enforced_iam(monkeypatch):
         assert sm.get_secret_value(SecretId=account.live)["SecretString"]
         sm.get_secret_value(SecretId=account.other_live)
+        sm.describe_secret(SecretId=account.state)  # no key in it: the grace deadline
         for call in [
             lambda: sm.get_secret_value(SecretId=account.inbox),
             lambda: sm.describe_secret(SecretId=account.inbox),
-            lambda: sm.get_secret_value(SecretId=account.state),
-            lambda: sm.describe_secret(SecretId=account.state),
+            lambda: sm.put_secret_value(SecretId=account.state, SecretString="{}"),
             lambda: sm.get_secret_value(SecretId=account.foreign),
             lambda: sm.put_secret_value(SecretId=account.live, SecretString="x"),
             lambda: sm.list_secrets(),

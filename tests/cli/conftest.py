@@ -94,9 +94,21 @@ class CliHarness:
         path.write_text(json.dumps(doc))
         return str(path)
 
-    def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Any:
+    def run(
+        self, *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None
+    ) -> Any:
+        return self.run_with_outputs(self.outputs_file(), *args, input=input, env=env)
+
+    def run_with_outputs(
+        self,
+        outputs: str | None,
+        *args: str,
+        input: str | bytes | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Any:
+        """`cio-rotate [--outputs OUTPUTS] ARGS` (no --outputs flag when None)."""
         runner = CliRunner()
-        argv = ["--outputs", self.outputs_file(), *args]
+        argv = [*(["--outputs", outputs] if outputs else []), *args]
         result = runner.invoke(
             app,
             argv,

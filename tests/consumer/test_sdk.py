@@ -37,7 +37,7 @@ def aws_doc(aws, doc: dict[str, str]) -> tuple[str, AwsSecretsManagerSource]:
 
 def private_key(fake, region: str = "us") -> str:
     """A private key the fake accepts as Bearer on the App API."""
-    return fake.new_private_key(("111",), region).secret
+    return str(fake.new_private_key(("111",), region).secret)
 
 
 def test_track_client_rebuilds_itself_when_the_cached_key_is_refused(aws, fake):

@@ -161,8 +161,10 @@ def test_consumers_read_live_secrets_never_inboxes() -> None:
     doc = consumer()
     assert allowed(doc, "secretsmanager:GetSecretValue", LIVE)
     assert not allowed(doc, "secretsmanager:GetSecretValue", INBOX)
-    assert not allowed(doc, "secretsmanager:GetSecretValue", STATE)
-    assert not allowed(doc, "secretsmanager:DescribeSecret", STATE)
+    assert not allowed(doc, "secretsmanager:DescribeSecret", INBOX)
+    # The state document holds no key: webhook receivers read the grace deadline there.
+    assert allowed(doc, "secretsmanager:GetSecretValue", STATE)
+    assert not allowed(doc, "secretsmanager:PutSecretValue", STATE)
     assert not allowed(doc, "secretsmanager:PutSecretValue", LIVE)
 
 
