@@ -306,12 +306,17 @@ class Engine:
                     self._audit("rotation.opened", snap0, new, actor, "ok", detail="by submission")
                 snap = self.store.snapshot(credential_id)
             if snap.state.phase is Phase.PROMOTED:
-                self.store.consume_submission(credential_id, submission, "refused")
-                raise KeyRejected(
+                busy = KeyRejected(
                     f"{name} is still retiring its previous key: delete the old key, run "
                     f"`{self.cli} check {name}`, then submit again.",
                     "busy",
                 )
+                try:
+                    fp = parse_credential(submission.raw, snap.config.kind).fingerprint
+                except MalformedKey:
+                    fp = hashlib.sha256(submission.raw).hexdigest()[:8]
+                self._refuse(credential_id, submission, "busy", fp, "", actor)
+                raise busy
             raw_fp = hashlib.sha256(submission.raw).hexdigest()[:8]
             try:
                 candidate = parse_credential(submission.raw, snap.config.kind, snap.config.region)
@@ -683,7 +688,8 @@ class Engine:
         actor: str,
     ) -> None:
         reason = "forbidden" if "403" in str(err) else "unavailable"
-        self._apply(credential_id, lambda s: inconclusive(s.state, reason=reason))
+        fp = candidate.fingerprint
+        self._apply(credential_id, lambda s: inconclusive(s.state, reason=reason, fp=fp))
         self._audit(
             "key.inconclusive", snap, snap.state, actor, reason, candidate=candidate.fingerprint
         )

@@ -102,6 +102,7 @@ class RotationState:
     rejection_detail: str = ""
     rejections: int = 0  # refusals told in this rotation: each refusal notice gets its own id
     inconclusive: str = ""
+    inconclusive_fp: str = ""  # the submission Customer.io could not be asked about
     # An emergency that arrived while an old key still awaited revocation.
     follow_up_emergency: bool = False
     # Notices decided but not yet delivered (the outbox), and the one being sent.
