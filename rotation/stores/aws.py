@@ -92,9 +92,13 @@ def config_from_tags(arn: str, name: str, tags: dict[str, str]) -> CredentialCon
 
 
 class AwsSecretsStore(StoreBase):
-    def __init__(self, client: Any) -> None:
+    """`read_payloads`: the rotator's quick read includes the current key (its liveness
+    probe needs it); operators, who may not read keys, read the state document alone."""
+
+    def __init__(self, client: Any, *, read_payloads: bool = True) -> None:
         super().__init__()
         self.client = client
+        self.read_payloads = read_payloads
         # Set once by Pulumi and never moved: safe to keep across invocations.
         self._links: dict[str, dict[str, str]] = {}
 
@@ -141,6 +145,8 @@ class AwsSecretsStore(StoreBase):
         if doc is None or not isinstance(doc.get("config"), dict):
             return None
         state, revision = self._state_from(doc)
+        if not self.read_payloads:
+            return self._from_document(credential_id, doc, state, revision)
         if state.phase is not Phase.IDLE or not state.current_version or not state.current_since:
             return None
         try:
@@ -166,6 +172,26 @@ class AwsSecretsStore(StoreBase):
             state=state,
             revision=revision,
             current_version=state.current_version,
+            previous_version=state.previous_version or None,
+            partial=True,
+        )
+
+    def _from_document(
+        self, credential_id: str, doc: dict[str, Any], state: RotationState, revision: str
+    ) -> Snapshot | None:
+        """What the state document alone says (the operator's quick read, any phase)."""
+        try:
+            config = _config_from_copy(doc["config"], credential_id)
+        except (KeyError, ValueError):
+            return None
+        self._links[credential_id] = {
+            k: v for k, v in doc["config"].get("links", {}).items() if isinstance(v, str)
+        }
+        return Snapshot(
+            config=config,
+            state=state,
+            revision=revision,
+            current_version=state.current_version or None,
             previous_version=state.previous_version or None,
             partial=True,
         )
