@@ -338,6 +338,29 @@ class Engine:
             )
             return verified, submission
 
+    def handle_submission(self, credential_id: str, actor: str = "operator") -> RotationState:
+        """Verify the inbox submission and make it current, in one session: what a GCP inbox
+        event and an AWS bootstrap (or a refusal while the old key retires) both do.
+
+        A crash after a promotion is recorded first, so that key is not verified again as
+        if it were new. Refusals raise KeyRejected / VerificationInconclusive /
+        AwaitingOperatorKey after they are recorded and told.
+        """
+        with self.store.session():
+            snap = self.store.snapshot(credential_id)
+            if snap.current_version and snap.current_version != snap.state.current_version:
+                self.reconcile(credential_id)
+            verified, submission = self.verify_submission(credential_id, actor=actor)
+            return self.promote(credential_id, verified, None, actor=actor, submission=submission)
+
+    def submission_waiting(self, credential_id: str) -> bool:
+        """A submission sits in the inbox while a rotation waits for it (the sweep's check
+        for a hand-over whose event was lost)."""
+        with self.store.session():
+            if self._state(credential_id).phase is not Phase.AWAITING_KEY:
+                return False
+            return self.store.read_submission(credential_id) is not None
+
     def _handed_over(self, actor: str, submission: Submission) -> Decide:
         """Open the rotation if none is (a submission may come at any time), and record
         who handed the key over and its dashboard name."""
