@@ -35,6 +35,7 @@ from botocore.exceptions import ClientError
 from rotation import conventions as cv
 from rotation.credentials import Kind, Region
 from rotation.errors import NotManaged, StateConflict
+from rotation.metadata import config_from_aws
 from rotation.state import Phase, RotationState
 from rotation.stores.base import (
     CredentialConfig,
@@ -66,31 +67,6 @@ def _tags(description: dict[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in description.get("Tags", [])}
 
 
-def config_from_tags(arn: str, name: str, tags: dict[str, str]) -> CredentialConfig:
-    """The credential's configuration, as Pulumi tagged the live secret."""
-    if tags.get(cv.TAG_MANAGED) != "true" or cv.TAG_KIND not in tags:
-        raise NotManaged(
-            f"secret {name} is not a managed Customer.io credential "
-            f"(tag {cv.TAG_MANAGED}=true missing): it is provisioned by the Pulumi program."
-        )
-    region = tags.get(cv.TAG_REGION, "")
-    try:
-        kind, where = Kind(tags[cv.TAG_KIND]), Region(region) if region else None
-    except ValueError:
-        raise NotManaged(
-            f"secret {name} has tags {cv.TAG_KIND}/{cv.TAG_REGION} this rotator does not know: "
-            "fix them in the Pulumi program, or deploy the rotator that matches it."
-        ) from None
-    return CredentialConfig(
-        id=arn,
-        name=tags.get(cv.TAG_CREDENTIAL) or name,
-        kind=kind,
-        region=where,
-        workspace=tags.get(cv.TAG_WORKSPACE, ""),
-        webhook_endpoint=tags.get(cv.TAG_WEBHOOK_ENDPOINT, ""),
-    )
-
-
 class AwsSecretsStore(StoreBase):
     """`read_payloads`: the rotator's quick read includes the current key (its liveness
     probe needs it); operators, who may not read keys, read the state document alone."""
@@ -116,7 +92,7 @@ class AwsSecretsStore(StoreBase):
         """DescribeSecret of the live secret, then GetSecretValue of its state document."""
         d = self._describe(credential_id)
         tags = _tags(d)
-        config = config_from_tags(d["ARN"], d.get("Name", credential_id), tags)
+        config = config_from_aws(d["ARN"], d.get("Name", credential_id), tags)
         links = {k: tags[k] for k in (cv.TAG_INBOX, cv.TAG_STATE) if tags.get(k)}
         self._links[credential_id] = self._links[d["ARN"]] = links
         stages: dict[str, list[str]] = d.get("VersionIdsToStages", {})
@@ -200,7 +176,7 @@ class AwsSecretsStore(StoreBase):
         """DescribeSecret for what the quick read left out: configuration and stages."""
         d = self._describe(partial.config.id)
         tags = _tags(d)
-        config = config_from_tags(d["ARN"], d.get("Name", partial.config.id), tags)
+        config = config_from_aws(d["ARN"], d.get("Name", partial.config.id), tags)
         links = {k: tags[k] for k in (cv.TAG_INBOX, cv.TAG_STATE) if tags.get(k)}
         self._links[partial.config.id] = self._links[d["ARN"]] = links
         stages: dict[str, list[str]] = d.get("VersionIdsToStages", {})
