@@ -12,6 +12,7 @@ is refused, and the engine then reads afresh).
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -104,35 +105,44 @@ class SecretStore(Protocol):
 
 
 _NO_SUBMISSION = Submission(version="", raw=b"")
-# The operator's CLI writes the key document with this member beside the credential's
-# fields: {"handover": {"actor": ..., "key_name": ...}}. It is taken off before parsing.
+# The operator's CLI writes an envelope: the key document exactly as typed (base64, so
+# that no byte of it is changed before the rotator's own parser refuses or accepts it),
+# and beside it who handed it over and what the key is called in the dashboard.
 HANDOVER = "handover"
+DOCUMENT = "document_b64"
 
 
 def wrap_submission(raw: bytes, actor: str, key_name: str) -> bytes:
-    """The inbox document: the key's own document plus who handed it over, and its name."""
-    try:
-        doc = json.loads(raw)
-    except (ValueError, RecursionError):
-        return raw  # refused by the rotator's parser with a proper message
-    if not isinstance(doc, dict):
-        return raw
-    doc[HANDOVER] = {"actor": actor[:120], "key_name": key_name[:120]}
-    return json.dumps(doc, separators=(",", ":")).encode("utf-8")
+    """The inbox document for a hand-over."""
+    envelope = {
+        HANDOVER: {"actor": actor[:120], "key_name": key_name[:120]},
+        DOCUMENT: base64.b64encode(raw).decode("ascii"),
+    }
+    return json.dumps(envelope, separators=(",", ":")).encode("utf-8")
 
 
 def unwrap_submission(version: str, raw: bytes) -> Submission:
-    """Split an inbox document into the key document and the hand-over record."""
+    """Split an inbox document into the key document and the hand-over record; a bare key
+    document (an older CLI, or a hand-written one) is the submission itself."""
     try:
         doc = json.loads(raw)
     except (ValueError, RecursionError):
         return Submission(version=version, raw=raw)
-    if not isinstance(doc, dict) or not isinstance(doc.get(HANDOVER), dict):
+    if not (
+        isinstance(doc, dict)
+        and set(doc) == {HANDOVER, DOCUMENT}
+        and isinstance(doc[HANDOVER], dict)
+        and isinstance(doc[DOCUMENT], str)
+    ):
         return Submission(version=version, raw=raw)
-    meta = doc.pop(HANDOVER)
+    try:
+        document = base64.b64decode(doc[DOCUMENT], validate=True)
+    except ValueError:
+        return Submission(version=version, raw=raw)
+    meta = doc[HANDOVER]
     return Submission(
         version=version,
-        raw=json.dumps(doc, separators=(",", ":")).encode("utf-8"),
+        raw=document,
         actor=str(meta.get("actor") or "")[:120],
         key_name=str(meta.get("key_name") or "")[:120],
     )
