@@ -155,6 +155,7 @@ def test_daily_sweep_never_calls_customerio_for_webhook_signing_keys(aws, cio, c
         name = f"hooks-{i}"
         aws.provision(name, "webhook_signing")
         aws.submit(name, json.dumps({"signing_key": f"{i}" * 40}))
+        assert aws.current_value(name) is not None
     clock.advance(timedelta(days=5))
     cio.log.clear()
     aws.sweep()
