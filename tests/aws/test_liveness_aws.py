@@ -160,3 +160,28 @@ def test_daily_sweep_never_calls_customerio_for_webhook_signing_keys(aws, cio, c
     cio.log.clear()
     aws.sweep()
     assert cio.log == []
+
+
+def audit_events(logs, event):
+    out = []
+    for line in logs.lines:
+        if line.startswith("{") and '"audit": true' in line:
+            doc = json.loads(line)
+            if doc["event"] == event:
+                out.append(doc)
+    return out
+
+
+def test_audit_trail_names_the_operator_who_submitted(aws, cio, clock, logs):
+    aws.provision(NAME, "track", "us", workspace="1001")
+    aws.submit(NAME, cio.new_track_key("1001"), actor="bob")
+    clock.advance(timedelta(days=76))
+    aws.sweep()
+    suggested = state(aws).key_name
+    aws.submit(NAME, cio.new_track_key("1001"), actor="alice", key_name="mkt-track-march")
+    verified = audit_events(logs, "key.verified")[-1]
+    promoted = audit_events(logs, "key.promoted")[-1]
+    assert verified["actor"] == "alice" and verified["via"] == "secretsmanager"
+    assert promoted["actor"] == "alice" and promoted["via"] == "secretsmanager"
+    assert promoted["names"]["current"] == "mkt-track-march" != suggested
+    assert state(aws).current_name == "mkt-track-march"

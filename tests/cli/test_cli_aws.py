@@ -260,10 +260,74 @@ def test_runbook_after_promotion_tells_when_to_delete(cli, aws, clock):
     first, _ = promoted(cli, aws, clock)
     result = cli.run("runbook", NAME)
     assert result.exit_code == 0
-    assert f"Do NOT delete the old key (fingerprint {first.fingerprint}) yet" in result.output
+    # The old key by its dashboard name, its creation day, last 4 and fingerprint.
+    assert 'Do NOT delete the old key "marketing-track-20260302"' in result.output
+    assert f'ends in "{first.secret[-4:]}"; fingerprint {first.fingerprint}) yet' in result.output
     clock.advance(timedelta(days=2))
     result = cli.run("runbook", NAME)
     assert "Delete the old key now" in result.output
+
+
+def _squash(text):
+    return " ".join(text.split())
+
+
+def test_submit_and_runbook_say_the_same_after_promotion(cli, aws, clock):
+    bootstrapped(cli, aws, clock)
+    second = cli.track("1001")
+    submitted = cli.run("submit", NAME, "--stdin", input=stdin_doc(second))
+    assert submitted.exit_code == 0, submitted.output
+    shown = cli.run("runbook", NAME)
+    line = next(x for x in shown.output.splitlines() if x.startswith("Do NOT delete"))
+    assert _squash(line) in _squash(submitted.output)
+
+
+def test_submit_records_the_key_name_given(cli, aws, clock):
+    bootstrapped(cli, aws, clock)
+    second = cli.track("1001")
+    result = cli.run(
+        "submit", NAME, "--stdin", "--key-name", "mkt track march", input=stdin_doc(second)
+    )
+    assert result.exit_code == 0, result.output
+    st = state(aws)
+    assert st.current_name == "mkt track march" and st.submitted_by
+    assert st.phase is Phase.PROMOTED
+
+
+def test_submit_without_key_name_keeps_the_suggested_name(cli, aws, clock):
+    bootstrapped(cli, aws, clock)
+    suggested = state(aws).key_name
+    result = cli.run("submit", NAME, "--stdin", input=stdin_doc(cli.track("1001")))
+    assert result.exit_code == 0, result.output
+    assert state(aws).current_name == suggested
+
+
+def test_submit_refuses_a_key_name_it_cannot_record(cli, aws, clock):
+    bootstrapped(cli, aws, clock)
+    before = state(aws)
+    second = cli.track("1001")
+    for bad in ("mkt;drop", "x" * 101, " "):
+        result = cli.run("submit", NAME, "--stdin", "--key-name", bad, input=stdin_doc(second))
+        assert result.exit_code == 2 and "--key-name" in result.output, result.output
+    result = cli.run(
+        "submit", NAME, "--stdin", "--key-name", second.secret, input=stdin_doc(second)
+    )
+    assert result.exit_code == 2 and "part of the key itself" in result.output
+    assert second.secret not in result.output
+    assert state(aws).current_fp == before.current_fp
+
+
+def test_submit_refuses_a_key_name_for_a_webhook_signing_key(cli, aws):
+    aws.provision("hooks", "webhook_signing")
+    result = cli.run(
+        "submit",
+        "hooks",
+        "--stdin",
+        "--key-name",
+        "x",
+        input=json.dumps({"signing_key": "5" * 40}),
+    )
+    assert result.exit_code == 2 and "does not name webhook signing keys" in result.output
 
 
 # -- check -----------------------------------------------------------------------------

@@ -152,3 +152,28 @@ def test_daily_sweep_never_calls_customerio_for_webhook_signing_keys(gcp, cio, c
     cio.log.clear()
     gcp.sweep()
     assert cio.log == []
+
+
+def audit_events(logs, event):
+    out = []
+    for line in logs.lines:
+        if line.startswith("{") and '"audit": true' in line:
+            doc = json.loads(line)
+            if doc["event"] == event:
+                out.append(doc)
+    return out
+
+
+def test_audit_trail_names_the_operator_who_submitted(gcp, cio, clock, logs, scanned):
+    gcp.provision(NAME, "track", "us", workspace="111")
+    gcp.submit(NAME, cio.new_track_key("111"), actor="bob")
+    clock.advance(timedelta(days=77))
+    gcp.sweep()
+    suggested = gcp.state(NAME).key_name
+    gcp.submit(NAME, cio.new_track_key("111"), actor="alice", key_name="mkt-track-march")
+    verified = audit_events(logs, "key.verified")[-1]
+    promoted = audit_events(logs, "key.promoted")[-1]
+    assert verified["actor"] == "alice" and verified["via"] == "pubsub"
+    assert promoted["actor"] == "alice" and promoted["via"] == "pubsub"
+    assert promoted["names"]["current"] == "mkt-track-march" != suggested
+    assert gcp.state(NAME).current_name == "mkt-track-march"
