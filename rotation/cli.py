@@ -496,6 +496,7 @@ CELL_LABELS = (
     "waiting on",
     "deadline",
     "previous key revoked",
+    "current key works",
 )
 
 
@@ -519,6 +520,7 @@ def _cells(r: ops.CredentialStatus) -> list[tuple[str, str]]:
         r.waiting_on,
         ops.when(r.deadline),
         previous,
+        ops.liveness(r),
     )
     return list(zip(CELL_LABELS, values, strict=True))
 

@@ -77,6 +77,12 @@ class CredentialStatus:
     previous_fp: str
     previous_revoked: str  # "yes" | "no" | "n/a"
     problem: str = ""
+    # The daily liveness check of the current key (state.live_*): when Customer.io last
+    # confirmed it working (recorded at promotion, rollback and whenever the outcome
+    # changes), what the last check found, and since when checks are inconclusive.
+    live_checked_at: datetime | None = None
+    live_outcome: str = ""  # accepted | rejected | the inconclusive cause | "" (none yet)
+    live_unknown_since: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -141,7 +147,30 @@ def describe(
         deadline=deadline if st.phase is not Phase.IDLE else None,
         previous_fp=st.previous_fp,
         previous_revoked=revoked,
+        live_checked_at=st.live_checked_at,
+        live_outcome=st.live_outcome,
+        live_unknown_since=st.live_unknown_since,
     )
+
+
+def liveness(r: CredentialStatus) -> str:
+    """Whether Customer.io last accepted the current key, and when that was recorded."""
+    if r.kind == Kind.WEBHOOK_SIGNING.value:
+        return "n/a (no API checks a signing key; a delivery proves it)"
+    if not r.current_fp:
+        return "-"
+    if r.live_outcome == "rejected":
+        return f"REFUSED by Customer.io (seen {when(r.live_checked_at)}); see `{CLI} runbook`"
+    confirmed = f"confirmed working {when(r.live_checked_at)}" if r.live_checked_at else ""
+    if r.live_unknown_since is not None:
+        cause = r.live_outcome or "inconclusive"
+        head = f"unknown since {when(r.live_unknown_since)} ({cause})"
+        return f"{head}; last {confirmed}" if confirmed else head
+    if not confirmed:
+        return "no check recorded yet"
+    # An accepted daily check writes nothing (its `key.alive` event is in `history`):
+    # the time is the last change of outcome, and any refusal is recorded at once.
+    return f"{confirmed} (daily checks record changes only)"
 
 
 def unavailable(ref: CredentialRef, problem: str) -> CredentialStatus:

@@ -91,6 +91,28 @@ def test_status_after_promotion_says_old_key_not_revoked(cli, aws, clock):
     assert rows[0]["waiting_on"] == "consumers: grace period"
 
 
+def test_status_shows_when_the_current_key_was_last_confirmed_working(cli, aws, clock):
+    first = bootstrapped(cli, aws, clock, open_rotation=False)
+    rows = json.loads(cli.run("status", "--json").output)
+    assert rows[0]["live_outcome"] == "accepted" and rows[0]["live_checked_at"]
+    assert rows[0]["live_unknown_since"] is None
+    result = cli.run("status")
+    assert "current key works:" in result.output and "confirmed working 2026-03-02" in result.output
+    aws.cio.fail_next(503, times=200)
+    clock.advance(timedelta(days=1))
+    aws.sweep()
+    rows = json.loads(cli.run("status", "--json").output)
+    assert rows[0]["live_unknown_since"] and rows[0]["live_outcome"].startswith("unavailable")
+    assert "unknown since 2026-03-03" in cli.run("status").output
+    aws.cio.faults.clear()
+    aws.cio.delete_key(first)
+    clock.advance(timedelta(days=1))
+    aws.sweep()
+    rows = json.loads(cli.run("status", "--json").output)
+    assert rows[0]["live_outcome"] == "rejected"
+    assert "REFUSED by Customer.io" in cli.run("status").output
+
+
 # -- submit ----------------------------------------------------------------------------
 
 
