@@ -467,6 +467,28 @@ def check_result(snap: Snapshot, now: datetime) -> Outcome:
         else:
             text = "No rotation is open."
         return Outcome(EXIT_OK, f"{name}: rotation closed. {text}", [])
+    if st.phase is Phase.AWAITING_KEY and st.live_outcome == "rejected":
+        return Outcome(
+            EXIT_WAITING,
+            f"{name}: Customer.io refuses the current key (fingerprint {st.current_fp}): "
+            "applications have no working key. On-call has been paged.",
+            [f"Create a new key and submit it now: `{CLI} runbook {name}` shows the steps."],
+        )
+    if st.phase is Phase.AWAITING_KEY and st.previous_revoked and st.previous_fp:
+        # Only a refused current key re-opens a rotation with its previous key recorded
+        # as refused: the rotator rolled back to the key that still works.
+        dead = f'"{st.previous_name}"' if st.previous_name else "the new key"
+        alive = f'"{st.current_name}"' if st.current_name else "the previous key"
+        return Outcome(
+            EXIT_WAITING,
+            f"{name}: Customer.io refuses {dead} (fingerprint {st.previous_fp}): it was "
+            f"deleted. The rotator made {alive} (fingerprint {st.current_fp}) current again.",
+            [
+                f"Do NOT delete {alive}: it is the only key that works. On-call has been paged.",
+                f"The rotation is open again (deadline {when(st.deadline)}): create a new key "
+                f"and submit it; `{CLI} runbook {name}` shows the steps.",
+            ],
+        )
     if st.phase is Phase.AWAITING_KEY:
         return Outcome(
             EXIT_WAITING,

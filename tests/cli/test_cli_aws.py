@@ -369,6 +369,30 @@ def test_check_closes_the_rotation_once_the_old_key_is_deleted(cli, aws, clock):
     assert state(aws).previous_revoked
 
 
+def test_check_after_the_wrong_key_was_deleted_says_what_happened(cli, aws, clock):
+    first, second = promoted(cli, aws, clock)
+    clock.advance(timedelta(days=2))
+    aws.cio.delete_key(second)
+    result = cli.run("check", NAME)
+    assert result.exit_code == 4, result.output
+    text = " ".join(result.output.split())
+    assert "it was deleted" in text and "current again" in text
+    assert f"fingerprint {first.fingerprint}) current again" in text
+    assert "Do NOT delete" in text and f"runbook {NAME}" in text
+    assert state(aws).current_fp == first.fingerprint
+
+
+def test_check_when_both_keys_were_deleted_says_nothing_works(cli, aws, clock):
+    first, second = promoted(cli, aws, clock)
+    clock.advance(timedelta(days=2))
+    aws.cio.delete_key(second)
+    aws.cio.delete_key(first)
+    result = cli.run("check", NAME)
+    assert result.exit_code == 4, result.output
+    assert "no working key" in " ".join(result.output.split())
+    assert state(aws).current_fp == second.fingerprint
+
+
 # -- rollback --------------------------------------------------------------------------
 
 
