@@ -631,7 +631,7 @@ def submit(
     with _errors(cli):
         ref = cli.ref(name)
         backend = cli.backend(ref)
-        snap = backend.snapshot(ref)
+        snap = backend.snapshot(ref, quick=True)  # also `submit_key`'s "before"
         kind, region = snap.config.kind, snap.config.region
         if key_name is not None and kind is Kind.WEBHOOK_SIGNING:
             _bad_value(
@@ -665,6 +665,7 @@ def submit(
             sleep=cli.overrides.sleep or _sleep,
             clock=cli.clock.now,
             policy=cli.config.policy,
+            before=snap,
         )
     _report(cli, outcome)
 

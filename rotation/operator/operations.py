@@ -258,6 +258,7 @@ def submit_key(
     monotonic: Callable[[], float] = time.monotonic,
     clock: Callable[[], datetime] | None = None,
     policy: Policy | None = None,
+    before: Snapshot | None = None,
 ) -> Outcome:
     """Hand a locally validated key over and wait for the rotator's verdict.
 
@@ -266,7 +267,7 @@ def submit_key(
     """
     now = clock or (lambda: datetime.now(UTC))
     policy = policy or Policy()
-    before = backend.snapshot(ref, quick=True)
+    before = before or backend.snapshot(ref, quick=True)  # the caller's read, when it had one
     name, st = before.config.name, before.state
     fp, label = credential.fingerprint, credential.label
     page = runbook.DASHBOARD[before.config.kind][0]
