@@ -145,7 +145,7 @@ class Rotations(RuleBasedStateMachine):
         # Customer.io in-process, tried 4 times per probe like the rotator's own session.
         session, env = in_process_customerio(cio, attempts=4)
         self.verifier = RecordingVerifier(session=session, env=env)
-        self.verifier.verified.add(first.fingerprint)
+        self.verifier.verified.add(first.fingerprint)  # the world fixture's submit verified it
         self.store = FaultyStore(h.sm)
         h.rt = _runtime(self.store, self.verifier, self.clock)
         # A racing invocation is another Lambda: its own store (and session), same account.
