@@ -377,6 +377,6 @@ def test_rotation_invariants_at_the_regression_seed(world: type[World]) -> None:
             settings.default,
             deadline=None,
             database=None,
-            max_examples=min(settings.default.max_examples, 200),
+            max_examples=min(settings().max_examples, 200),
         ),
     )
