@@ -34,7 +34,7 @@ from rotation.credentials import Credential
 from rotation.policy import Policy
 from rotation.runbook import Notification
 from rotation.stores.gcp import build_client
-from rotation.verify import Verifier, build_session
+from rotation.verify import RETRY_STATUSES, Verifier, build_session
 
 PROJECT = "cio-test"
 TOPIC = f"projects/{PROJECT}/topics/cio-rotation"
@@ -272,12 +272,23 @@ class InProcessAdapter(BaseAdapter):
     client, its REST transport and JSON encoding stay fast.
     """
 
-    def __init__(self, app: Any = None, dispatch: Any = None) -> None:
+    def __init__(self, app: Any = None, dispatch: Any = None, attempts: int = 1) -> None:
         super().__init__()
         self.client = WerkzeugClient(app) if app is not None else None
         self.dispatch = dispatch
+        self.attempts = attempts
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        """Answer the request; a 429 or 5xx is retried at once, up to `attempts` in all, as
+        `build_session(attempts)` does over TCP (with no wait: the fakes say Retry-After 0)."""
+        response = self._send_once(request)
+        for _ in range(self.attempts - 1):
+            if response.status_code not in RETRY_STATUSES:
+                break
+            response = self._send_once(request)
+        return response
+
+    def _send_once(self, request: PreparedRequest) -> Response:
         url = urlsplit(request.url or "")
         body = request.body or b""
         response = Response()
@@ -318,13 +329,19 @@ def in_process_client(emulator: SecretManagerEmulator) -> Any:
     return client
 
 
-def in_process_customerio(cio: FakeCustomerIO) -> tuple[Any, dict[str, str]]:
-    """A session that reaches the fake Customer.io in-process, and the env pointing at it."""
+def in_process_customerio(cio: FakeCustomerIO, attempts: int = 1) -> tuple[Any, dict[str, str]]:
+    """A session that reaches the fake Customer.io in-process, and the env pointing at it.
+
+    `attempts`: how many times a 429 or 5xx is tried in all (the rotator's own session
+    tries 4 times over TCP), so one injected fault per attempt makes one probe inconclusive.
+    """
     session = build_session(attempts=1)
     session.trust_env = False
     session.mount(
         "http://customerio.local",
-        InProcessAdapter(app=WerkzeugRequest.application(cio.server.application)),
+        InProcessAdapter(
+            app=WerkzeugRequest.application(cio.server.application), attempts=attempts
+        ),
     )
     base = "http://customerio.local/{region}"
     return session, {cv.ENV_TRACK_URL: base, cv.ENV_APP_URL: base}

@@ -16,7 +16,7 @@ from localcloud.aws_harness import AwsHarness, fake_aws_environment
 from localcloud.customerio import FakeCustomerIO
 from rotation.clock import SimulatedClock
 
-settings.register_profile("ci", max_examples=200, stateful_step_count=20, deadline=None)
+settings.register_profile("ci", max_examples=500, stateful_step_count=20, deadline=None)
 settings.register_profile("dev", max_examples=30, stateful_step_count=20, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 

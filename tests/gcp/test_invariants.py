@@ -185,21 +185,24 @@ class GcpRotationMachine(RuleBasedStateMachine):
 
     def _deliver(self, message: dict[str, Any]) -> bool:
         self.last = message
+        start = len(self.events)
         try:
             main.handle({"message": message, "subscription": SUBSCRIPTION}, self.rt)
-        except Crash:
-            # Crashed between sending and marking sent: every notice sent since the last
-            # write (delivery sends a claimed batch, then marks it in one write) may repeat.
-            for kind, what in reversed(self.events[:-1]):
-                if kind != "send":
-                    break
-                self.may_repeat.add(what)
-            self.nacked.append(message)
-            return False
+            ok = True
         except Exception:
             self.nacked.append(message)
-            return False
-        return True
+            ok = False
+        # Crashed between sending and marking sent: every notice sent since the last write
+        # (delivery sends a claimed batch, then marks it in one write) may repeat. The crash
+        # may surface as itself, or wrapped (the sweep reports a failed credential), or not
+        # at all; so look at what happened, not at what was raised.
+        for i in range(start, len(self.events)):
+            if self.events[i][0] == "crash":
+                for kind, what in reversed(self.events[:i]):
+                    if kind != "send":
+                        break
+                    self.may_repeat.add(what)
+        return ok
 
     def _submit(self, raw: str) -> bool:
         self.operator.write_submission(LIVE, raw.encode("utf-8"))
