@@ -85,6 +85,14 @@ class CredentialSpec:
     kind: Kind
     region: Region | None = None
     workspace_id: str | None = None
+    # `cio-rotate retire NAME` reached RETIRED: Pulumi may delete its secrets. Until then
+    # every secret of the credential is protected, so removing the entry fails `pulumi up`.
+    retired: bool = False
+
+    @property
+    def protected(self) -> bool:
+        """Whether Pulumi must refuse to delete this credential's secrets."""
+        return not self.retired
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name) or self.name.endswith("-inbox"):
@@ -186,7 +194,7 @@ KNOWN_KEYS: tuple[str, ...] = (
     "gcp_consumer_members",
     "gcp_max_instances",
 )
-_CREDENTIAL_FIELDS = ("name", "kind", "region", "workspace_id")
+_CREDENTIAL_FIELDS = ("name", "kind", "region", "workspace_id", "retired")
 
 
 class _Collector:
@@ -366,10 +374,23 @@ def _parse_credential(index: int, item: Any, out: _Collector) -> CredentialSpec 
             f"`pulumi config set --path '{key}.workspace_id' 123456`, or remove it.",
         )
         ok = False
+    retired = item.get("retired", False)
+    if retired in ("true", "false"):  # `pulumi config set --path` stores strings
+        retired = retired == "true"
+    if not isinstance(retired, bool):
+        out.add(
+            f"{key}.retired",
+            f"{_describe(retired)} is not true or false. Set it only after "
+            f"`cio-rotate retire {name}` reports the credential retired.",
+            f"`pulumi config set --path '{key}.retired' true`, or remove it.",
+        )
+        ok = False
     if not ok or kind is None or not isinstance(name, str):
         return None
     workspace_id = workspace if isinstance(workspace, str) and workspace else None
-    return CredentialSpec(name=name, kind=kind, region=region, workspace_id=workspace_id)
+    return CredentialSpec(
+        name=name, kind=kind, region=region, workspace_id=workspace_id, retired=bool(retired)
+    )
 
 
 def _parse_credentials(raw: Mapping[str, Any], out: _Collector) -> tuple[CredentialSpec, ...]:
