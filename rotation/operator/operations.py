@@ -402,6 +402,13 @@ def runbook_text(snap: Snapshot, now: datetime, policy: Policy) -> Outcome:
     lines: list[str] = []
     if st.reason:
         lines.append(f"Reason: {st.reason}")
+    if st.phase in (Phase.RETIRING, Phase.RETIRED):
+        what = "retired" if st.phase is Phase.RETIRED else "being retired"
+        head = f"{cfg.name} is {what} ({rid})"
+        if st.phase is Phase.RETIRED:
+            lines.append(f"Retired since {when(st.retired_at)}; only the last step is left.")
+        lines += [f"{i}. {step}" for i, step in enumerate(runbook.steps(ctx), 1)]
+        return Outcome(EXIT_OK, head, lines)
     if st.phase is Phase.AWAITING_KEY:
         lines.append(f"Deadline: {when(st.deadline)}.")
         if st.rejection:
