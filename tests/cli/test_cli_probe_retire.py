@@ -24,6 +24,7 @@ def doc_of(key: Credential) -> str:
 
 def new_key(cli, kind: str, workspace: str = "1001", region: str = "us") -> Credential:
     cio = cli.aws.cio
+    key: Credential
     if kind == "track":
         key = cio.new_track_key(workspace, region)
     elif kind == "app":

@@ -22,7 +22,7 @@ SECRET_TYPES = ("aws:secretsmanager/secret:Secret", "gcp:secretmanager/secret:Se
 
 def _raw(retired: object = True) -> dict[str, object]:
     raw = sample_raw_config(3)
-    creds = [dict(c) for c in raw["credentials"]]  # type: ignore[union-attr]
+    creds = [dict(c) for c in raw["credentials"]]
     creds[0]["retired"] = retired
     return {**raw, "credentials": creds}
 
