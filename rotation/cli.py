@@ -506,6 +506,8 @@ def _cells(r: ops.CredentialStatus) -> list[tuple[str, str]]:
         if r.rotation_id and r.phase != "idle"
         else "-"
     )
+    if r.phase in ("retiring", "retired"):
+        opened = f"{r.phase} ({r.rotation_id or 'end of life'}) since {ops.when(r.opened_at)}"
     nxt = ops.when(r.next_rotation)
     if r.native_deadline:
         nxt += f" (AWS deadline {ops.when(r.native_deadline)})"

@@ -538,6 +538,7 @@ def retire_checked(
             st,
             phase=Phase.RETIRED,
             retired_at=now,
+            rotation_id="",
             last_rotation_id=st.rotation_id,
             last_closed_at=now,
             followups=0,
