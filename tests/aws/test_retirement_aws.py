@@ -117,3 +117,11 @@ def test_a_webhook_signing_key_is_retired_after_the_grace_period(aws, clock):
     aws.invoke({"action": cv.ACTION_RECONCILE, "secret_id": aws.secrets["hooks"]})
     assert aws.state("hooks").phase is Phase.RETIRED
     assert aws.current_value("hooks")[cv.TOMBSTONE_FIELD] is True
+
+
+def test_a_credential_that_never_held_a_key_is_retired_at_once(aws):
+    aws.provision("unused", "private", "us")
+    out = retire(aws, "unused", "never used")
+    assert out["phase"] == "retired"
+    assert aws.state("unused").phase is Phase.RETIRED
+    assert aws.current_value("unused")[cv.TOMBSTONE_FIELD] is True

@@ -74,3 +74,10 @@ def test_a_retiring_credential_takes_no_new_key(gcp, cio, idle):
     gcp.submit(NAME, cio.new_private_key(("111",), "us"))
     assert gcp.current_value(NAME)["private_key"] == idle.secret
     assert gcp.state(NAME).phase is Phase.RETIRING
+
+
+def test_a_credential_that_never_held_a_key_is_retired_at_once(gcp):
+    gcp.provision("unused", "app", "eu")
+    retire(gcp, "unused", "never used")
+    assert gcp.state("unused").phase is Phase.RETIRED
+    assert gcp.current_value("unused")[cv.TOMBSTONE_FIELD] is True
