@@ -35,7 +35,7 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.aws_promotion
+	$(BIN)/python -m bench.store_calls
 	$(BIN)/python -m bench.program_eval
 	$(BIN)/python -m bench.policies
 	$(BIN)/python -m bench.cli_startup

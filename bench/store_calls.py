@@ -17,20 +17,26 @@ after counting stopped). Prints numbers only.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import statistics
+import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 from moto import mock_aws
+from typer.testing import CliRunner
 
 from localcloud.aws_harness import REGION, AwsHarness, fake_aws_environment
 from localcloud.counting import AwsCalls, GcpCalls
 from localcloud.customerio import FakeCustomerIO
 from localcloud.gcp_harness import GcpHarness
 from localcloud.secretmanager_emulator import SecretManagerEmulator
+from localcloud.stack_outputs import aws_outputs
+from rotation.cli import Overrides, app
 from rotation.clock import SimulatedClock
 from rotation.state import Phase
 
@@ -91,6 +97,62 @@ def aws_promotion(cio: FakeCustomerIO) -> None:
     print("AWS, daily sweep")
     print(f"  idle credential: {_fmt(idle)}")
     print(f"  on the day its rotation opens: {_fmt(sweep_open)}")
+
+
+def submit_paths(cio: FakeCustomerIO, rotations: int) -> None:
+    """Time submit -> promoted: in process (what the CLI does, minus the CLI), and through
+    the real `cio-rotate submit` command (typer's runner), counting the operator's calls."""
+    clock = SimulatedClock(START)
+    in_process: list[float] = []
+    through_cli: list[float] = []
+    cli_calls: list[int] = []
+    with mock_aws():
+        h = AwsHarness(cio=cio, clock=clock)
+        with h.runtime.active():
+            h.provision("bench", "track", "us", workspace="1")
+            h.submit("bench", cio.new_track_key("1"))
+            session = boto3.session.Session(region_name=REGION)
+            counted: Counter[str] = Counter()
+            session.events.register(
+                "before-call.secretsmanager", lambda model, **_: counted.update([model.name])
+            )
+            overrides = Overrides(session=session, clock=clock, sleep=lambda _: None)
+            outputs = Path(tempfile.mkdtemp(prefix="cio-bench-")) / "outputs.json"
+            outputs.write_text(json.dumps(aws_outputs(h.secrets)))
+            for i in range(2 * rotations):
+                clock.advance(timedelta(days=77))
+                h.sweep()
+                key = cio.new_track_key("1")
+                if i % 2 == 0:
+                    start = time.perf_counter()
+                    h.submit("bench", key)
+                    in_process.append(time.perf_counter() - start)
+                else:
+                    counted.clear()
+                    start = time.perf_counter()
+                    result = CliRunner().invoke(
+                        app,
+                        ["--outputs", str(outputs), "submit", "bench", "--stdin"],
+                        input=key.to_json(),
+                        obj=overrides,
+                    )
+                    through_cli.append(time.perf_counter() - start)
+                    cli_calls.append(sum(counted.values()))
+                    assert result.exit_code == 0, result.output
+                assert h.state("bench").current_fp == key.fingerprint
+                clock.advance(timedelta(days=2))
+                for k in list(cio.track_keys):
+                    if k[1] != key.secret:
+                        del cio.track_keys[k]
+                h.sweep()
+
+    def ms(values: list[float]) -> str:
+        return f"median {statistics.median(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
+
+    print(f"AWS, submit -> promoted ({rotations} rotations each, moto, machine time)")
+    print(f"  in process (inbox write + RotateSecret): {ms(in_process)}")
+    print(f"  `cio-rotate submit --stdin`: {ms(through_cli)}")
+    print(f"  operator Secrets Manager calls of `cio-rotate submit`: {max(cli_calls)}")
 
 
 def gcp_sweep(cio: FakeCustomerIO) -> None:
@@ -158,12 +220,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--credentials", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rotations", type=int, default=5)
     args = parser.parse_args()
     logging.disable(logging.CRITICAL)
     fake_aws_environment()
     cio = FakeCustomerIO().start()
     try:
         aws_promotion(cio)
+        submit_paths(cio, args.rotations)
         gcp_sweep(cio)
         aws_thousand(cio, args.credentials, args.repeats)
     finally:

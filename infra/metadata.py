@@ -31,18 +31,17 @@ from __future__ import annotations
 
 from infra.config import CredentialSpec
 from rotation import conventions as cv
+from rotation import metadata
 
 
 def _config_tags(spec: CredentialSpec) -> dict[str, str]:
-    tags = {
-        cv.TAG_MANAGED: "true",
-        cv.TAG_CREDENTIAL: spec.name,
-        cv.TAG_KIND: spec.kind.value,
-        cv.TAG_REGION: spec.region.value if spec.region else "",
-    }
-    if spec.workspace_id:
-        tags[cv.TAG_WORKSPACE] = spec.workspace_id
-    return tags
+    return metadata.aws_config_tags(
+        spec.name,
+        spec.kind,
+        spec.region,
+        spec.workspace_id or "",
+        getattr(spec, "webhook_endpoint", "") or "",
+    )
 
 
 def aws_live_tags(spec: CredentialSpec, inbox_arn: str, state_arn: str) -> dict[str, str]:
@@ -67,21 +66,15 @@ def aws_inbox_tags(spec: CredentialSpec, live_ref: str) -> dict[str, str]:
 
 def gcp_live_labels(spec: CredentialSpec) -> dict[str, str]:
     """Labels of the live secret: the credential's config (GCP label rules)."""
-    labels = {
-        cv.GCP_LABEL_MANAGED: "true",
-        cv.GCP_LABEL_CREDENTIAL: spec.name,
-        cv.GCP_LABEL_KIND: spec.kind.value,
+    return metadata.gcp_config_labels(spec.name, spec.kind, spec.region, spec.workspace_id or "")
+
+
+def gcp_live_annotations(inbox_name: str, webhook_endpoint: str = "") -> dict[str, str]:
+    """The live secret points at its inbox (a full resource name); what no label may hold."""
+    return {
+        cv.GCP_ANNOTATION_INBOX: inbox_name,
+        **metadata.gcp_config_annotations(webhook_endpoint),
     }
-    if spec.region is not None:
-        labels[cv.GCP_LABEL_REGION] = spec.region.value
-    if spec.workspace_id:
-        labels[cv.GCP_LABEL_WORKSPACE] = spec.workspace_id
-    return labels
-
-
-def gcp_live_annotations(inbox_name: str) -> dict[str, str]:
-    """The live secret points at its inbox (a full resource name)."""
-    return {cv.GCP_ANNOTATION_INBOX: inbox_name}
 
 
 def gcp_inbox_labels(spec: CredentialSpec) -> dict[str, str]:

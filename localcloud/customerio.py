@@ -5,7 +5,7 @@ Serves both regions under `/us` and `/eu` path prefixes, so the rotator's
 `http://127.0.0.1:PORT/{region}`. Keys are registered, revoked and faulted by
 the test; the server never records a key, only paths and statuses.
 
-Private (`sk_`) keys follow the scheme CUSTOMERIO.md infers: Bearer on the App
+Private (`sk_`) keys follow the scheme docs/CUSTOMERIO.md infers: Bearer on the App
 API's `GET /v1/workspaces` of the key's region. A test can make the fake answer
 them somewhere else (`private_path`, `private_auth`), as if Customer.io documented
 another scheme, to show the rotator's per-stack override. Public (`pk_`) keys

@@ -379,12 +379,17 @@ class Engine:
                     self._audit("rotation.opened", snap0, new, actor, "ok", detail="by submission")
                 snap = self.store.snapshot(credential_id)
             if snap.state.phase is Phase.PROMOTED:
-                self.store.consume_submission(credential_id, submission, "refused")
-                raise KeyRejected(
+                busy = KeyRejected(
                     f"{name} is still retiring its previous key: delete the old key, run "
                     f"`{self.cli} check {name}`, then submit again.",
                     "busy",
                 )
+                try:
+                    fp = parse_credential(submission.raw, snap.config.kind).fingerprint
+                except MalformedKey:
+                    fp = hashlib.sha256(submission.raw).hexdigest()[:8]
+                self._refuse(credential_id, submission, "busy", fp, "", actor)
+                raise busy
             raw_fp = hashlib.sha256(submission.raw).hexdigest()[:8]
             try:
                 candidate = parse_credential(submission.raw, snap.config.kind, snap.config.region)
@@ -405,6 +410,29 @@ class Engine:
                 "key.verified", snap, snap.state, actor, "accepted", candidate=candidate.fingerprint
             )
             return verified, submission
+
+    def handle_submission(self, credential_id: str, actor: str = "operator") -> RotationState:
+        """Verify the inbox submission and make it current, in one session: what a GCP inbox
+        event and an AWS bootstrap (or a refusal while the old key retires) both do.
+
+        A crash after a promotion is recorded first, so that key is not verified again as
+        if it were new. Refusals raise KeyRejected / VerificationInconclusive /
+        AwaitingOperatorKey after they are recorded and told.
+        """
+        with self.store.session():
+            snap = self.store.snapshot(credential_id)
+            if snap.current_version and snap.current_version != snap.state.current_version:
+                self.reconcile(credential_id)
+            verified, submission = self.verify_submission(credential_id, actor=actor)
+            return self.promote(credential_id, verified, None, actor=actor, submission=submission)
+
+    def submission_waiting(self, credential_id: str) -> bool:
+        """A submission sits in the inbox while a rotation waits for it (the sweep's check
+        for a hand-over whose event was lost)."""
+        with self.store.session():
+            if self._state(credential_id).phase is not Phase.AWAITING_KEY:
+                return False
+            return self.store.read_submission(credential_id) is not None
 
     def _handed_over(self, actor: str, submission: Submission) -> Decide:
         """Open the rotation if none is (a submission may come at any time), and record
@@ -756,7 +784,8 @@ class Engine:
         actor: str,
     ) -> None:
         reason = "forbidden" if "403" in str(err) else "unavailable"
-        self._apply(credential_id, lambda s: inconclusive(s.state, reason=reason))
+        fp = candidate.fingerprint
+        self._apply(credential_id, lambda s: inconclusive(s.state, reason=reason, fp=fp))
         self._audit(
             "key.inconclusive", snap, snap.state, actor, reason, candidate=candidate.fingerprint
         )

@@ -102,6 +102,7 @@ class RotationState:
     rejection_detail: str = ""
     rejections: int = 0  # refusals told in this rotation: each refusal notice gets its own id
     inconclusive: str = ""
+    inconclusive_fp: str = ""  # the submission Customer.io could not be asked about
     # An emergency that arrived while an old key still awaited revocation.
     follow_up_emergency: bool = False
     # Notices decided but not yet delivered (the outbox), and the one being sent.
@@ -166,3 +167,17 @@ class RotationState:
             return self  # the same notice is already waiting to be sent
         seq = self.notice_seq + 1
         return replace(self, outbox=(*self.outbox, f"{code}/{rid}/{seq}"), notice_seq=seq)
+
+
+def summary(state: RotationState, outcome: str, **extra: Any) -> dict[str, Any]:
+    """The one answer shape of a rotator action, on both clouds (the CLI reads it)."""
+    return {
+        "outcome": outcome,
+        "phase": state.phase.value,
+        "rotation_id": state.rotation_id or state.last_rotation_id,
+        "mode": state.mode.value if state.mode else "",
+        "current_fp": state.current_fp,
+        "previous_fp": state.previous_fp,
+        "grace_until": state.grace_until.isoformat() if state.grace_until else "",
+        **extra,
+    }

@@ -38,7 +38,14 @@ ENDED = (Phase.RETIRING, Phase.RETIRED)
 
 def without_refusal(st: RotationState) -> RotationState:
     """A new rotation, a promotion or a rollback starts with no refusal on record."""
-    return replace(st, rejection="", rejection_fp="", rejection_detail="", inconclusive="")
+    return replace(
+        st,
+        rejection="",
+        rejection_fp="",
+        rejection_detail="",
+        inconclusive="",
+        inconclusive_fp="",
+    )
 
 
 def new_rotation_id(credential_id: str, now: datetime, current_version: str) -> str:
@@ -167,8 +174,13 @@ def deadline_passed(
 
 
 def rejected(st: RotationState, *, reason: str, fp: str, detail: str) -> RotationState | None:
-    """A submission failed verification: record why, tell once, keep the rotation open."""
-    if st.phase is not Phase.AWAITING_KEY:
+    """A submission failed verification: record why, tell once, keep the rotation open.
+
+    While the old key is still being retired (PROMOTED) a new submission is refused
+    as "busy": recorded, so the submitter's CLI reads its verdict, but not announced
+    (nothing changed for anyone else).
+    """
+    if st.phase not in (Phase.AWAITING_KEY, Phase.PROMOTED):
         return None
     if st.rejection == reason and st.rejection_fp == fp:
         return None
@@ -180,16 +192,22 @@ def rejected(st: RotationState, *, reason: str, fp: str, detail: str) -> Rotatio
         rejection_detail=tag_safe(detail),
         rejections=n,
         inconclusive="",
+        inconclusive_fp="",
     )
+    if st.phase is Phase.PROMOTED:
+        return new
     return new.with_notice(N.REJECTED, f"{fp}.{n}")
 
 
-def inconclusive(st: RotationState, *, reason: str) -> RotationState | None:
+def inconclusive(st: RotationState, *, reason: str, fp: str = "") -> RotationState | None:
     """Customer.io could not answer: keep waiting. Only an IP allowlist needs a person."""
-    if st.phase is not Phase.AWAITING_KEY or st.inconclusive == reason:
+    if st.phase is not Phase.AWAITING_KEY:
         return None
-    new = replace(st, inconclusive=reason)
-    return new.with_notice(N.INCONCLUSIVE, reason) if reason == "forbidden" else new
+    if st.inconclusive == reason and st.inconclusive_fp == fp:
+        return None
+    new = replace(st, inconclusive=reason, inconclusive_fp=fp)
+    told = st.inconclusive == reason  # the same cause for another key: told already
+    return new.with_notice(N.INCONCLUSIVE, reason) if reason == "forbidden" and not told else new
 
 
 def promoted(
@@ -588,6 +606,7 @@ TABLE: dict[tuple[Phase, Event], Any] = {
     (Phase.AWAITING_KEY, Event.PROMOTED): promoted,
     (Phase.AWAITING_KEY, Event.ADOPTED): adopted,  # a crash after promoting: finish it
     (Phase.PROMOTED, Event.OPEN): opened,  # an emergency is queued behind the old key
+    (Phase.PROMOTED, Event.REJECTED): rejected,  # "busy": the old key must die first
     (Phase.PROMOTED, Event.REVOCATION_CHECKED): revocation_checked,
     (Phase.PROMOTED, Event.ADOPTED): adopted,
     (Phase.PROMOTED, Event.ROLLED_BACK): rolled_back,

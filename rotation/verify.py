@@ -6,7 +6,7 @@ not get an answer: keep the current key and try again later). Only the first
 can ever lead to a promotion.
 
 Private (`sk_`) keys are checked with a scheme Customer.io does not document (see
-CUSTOMERIO.md, "inferred"): `Authorization: Bearer <key>` on `GET /v1/workspaces`
+docs/CUSTOMERIO.md, "inferred"): `Authorization: Bearer <key>` on `GET /v1/workspaces`
 of the region's App host, overridable per stack by `CIO_PRIVATE_PROBE_URL` and
 `CIO_PRIVATE_PROBE_AUTH`. Because the scheme is a guess, only a clear 200 naming
 a workspace counts as accepted and only a 401 as rejected: everything else is
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 TRACK_HOSTS = {Region.US: "https://track.customer.io", Region.EU: "https://track-eu.customer.io"}
 APP_HOSTS = {Region.US: "https://api.customer.io", Region.EU: "https://api-eu.customer.io"}
 RETRY_STATUSES = (429, 500, 502, 503, 504)
-# Inferred (CUSTOMERIO.md): the App API's workspace list is a side-effect-free check
+# Inferred (docs/CUSTOMERIO.md): the App API's workspace list is a side-effect-free check
 # that names the workspace(s) a private key belongs to.
 PRIVATE_PROBE_PATH = "/v1/workspaces"
 _LOOPBACK_NAMES = ("localhost",)

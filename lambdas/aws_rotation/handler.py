@@ -36,7 +36,7 @@ from rotation.errors import (
 from rotation.logs import quiet_sdk_loggers
 from rotation.notify import FanOut, Notifier, SnsNotifier, WebhookNotifier, chat_webhook_url
 from rotation.policy import Policy
-from rotation.state import Mode, Phase
+from rotation.state import Mode, Phase, summary
 from rotation.stores.aws import AwsSecretsStore
 from rotation.verify import Verifier
 
@@ -225,10 +225,7 @@ def submitted(rt: Runtime, arn: str, actor: str) -> dict[str, Any]:
                     rotation_step(rt, step, arn, snap.pending_version)
             elif snap.current_version is None or snap.state.phase is Phase.PROMOTED:
                 # Bootstrap, or a refusal (the old key must die first): no rotation to start.
-                verified, submission = rt.engine.verify_submission(arn, actor=actor)
-                rt.engine.promote(
-                    arn, verified, pending_version=None, actor=actor, submission=submission
-                )
+                rt.engine.handle_submission(arn, actor=actor)
             elif rt.store.read_submission(arn) is None:
                 return _summary(rt, arn, "waiting", message="Nothing in the inbox to hand over.")
             elif rt.store.start_rotation(arn) is None:
@@ -298,8 +295,8 @@ def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:
     for arn in secret_ids:
         try:
             with rt.store.session():
-                state = rt.engine.reconcile(arn, liveness=True)
-                if state.phase is Phase.AWAITING_KEY and rt.store.read_submission(arn) is not None:
+                rt.engine.reconcile(arn, liveness=True)
+                if rt.engine.submission_waiting(arn):
                     submitted(rt, arn, actor="sweep")
         except NotManaged as err:
             log.warning("sweep: skipping %s: %s", arn, err)
@@ -314,14 +311,4 @@ def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:
 
 def _summary(rt: Runtime, arn: str, outcome: str, **extra: Any) -> dict[str, Any]:
     with rt.store.session():
-        state = rt.store.snapshot(arn).state
-    return {
-        "outcome": outcome,
-        "phase": state.phase.value,
-        "rotation_id": state.rotation_id or state.last_rotation_id,
-        "mode": state.mode.value if state.mode else "",
-        "current_fp": state.current_fp,
-        "previous_fp": state.previous_fp,
-        "grace_until": state.grace_until.isoformat() if state.grace_until else "",
-        **{k: v for k, v in extra.items() if k != "state_only"},
-    }
+        return summary(rt.store.snapshot(arn).state, outcome, **extra)

@@ -46,7 +46,7 @@ from rotation.logs import quiet_sdk_loggers
 from rotation.notify import FanOut, Notifier, WebhookNotifier, chat_webhook_url
 from rotation.notify_gcp import PubSubNotifier, StructuredLogNotifier
 from rotation.policy import Policy
-from rotation.state import Mode, Phase
+from rotation.state import Mode
 from rotation.stores.gcp import GcpSecretStore, build_client
 from rotation.verify import Verifier
 
@@ -218,26 +218,8 @@ def _secret_id(doc: dict[str, Any]) -> str:
 
 def process_submission(rt: Runtime, live: str, actor: str) -> dict[str, Any]:
     """Verify the inbox submission and promote it; a refusal is an answer, not a failure."""
-    return handle_submission(rt, live, actor)
-
-
-def handle_submission(rt: Runtime, live: str, actor: str) -> dict[str, Any]:
-    """Verify the inbox submission and promote it, in one store session."""
-    with rt.store.session():
-        snap = rt.store.snapshot(live)
-        if snap.current_version and snap.current_version != snap.state.current_version:
-            # A crash after a promotion: let the reconciler record it (and retire the inbox
-            # copy) before the same key is verified again as if it were new.
-            rt.engine.reconcile(live)
-        return _verify_and_promote(rt, live, actor)
-
-
-def _verify_and_promote(rt: Runtime, live: str, actor: str) -> dict[str, Any]:
     try:
-        verified, submission = rt.engine.verify_submission(live, actor=actor)
-        state = rt.engine.promote(
-            live, verified, pending_version=None, actor=actor, submission=submission
-        )
+        state = rt.engine.handle_submission(live, actor=actor)
     except KeyRejected as err:
         log.info("submission for %s refused (%s)", live, err.reason)
         return {"outcome": "rejected", "reason": err.reason, "secret": live}
@@ -296,13 +278,10 @@ def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:
     for secret_id in secret_ids:
         try:
             with rt.store.session():
-                state = rt.engine.reconcile(secret_id, liveness=True)
+                rt.engine.reconcile(secret_id, liveness=True)
                 # Pub/Sub redelivers inbox events until they are handled; the sweep looks
                 # at an inbox only while a rotation waits for its key.
-                if (
-                    state.phase is Phase.AWAITING_KEY
-                    and rt.store.read_submission(secret_id) is not None
-                ):
+                if rt.engine.submission_waiting(secret_id):
                     process_submission(rt, secret_id, actor="sweep")
         except NotManaged as err:
             log.warning("sweep: skipping %s: %s", secret_id, err)

@@ -37,7 +37,7 @@ from rotation.operator.backend import (
     parse_audit_line,
 )
 from rotation.operator.config import CredentialRef, OperatorConfig
-from rotation.state import Mode, Phase
+from rotation.state import Mode, Phase, summary
 from rotation.stores.base import Snapshot
 
 T = TypeVar("T")
@@ -281,17 +281,8 @@ def _took_effect(action: str, before: Snapshot, after: Snapshot) -> bool:
 
 
 def _summary(snap: Snapshot, outcome: str) -> dict[str, Any]:
-    """The same shape as the AWS rotator's answer."""
-    st = snap.state
-    return {
-        "outcome": outcome,
-        "phase": st.phase.value,
-        "rotation_id": st.rotation_id or st.last_rotation_id,
-        "mode": st.mode.value if st.mode else "",
-        "current_fp": st.current_fp,
-        "previous_fp": st.previous_fp,
-        "grace_until": st.grace_until.isoformat() if st.grace_until else "",
-    }
+    """The same shape as the AWS rotator's answer (rotation.state.summary)."""
+    return summary(snap.state, outcome)
 
 
 def _check_http(response: Any, permission: str, what: str) -> None:

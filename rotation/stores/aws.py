@@ -35,6 +35,7 @@ from botocore.exceptions import ClientError
 from rotation import conventions as cv
 from rotation.credentials import Kind, Region
 from rotation.errors import NotManaged, StateConflict
+from rotation.metadata import config_from_aws
 from rotation.state import Phase, RotationState
 from rotation.stores.base import (
     CredentialConfig,
@@ -66,35 +67,14 @@ def _tags(description: dict[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in description.get("Tags", [])}
 
 
-def config_from_tags(arn: str, name: str, tags: dict[str, str]) -> CredentialConfig:
-    """The credential's configuration, as Pulumi tagged the live secret."""
-    if tags.get(cv.TAG_MANAGED) != "true" or cv.TAG_KIND not in tags:
-        raise NotManaged(
-            f"secret {name} is not a managed Customer.io credential "
-            f"(tag {cv.TAG_MANAGED}=true missing): it is provisioned by the Pulumi program."
-        )
-    region = tags.get(cv.TAG_REGION, "")
-    try:
-        kind, where = Kind(tags[cv.TAG_KIND]), Region(region) if region else None
-    except ValueError:
-        raise NotManaged(
-            f"secret {name} has tags {cv.TAG_KIND}/{cv.TAG_REGION} this rotator does not know: "
-            "fix them in the Pulumi program, or deploy the rotator that matches it."
-        ) from None
-    return CredentialConfig(
-        id=arn,
-        name=tags.get(cv.TAG_CREDENTIAL) or name,
-        kind=kind,
-        region=where,
-        workspace=tags.get(cv.TAG_WORKSPACE, ""),
-        webhook_endpoint=tags.get(cv.TAG_WEBHOOK_ENDPOINT, ""),
-    )
-
-
 class AwsSecretsStore(StoreBase):
-    def __init__(self, client: Any) -> None:
+    """`read_payloads`: the rotator's quick read includes the current key (its liveness
+    probe needs it); operators, who may not read keys, read the state document alone."""
+
+    def __init__(self, client: Any, *, read_payloads: bool = True) -> None:
         super().__init__()
         self.client = client
+        self.read_payloads = read_payloads
         # Set once by Pulumi and never moved: safe to keep across invocations.
         self._links: dict[str, dict[str, str]] = {}
 
@@ -112,7 +92,7 @@ class AwsSecretsStore(StoreBase):
         """DescribeSecret of the live secret, then GetSecretValue of its state document."""
         d = self._describe(credential_id)
         tags = _tags(d)
-        config = config_from_tags(d["ARN"], d.get("Name", credential_id), tags)
+        config = config_from_aws(d["ARN"], d.get("Name", credential_id), tags)
         links = {k: tags[k] for k in (cv.TAG_INBOX, cv.TAG_STATE) if tags.get(k)}
         self._links[credential_id] = self._links[d["ARN"]] = links
         stages: dict[str, list[str]] = d.get("VersionIdsToStages", {})
@@ -141,6 +121,8 @@ class AwsSecretsStore(StoreBase):
         if doc is None or not isinstance(doc.get("config"), dict):
             return None
         state, revision = self._state_from(doc)
+        if not self.read_payloads:
+            return self._from_document(credential_id, doc, state, revision)
         if state.phase is not Phase.IDLE or not state.current_version or not state.current_since:
             return None
         try:
@@ -170,11 +152,31 @@ class AwsSecretsStore(StoreBase):
             partial=True,
         )
 
+    def _from_document(
+        self, credential_id: str, doc: dict[str, Any], state: RotationState, revision: str
+    ) -> Snapshot | None:
+        """What the state document alone says (the operator's quick read, any phase)."""
+        try:
+            config = _config_from_copy(doc["config"], credential_id)
+        except (KeyError, ValueError):
+            return None
+        self._links[credential_id] = {
+            k: v for k, v in doc["config"].get("links", {}).items() if isinstance(v, str)
+        }
+        return Snapshot(
+            config=config,
+            state=state,
+            revision=revision,
+            current_version=state.current_version or None,
+            previous_version=state.previous_version or None,
+            partial=True,
+        )
+
     def _complete_snapshot(self, partial: Snapshot) -> Snapshot:
         """DescribeSecret for what the quick read left out: configuration and stages."""
         d = self._describe(partial.config.id)
         tags = _tags(d)
-        config = config_from_tags(d["ARN"], d.get("Name", partial.config.id), tags)
+        config = config_from_aws(d["ARN"], d.get("Name", partial.config.id), tags)
         links = {k: tags[k] for k in (cv.TAG_INBOX, cv.TAG_STATE) if tags.get(k)}
         self._links[partial.config.id] = self._links[d["ARN"]] = links
         stages: dict[str, list[str]] = d.get("VersionIdsToStages", {})

@@ -36,11 +36,10 @@ from google.api_core import exceptions as gexc
 
 from rotation import conventions as cv
 from rotation.clock import Clock, SystemClock
-from rotation.credentials import Kind, Region
 from rotation.errors import NotManaged, StateConflict
+from rotation.metadata import config_from_gcp
 from rotation.state import RotationState
 from rotation.stores.base import (
-    CredentialConfig,
     Snapshot,
     StoreBase,
     Submission,
@@ -152,28 +151,7 @@ class GcpSecretStore(StoreBase):
         secret = self._get(credential_id)
         if self.in_session:
             self._secrets[credential_id] = secret
-        labels = dict(secret.labels)
-        if labels.get(cv.GCP_LABEL_MANAGED) != "true" or cv.GCP_LABEL_KIND not in labels:
-            raise NotManaged(
-                f"secret {secret.name} is not a managed Customer.io credential (label "
-                f"{cv.GCP_LABEL_MANAGED}=true missing): it is provisioned by the Pulumi program."
-            )
-        region = labels.get(cv.GCP_LABEL_REGION, "")
-        try:
-            kind, where = Kind(labels[cv.GCP_LABEL_KIND]), Region(region) if region else None
-        except ValueError:
-            raise NotManaged(
-                f"secret {secret.name} has labels {cv.GCP_LABEL_KIND}/{cv.GCP_LABEL_REGION} the "
-                "rotator does not know: fix them in the Pulumi program and run pulumi up."
-            ) from None
-        config = CredentialConfig(
-            id=secret.name,
-            name=labels.get(cv.GCP_LABEL_CREDENTIAL) or secret.name.rsplit("/", 1)[1],
-            kind=kind,
-            region=where,
-            workspace=labels.get(cv.GCP_LABEL_WORKSPACE, ""),
-            webhook_endpoint=dict(secret.annotations).get(cv.GCP_ANNOTATION_WEBHOOK_ENDPOINT, ""),
-        )
+        config = config_from_gcp(secret.name, dict(secret.labels), dict(secret.annotations))
         prefix = cv.GCP_STATE_PREFIX
         fields = {
             k[len(prefix) :]: v for k, v in secret.annotations.items() if k.startswith(prefix)

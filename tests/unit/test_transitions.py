@@ -158,6 +158,14 @@ ROWS: list[tuple[str, RotationState, Event, dict[str, Any], Phase, Notice | None
         Notice.REJECTED,
     ),
     (
+        "a submission while the old key retires is refused quietly (the CLI tells)",
+        PROMOTED,
+        Event.REJECTED,
+        dict(reason="busy", fp="dddd4444", detail=""),
+        Phase.PROMOTED,
+        None,
+    ),
+    (
         "a 403 needs a person",
         AWAITING,
         Event.INCONCLUSIVE,
