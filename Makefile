@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.program_eval
 	$(BIN)/python -m bench.policies
 	$(BIN)/python -m bench.cli_startup
+	$(BIN)/python -m bench.coldstart
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -56,15 +56,18 @@ def scheduled(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     clock.advance(timedelta(days=76))
     h.sweep()
     n.notifications()
+    since = n.actions()
     op.run("status")
 
     n.step("The operator pastes a key from the wrong workspace")
+    n.dashboard("creates a Tracking API key, in the wrong workspace (2002), and copies it")
     wrong = n.remember(cio.new_track_key("2002"))
     op.submit(name, wrong)
     n.note(f"current key still {first.fingerprint}: {h.current_value(name) == _doc(first)}")
     n.notifications()
 
     n.step("The operator submits the right key")
+    n.dashboard("creates a Tracking API key in workspace 1001, named as the notice says")
     good = n.remember(cio.new_track_key("1001"))
     _, elapsed = _timed(lambda: op.submit(name, good))
     n.note(f"verified and promoted in {elapsed * 1000:.0f} ms of machine time")
@@ -82,11 +85,78 @@ def scheduled(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     n.notifications()
 
     n.step("The operator deletes the old key in the dashboard and runs `cio-rotate check`")
+    n.dashboard("deletes the old key (the name, creation day and last 4 the notice gives)")
     cio.delete_key(first)
     op.run("check", name)
     n.note(f"phase: {_phase(h, name)}")
     n.notifications()
+    n.measure("scheduled", since)
     return elapsed
+
+
+def wrong_deletion(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> None:
+    """The operator deletes the NEW key; the rotator notices, rolls back and says what now."""
+    name = "support-track"
+    op = n.operator
+
+    def sweep() -> None:  # the daily sweep, shown for this credential only
+        h.invoke({"action": "sweep", "secret_ids": [h.secrets[name]]})
+
+    n.console.rule(f"[bold]AWS: the wrong key deleted ({name})[/]")
+    h.provision(name, "track", "us", workspace="1001")
+    old = n.remember(cio.new_track_key("1001"))
+    h.submit(name, old)
+    n.skip_notifications()  # a bootstrap, as above
+    clock.advance(timedelta(days=76))
+    sweep()
+    n.step("The rotation opens")
+    n.notifications()
+    since = n.actions()
+    suggested = h.state(name).key_name
+
+    n.step("The operator creates the new key, names it as suggested, and submits it")
+    n.dashboard(f"creates a Tracking API key in workspace 1001 named {suggested}")
+    new = n.remember(cio.new_track_key("1001"))
+    op.submit(name, new, key_name=suggested)
+    n.notifications()
+
+    n.step("The grace period passes: delete the old key now")
+    clock.advance(timedelta(hours=25))
+    sweep()
+    n.notifications()
+
+    n.step("The operator deletes the NEW key by mistake, then runs `cio-rotate check`")
+    n.dashboard(f"deletes {suggested} (the new key) instead of the old one")
+    cio.delete_key(new)
+    op.run("check", name)
+    back = _doc(old) == h.current_value(name)
+    n.note(
+        f"applications read the previous key again: {back}; Customer.io accepts it: "
+        f"{cio.is_live(old)}; phase: {_phase(h, name)}"
+    )
+    n.notifications()
+    if not back or not cio.is_live(old):
+        raise SystemExit("the rotator did not roll back to the previous key")
+
+    n.step("The operator follows the page: a new key, submitted; the old one deleted after grace")
+    again = h.state(name).key_name
+    n.dashboard(f"creates another Tracking API key in workspace 1001 named {again}")
+    newer = n.remember(cio.new_track_key("1001"))
+    op.submit(name, newer, key_name=again)
+    n.notifications()
+    clock.advance(timedelta(hours=25))
+    sweep()
+    n.notifications()
+    n.dashboard(
+        "deletes the old key this time (the name, creation day and last 4 the notice gives)"
+    )
+    cio.delete_key(old)
+    op.run("check", name)
+    n.note(f"phase: {_phase(h, name)}")
+    n.notifications()
+    if _phase(h, name) != "idle":
+        raise SystemExit("the rotation did not close after the wrong deletion was repaired")
+    n.measure("wrong deletion", since)
 
 
 def emergency(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> float:
@@ -191,6 +261,7 @@ def run(console: Console) -> list[str]:
                 t1 = scheduled(n, harness, cio, clock)
                 t2 = emergency(n, harness, cio, clock)
                 migration(n, harness, cio, clock)
+                wrong_deletion(n, harness, cio, clock)
                 emitted = [str(x) for x in harness.notifications()]
                 for name in harness.secrets:
                     emitted.append(str(harness.tags(name)))
@@ -201,6 +272,8 @@ def run(console: Console) -> list[str]:
                     f"emergency {t2 * 1000:.0f} ms; notifications: {len(harness.notifications())}; "
                     f"keys found in notifications or tags: {len(leaks)}"
                 )
+                for scene, count in n.measured.items():
+                    console.print(f"operator actions, opening notice to closed ({scene}): {count}")
                 if leaks:
                     raise SystemExit("a key leaked into a notification or a tag")
                 return n.keys

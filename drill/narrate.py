@@ -31,9 +31,28 @@ class Narrator:
         self.operator = operator
         self.shown = 0
         self.keys: list[str] = []
+        self.dashboard_steps = 0  # what the operator does by hand in the Customer.io dashboard
+        self.measured: dict[str, int] = {}  # scene -> actions from the opening notice to closed
 
     def step(self, text: str) -> None:
         self.console.print(f"\n[bold cyan]▶ {text}[/]")
+
+    def dashboard(self, text: str) -> None:
+        """A step the operator takes in the Customer.io dashboard (counted as an action)."""
+        self.dashboard_steps += 1
+        self.console.print(f"  [bold magenta]\\[dashboard][/] {escape(text)}")
+
+    def actions(self) -> int:
+        """Every CLI command and dashboard step so far."""
+        return self.operator.commands + self.dashboard_steps
+
+    def measure(self, scene: str, since: int) -> None:
+        """Record and print the actions taken in `scene` since the count was `since`."""
+        self.measured[scene] = self.actions() - since
+        self.note(
+            f"operator actions from the opening notice to closed: {self.measured[scene]} "
+            "(every cio-rotate command and dashboard step)"
+        )
 
     def note(self, text: str) -> None:
         self.console.print(f"  {text}")

@@ -40,6 +40,7 @@ class Operator:
         self.dir = Path(tempfile.mkdtemp(prefix="cio-drill-"))
         # The operator's shell: where `probe` finds Customer.io (the local one here).
         self.env: dict[str, str] = {}
+        self.commands = 0  # `cio-rotate` commands typed, for the drill's action count
 
     @classmethod
     def for_aws(cls, console: Console, harness: AwsHarness) -> Operator:
@@ -74,6 +75,7 @@ class Operator:
 
     def run(self, *args: str, typed: str | None = None) -> int:
         """Run `cio-rotate ARGS`; `typed` is what the operator types at hidden prompts."""
+        self.commands += 1
         # Pasteable: every argument quoted for a POSIX shell, and no markup read from it.
         self.console.print(f"  [bold]$ {escape(shlex.join(['cio-rotate', *args]))}[/]")
         path = self.dir / "outputs.json"
@@ -90,9 +92,10 @@ class Operator:
         self.console.print(f"    [dim](exit code {result.exit_code})[/]")
         return int(result.exit_code)
 
-    def submit(self, name: str, key: Credential) -> int:
+    def submit(self, name: str, key: Credential, key_name: str = "") -> int:
         typed = f"{key.site_id}\n{key.secret}\n" if key.site_id else f"{key.secret}\n"
-        return self.run("submit", name, typed=typed)
+        named = ("--key-name", key_name) if key_name else ()
+        return self.run("submit", name, *named, typed=typed)
 
 
 def _deliver(harness: GcpHarness) -> None:

@@ -41,6 +41,14 @@ CLOUDWATCH_RETENTION_DAYS = frozenset(
 _NAME_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 _PREFIX_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,14}[a-z0-9])?$")
 _WORKSPACE_RE = re.compile(r"^[a-z0-9_-]{1,63}$")
+# The webhook endpoint is written as an AWS tag value (letters, digits, spaces and
+# _ . : / = + - @, at most 256) and shown in notices: an https URL with no user info,
+# query or fragment, where a token could hide.
+_ENDPOINT_RE = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[A-Za-z0-9_.:/=+\-]*)?$")
+_ENDPOINT_MAX = 256
+_TOKEN_LIKE_RE = re.compile(
+    r"^(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{24,}$"
+)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _IAM_PRINCIPAL_RE = re.compile(
     r"^arn:aws[a-z-]*:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)$"
@@ -85,6 +93,9 @@ class CredentialSpec:
     kind: Kind
     region: Region | None = None
     workspace_id: str | None = None
+    # webhook_signing only: the URL the reporting webhook posts to, which is how the
+    # dashboard lists webhooks (the runbook names the webhook by it). Never a secret.
+    webhook_endpoint: str | None = None
     # `cio-rotate retire NAME` reached RETIRED: Pulumi may delete its secrets. Until then
     # every secret of the credential is protected, so removing the entry fails `pulumi up`.
     retired: bool = False
@@ -103,6 +114,39 @@ class CredentialSpec:
             )
         if self.workspace_id is not None and not _WORKSPACE_RE.match(self.workspace_id):
             raise ValueError(f"{self.name}: invalid workspace id")
+        if self.webhook_endpoint is not None:
+            if self.kind is not Kind.WEBHOOK_SIGNING:
+                raise ValueError(f"{self.name}: only a webhook signing key has an endpoint")
+            problem = endpoint_problem(self.webhook_endpoint)
+            if problem:
+                raise ValueError(f"{self.name}: webhook_endpoint {problem}")
+
+
+def endpoint_problem(url: str) -> str:
+    """Why `url` cannot be a webhook endpoint in the stack config, or "" when it can."""
+    if len(url) > _ENDPOINT_MAX:
+        return f"is longer than {_ENDPOINT_MAX} characters (what an AWS tag value holds)."
+    if not url.startswith("https://"):
+        return "must be an https:// URL (Customer.io posts reporting webhooks over https)."
+    if "@" in url.split("/", 3)[2]:  # the authority, after "https://"
+        return "holds user info (user:password@): no credential may be in the stack config."
+    if "?" in url or "#" in url:
+        return (
+            "has a query or fragment: a token could hide there, and the endpoint is shown in "
+            "notices. Give the URL without them."
+        )
+    if not _ENDPOINT_RE.match(url):
+        return (
+            "may only hold letters, digits and _ . : / = + - after https:// (what an AWS tag "
+            "value holds; no percent-encoding)."
+        )
+    segments = url.split("://", 1)[1].split("/")[1:]
+    if any(_TOKEN_LIKE_RE.match(seg) for seg in segments):
+        return (
+            "has a path segment that looks like a token: the endpoint is shown in notices, so "
+            "it must hold no secret. Give the receiver's URL without it."
+        )
+    return ""
 
 
 @dataclass(frozen=True)
@@ -194,7 +238,7 @@ KNOWN_KEYS: tuple[str, ...] = (
     "gcp_consumer_members",
     "gcp_max_instances",
 )
-_CREDENTIAL_FIELDS = ("name", "kind", "region", "workspace_id", "retired")
+_CREDENTIAL_FIELDS = ("name", "kind", "region", "workspace_id", "webhook_endpoint", "retired")
 
 
 class _Collector:
@@ -374,6 +418,30 @@ def _parse_credential(index: int, item: Any, out: _Collector) -> CredentialSpec 
             f"`pulumi config set --path '{key}.workspace_id' 123456`, or remove it.",
         )
         ok = False
+    endpoint = item.get("webhook_endpoint")
+    if endpoint is not None:
+        if kind is not None and kind is not Kind.WEBHOOK_SIGNING:
+            out.add(
+                f"{key}.webhook_endpoint",
+                f"only a webhook_signing credential has an endpoint, not a {kind.value} key.",
+                f"`pulumi config rm --path '{key}.webhook_endpoint'`.",
+            )
+            ok = False
+        else:
+            # The value is never echoed: a mistaken URL may carry a token.
+            problem = (
+                endpoint_problem(endpoint)
+                if isinstance(endpoint, str)
+                else "must be a string (an https:// URL)."
+            )
+            if problem:
+                out.add(
+                    f"{key}.webhook_endpoint",
+                    f"the value given {problem}",
+                    f"`pulumi config set --path '{key}.webhook_endpoint' "
+                    "https://hooks.example.com/customerio`, or remove it.",
+                )
+                ok = False
     retired = item.get("retired", False)
     if retired in ("true", "false"):  # `pulumi config set --path` stores strings
         retired = retired == "true"
@@ -389,7 +457,12 @@ def _parse_credential(index: int, item: Any, out: _Collector) -> CredentialSpec 
         return None
     workspace_id = workspace if isinstance(workspace, str) and workspace else None
     return CredentialSpec(
-        name=name, kind=kind, region=region, workspace_id=workspace_id, retired=bool(retired)
+        name=name,
+        kind=kind,
+        region=region,
+        workspace_id=workspace_id,
+        webhook_endpoint=endpoint if isinstance(endpoint, str) and endpoint else None,
+        retired=bool(retired),
     )
 
 

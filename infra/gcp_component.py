@@ -262,7 +262,11 @@ class GcpRotation(pulumi.ComponentResource):
             ),
             topics=topics,
             labels=gcp_live_labels(spec),
-            annotations=gcp_live_annotations(naming.gcp_secret_name(project, inbox_id)),
+            annotations=gcp_live_annotations(
+                naming.gcp_secret_name(project, inbox_id), spec.webhook_endpoint or ""
+            ),
+            # The webhook endpoint annotation is written when the secret is created: a later
+            # change of it needs the annotation edited by hand (annotations are ignored below).
             # The function moves nextRotationTime after each promotion, keeps its state
             # in `cio-state-*` annotations and points the `current`/`previous` aliases
             # at versions; Pulumi sets these once and must never undo them.

@@ -40,7 +40,7 @@ def _config_tags(spec: CredentialSpec) -> dict[str, str]:
         spec.kind,
         spec.region,
         spec.workspace_id or "",
-        getattr(spec, "webhook_endpoint", "") or "",
+        spec.webhook_endpoint or "",
     )
 
 

@@ -169,10 +169,14 @@ class GcpHarness:
 
     # -- what operators, Pub/Sub and Secret Manager do ------------------------------------
 
-    def submit(self, name: str, credential: Credential | str) -> list[tuple[str, int]]:
+    def submit(
+        self, name: str, credential: Credential | str, actor: str = "", key_name: str = ""
+    ) -> list[tuple[str, int]]:
         """Operator hand-over: add a version to the inbox; Pub/Sub delivers the event."""
         raw = credential if isinstance(credential, str) else credential.to_json()
-        self.rt.store.write_submission(self.secrets[name], raw.encode("utf-8"))
+        self.rt.store.write_submission(
+            self.secrets[name], raw.encode("utf-8"), actor=actor, key_name=key_name
+        )
         return self.pump()
 
     def deliver(self, message: dict[str, Any], structured: bool = False) -> int:

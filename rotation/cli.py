@@ -497,6 +497,7 @@ CELL_LABELS = (
     "waiting on",
     "deadline",
     "previous key revoked",
+    "current key works",
 )
 
 
@@ -522,6 +523,7 @@ def _cells(r: ops.CredentialStatus) -> list[tuple[str, str]]:
         r.waiting_on,
         ops.when(r.deadline),
         previous,
+        ops.liveness(r),
     )
     return list(zip(CELL_LABELS, values, strict=True))
 
@@ -607,6 +609,14 @@ def submit(
             '"api_key": "...", "region": "us"} (region may be left out).',
         ),
     ] = False,
+    key_name: Annotated[
+        str | None,
+        typer.Option(
+            "--key-name",
+            help="What the key is called in the Customer.io dashboard (default: the name the "
+            "rotation suggested; asked in a terminal). Not for webhook signing keys.",
+        ),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the verdict.")] = 120.0,
     poll: Annotated[float, typer.Option(help="Seconds between checks.")] = 2.0,
 ) -> None:
@@ -626,8 +636,24 @@ def submit(
         backend = cli.backend(ref)
         snap = backend.snapshot(ref)
         kind, region = snap.config.kind, snap.config.region
+        if key_name is not None and kind is Kind.WEBHOOK_SIGNING:
+            _bad_value(
+                cli,
+                "--key-name",
+                "the dashboard does not name webhook signing keys.",
+                "Leave --key-name out for this credential.",
+            )
         raw = _read_submission(cli, ref.name, kind, region.value if region else "", stdin)
         credential = parse_credential(raw, kind, region)
+        given = _key_name(cli, snap.state.key_name, key_name, kind, stdin)
+        secret = credential.secret
+        if given and len(given) >= 8 and (given in secret or secret in given):
+            _bad_value(
+                cli,
+                "--key-name",
+                "that is part of the key itself, not its name.",
+                "Give the name the key has in the dashboard's list.",
+            )
         if not cli.as_json:
             _say(f"Key {credential.label} is well formed; handing it over to the rotator...")
         outcome = ops.submit_key(
@@ -636,11 +662,47 @@ def submit(
             credential,
             credential.to_json().encode("utf-8"),
             actor=_actor(),
+            key_name=given,
             timeout=timeout,
             poll=poll,
             sleep=cli.overrides.sleep or _sleep,
+            clock=cli.clock.now,
+            policy=cli.config.policy,
         )
     _report(cli, outcome)
+
+
+KEY_NAME_MAX = 100
+_KEY_NAME = re.compile(r"[A-Za-z0-9 _.:/=+\-@]+")
+
+
+def _key_name(cli: Cli, suggested: str, given: str | None, kind: Kind, from_stdin: bool) -> str:
+    """The key's dashboard name: --key-name, else asked in a terminal (the suggested name
+    is the default), else "" (the suggested name stands). Webhook signing keys have none."""
+    if kind is Kind.WEBHOOK_SIGNING:
+        return ""
+    if given is None:
+        if from_stdin or sys.stdin is None or not sys.stdin.isatty():
+            return ""
+        try:
+            given = str(
+                typer.prompt(
+                    "What is the key called in the dashboard?", default=suggested or "", err=True
+                )
+            )
+        except (typer.Abort, EOFError):
+            return ""
+    name = given.strip()
+    if not name or len(name) > KEY_NAME_MAX or not _KEY_NAME.fullmatch(name):
+        _bad_value(
+            cli,
+            "--key-name",
+            f"give 1 to {KEY_NAME_MAX} letters, digits, spaces or _ . : / = + - @ "
+            "(what the rotator can record).",
+            f"Name the key e.g. {suggested or 'marketing-track-20260302'} in the dashboard and "
+            "pass that.",
+        )
+    return name
 
 
 def _sleep(seconds: float) -> None:

@@ -130,6 +130,7 @@ class Engine:
         policy: Policy | None = None,
         cli: str = cv.CLI_NAME,
         max_attempts: int = 8,
+        via: str = "",
     ) -> None:
         self.store = store
         self.verifier = verifier
@@ -138,6 +139,9 @@ class Engine:
         self.policy = policy or Policy()
         self.cli = cli
         self.max_attempts = max_attempts
+        # The cloud service that carries requests to this engine (secretsmanager, pubsub):
+        # the audit trail's `via`, while `actor` names the person a step is owed to.
+        self.via = via
         # The outbox claims this engine made (credential -> the claim it wrote).
         self._claims: dict[str, str] = {}
 
@@ -220,6 +224,12 @@ class Engine:
                 "candidate": kw.pop("candidate", ""),
             },
             detail=kw.pop("detail", ""),
+            via=self.via,
+            names={
+                "current": state.current_name,
+                "previous": state.previous_name,
+                "new": state.key_name if state.phase is Phase.AWAITING_KEY else "",
+            },
         )
 
     # -- entry points ------------------------------------------------------------
@@ -459,6 +469,7 @@ class Engine:
         """Verify a staged value again (an AWS rotation retried after a crash) in this attempt."""
         with self.store.session():
             snap = self.store.snapshot(credential_id)
+            actor = snap.state.submitted_by or actor  # the person, not the service that retried
             try:
                 candidate = parse_credential(raw, snap.config.kind, snap.config.region)
             except MalformedKey as err:

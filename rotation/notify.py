@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import requests
+if TYPE_CHECKING:  # imported where used: the functions' cold start does not load requests
+    import requests
 
 from rotation import conventions as cv
 from rotation.runbook import Notification
@@ -48,6 +49,8 @@ class WebhookNotifier:
     """POSTs `{"text": ...}` (what Slack and most chat tools accept) plus structured fields."""
 
     def __init__(self, url: str, session: requests.Session | None = None) -> None:
+        import requests
+
         self.url = url
         self.session = session or requests.Session()
 

@@ -20,13 +20,11 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
-from urllib3.util.retry import Retry
+if TYPE_CHECKING:  # imported where used: the functions' cold start does not load requests
+    import requests
 
 from rotation import conventions as cv
 from rotation import runbook
@@ -77,6 +75,10 @@ def build_session(
     attempts: int = 4, backoff_factor: float = 0.5, retry_after_max: int = 20
 ) -> requests.Session:
     """A session that retries 429 and 5xx with backoff, honouring a bounded Retry-After."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
     retry = Retry(
         total=attempts - 1,
         connect=attempts - 1,
@@ -166,6 +168,9 @@ class Verifier:
         else:
             url = self.app_host(credential.region) + "/v1/workspaces"
             auth_kw = {"headers": {"Authorization": f"Bearer {credential.secret}"}}
+        import requests
+        from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
+
         try:
             response = self.session.get(url, timeout=self.timeout, allow_redirects=False, **auth_kw)
         except requests.Timeout:

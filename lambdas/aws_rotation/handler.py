@@ -72,6 +72,7 @@ def build_runtime(
         clock=clock or SystemClock(),
         policy=Policy.from_env(env),
         cli=env.get(cv.ENV_CLI_NAME, cv.CLI_NAME),
+        via="secretsmanager",
     )
     return Runtime(engine=engine, store=store)
 

@@ -91,6 +91,7 @@ def build_runtime(
         clock=clock,
         policy=Policy.from_env(env),
         cli=env.get(cv.ENV_CLI_NAME, cv.CLI_NAME),
+        via="pubsub",
     )
     managed = tuple(s.strip() for s in env.get(cv.ENV_MANAGED_SECRETS, "").split(",") if s.strip())
     return Runtime(engine=engine, store=store, managed=managed)

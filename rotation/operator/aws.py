@@ -159,13 +159,15 @@ class AwsBackend:
             native_last_rotated=_utc(d.get("LastRotatedDate")),
         )
 
-    def hand_over(self, ref: CredentialRef, raw: bytes, actor: str) -> dict[str, Any] | None:
+    def hand_over(
+        self, ref: CredentialRef, raw: bytes, actor: str, key_name: str = ""
+    ) -> dict[str, Any] | None:
         """Inbox first, then RotateSecret; the rotator directly when AWS cannot start one."""
         snap = self.snapshot(ref)
         self._call(
             "secretsmanager",
             f"write the inbox of {ref.name}",
-            lambda: self.store.write_submission(ref.secret_id, raw),
+            lambda: self.store.write_submission(ref.secret_id, raw, actor=actor, key_name=key_name),
         )
         if snap.current_version is None or snap.pending_version:
             # Bootstrap (nothing to rotate yet) or an unfinished rotation AWS would refuse.

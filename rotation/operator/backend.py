@@ -115,8 +115,11 @@ class Backend(Protocol):
     def details(self, ref: CredentialRef) -> Details:
         """The cloud's own schedule for the credential, if it has one."""
 
-    def hand_over(self, ref: CredentialRef, raw: bytes, actor: str) -> dict[str, Any] | None:
-        """Write the inbox and set the rotator going; its summary if it answered at once."""
+    def hand_over(
+        self, ref: CredentialRef, raw: bytes, actor: str, key_name: str = ""
+    ) -> dict[str, Any] | None:
+        """Write the inbox (the key, who hands it over and its dashboard name) and set the
+        rotator going; its summary if it answered at once."""
 
     def invoke(self, ref: CredentialRef, action: str, **fields: Any) -> dict[str, Any]:
         """Ask the rotator to take an action (emergency, reconcile, rollback) now."""

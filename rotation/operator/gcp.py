@@ -165,12 +165,14 @@ class GcpBackend:
             when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
         return Details(native_next_rotation=when if isinstance(when, datetime) else None)
 
-    def hand_over(self, ref: CredentialRef, raw: bytes, actor: str) -> dict[str, Any] | None:
+    def hand_over(
+        self, ref: CredentialRef, raw: bytes, actor: str, key_name: str = ""
+    ) -> dict[str, Any] | None:
         """Add the inbox version; SECRET_VERSION_ADD sets the function going."""
         self._call(
             "secretmanager.versions.add",
             f"write the inbox of {ref.name}",
-            lambda: self.store.write_submission(ref.secret_id, raw),
+            lambda: self.store.write_submission(ref.secret_id, raw, actor=actor, key_name=key_name),
         )
         return None
 

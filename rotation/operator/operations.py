@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rotation import conventions as cv
@@ -77,6 +77,12 @@ class CredentialStatus:
     previous_fp: str
     previous_revoked: str  # "yes" | "no" | "n/a"
     problem: str = ""
+    # The daily liveness check of the current key (state.live_*): when Customer.io last
+    # confirmed it working (recorded at promotion, rollback and whenever the outcome
+    # changes), what the last check found, and since when checks are inconclusive.
+    live_checked_at: datetime | None = None
+    live_outcome: str = ""  # accepted | rejected | the inconclusive cause | "" (none yet)
+    live_unknown_since: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -145,7 +151,30 @@ def describe(
         deadline=deadline if st.phase is not Phase.IDLE else None,
         previous_fp=st.previous_fp,
         previous_revoked=revoked,
+        live_checked_at=st.live_checked_at,
+        live_outcome=st.live_outcome,
+        live_unknown_since=st.live_unknown_since,
     )
+
+
+def liveness(r: CredentialStatus) -> str:
+    """Whether Customer.io last accepted the current key, and when that was recorded."""
+    if r.kind == Kind.WEBHOOK_SIGNING.value:
+        return "n/a (no API checks a signing key; a delivery proves it)"
+    if not r.current_fp:
+        return "-"
+    if r.live_outcome == "rejected":
+        return f"REFUSED by Customer.io (seen {when(r.live_checked_at)}); see `{CLI} runbook`"
+    confirmed = f"confirmed working {when(r.live_checked_at)}" if r.live_checked_at else ""
+    if r.live_unknown_since is not None:
+        cause = r.live_outcome or "inconclusive"
+        head = f"unknown since {when(r.live_unknown_since)} ({cause})"
+        return f"{head}; last {confirmed}" if confirmed else head
+    if not confirmed:
+        return "no check recorded yet"
+    # An accepted daily check writes nothing (its `key.alive` event is in `history`):
+    # the time is the last change of outcome, and any refusal is recorded at once.
+    return f"{confirmed} (daily checks record changes only)"
 
 
 def unavailable(ref: CredentialRef, problem: str) -> CredentialStatus:
@@ -194,20 +223,29 @@ class Outcome:
         }
 
 
-def _promoted_lines(name: str, st: RotationState, page: str) -> list[str]:
-    if st.phase is Phase.IDLE or not st.previous_fp:
-        return ["This is the first key: there is no old key to delete. Nothing left to do."]
-    if st.revoke_first:
-        return [
-            f"Make sure the old key (fingerprint {st.previous_fp}) is deleted in {page}, then "
-            f"run `{CLI} check {name}`: the rotator confirms Customer.io refuses it."
-        ]
-    return [
-        f"Do NOT delete the old key (fingerprint {st.previous_fp}) yet: applications switch "
-        "to the new key as their cache expires.",
-        f"After {when(st.grace_until)}: delete it in {page}, then run `{CLI} check {name}` "
-        "(you will also be told).",
-    ]
+def context(snap: Snapshot, now: datetime, policy: Policy) -> runbook.Context:
+    """What the runbook texts see of a credential, as the rotator builds it for notices."""
+    st, cfg = snap.state, snap.config
+    return runbook.Context(
+        name=cfg.name,
+        kind=cfg.kind,
+        region=cfg.region.value if cfg.region else "",
+        workspace=st.workspace or cfg.workspace,
+        state=st,
+        policy=policy,
+        now=now,
+        cli=CLI,
+        webhook_endpoint=cfg.webhook_endpoint,
+    )
+
+
+def _promoted_lines(snap: Snapshot, now: datetime, policy: Policy) -> list[str]:
+    """What is left to do: the very text of the promoted notice (runbook.after_promotion)."""
+    if snap.state.phase is Phase.IDLE:
+        if not snap.state.previous_fp:
+            return ["This is the first key: there is no old key to delete. Nothing left to do."]
+        return ["The rotation is closed: nothing left to do."]
+    return runbook.after_promotion(context(snap, now, policy))
 
 
 def submit_key(
@@ -219,10 +257,19 @@ def submit_key(
     actor: str,
     timeout: float,
     poll: float,
+    key_name: str = "",
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
+    clock: Callable[[], datetime] | None = None,
+    policy: Policy | None = None,
 ) -> Outcome:
-    """Hand a locally validated key over and wait for the rotator's verdict."""
+    """Hand a locally validated key over and wait for the rotator's verdict.
+
+    `key_name` is what the operator called the key in the dashboard (empty: the
+    rotation's suggested name stands); it travels with the key in the inbox envelope.
+    """
+    now = clock or (lambda: datetime.now(UTC))
+    policy = policy or Policy()
     before = backend.snapshot(ref)
     name, st = before.config.name, before.state
     fp, label = credential.fingerprint, credential.label
@@ -242,7 +289,7 @@ def submit_key(
             return Outcome(
                 EXIT_OK,
                 f"Key {label} is already current for {name}.",
-                _promoted_lines(name, st, page),
+                _promoted_lines(before, now(), policy),
             )
         raise Rejected(
             f"{name} is still retiring its previous key (fingerprint {st.previous_fp}); a new "
@@ -255,7 +302,7 @@ def submit_key(
             runbook.rejection_text("same_as_current", label) + " Nothing was written.",
             code="same_as_current",
         )
-    summary = backend.hand_over(ref, raw, actor) or {}
+    summary = backend.hand_over(ref, raw, actor, key_name) or {}
     deadline = monotonic() + timeout
     while True:
         snap = backend.snapshot(ref)
@@ -267,7 +314,7 @@ def submit_key(
             return Outcome(
                 EXIT_OK,
                 f"Key {label} passed verification and is now current for {name}.",
-                _promoted_lines(name, now_st, page),
+                _promoted_lines(snap, now(), policy),
                 {"outcome": "promoted", "fingerprint": fp},
             )
         if summary.get("outcome") == "rejected" or now_st.rejection_fp == fp:
@@ -381,16 +428,7 @@ def _stage_verdict(name: str, label: str, fp: str, snap: Snapshot, *, mine: bool
 def runbook_text(snap: Snapshot, now: datetime, policy: Policy) -> Outcome:
     """The instructions of the open rotation, from the runbook module's own text."""
     st, cfg = snap.state, snap.config
-    ctx = runbook.Context(
-        name=cfg.name,
-        kind=cfg.kind,
-        region=cfg.region.value if cfg.region else "",
-        workspace=st.workspace or cfg.workspace,
-        state=st,
-        policy=policy,
-        now=now,
-        cli=CLI,
-    )
+    ctx = context(snap, now, policy)
     rid = st.rotation_id or st.last_rotation_id
     if st.phase is Phase.IDLE:
         raise NotFound(
@@ -458,6 +496,28 @@ def check_result(snap: Snapshot, now: datetime) -> Outcome:
             [
                 f"Switch every consumer, delete the key in {page}, then run "
                 f"`{CLI} check {name}` again (`{CLI} runbook {name}` shows the steps)."
+            ],
+        )
+    if st.phase is Phase.AWAITING_KEY and st.live_outcome == "rejected":
+        return Outcome(
+            EXIT_WAITING,
+            f"{name}: Customer.io refuses the current key (fingerprint {st.current_fp}): "
+            "applications have no working key. On-call has been paged.",
+            [f"Create a new key and submit it now: `{CLI} runbook {name}` shows the steps."],
+        )
+    if st.phase is Phase.AWAITING_KEY and st.previous_revoked and st.previous_fp:
+        # Only a refused current key re-opens a rotation with its previous key recorded
+        # as refused: the rotator rolled back to the key that still works.
+        dead = f'"{st.previous_name}"' if st.previous_name else "the new key"
+        alive = f'"{st.current_name}"' if st.current_name else "the previous key"
+        return Outcome(
+            EXIT_WAITING,
+            f"{name}: Customer.io refuses {dead} (fingerprint {st.previous_fp}): it was "
+            f"deleted. The rotator made {alive} (fingerprint {st.current_fp}) current again.",
+            [
+                f"Do NOT delete {alive}: it is the only key that works. On-call has been paged.",
+                f"The rotation is open again (deadline {when(st.deadline)}): create a new key "
+                f"and submit it; `{CLI} runbook {name}` shows the steps.",
             ],
         )
     if st.phase is Phase.AWAITING_KEY:

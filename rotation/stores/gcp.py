@@ -14,9 +14,9 @@
   resource a request modifies), so "promote" = add the version, then move the
   aliases and `rotation.next_rotation_time` in one etag-checked UpdateSecret.
   A retried promotion finds its value already newest and reuses it. Secret
-  Manager has no conditional AddSecretVersion, so two *concurrent* promotions
-  could both add: the function runs with max instances 1 and concurrency 1
-  (infra/), like the AWS rotator's reserved concurrency 1.
+  Manager has no conditional AddSecretVersion, so a promotion first claims the
+  next version with an etag-checked annotation: of two concurrent promotions only
+  one adds. No correctness rests on the function's concurrency.
 - The submission inbox is a second secret operators may only add versions to.
   The newest ENABLED inbox version is the submission; consuming it DESTROYS it
   (and any older enabled submission it superseded), promoted or refused alike.
@@ -28,7 +28,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,7 +40,7 @@ from rotation import conventions as cv
 from rotation.clock import Clock, SystemClock
 from rotation.errors import NotManaged, StateConflict
 from rotation.metadata import config_from_gcp
-from rotation.state import RotationState
+from rotation.state import RotationState, format_time, parse_time
 from rotation.stores.base import (
     Snapshot,
     StoreBase,
@@ -51,6 +53,10 @@ log = logging.getLogger(__name__)
 
 ENABLED = 1
 DESTROYED = 3
+# The promotion claim (see GcpSecretStore._claim_promotion): a `cio-state-*` annotation,
+# so the state write that records the promotion drops it.
+PROMOTING = cv.GCP_STATE_PREFIX + "promoting"
+PROMOTION_LEASE = timedelta(minutes=5)
 
 
 def _crc_table() -> list[int]:
@@ -360,6 +366,7 @@ class GcpSecretStore(StoreBase):
                 "another promotion got there first."
             )
         else:
+            self._claim_promotion(credential_id, value)
             added = self.client.add_secret_version(
                 request={
                     "parent": credential_id,
@@ -368,6 +375,50 @@ class GcpSecretStore(StoreBase):
             )
             number = str(_number(added.name))
         return number
+
+    def _claim_promotion(self, credential_id: str, value: bytes) -> None:
+        """Claim the next version with the secret's etag before adding it.
+
+        Secret Manager has no conditional AddSecretVersion: two invocations promoting at
+        once could both add. The claim is an annotation written with the etag the
+        promotion was decided on, so only one of them gets to add; the other is refused
+        (StateConflict) and its event is redelivered. The claim carries the value's
+        fingerprint and a time: a retry of the same promotion passes, a claim left by a
+        crashed invocation expires after PROMOTION_LEASE, and the state write that records
+        the promotion drops it (it is one of the `cio-state-*` annotations).
+        """
+        secret = self._secret(credential_id)
+        annotations = dict(secret.annotations)
+        mine = hashlib.sha256(value).hexdigest()[:16]
+        held, _, at = annotations.get(PROMOTING, "").rpartition("@")
+        claimed_at = parse_time(at) if held else None
+        live_claim = (
+            held
+            and held != mine
+            and claimed_at is not None
+            and self.clock.now() < claimed_at + PROMOTION_LEASE
+        )
+        if live_claim and held != self._newest_fingerprint(credential_id):
+            # Another invocation claimed the next version and has not added it yet.
+            raise StateConflict(f"{credential_id}: another promotion is in progress.")
+        annotations[PROMOTING] = f"{mine}@{format_time(self.clock.now())}"
+        body = {"name": credential_id, "etag": secret.etag, "annotations": annotations}
+        try:
+            updated = self._update(body, ["annotations"])
+        except StateConflict:
+            self._secrets.pop(credential_id, None)
+            raise
+        if self.in_session:
+            self._secrets[credential_id] = updated
+        known = self._snapshots.get(credential_id)
+        if known is not None:
+            self._snapshots[credential_id] = replace(known, revision=str(updated.etag))
+
+    def _newest_fingerprint(self, credential_id: str) -> str:
+        """The claim fingerprint of the current version's value (a spent claim matches it)."""
+        current = self.snapshot(credential_id).current_version
+        value = self.read_value(credential_id, current) if current else None
+        return hashlib.sha256(value).hexdigest()[:16] if value is not None else ""
 
     # -- the operator's and the platform's side ------------------------------------
 

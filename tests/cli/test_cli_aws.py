@@ -91,6 +91,28 @@ def test_status_after_promotion_says_old_key_not_revoked(cli, aws, clock):
     assert rows[0]["waiting_on"] == "consumers: grace period"
 
 
+def test_status_shows_when_the_current_key_was_last_confirmed_working(cli, aws, clock):
+    first = bootstrapped(cli, aws, clock, open_rotation=False)
+    rows = json.loads(cli.run("status", "--json").output)
+    assert rows[0]["live_outcome"] == "accepted" and rows[0]["live_checked_at"]
+    assert rows[0]["live_unknown_since"] is None
+    result = cli.run("status")
+    assert "current key works:" in result.output and "confirmed working 2026-03-02" in result.output
+    aws.cio.fail_next(503, times=200)
+    clock.advance(timedelta(days=1))
+    aws.sweep()
+    rows = json.loads(cli.run("status", "--json").output)
+    assert rows[0]["live_unknown_since"] and rows[0]["live_outcome"].startswith("unavailable")
+    assert "unknown since 2026-03-03" in cli.run("status").output
+    aws.cio.faults.clear()
+    aws.cio.delete_key(first)
+    clock.advance(timedelta(days=1))
+    aws.sweep()
+    rows = json.loads(cli.run("status", "--json").output)
+    assert rows[0]["live_outcome"] == "rejected"
+    assert "REFUSED by Customer.io" in cli.run("status").output
+
+
 # -- submit ----------------------------------------------------------------------------
 
 
@@ -260,10 +282,74 @@ def test_runbook_after_promotion_tells_when_to_delete(cli, aws, clock):
     first, _ = promoted(cli, aws, clock)
     result = cli.run("runbook", NAME)
     assert result.exit_code == 0
-    assert f"Do NOT delete the old key (fingerprint {first.fingerprint}) yet" in result.output
+    # The old key by its dashboard name, its creation day, last 4 and fingerprint.
+    assert 'Do NOT delete the old key "marketing-track-20260302"' in result.output
+    assert f'ends in "{first.secret[-4:]}"; fingerprint {first.fingerprint}) yet' in result.output
     clock.advance(timedelta(days=2))
     result = cli.run("runbook", NAME)
     assert "Delete the old key now" in result.output
+
+
+def _squash(text):
+    return " ".join(text.split())
+
+
+def test_submit_and_runbook_say_the_same_after_promotion(cli, aws, clock):
+    bootstrapped(cli, aws, clock)
+    second = cli.track("1001")
+    submitted = cli.run("submit", NAME, "--stdin", input=stdin_doc(second))
+    assert submitted.exit_code == 0, submitted.output
+    shown = cli.run("runbook", NAME)
+    line = next(x for x in shown.output.splitlines() if x.startswith("Do NOT delete"))
+    assert _squash(line) in _squash(submitted.output)
+
+
+def test_submit_records_the_key_name_given(cli, aws, clock):
+    bootstrapped(cli, aws, clock)
+    second = cli.track("1001")
+    result = cli.run(
+        "submit", NAME, "--stdin", "--key-name", "mkt track march", input=stdin_doc(second)
+    )
+    assert result.exit_code == 0, result.output
+    st = state(aws)
+    assert st.current_name == "mkt track march" and st.submitted_by
+    assert st.phase is Phase.PROMOTED
+
+
+def test_submit_without_key_name_keeps_the_suggested_name(cli, aws, clock):
+    bootstrapped(cli, aws, clock)
+    suggested = state(aws).key_name
+    result = cli.run("submit", NAME, "--stdin", input=stdin_doc(cli.track("1001")))
+    assert result.exit_code == 0, result.output
+    assert state(aws).current_name == suggested
+
+
+def test_submit_refuses_a_key_name_it_cannot_record(cli, aws, clock):
+    bootstrapped(cli, aws, clock)
+    before = state(aws)
+    second = cli.track("1001")
+    for bad in ("mkt;drop", "x" * 101, " "):
+        result = cli.run("submit", NAME, "--stdin", "--key-name", bad, input=stdin_doc(second))
+        assert result.exit_code == 2 and "--key-name" in result.output, result.output
+    result = cli.run(
+        "submit", NAME, "--stdin", "--key-name", second.secret, input=stdin_doc(second)
+    )
+    assert result.exit_code == 2 and "part of the key itself" in result.output
+    assert second.secret not in result.output
+    assert state(aws).current_fp == before.current_fp
+
+
+def test_submit_refuses_a_key_name_for_a_webhook_signing_key(cli, aws):
+    aws.provision("hooks", "webhook_signing")
+    result = cli.run(
+        "submit",
+        "hooks",
+        "--stdin",
+        "--key-name",
+        "x",
+        input=json.dumps({"signing_key": "5" * 40}),
+    )
+    assert result.exit_code == 2 and "does not name webhook signing keys" in result.output
 
 
 # -- check -----------------------------------------------------------------------------
@@ -281,6 +367,30 @@ def test_check_closes_the_rotation_once_the_old_key_is_deleted(cli, aws, clock):
     assert result.exit_code == 0, result.output
     assert "rotation closed" in result.output and "it is dead" in result.output
     assert state(aws).previous_revoked
+
+
+def test_check_after_the_wrong_key_was_deleted_says_what_happened(cli, aws, clock):
+    first, second = promoted(cli, aws, clock)
+    clock.advance(timedelta(days=2))
+    aws.cio.delete_key(second)
+    result = cli.run("check", NAME)
+    assert result.exit_code == 4, result.output
+    text = " ".join(result.output.split())
+    assert "it was deleted" in text and "current again" in text
+    assert f"fingerprint {first.fingerprint}) current again" in text
+    assert "Do NOT delete" in text and f"runbook {NAME}" in text
+    assert state(aws).current_fp == first.fingerprint
+
+
+def test_check_when_both_keys_were_deleted_says_nothing_works(cli, aws, clock):
+    first, second = promoted(cli, aws, clock)
+    clock.advance(timedelta(days=2))
+    aws.cio.delete_key(second)
+    aws.cio.delete_key(first)
+    result = cli.run("check", NAME)
+    assert result.exit_code == 4, result.output
+    assert "no working key" in " ".join(result.output.split())
+    assert state(aws).current_fp == second.fingerprint
 
 
 # -- rollback --------------------------------------------------------------------------

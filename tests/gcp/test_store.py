@@ -241,3 +241,37 @@ def test_emulator_publishes_secret_manager_events(gcp):
     assert attrs["dataFormat"] == "JSON_API_V1"
     assert "versionId" in attrs and "timestamp" in attrs
     assert "payload" not in json.dumps(message)
+
+
+def test_two_concurrent_promotions_add_one_version(gcp, clock):
+    """Two invocations decided on the same snapshot: the etag-checked claim lets one add."""
+    live = gcp.provision("hook", "webhook_signing")
+    first = b'{"signing_key":"aaaaaaaaaaaa"}'
+    GcpSecretStore(gcp.client, clock).promote(live, first, None, None)
+    a = GcpSecretStore(build_client(gcp.emulator.endpoint), clock)
+    b = GcpSecretStore(build_client(gcp.emulator.endpoint), clock)
+    with a.session(), b.session():
+        assert a.snapshot(live).current_version == b.snapshot(live).current_version == "1"
+        assert a.promote(live, b'{"signing_key":"bbbbbbbbbbbb"}', None, "1") == "2"
+        with pytest.raises(StateConflict):
+            b.promote(live, b'{"signing_key":"cccccccccccc"}', None, "1")
+    versions = gcp.client.list_secret_versions(request={"parent": live})
+    assert sorted(v.name.rsplit("/", 1)[1] for v in versions) == ["1", "2"]
+
+
+def test_a_claim_left_by_a_crash_expires(gcp, clock):
+    live = gcp.provision("hook", "webhook_signing")
+    store = GcpSecretStore(gcp.client, clock)
+    store.promote(live, b'{"signing_key":"aaaaaaaaaaaa"}', None, None)
+    with store.session():
+        store.snapshot(live)
+        store._claim_promotion(live, b'{"signing_key":"dddddddddddd"}')  # then the crash
+    other = GcpSecretStore(gcp.client, clock)
+    with other.session(), pytest.raises(StateConflict):
+        other.snapshot(live)
+        other.promote(live, b'{"signing_key":"eeeeeeeeeeee"}', None, "1")
+    clock.advance(timedelta(minutes=6))
+    later = GcpSecretStore(gcp.client, clock)
+    with later.session():
+        later.snapshot(live)
+        assert later.promote(live, b'{"signing_key":"eeeeeeeeeeee"}', None, "1") == "2"

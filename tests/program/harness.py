@@ -273,6 +273,9 @@ def stack_exports() -> dict[str, Any]:
     return dict(getattr(root, "outputs", {}))
 
 
+ENDPOINT = "https://hooks.example.com/customerio/deliveries"
+
+
 def sample_raw_config(
     credentials: int = 3, clouds: tuple[str, ...] = ("aws", "gcp")
 ) -> dict[str, Any]:
@@ -280,7 +283,7 @@ def sample_raw_config(
     kinds = [
         {"kind": "track", "region": "us", "workspace_id": "112233"},
         {"kind": "app", "region": "eu"},
-        {"kind": "webhook_signing"},
+        {"kind": "webhook_signing", "webhook_endpoint": ENDPOINT},
     ]
     creds = [{"name": f"cred-{i:03d}", **kinds[i % len(kinds)]} for i in range(credentials)]
     return {

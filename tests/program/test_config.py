@@ -296,3 +296,46 @@ def test_foreign_consumers_names_each_principal_outside_the_account() -> None:
         "aws_consumer_principals[2]",
     ]
     assert foreign_consumers(principals[:1], "123456789012", "aws") == []
+
+
+def _with_endpoint(value: Any, index: int = 2) -> dict[str, Any]:
+    raw = sample_raw_config(3)
+    raw["credentials"][index]["webhook_endpoint"] = value
+    return raw
+
+
+def test_webhook_endpoint_is_read_for_a_webhook_signing_key() -> None:
+    url = "https://hooks.example.com:8443/customerio/reporting"
+    config = parse_config(_with_endpoint(url))
+    assert config.credentials[2].webhook_endpoint == url
+    assert config.credentials[0].webhook_endpoint is None
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("http://hooks.example.com/cio", "https://"),
+        ("https://user:pw@hooks.example.com/cio", "user info"),
+        ("https://hooks.example.com/cio?token=abc", "query"),
+        ("https://hooks.example.com/cio#x", "fragment"),
+        ("https://hooks.example.com/c%20io", "letters, digits"),
+        ("https://hooks.example.com/hook/a1B2c3D4e5F6g7H8i9J0k1L2", "looks like a token"),
+        ("https://hooks.example.com/" + "a" * 260, "longer than 256"),
+        (42, "must be a string"),
+    ],
+)
+def test_webhook_endpoint_refused_without_echoing_it(value: Any, words: str) -> None:
+    problems = errors_of(_with_endpoint(value))
+    assert len(problems) == 1 and "credentials[2].webhook_endpoint" in problems[0]
+    assert words in problems[0]
+    if isinstance(value, str):
+        assert value not in problems[0]
+
+
+def test_webhook_endpoint_only_on_a_webhook_signing_key() -> None:
+    problems = errors_of(_with_endpoint("https://hooks.example.com/cio", index=0))
+    assert len(problems) == 1 and "only a webhook_signing credential" in problems[0]
+    with pytest.raises(ValueError, match="only a webhook signing key"):
+        CredentialSpec("x", Kind.TRACK, Region.US, webhook_endpoint="https://a.example.com/")
+    with pytest.raises(ValueError, match="https"):
+        CredentialSpec("x", Kind.WEBHOOK_SIGNING, webhook_endpoint="ftp://a.example.com/")

@@ -13,7 +13,7 @@ from infra.bundle import AWS_HANDLER
 from rotation import conventions as cv
 from rotation.policy import Policy
 from tests.program.conftest import WEBHOOK
-from tests.program.harness import ACCOUNT, REGION, Evaluation, Recorded, unwrap_secret
+from tests.program.harness import ACCOUNT, ENDPOINT, REGION, Evaluation, Recorded, unwrap_secret
 
 SECRET_T = "aws:secretsmanager/secret:Secret"
 ALARM_T = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -80,6 +80,8 @@ def test_live_secret_inbox_and_state_per_credential(evaluation: Evaluation) -> N
     webhook = _secret(evaluation, "cio/cred-002").inputs["tags"]
     assert webhook[cv.TAG_KIND] == "webhook_signing" and webhook[cv.TAG_REGION] == ""
     assert cv.TAG_WORKSPACE not in webhook
+    assert webhook[cv.TAG_WEBHOOK_ENDPOINT] == ENDPOINT  # the runbook names the webhook by it
+    assert cv.TAG_WEBHOOK_ENDPOINT not in track
     assert not evaluation.of_type("aws:secretsmanager/secretVersion:SecretVersion")
 
 

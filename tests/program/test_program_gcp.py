@@ -14,7 +14,7 @@ from infra.gcp_component import managed_secrets_env
 from rotation import conventions as cv
 from rotation.policy import Policy
 from tests.program.conftest import WEBHOOK
-from tests.program.harness import Evaluation, Recorded, unwrap_secret
+from tests.program.harness import ENDPOINT, Evaluation, Recorded, unwrap_secret
 
 SECRET_T = "gcp:secretmanager/secret:Secret"
 MEMBER_T = "gcp:secretmanager/secretIamMember:SecretIamMember"
@@ -86,6 +86,8 @@ def test_labels_and_annotations_follow_the_conventions(evaluation: Evaluation) -
     webhook = _secret(evaluation, "cio-cred-002").inputs["labels"]
     assert webhook[cv.GCP_LABEL_KIND] == "webhook_signing"
     assert cv.GCP_LABEL_REGION not in webhook
+    annotations = _secret(evaluation, "cio-cred-002").inputs["annotations"]
+    assert annotations[cv.GCP_ANNOTATION_WEBHOOK_ENDPOINT] == ENDPOINT
     # The GCP names are the AWS tag keys with ':' made legal.
     for tag, gcp_name in [
         (cv.TAG_MANAGED, cv.GCP_LABEL_MANAGED),
