@@ -794,9 +794,11 @@ class Engine:
         err: VerificationInconclusive,
         actor: str,
     ) -> None:
-        reason = "forbidden" if "403" in str(err) else "unavailable"
-        fp = candidate.fingerprint
-        self._apply(credential_id, lambda s: inconclusive(s.state, reason=reason, fp=fp))
+        reason = "forbidden" if err.reason == "forbidden" or "403" in str(err) else "unavailable"
+        fp, detail = candidate.fingerprint, tag_safe(err.detail or err.reason)[:80]
+        self._apply(
+            credential_id, lambda s: inconclusive(s.state, reason=reason, fp=fp, detail=detail)
+        )
         self._audit(
             "key.inconclusive", snap, snap.state, actor, reason, candidate=candidate.fingerprint
         )

@@ -37,9 +37,18 @@ class WrongWorkspace(KeyRejected):
 
 
 class VerificationInconclusive(RotationError):
-    """Customer.io could not be asked (down, slow, rate limited): try again later."""
+    """Customer.io could not be asked (down, slow, rate limited): try again later.
+
+    `reason` is the short cause (unavailable, forbidden, rate_limited, timeout, ...) and
+    `detail` what was seen (e.g. "503 after retries"), so the state can record both.
+    """
 
     code = "inconclusive"
+
+    def __init__(self, message: str, reason: str = "unavailable", detail: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.detail = detail
 
 
 class StateConflict(RotationError):

@@ -103,6 +103,7 @@ class RotationState:
     rejections: int = 0  # refusals told in this rotation: each refusal notice gets its own id
     inconclusive: str = ""
     inconclusive_fp: str = ""  # the submission Customer.io could not be asked about
+    inconclusive_detail: str = ""  # what was seen, e.g. "503 after retries"
     # An emergency that arrived while an old key still awaited revocation.
     follow_up_emergency: bool = False
     # Notices decided but not yet delivered (the outbox), and the one being sent.

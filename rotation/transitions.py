@@ -45,6 +45,7 @@ def without_refusal(st: RotationState) -> RotationState:
         rejection_detail="",
         inconclusive="",
         inconclusive_fp="",
+        inconclusive_detail="",
     )
 
 
@@ -193,19 +194,22 @@ def rejected(st: RotationState, *, reason: str, fp: str, detail: str) -> Rotatio
         rejections=n,
         inconclusive="",
         inconclusive_fp="",
+        inconclusive_detail="",
     )
     if st.phase is Phase.PROMOTED:
         return new
     return new.with_notice(N.REJECTED, f"{fp}.{n}")
 
 
-def inconclusive(st: RotationState, *, reason: str, fp: str = "") -> RotationState | None:
+def inconclusive(
+    st: RotationState, *, reason: str, fp: str = "", detail: str = ""
+) -> RotationState | None:
     """Customer.io could not answer: keep waiting. Only an IP allowlist needs a person."""
     if st.phase is not Phase.AWAITING_KEY:
         return None
     if st.inconclusive == reason and st.inconclusive_fp == fp:
         return None
-    new = replace(st, inconclusive=reason, inconclusive_fp=fp)
+    new = replace(st, inconclusive=reason, inconclusive_fp=fp, inconclusive_detail=detail)
     told = st.inconclusive == reason  # the same cause for another key: told already
     return new.with_notice(N.INCONCLUSIVE, reason) if reason == "forbidden" and not told else new
 

@@ -232,7 +232,9 @@ class Verifier:
         result = self.probe(candidate)
         if isinstance(result, Inconclusive):
             raise VerificationInconclusive(
-                runbook.inconclusive_text(result.reason, result.detail, label)
+                runbook.inconclusive_text(result.reason, result.detail, label),
+                result.reason,
+                result.detail,
             )
         if isinstance(result, Rejected):
             raise KeyRejected(

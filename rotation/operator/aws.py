@@ -137,15 +137,21 @@ class AwsBackend:
 
     @cached_property
     def store(self) -> AwsSecretsStore:
-        return AwsSecretsStore(self.sm)
+        # Operators may not read keys: the store's quick read is the state document alone.
+        return AwsSecretsStore(self.sm, read_payloads=False)
 
     def _call(self, service: str, what: str, fn: Callable[[], T]) -> T:
         with _aws(service, what):
             return fn()
 
-    def snapshot(self, ref: CredentialRef) -> Snapshot:
+    def snapshot(self, ref: CredentialRef, *, quick: bool = False) -> Snapshot:
+        """`quick`: the state document alone (one call), whose configuration copy and
+        recorded versions are enough to judge a hand-over; otherwise also the secret's
+        tags and stages (DescribeSecret)."""
         return self._call(
-            "secretsmanager", f"describe {ref.name}", lambda: self.store.snapshot(ref.secret_id)
+            "secretsmanager",
+            f"describe {ref.name}",
+            lambda: self.store.snapshot(ref.secret_id, quick=quick),
         )
 
     def details(self, ref: CredentialRef) -> Details:
@@ -162,16 +168,13 @@ class AwsBackend:
     def hand_over(
         self, ref: CredentialRef, raw: bytes, actor: str, key_name: str = ""
     ) -> dict[str, Any] | None:
-        """Inbox first, then RotateSecret; the rotator directly when AWS cannot start one."""
-        snap = self.snapshot(ref)
+        """Inbox first, then RotateSecret (which also bootstraps an empty secret); the
+        rotator directly when AWS refuses to start one because a rotation is unfinished."""
         self._call(
             "secretsmanager",
             f"write the inbox of {ref.name}",
             lambda: self.store.write_submission(ref.secret_id, raw, actor=actor, key_name=key_name),
         )
-        if snap.current_version is None or snap.pending_version:
-            # Bootstrap (nothing to rotate yet) or an unfinished rotation AWS would refuse.
-            return self.invoke(ref, cv.ACTION_SUBMITTED, actor=actor)
         started = self._call(
             "secretsmanager",
             f"start the rotation of {ref.name} (your key is in the inbox; the daily sweep "

@@ -109,8 +109,10 @@ class AuditEntry:
 class Backend(Protocol):
     """One cloud's side of every command. Nothing here ever returns a key."""
 
-    def snapshot(self, ref: CredentialRef) -> Snapshot:
-        """Config and rotation state, from metadata only (tags / annotations)."""
+    def snapshot(self, ref: CredentialRef, *, quick: bool = False) -> Snapshot:
+        """Config and rotation state, from metadata only (tags / annotations / the state
+        document). `quick`: the cheapest read the cloud has (it may leave the version
+        stages out)."""
 
     def details(self, ref: CredentialRef) -> Details:
         """The cloud's own schedule for the credential, if it has one."""

@@ -110,7 +110,9 @@ class GcpBackend:
         from rotation.stores.gcp import GcpSecretStore, build_client
 
         with self._errors("secretmanager.secrets.get", "connect to Secret Manager"):
-            return GcpSecretStore(self._client if self._client is not None else build_client())
+            return GcpSecretStore(
+                self._client if self._client is not None else build_client(), read_payloads=False
+            )
 
     @cached_property
     def session(self) -> Any:
@@ -145,7 +147,7 @@ class GcpBackend:
 
     # -- Backend ------------------------------------------------------------------
 
-    def snapshot(self, ref: CredentialRef) -> Snapshot:
+    def snapshot(self, ref: CredentialRef, *, quick: bool = False) -> Snapshot:
         snap: Snapshot = self._call(
             "secretmanager.secrets.get",
             f"describe {ref.name}",

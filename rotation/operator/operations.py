@@ -270,7 +270,7 @@ def submit_key(
     """
     now = clock or (lambda: datetime.now(UTC))
     policy = policy or Policy()
-    before = backend.snapshot(ref)
+    before = backend.snapshot(ref, quick=True)
     name, st = before.config.name, before.state
     fp, label = credential.fingerprint, credential.label
     page = runbook.DASHBOARD[before.config.kind][0]
@@ -303,9 +303,13 @@ def submit_key(
             code="same_as_current",
         )
     summary = backend.hand_over(ref, raw, actor, key_name) or {}
+    polls = 0
     deadline = monotonic() + timeout
     while True:
-        snap = backend.snapshot(ref)
+        # The first look reads the state document alone; later ones also the stages,
+        # which tell a promotion the rotator did not live to record.
+        snap = backend.snapshot(ref, quick=polls == 0)
+        polls += 1
         now_st = snap.state
         moved = _promoted_by_stage(before, snap, summary)
         if moved is not None and now_st.current_fp != fp:
@@ -344,7 +348,9 @@ def submit_key(
                 EXIT_WAITING,
                 f"Key {label} could not be verified yet for {name}.",
                 [
-                    _inconclusive_line(reason, label, str(summary.get("message") or "")),
+                    _inconclusive_line(
+                        reason, label, str(summary.get("message") or ""), now_st.inconclusive_detail
+                    ),
                     f"The rotator retries on its own; follow it with `{CLI} status`.",
                 ],
                 {"outcome": "inconclusive", "fingerprint": fp, "reason": reason},
@@ -371,14 +377,13 @@ def submit_key(
         sleep(poll)
 
 
-def _inconclusive_line(reason: str, label: str, message: str) -> str:
-    """The rotator's own words when it answered (they hold the HTTP status), else the state's.
-
-    The rotation state records only the reason ("unavailable" covers 5xx, 429 and
-    time-outs), so without the rotator's answer the status code is not known here.
-    """
+def _inconclusive_line(reason: str, label: str, message: str, detail: str = "") -> str:
+    """The rotator's own words when it answered, else the state's record of what it saw
+    (the HTTP status among it)."""
     if message:
         return message
+    if detail:
+        return runbook.inconclusive_text(reason, detail, label)
     detail = "no HTTP status recorded: a 5xx, a 429 or a time-out; `cio-rotate history` has "
     detail += "the attempts"
     return runbook.inconclusive_text(reason, detail if reason == "unavailable" else reason, label)
