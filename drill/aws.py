@@ -196,6 +196,52 @@ def emergency(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     return elapsed
 
 
+def migration(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> None:
+    """A consumer group moves from a track credential to a private key; the old one retires."""
+    old_name, new_name = "shop-track", "shop-private"
+    op = n.operator
+    op.env = cio.env()
+    n.console.rule(f"[bold]AWS: moving {old_name} to a private key, then retiring it[/]")
+    h.provision(old_name, "track", "us", workspace="4004")
+    old = n.remember(cio.new_track_key("4004"))
+    h.submit(old_name, old)
+    n.skip_notifications()
+    clock.advance(timedelta(days=10))
+
+    n.step(f"The platform team adds the private credential {new_name} to the stack: pulumi up")
+    h.provision(new_name, "private", "us", workspace="4004")
+    op.run("status")
+
+    n.step("The operator pastes a public pk_ key by mistake: refused locally, nothing written")
+    public = cio.new_public_key("4004")
+    n.keys.append(public)
+    op.run("probe", new_name, typed=f"{public}\n")
+
+    n.step("The operator probes the new sk_ key from their machine, without handing it over")
+    private = n.remember(cio.new_private_key(("4004",), "us"))
+    op.run("probe", new_name, typed=f"{private.secret}\n")
+
+    n.step("... then submits it: the private credential bootstraps")
+    op.submit(new_name, private)
+    n.notifications()
+
+    n.step(f"Applications switch to {new_name} (private_client); the old credential is retired")
+    op.run("retire", old_name, "--reason", f"moved to {new_name}", "--yes")
+    n.notifications()
+
+    n.step("Four days later the old key still works: a reminder")
+    clock.advance(timedelta(days=4))
+    h.sweep()
+    n.notifications()
+
+    n.step("The operator deletes the old Track key in the dashboard and runs `cio-rotate check`")
+    cio.delete_key(old)
+    op.run("check", old_name)
+    n.notifications()
+    n.note(f"live value of {old_name} is now the tombstone: {h.current_value(old_name)}")
+    op.run("status")
+
+
 def _doc(credential: Credential) -> dict[str, str]:
     return dict(json.loads(credential.to_json()))
 
@@ -214,6 +260,7 @@ def run(console: Console) -> list[str]:
                 n = Narrator(console, _notices(harness), Operator.for_aws(console, harness))
                 t1 = scheduled(n, harness, cio, clock)
                 t2 = emergency(n, harness, cio, clock)
+                migration(n, harness, cio, clock)
                 wrong_deletion(n, harness, cio, clock)
                 emitted = [str(x) for x in harness.notifications()]
                 for name in harness.secrets:

@@ -82,6 +82,35 @@ def emergency(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     n.notifications()
 
 
+def migration(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> None:
+    """An app credential gives way to a private key; the old one is retired."""
+    old_name, new_name = "helpdesk-app", "helpdesk-private"
+    op = n.operator
+    op.env = cio.env()
+    n.console.rule(f"[bold]GCP: moving {old_name} to a private key, then retiring it[/]")
+    h.provision(old_name, "app", "us", workspace="77")
+    old = n.remember(cio.new_app_key(("77",)))
+    h.submit(old_name, old)
+    n.skip_notifications()
+
+    n.step(f"pulumi up added {new_name}; the operator probes its sk_ key, then submits it")
+    h.provision(new_name, "private", "us", workspace="77")
+    private = n.remember(cio.new_private_key(("77",), "us"))
+    op.run("probe", new_name, typed=f"{private.secret}\n")
+    op.submit(new_name, private)
+    n.notifications()
+
+    n.step(f"Applications use {new_name}; {old_name} is retired (the CLI publishes the action)")
+    op.run("retire", old_name, "--reason", f"moved to {new_name}", "--yes")
+    n.notifications()
+
+    n.step("The old App key is deleted in the dashboard; `cio-rotate check` confirms it")
+    cio.delete_key(old)
+    op.run("check", old_name)
+    n.notifications()
+    n.note(f"versions/latest of {old_name} is now the tombstone: {h.current_value(old_name)}")
+
+
 def run(console: Console) -> list[str]:
     """Run both GCP drills; returns every key used, for the leak scan."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -93,6 +122,7 @@ def run(console: Console) -> list[str]:
         n = Narrator(console, _notices(harness), Operator.for_gcp(console, harness))
         scheduled(n, harness, cio, clock)
         emergency(n, harness, cio, clock)
+        migration(n, harness, cio, clock)
         emitted = [f"{x.subject} {x.body}" for x in _notices(harness)()]
         emitted += [str(e) for e in emulator.published]
         leaks = [k for k in n.keys if any(k in text for text in emitted)]

@@ -38,6 +38,8 @@ class Operator:
         self.outputs = outputs
         self.overrides = overrides
         self.dir = Path(tempfile.mkdtemp(prefix="cio-drill-"))
+        # The operator's shell: where `probe` finds Customer.io (the local one here).
+        self.env: dict[str, str] = {}
         self.commands = 0  # `cio-rotate` commands typed, for the drill's action count
 
     @classmethod
@@ -83,7 +85,7 @@ class Operator:
             ["--outputs", str(path), *args],
             input=typed,
             obj=self.overrides,
-            env={"COLUMNS": "140", "CIO_ACTOR": "drill-operator"},
+            env={"COLUMNS": "140", "CIO_ACTOR": "drill-operator", **self.env},
         )
         for line in result.output.rstrip().splitlines():
             self.console.print(f"    {escape(line)}")

@@ -397,7 +397,10 @@ class AwsRotation(pulumi.ComponentResource):
         # After `pulumi destroy` a secret waits out its recovery window, during which its
         # name cannot be reused; `aws_secret_recovery_days: 0` deletes at once instead.
         recovery = cfg.aws.secret_recovery_days
-        child = pulumi.ResourceOptions(parent=self)
+        # A live credential's secrets are protected: removing it from the config fails
+        # `pulumi up` naming the secret, instead of deleting a key applications still read.
+        # `retired: true` (set once `cio-rotate retire` reports RETIRED) lifts it.
+        child = pulumi.ResourceOptions(parent=self, protect=spec.protected)
         inbox = aws.secretsmanager.Secret(
             f"{name}-{spec.name}-inbox",
             name=naming.aws_inbox_name(prefix, spec.name),

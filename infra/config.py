@@ -96,6 +96,14 @@ class CredentialSpec:
     # webhook_signing only: the URL the reporting webhook posts to, which is how the
     # dashboard lists webhooks (the runbook names the webhook by it). Never a secret.
     webhook_endpoint: str | None = None
+    # `cio-rotate retire NAME` reached RETIRED: Pulumi may delete its secrets. Until then
+    # every secret of the credential is protected, so removing the entry fails `pulumi up`.
+    retired: bool = False
+
+    @property
+    def protected(self) -> bool:
+        """Whether Pulumi must refuse to delete this credential's secrets."""
+        return not self.retired
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name) or self.name.endswith("-inbox"):
@@ -230,7 +238,7 @@ KNOWN_KEYS: tuple[str, ...] = (
     "gcp_consumer_members",
     "gcp_max_instances",
 )
-_CREDENTIAL_FIELDS = ("name", "kind", "region", "workspace_id", "webhook_endpoint")
+_CREDENTIAL_FIELDS = ("name", "kind", "region", "workspace_id", "webhook_endpoint", "retired")
 
 
 class _Collector:
@@ -434,6 +442,17 @@ def _parse_credential(index: int, item: Any, out: _Collector) -> CredentialSpec 
                     "https://hooks.example.com/customerio`, or remove it.",
                 )
                 ok = False
+    retired = item.get("retired", False)
+    if retired in ("true", "false"):  # `pulumi config set --path` stores strings
+        retired = retired == "true"
+    if not isinstance(retired, bool):
+        out.add(
+            f"{key}.retired",
+            f"{_describe(retired)} is not true or false. Set it only after "
+            f"`cio-rotate retire {name}` reports the credential retired.",
+            f"`pulumi config set --path '{key}.retired' true`, or remove it.",
+        )
+        ok = False
     if not ok or kind is None or not isinstance(name, str):
         return None
     workspace_id = workspace if isinstance(workspace, str) and workspace else None
@@ -443,6 +462,7 @@ def _parse_credential(index: int, item: Any, out: _Collector) -> CredentialSpec 
         region=region,
         workspace_id=workspace_id,
         webhook_endpoint=endpoint if isinstance(endpoint, str) and endpoint else None,
+        retired=bool(retired),
     )
 
 

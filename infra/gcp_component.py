@@ -228,7 +228,12 @@ class GcpRotation(pulumi.ComponentResource):
         live_id = naming.gcp_secret_id(cfg.name_prefix, spec.name)
         inbox_id = naming.gcp_inbox_id(cfg.name_prefix, spec.name)
         topics = [gcp.secretmanager.SecretTopicArgs(name=self.rotation_topic.id)]
-        after_agent = pulumi.ResourceOptions(parent=self, depends_on=[agent_can_publish])
+        # A live credential's secrets are protected: removing it from the config fails
+        # `pulumi up` naming the secret, instead of deleting a key applications still read.
+        # `retired: true` (set once `cio-rotate retire` reports RETIRED) lifts it.
+        after_agent = pulumi.ResourceOptions(
+            parent=self, depends_on=[agent_can_publish], protect=spec.protected
+        )
         inbox = gcp.secretmanager.Secret(
             f"{name}-{spec.name}-inbox",
             project=project,
@@ -269,6 +274,7 @@ class GcpRotation(pulumi.ComponentResource):
                 parent=self,
                 depends_on=[agent_can_publish],
                 ignore_changes=["rotation.nextRotationTime", "annotations", "versionAliases"],
+                protect=spec.protected,
             ),
         )
         secrets = {gcp_iam.Target.LIVE: live, gcp_iam.Target.INBOX: inbox}

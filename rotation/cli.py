@@ -234,6 +234,7 @@ class Overrides:
     clock: Clock | None = None
     sleep: Callable[[float], None] | None = None
     backends: dict[str, Backend] = field(default_factory=dict)
+    verifier: Any = None  # a rotation.verify.Verifier for `probe` (default: from the env)
 
 
 @dataclass
@@ -506,6 +507,8 @@ def _cells(r: ops.CredentialStatus) -> list[tuple[str, str]]:
         if r.rotation_id and r.phase != "idle"
         else "-"
     )
+    if r.phase in ("retiring", "retired"):
+        opened = f"{r.phase} ({r.rotation_id or 'end of life'}) since {ops.when(r.opened_at)}"
     nxt = ops.when(r.next_rotation)
     if r.native_deadline:
         nxt += f" (AWS deadline {ops.when(r.native_deadline)})"
@@ -834,6 +837,79 @@ def _emergency_all(cli: Cli, refs: list[CredentialRef], event: dict[str, Any], r
             )
     if code:
         raise typer.Exit(code)
+
+
+# -- probe ---------------------------------------------------------------------------
+
+
+@app.command(epilog=EPILOG)
+def probe(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The credential's name, as in `status`.")],
+    stdin: Annotated[
+        bool,
+        typer.Option("--stdin", help="Read the credential as a JSON document from stdin."),
+    ] = False,
+) -> None:
+    """Check a key against Customer.io as the rotator would, without handing it over.
+
+    Nothing is written anywhere. Exit 0: the rotator would accept it; 3: it would
+    refuse it (the report says why); 4: Customer.io could not tell.
+    """
+    cli = _cli(ctx)
+    with _errors(cli):
+        ref = cli.ref(name)
+        snap = cli.backend(ref).snapshot(ref)
+        kind, region = snap.config.kind, snap.config.region
+        raw = _read_submission(cli, ref.name, kind, region.value if region else "", stdin)
+        credential = parse_credential(raw, kind, region)
+        report = ops.probe_report(snap, credential, cli.overrides.verifier)
+    outcome = ops.probe_outcome(report, ref.name)
+    if cli.as_json:
+        _emit(outcome.to_json())
+    else:
+        for line in report.lines():
+            _say(line)
+    if outcome.code:
+        raise typer.Exit(outcome.code)
+
+
+# -- retire ----------------------------------------------------------------------------
+
+
+@app.command(epilog=EPILOG)
+def retire(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The credential to retire.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (goes into the audit trail and notices).")
+    ] = "",
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Start the end of a credential's life: consumers move off, the key is deleted,
+    the rotator confirms Customer.io refuses it and marks it retired."""
+    cli = _cli(ctx)
+    if not reason.strip():
+        _bad_value(
+            cli,
+            "--reason",
+            "a retirement needs a reason (it goes into the audit trail and the notices).",
+            "Add e.g. --reason 'moved to the private key billing-private'.",
+        )
+    with _errors(cli):
+        ref = cli.ref(name)
+        backend = cli.backend(ref)
+        ops.retire_check(backend.snapshot(ref))
+    if not yes:
+        _confirm(
+            cli,
+            f"RETIRE {ref.name}? It is never rotated again; its key is to be deleted once "
+            "every application has moved to its replacement.",
+        )
+    with _errors(cli):
+        summary = backend.invoke(ref, cv.ACTION_RETIRE, reason=reason, actor=_actor())
+        outcome = ops.retire_result(summary, ref.name)
+    _report(cli, outcome)
 
 
 # -- the other commands ------------------------------------------------------------------

@@ -64,6 +64,10 @@ ACTION_EMERGENCY = "emergency"  # {"action", "secret_id", "reason", "actor", "re
 ACTION_SUBMITTED = "submitted"  # {"action", "secret_id", "actor"}: bootstrap or resume
 ACTION_RECONCILE = "reconcile"  # {"action", "secret_id"}: take the next safe step now
 ACTION_ROLLBACK = "rollback"  # {"action", "secret_id", "actor"}: previous key current again
+ACTION_RETIRE = "retire"  # {"action", "secret_id", "reason", "actor"}: end of a credential's life
+# The live document a retired credential holds from then on: the consumer library raises
+# CredentialRetired on a document with this field (cio_consumer/credentials.py).
+TOMBSTONE_FIELD = "retired"
 
 # GCP Secret Manager: label keys may not contain ':' (lowercase letters, digits, '_', '-'
 # only, and so may label values), so the GCP names use '-' where AWS tags use ':'. The

@@ -11,6 +11,7 @@ must pass are verify.py's.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -24,16 +25,19 @@ from rotation.errors import (
     AwaitingOperatorKey,
     KeyRejected,
     MalformedKey,
+    RetireRefused,
     RollbackRefused,
     StateConflict,
     VerificationInconclusive,
 )
 from rotation.notify import Notifier
 from rotation.policy import Policy, rotation_due
-from rotation.state import Mode, Phase, RotationState, tag_safe
+from rotation.state import Mode, Phase, RotationState, format_time, tag_safe
 from rotation.stores.base import SecretStore, Snapshot, Submission
 from rotation.transitions import (
+    ENDED,
     Event,
+    RetireOutcome,
     RevocationOutcome,
     adopted,
     deadline_passed,
@@ -66,6 +70,8 @@ def rollback_refusal(
 ) -> str | None:
     """Why the previous key may not become current again, or None when it may."""
     fix = f"Fix forward instead: `{cli} emergency {name} --reason ...` opens a new rotation."
+    if st.phase in ENDED:
+        return f"{name} is {st.phase.value}: its keys are never made current again."
     if st.previous_revoked:
         return (
             f"Customer.io already refuses the previous key of {name} (fingerprint "
@@ -98,6 +104,20 @@ def rollback_refusal(
             f"`{cli} check {name}` first, then try again."
         )
     return None
+
+
+def tombstone(retired_at: datetime) -> bytes:
+    """The live document of a retired credential (never a key)."""
+    doc = {cv.TOMBSTONE_FIELD: True, "retired_at": format_time(retired_at)}
+    return json.dumps(doc, separators=(",", ":")).encode("utf-8")
+
+
+def is_tombstone(raw: bytes) -> bool:
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and cv.TOMBSTONE_FIELD in doc
 
 
 class Engine:
@@ -241,6 +261,11 @@ class Engine:
         with self.store.session():
             probed = False
             snap = self.store.snapshot(credential_id, quick=liveness)
+            if snap.state.phase is Phase.RETIRED:
+                # Nothing to rotate, check or page about: keep the tombstone in place.
+                self._keep_tombstone(credential_id)
+                self.deliver_notices(credential_id)
+                return self._state(credential_id)
             if snap.current_version and snap.current_version != snap.state.current_version:
                 self._repair(credential_id, snap)
                 snap = self.store.snapshot(credential_id)
@@ -266,6 +291,9 @@ class Engine:
                     self._audit("rotation.followup", snap2, new, "calendar", new.outbox[-1])
             elif state.phase is Phase.PROMOTED:
                 probed = self._check_revocation(credential_id, snap)
+            elif state.phase is Phase.RETIRING:
+                self._check_retirement(credential_id, snap)
+                probed = True
             if liveness and not probed:
                 self._check_liveness(credential_id)
             self.deliver_notices(credential_id)
@@ -290,6 +318,44 @@ class Engine:
             self.deliver_notices(credential_id)
             return self._state(credential_id)
 
+    def retire(self, credential_id: str, reason: str, actor: str = "operator") -> RotationState:
+        """Start the end of a credential's life (`cio-rotate retire`), then reconcile.
+
+        Refused while a rotation is open: its new key is not current yet, or its old key
+        is not deleted yet, and retiring either would leave applications a key nobody
+        tracks. Retiring one that is already retiring or retired changes nothing.
+        """
+        with self.store.session():
+            snap = self.store.snapshot(credential_id)
+            st, name = snap.state, snap.config.name
+            if st.phase is Phase.AWAITING_KEY:
+                raise RetireRefused(
+                    f"{name} has an open rotation ({st.rotation_id}) waiting for a new key: "
+                    f"finish it (`{self.cli} submit {name}`) before retiring {name}, or "
+                    "retire it once the rotation is closed."
+                )
+            if st.phase is Phase.PROMOTED:
+                raise RetireRefused(
+                    f"{name} is still retiring the previous key of rotation {st.rotation_id}: "
+                    f"delete it, run `{self.cli} check {name}`, then retire {name}."
+                )
+            now = self.clock.now()
+            snap2, new = self._apply(
+                credential_id,
+                lambda s: step(
+                    s.state,
+                    Event.RETIRE,
+                    rotation_id=self._rotation_id(s),
+                    now=now,
+                    policy=self.policy,
+                    reason=reason,
+                    actor=actor,
+                ),
+            )
+            if new is not None:
+                self._audit("retire.opened", snap2, new, actor, "ok", detail=new.reason)
+            return self.reconcile(credential_id)
+
     def verify_submission(
         self, credential_id: str, actor: str = "operator"
     ) -> tuple[VerifiedKey, Submission]:
@@ -308,6 +374,13 @@ class Engine:
                     f"No key has been submitted for {name} yet: run `{self.cli} submit {name}`."
                 )
             actor = submission.actor or actor
+            if snap.state.phase in ENDED:
+                self.store.consume_submission(credential_id, submission, "refused")
+                raise KeyRejected(
+                    f"{name} is {snap.state.phase.value}: it takes no new key. Submit the key "
+                    "to the credential that replaces it.",
+                    "busy",
+                )
             if snap.state.phase is Phase.IDLE:
                 # An operator may rotate at any time: the submission opens the rotation
                 # (before verifying, so that a refusal is recorded against it).
@@ -787,6 +860,76 @@ class Engine:
             return
         if candidate.fingerprint == current_fp:
             self.store.consume_submission(credential_id, submission, "promoted")
+
+    def _check_retirement(self, credential_id: str, snap: Snapshot) -> None:
+        """While retiring: is the key gone? Customer.io refusing it is the only proof for
+        a key it can check; a signing key counts as gone after the grace period."""
+        outcome: RetireOutcome
+        if snap.config.kind is Kind.WEBHOOK_SIGNING:
+            outcome = "unprobeable"
+        elif snap.current_version is None:
+            outcome = "absent"
+        else:
+            result = self._probe_current(snap)
+            if isinstance(result, Rejected):
+                outcome = "revoked"
+            elif isinstance(result, Accepted):
+                outcome = "alive"
+            else:
+                outcome = "unknown"
+        now = self.clock.now()
+        snap2, new = self._apply(
+            credential_id,
+            lambda s: step(
+                s.state, Event.RETIRE_CHECKED, now=now, policy=self.policy, outcome=outcome
+            ),
+        )
+        if new is None:
+            return
+        if new.phase is Phase.RETIRED:
+            detail = {
+                "revoked": "Customer.io refuses the key",
+                "absent": "the credential never held a key",
+                "unprobeable": "no API checks a signing key: retired after the grace period",
+            }.get(outcome, outcome)
+            self._audit(
+                "credential.retired", snap2, new, new.actor or "rotator", outcome, detail=detail
+            )
+            self._keep_tombstone(credential_id)
+        else:
+            self._audit("retire.reminder", snap2, new, "calendar", "key still accepted")
+
+    def _keep_tombstone(self, credential_id: str) -> None:
+        """A retired credential's live value is a tombstone (`{"retired": true, ...}`), so
+        an application still reading it gets `CredentialRetired` from the consumer library
+        instead of a dead key. Written once; the state records its version."""
+        snap = self.store.snapshot(credential_id)
+        st = snap.state
+        if st.phase is not Phase.RETIRED:
+            return
+        if snap.current_version is not None:
+            raw = self.store.read_value(credential_id, snap.current_version)
+            if raw is not None and is_tombstone(raw):
+                if st.current_version != snap.current_version:
+                    version = snap.current_version
+                    self._apply(credential_id, lambda s: replace(s.state, current_version=version))
+                return
+        value = tombstone(st.retired_at or self.clock.now())
+        try:
+            version = self.store.write_tombstone(
+                credential_id, value, expected_current=snap.current_version
+            )
+        except StateConflict:
+            return  # the next reconcile writes it
+        snap2, new = self._apply(credential_id, lambda s: replace(s.state, current_version=version))
+        self._audit(
+            "credential.tombstoned",
+            snap2,
+            new or st,
+            "rotator",
+            "ok",
+            detail=f"version {version} holds the retirement tombstone",
+        )
 
     def _check_revocation(self, credential_id: str, snap: Snapshot) -> bool:
         """After the grace period, both keys: the old one must be refused, the new one

@@ -65,3 +65,9 @@ class NotManaged(RotationError):
 
 class RollbackRefused(RotationError):
     code = "rollback_refused"
+
+
+class RetireRefused(RotationError):
+    """A retirement cannot start now (a rotation is open): finish or wait for it first."""
+
+    code = "retire_refused"

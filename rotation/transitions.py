@@ -32,6 +32,8 @@ from rotation.policy import (
 from rotation.state import Mode, Phase, RotationState, tag_safe
 
 RevocationOutcome = Literal["revoked", "alive", "unknown", "unprobeable"]
+# The end of a credential's life: no rotation opens, no deadline fires, no liveness page.
+ENDED = (Phase.RETIRING, Phase.RETIRED)
 
 
 def without_refusal(st: RotationState) -> RotationState:
@@ -68,6 +70,8 @@ def opened(
     name: str = "",
 ) -> RotationState | None:
     """Open a rotation, or upgrade the open one to an emergency. Never opens a second."""
+    if st.phase in ENDED:
+        return None  # a retiring or retired credential is never rotated again
     emergency = mode is Mode.EMERGENCY
     if st.phase is Phase.IDLE:
         if not has_current:
@@ -148,7 +152,7 @@ def deadline_passed(
     AWS runs a scheduled rotation within a day-long window, so "due" here means
     the deadline is less than a day away; an early, hand-started rotation only opens.
     """
-    if st.phase is Phase.PROMOTED or st.overdue:
+    if st.phase is Phase.PROMOTED or st.phase in ENDED or st.overdue:
         return None
     if st.phase is Phase.IDLE:
         base = opened(
@@ -502,6 +506,78 @@ def current_refused(
     return new.with_notice(notice)
 
 
+def retire_opened(
+    st: RotationState,
+    *,
+    rotation_id: str,
+    now: datetime,
+    policy: Policy,
+    reason: str,
+    actor: str,
+) -> RotationState | None:
+    """`retire`: the end of a credential's life begins. Only from IDLE: an open rotation
+    is finished (or rolled back) first, so no half-promoted key is ever retired.
+
+    `grace_until` is when a key no API can check (a webhook signing key) counts as gone.
+    """
+    if st.phase is not Phase.IDLE:
+        return None
+    return replace(
+        without_refusal(st),
+        phase=Phase.RETIRING,
+        rotation_id=rotation_id,
+        mode=None,
+        revoke_first=False,
+        reason=tag_safe(reason),
+        actor=tag_safe(actor),
+        opened_at=now,
+        deadline=None,
+        grace_until=now + timedelta(hours=policy.grace_hours),
+        followups=0,
+        last_notice_at=now,
+        escalated=False,
+        overdue=False,
+        follow_up_emergency=False,
+        submitted_by="",
+    ).with_notice(N.RETIRE_OPENED)
+
+
+RetireOutcome = Literal["revoked", "alive", "unknown", "unprobeable", "absent"]
+
+
+def retire_checked(
+    st: RotationState, *, now: datetime, policy: Policy, outcome: RetireOutcome
+) -> RotationState | None:
+    """While retiring, the current key was probed: Customer.io refuses it (or there is no
+    key, or none can be checked and the grace period is over) -> RETIRED; still accepted
+    -> a reminder at the policy's reminder cadence; no answer -> wait."""
+    if st.phase is not Phase.RETIRING:
+        return None
+    if outcome == "unprobeable" and st.grace_until is not None and now < st.grace_until:
+        return None
+    if outcome in ("revoked", "absent", "unprobeable"):
+        retired = replace(
+            st,
+            phase=Phase.RETIRED,
+            retired_at=now,
+            rotation_id="",
+            last_rotation_id=st.rotation_id,
+            last_closed_at=now,
+            followups=0,
+            escalated=False,
+            grace_until=None,
+            live_outcome="rejected" if outcome == "revoked" else st.live_outcome,
+        )
+        return retired.with_notice(N.RETIRED)
+    if outcome != "alive":
+        return None
+    last = st.last_notice_at or st.opened_at or now
+    if now < last + timedelta(days=policy.reminder_days):
+        return None
+    n = st.followups + 1
+    return replace(st, followups=n, last_notice_at=now).with_notice(N.RETIRE_REMINDER, n)
+
+
 class Event(StrEnum):
     """What can happen to a credential: the columns of the table."""
 
@@ -516,6 +592,8 @@ class Event(StrEnum):
     ROLLED_BACK = "rolled_back"  # the previous key is current again
     LIVENESS_CHECKED = "liveness_checked"  # the daily probe of the current key
     CURRENT_REFUSED = "current_refused"  # Customer.io refuses the current key
+    RETIRE = "retire"  # an operator starts the end of the credential's life
+    RETIRE_CHECKED = "retire_checked"  # the retiring key was probed (reconciler, check)
 
 
 # (phase, event) -> transition. A pair that is not here is not a step the machine takes.
@@ -542,6 +620,10 @@ TABLE: dict[tuple[Phase, Event], Any] = {
     (Phase.IDLE, Event.CURRENT_REFUSED): current_refused,  # deleted behind our back
     (Phase.AWAITING_KEY, Event.CURRENT_REFUSED): current_refused,
     (Phase.PROMOTED, Event.CURRENT_REFUSED): current_refused,  # the new key was deleted
+    # End of life: only an idle credential may start it (the engine refuses an open
+    # rotation with the reason); a retiring one ends when Customer.io refuses its key.
+    (Phase.IDLE, Event.RETIRE): retire_opened,
+    (Phase.RETIRING, Event.RETIRE_CHECKED): retire_checked,
 }
 
 

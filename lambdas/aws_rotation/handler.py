@@ -28,6 +28,7 @@ from rotation.errors import (
     AwaitingOperatorKey,
     KeyRejected,
     NotManaged,
+    RetireRefused,
     RollbackRefused,
     RotationError,
     VerificationInconclusive,
@@ -106,6 +107,8 @@ def _dispatch(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
         return submitted(rt, _secret_id(event), str(event.get("actor") or "operator"))
     if action == cv.ACTION_ROLLBACK:
         return rollback(rt, _secret_id(event), str(event.get("actor") or "operator"))
+    if action == cv.ACTION_RETIRE:
+        return retire(rt, event)
     if action == cv.ACTION_RECONCILE:
         arn = _secret_id(event)
         with rt.store.session():
@@ -267,6 +270,19 @@ def rollback(rt: Runtime, arn: str, actor: str) -> dict[str, Any]:
     except RollbackRefused as err:
         return _summary(rt, arn, "refused", message=str(err))
     return _summary(rt, arn, "rolled_back")
+
+
+def retire(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
+    """The end of a credential's life begins; refused (an answer) while a rotation is open."""
+    arn = _secret_id(event)
+    reason = str(event.get("reason") or "")
+    if not reason:
+        raise ValueError("a retirement needs a 'reason' (it goes into the audit trail)")
+    try:
+        rt.engine.retire(arn, reason, actor=str(event.get("actor") or "operator"))
+    except RetireRefused as err:
+        return _summary(rt, arn, "refused", message=str(err))
+    return _summary(rt, arn, "retiring")
 
 
 def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from rotation.errors import (
     AwaitingOperatorKey,
     KeyRejected,
     NotManaged,
+    RetireRefused,
     RollbackRefused,
     VerificationInconclusive,
 )
@@ -195,6 +196,8 @@ def _action(rt: Runtime, payload: bytes) -> dict[str, Any]:
         return sweep(rt, ids)
     if action == cv.ACTION_EMERGENCY:
         return emergency(rt, doc)
+    if action == cv.ACTION_RETIRE:
+        return retire(rt, doc)
     if action in (cv.ACTION_SUBMITTED, cv.ACTION_RECONCILE, cv.ACTION_ROLLBACK):
         secret_id = _secret_id(doc)
         actor = str(doc.get("actor") or "operator")
@@ -253,6 +256,20 @@ def emergency(rt: Runtime, doc: dict[str, Any]) -> dict[str, Any]:
         revoke_first=doc.get("revoke_first") is True,
     )
     return {"outcome": "emergency", "phase": state.phase.value, "secret": secret_id}
+
+
+def retire(rt: Runtime, doc: dict[str, Any]) -> dict[str, Any]:
+    """The end of a credential's life begins; a refusal (a rotation is open) is an answer."""
+    secret_id = _secret_id(doc)
+    reason = doc.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise Malformed("a retirement needs a 'reason' (it goes into the audit trail)")
+    try:
+        state = rt.engine.retire(secret_id, reason, actor=str(doc.get("actor") or "operator"))
+    except RetireRefused as err:
+        log.warning("retirement of %s refused: %s", secret_id, err)
+        return {"outcome": "refused", "secret": secret_id, "message": str(err)}
+    return {"outcome": "retiring", "phase": state.phase.value, "secret": secret_id}
 
 
 def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:

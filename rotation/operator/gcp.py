@@ -37,7 +37,7 @@ from rotation.operator.backend import (
     parse_audit_line,
 )
 from rotation.operator.config import CredentialRef, OperatorConfig
-from rotation.state import Mode, summary
+from rotation.state import Mode, Phase, summary
 from rotation.stores.base import Snapshot
 
 T = TypeVar("T")
@@ -269,6 +269,7 @@ _OUTCOMES = {
     cv.ACTION_EMERGENCY: "emergency",
     cv.ACTION_ROLLBACK: "rolled_back",
     cv.ACTION_RECONCILE: "reconciled",
+    cv.ACTION_RETIRE: "retiring",
 }
 
 
@@ -278,6 +279,8 @@ def _took_effect(action: str, before: Snapshot, after: Snapshot) -> bool:
         return st.mode is Mode.EMERGENCY or st.follow_up_emergency
     if action == cv.ACTION_ROLLBACK:
         return bool(before.state.previous_fp) and st.current_fp == before.state.previous_fp
+    if action == cv.ACTION_RETIRE:
+        return st.phase in (Phase.RETIRING, Phase.RETIRED)
     return after.revision != before.revision
 
 

@@ -111,6 +111,10 @@ def waiting_on(st: RotationState, now: datetime) -> str:
         if st.grace_until is not None and now < st.grace_until:
             return "consumers: grace period"
         return f"operator: delete old key {st.previous_fp}, then `{CLI} check`"
+    if st.phase is Phase.RETIRING:
+        return f"operator: switch consumers, delete key {st.current_fp}, then `{CLI} check`"
+    if st.phase is Phase.RETIRED:
+        return f"nobody: retired {when(st.retired_at)}; set `retired: true` in the stack config"
     return "-"
 
 
@@ -442,6 +446,13 @@ def runbook_text(snap: Snapshot, now: datetime, policy: Policy) -> Outcome:
     lines: list[str] = []
     if st.reason:
         lines.append(f"Reason: {st.reason}")
+    if st.phase in (Phase.RETIRING, Phase.RETIRED):
+        what = "retired" if st.phase is Phase.RETIRED else "being retired"
+        head = f"{cfg.name} is {what} ({rid})"
+        if st.phase is Phase.RETIRED:
+            lines.append(f"Retired since {when(st.retired_at)}; only the last step is left.")
+        lines += [f"{i}. {step}" for i, step in enumerate(runbook.steps(ctx), 1)]
+        return Outcome(EXIT_OK, head, lines)
     if st.phase is Phase.AWAITING_KEY:
         lines.append(f"Deadline: {when(st.deadline)}.")
         if st.rejection:
@@ -473,6 +484,26 @@ def check_result(snap: Snapshot, now: datetime) -> Outcome:
         else:
             text = "No rotation is open."
         return Outcome(EXIT_OK, f"{name}: rotation closed. {text}", [])
+    if st.phase is Phase.RETIRED:
+        return Outcome(
+            EXIT_OK,
+            f"{name}: retired since {when(st.retired_at)}.",
+            [
+                f"Its live value is a tombstone: applications still reading {name} get "
+                "CredentialRetired. Mark it `retired: true` in the stack config and run "
+                "`pulumi up`; then remove its entry."
+            ],
+        )
+    if st.phase is Phase.RETIRING:
+        return Outcome(
+            EXIT_WAITING,
+            f"{name}: being retired; its key (fingerprint {st.current_fp}) is not confirmed "
+            "deleted yet.",
+            [
+                f"Switch every consumer, delete the key in {page}, then run "
+                f"`{CLI} check {name}` again (`{CLI} runbook {name}` shows the steps)."
+            ],
+        )
     if st.phase is Phase.AWAITING_KEY and st.live_outcome == "rejected":
         return Outcome(
             EXIT_WAITING,
@@ -576,6 +607,86 @@ def rollback_result(summary: dict[str, Any], name: str, before: RotationState) -
             "dashboard once nothing depends on it.",
             f"The rotation is open again: create a working key and run `{CLI} submit {name}` "
             f"(`{CLI} runbook {name}` shows the steps).",
+        ],
+        dict(summary),
+    )
+
+
+def probe_report(snap: Snapshot, candidate: Credential, verifier: Any = None) -> Any:
+    """`probe`: judge a key as the rotator would, from the recorded state (an operator
+    cannot read the live key: its fingerprint and workspace are enough). Writes nothing."""
+    # Imported here: verify pulls in requests, which `--help` and `status` do not need.
+    from rotation.operator.probe import probe_key
+    from rotation.verify import Verifier
+
+    st, cfg = snap.state, snap.config
+    has_current = snap.current_version is not None
+    expected = st.workspace or ("" if has_current else cfg.workspace)
+    return probe_key(
+        verifier or Verifier(),
+        candidate.to_json(),
+        cfg.kind,
+        cfg.region,
+        None,
+        expected,
+        current_fp=st.current_fp if has_current else "",
+    )
+
+
+def probe_outcome(report: Any, name: str) -> Outcome:
+    from rotation.operator.probe import Decision
+
+    code = {
+        Decision.ACCEPT: EXIT_OK,
+        Decision.INCONCLUSIVE: EXIT_WAITING,
+    }.get(report.decision, EXIT_REJECTED)
+    return Outcome(
+        code,
+        f"{name}: the rotator would {report.decision.value} this key.",
+        report.lines(),
+        {"credential": name, **report.to_json()},
+    )
+
+
+def retire_check(snap: Snapshot) -> None:
+    """Refuse locally what the rotator would refuse (it checks again)."""
+    st, name = snap.state, snap.config.name
+    if st.phase is Phase.AWAITING_KEY:
+        raise Rejected(
+            f"Retirement refused: {name} has an open rotation ({st.rotation_id}) waiting for "
+            f"a new key. Finish it (`{CLI} submit {name}`) first, then retire {name}."
+        )
+    if st.phase is Phase.PROMOTED:
+        raise Rejected(
+            f"Retirement refused: {name} is still retiring the previous key of rotation "
+            f"{st.rotation_id}. Delete it, run `{CLI} check {name}`, then retire {name}."
+        )
+
+
+def retire_result(summary: dict[str, Any], name: str) -> Outcome:
+    phase = summary.get("phase", "")
+    if summary.get("outcome") == "refused" or phase not in (
+        Phase.RETIRING.value,
+        Phase.RETIRED.value,
+    ):
+        raise Rejected(f"Retirement refused: {summary.get('message', 'the rotator refused it.')}")
+    if phase == Phase.RETIRED.value:
+        return Outcome(
+            EXIT_OK,
+            f"{name} is retired: Customer.io already refuses its key.",
+            [
+                f"Mark {name} `retired: true` in the stack config and run `pulumi up`; "
+                "then remove its entry."
+            ],
+            dict(summary),
+        )
+    return Outcome(
+        EXIT_WAITING,
+        f"{name} is being retired (fingerprint {summary.get('current_fp', '')}).",
+        [
+            f"Switch every application that reads {name} to its replacement, delete the key "
+            f"in the dashboard, then run `{CLI} check {name}`; `{CLI} runbook {name}` shows "
+            "the steps. The operators were told.",
         ],
         dict(summary),
     )

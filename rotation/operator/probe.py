@@ -106,6 +106,8 @@ def probe_key(
     region: Region | None,
     current: Credential | None,
     expected_workspace: str,
+    *,
+    current_fp: str = "",
 ) -> ProbeReport:
     """Judge a candidate key as the rotator would, without writing anything.
 
@@ -114,6 +116,8 @@ def probe_key(
     workspace recorded in the credential's state or, with no current key, the
     configured `workspace_id`. When it is empty and there is a current key, it is
     learnt from the current key the way the rotator learns it (one more call).
+    An operator cannot read the live key: `cio-rotate probe` passes the recorded
+    `current_fp` instead of `current`, which is all the "differs" check needs.
     At most two calls to Customer.io; none for a malformed or webhook key.
     """
     try:
@@ -121,7 +125,7 @@ def probe_key(
     except MalformedKey as err:
         return _malformed(kind, str(err))
     label = candidate.label
-    differs = _differs(candidate, current)
+    differs = _differs(candidate, current, current_fp)
     if kind is Kind.WEBHOOK_SIGNING:
         return _webhook(candidate, differs)
     expected = expected_workspace
@@ -165,7 +169,15 @@ def probe_key(
     )
 
 
-def _differs(candidate: Credential, current: Credential | None) -> Check:
+def _differs(candidate: Credential, current: Credential | None, current_fp: str = "") -> Check:
+    if current is None and current_fp:
+        if candidate.fingerprint == current_fp:
+            return Check(
+                CheckName.DIFFERS,
+                Verdict.FAIL,
+                runbook.rejection_text("same_as_current", candidate.label),
+            )
+        return Check(CheckName.DIFFERS, Verdict.PASS, f"current key is fp {current_fp}")
     if current is None:
         return Check(CheckName.DIFFERS, Verdict.PASS, "no current key (bootstrap)")
     if candidate.same_key_as(current):

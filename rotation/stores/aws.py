@@ -358,6 +358,27 @@ class AwsSecretsStore(StoreBase):
             raise StateConflict("the secret got a current version since it was read.")
         return token
 
+    def _write_tombstone(
+        self, credential_id: str, value: bytes, expected_current: str | None
+    ) -> str:
+        """PutSecretValue straight to AWSCURRENT on the live secret: acceptable only here,
+        for a RETIRED credential, where no rotation (and no AWSPENDING) can ever run. The
+        token is derived from the value, so a retry writes nothing twice."""
+        stages = self._describe(credential_id).get("VersionIdsToStages", {}) or {}
+        holder = _holder(stages, cv.AWSCURRENT)
+        token = str(uuid.uuid5(_TOKENS, "tombstone/" + hashlib.sha256(value).hexdigest()))
+        if holder == token:
+            return token
+        if holder != expected_current:
+            raise StateConflict("AWSCURRENT moved since it was read.")
+        self.client.put_secret_value(
+            SecretId=credential_id,
+            ClientRequestToken=token,
+            SecretString=value.decode("utf-8"),
+            VersionStages=[cv.AWSCURRENT],
+        )
+        return token
+
     def stage_pending(self, credential_id: str, token: str, value: bytes) -> None:
         """createSecret: put the verified key into the rotation's AWSPENDING version."""
         self.client.put_secret_value(

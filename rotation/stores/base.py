@@ -103,6 +103,11 @@ class SecretStore(Protocol):
         Raises StateConflict when another promotion got there first.
         """
 
+    def write_tombstone(
+        self, credential_id: str, value: bytes, expected_current: str | None
+    ) -> str:
+        """A retired credential only: make the retirement tombstone the live value."""
+
 
 _NO_SUBMISSION = Submission(version="", raw=b"")
 # The operator's CLI writes an envelope: the key document exactly as typed (base64, so
@@ -254,6 +259,23 @@ class StoreBase:
                 pending_version=None,
             )
         return version
+
+    def write_tombstone(
+        self, credential_id: str, value: bytes, expected_current: str | None
+    ) -> str:
+        """Make the retirement tombstone current. Only the engine calls it, and only for a
+        RETIRED credential, when no rotation can run: no staging dance is needed."""
+        version = self._write_tombstone(credential_id, value, expected_current)
+        self._forget(credential_id)
+        if self.in_session:
+            self._values[(credential_id, version)] = value
+        return version
+
+    def _write_tombstone(
+        self, credential_id: str, value: bytes, expected_current: str | None
+    ) -> str:
+        # A new newest version, as a promotion adds one (GCP: latest is current).
+        return self._promote(credential_id, value, None, expected_current)
 
     def _remember(self, credential_id: str, snap: Snapshot) -> None:
         if self.in_session:

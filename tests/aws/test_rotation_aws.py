@@ -310,3 +310,106 @@ def test_crash_after_promotion_is_repaired(aws, cio, live, monkeypatch):
     assert st.phase is Phase.PROMOTED and st.current_fp == good.fingerprint
     assert store.read_submission(arn) is None
     assert sum("is live" in s for s in subjects(aws)) == 2
+
+
+# -- private (sk_) keys: everything above, for the kind Customer.io now issues to servers ----
+
+PRIVATE = "billing-private"
+
+
+@pytest.fixture
+def private_live(aws, cio, clock):
+    """A private credential bootstrapped through verification; its rotation open 76 days on."""
+    aws.provision(PRIVATE, "private", "us", workspace="1001")
+    first = cio.new_private_key(("1001",), "us")
+    assert aws.submit(PRIVATE, first)["outcome"] == "submitted"
+    assert aws.current_value(PRIVATE) == {"private_key": first.secret, "region": "us"}
+    assert state(aws, PRIVATE).current_fp == first.fingerprint
+    clock.advance(timedelta(days=76))
+    aws.sweep()
+    assert state(aws, PRIVATE).phase is Phase.AWAITING_KEY
+    return first
+
+
+def test_private_scheduled_rotation_promotes_and_confirms_revocation(aws, cio, clock, private_live):
+    good = cio.new_private_key(("1001",), "us")
+    aws.submit(PRIVATE, good)
+    st = state(aws, PRIVATE)
+    assert st.phase is Phase.PROMOTED and st.previous_fp == private_live.fingerprint
+    assert aws.current_value(PRIVATE)["private_key"] == good.secret
+    clock.advance(timedelta(hours=25))
+    cio.delete_key(private_live)
+    aws.invoke({"action": "reconcile", "secret_id": aws.secrets[PRIVATE]})
+    st = state(aws, PRIVATE)
+    assert st.phase is Phase.IDLE and st.previous_revoked
+
+
+def test_private_emergency_rotation(aws, cio, private_live):
+    aws.invoke({"action": "emergency", "secret_id": aws.secrets[PRIVATE], "reason": "leak"})
+    assert state(aws, PRIVATE).mode is Mode.EMERGENCY
+    good = cio.new_private_key(("1001",), "us")
+    aws.submit(PRIVATE, good)
+    assert aws.current_value(PRIVATE)["private_key"] == good.secret
+    assert state(aws, PRIVATE).phase is Phase.PROMOTED
+
+
+@pytest.mark.parametrize(
+    ("make_key", "reasons"),
+    [
+        (lambda cio: cio.new_private_key(("2002",), "us"), ("wrong_workspace",)),
+        (
+            lambda cio: replace(cio.new_private_key(("1001",), "eu"), region=Region.US),
+            ("unauthorized_or_wrong_region",),
+        ),
+        (
+            lambda cio: replace(
+                cio.new_private_key(("1001",), "eu", answers_anywhere=True), region=Region.US
+            ),
+            ("wrong_region",),
+        ),
+        (
+            lambda cio: Credential(Kind.PRIVATE, "sk_" + "f" * 32, Region.US),
+            ("unauthorized_or_wrong_region",),  # a 401 on a regional host says no more
+        ),
+    ],
+)
+def test_private_rejections_keep_current_and_tell_why(aws, cio, private_live, make_key, reasons):
+    before = aws.current_value(PRIVATE)
+    aws.submit(PRIVATE, make_key(cio))
+    assert aws.current_value(PRIVATE) == before
+    st = state(aws, PRIVATE)
+    assert st.phase is Phase.AWAITING_KEY and st.rejection in reasons
+    assert "NOT accepted" in subjects(aws)[-1]
+
+
+def test_private_same_key_again_is_rejected(aws, private_live):
+    aws.submit(PRIVATE, private_live)
+    assert state(aws, PRIVATE).rejection == "same_as_current"
+
+
+def test_private_customerio_down_is_inconclusive_then_promoted(aws, cio, private_live):
+    before = aws.current_value(PRIVATE)
+    good = cio.new_private_key(("1001",), "us")
+    cio.fail_next(503, times=4)
+    aws.submit(PRIVATE, good)
+    assert aws.current_value(PRIVATE) == before
+    assert state(aws, PRIVATE).phase is Phase.AWAITING_KEY
+    assert not any("NOT accepted" in s for s in subjects(aws))
+    aws.sweep()
+    assert aws.current_value(PRIVATE)["private_key"] == good.secret
+
+
+def test_a_public_key_is_refused_locally_and_by_the_rotator(aws, cio, private_live):
+    from rotation.credentials import parse_credential
+    from rotation.errors import MalformedKey
+
+    public = cio.new_public_key("1001")
+    doc = json.dumps({"private_key": public, "region": "us"})
+    with pytest.raises(MalformedKey, match="public key") as err:
+        parse_credential(doc, Kind.PRIVATE, Region.US)  # what the CLI does before writing
+    assert public not in str(err.value)
+    # Even if it reached the inbox some other way, nothing changes and the reason is told.
+    before = aws.current_value(PRIVATE)
+    aws.submit(PRIVATE, doc)
+    assert aws.current_value(PRIVATE) == before
+    assert state(aws, PRIVATE).rejection == "malformed"

@@ -206,7 +206,7 @@ class GcpCliHarness:
         path.write_text(json.dumps(doc))
         return str(path)
 
-    def run(self, *args: str, input: str | None = None) -> Any:
+    def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Any:
         result = CliRunner().invoke(
             app,
             ["--outputs", self.outputs_file(), *args],
@@ -217,7 +217,7 @@ class GcpCliHarness:
                 clock=self.gcp.clock,
                 sleep=lambda _: self.gcp.pump(),
             ),
-            env={"COLUMNS": "250", "CIO_ACTOR": "alice"},
+            env={"COLUMNS": "250", "CIO_ACTOR": "alice", **(env or {})},
         )
         self.outputs.append(result.output)
         if result.exception and not isinstance(result.exception, SystemExit):

@@ -133,3 +133,39 @@ def test_unknown_name_on_gcp(gcli):
     assert result.exit_code == 6 and "on aws" in result.output
     result = gcli.run("check", "nope")
     assert result.exit_code == 6 and "known: marketing-track" in result.output
+
+
+def test_probe_private_key_on_gcp_writes_nothing(gcli):
+    gcp = gcli.gcp
+    gcp.provision("billing-private", "private", "us", workspace="111")
+    key = gcp.cio.new_private_key(("111",), "us")
+    gcli.keys.append(key)
+    before = gcp.state("billing-private")
+    result = gcli.run("probe", "billing-private", "--stdin", input=key.to_json(), env=gcp.cio.env())
+    assert result.exit_code == 0, result.output
+    assert "nothing was written anywhere" in result.output and key.fingerprint in result.output
+    assert gcp.state("billing-private") == before and gcp.current_value("billing-private") is None
+    assert gcp.rt.store.read_submission(gcp.secrets["billing-private"]) is None
+
+
+def test_retire_publishes_the_action_and_check_confirms_on_gcp(gcli):
+    first = bootstrapped(gcli, open_rotation=False)
+    result = gcli.run("retire", NAME, "--reason", "moved to billing-private", "--yes")
+    assert result.exit_code == 4, result.output
+    assert gcli.gcp.state(NAME).phase is Phase.RETIRING
+    gcli.gcp.cio.delete_key(first)
+    result = gcli.run("check", NAME)
+    assert result.exit_code == 0, result.output
+    assert gcli.gcp.state(NAME).phase is Phase.RETIRED
+    assert gcli.gcp.current_value(NAME)["retired"] is True
+    rows = json.loads(gcli.run("status", "--json").output)
+    assert rows[0]["phase"] == "retired"
+
+
+def test_retire_refused_locally_while_a_rotation_is_open_on_gcp(gcli):
+    bootstrapped(gcli)
+    published = len(gcli.apis.published)
+    result = gcli.run("retire", NAME, "--reason", "moved", "--yes")
+    assert result.exit_code == 3 and "open rotation" in result.output
+    assert gcli.gcp.state(NAME).phase is Phase.AWAITING_KEY
+    assert len(gcli.apis.published) == published  # nothing was published

@@ -310,3 +310,88 @@ def test_crash_between_adding_and_moving_aliases_is_repaired(gcp, cio, clock, mo
     assert gcp.notices().count("promoted") == 2  # bootstrap + this one, never twice
     assert gcp.notices()[-1] == "promoted"
     assert gcp.rt.store.read_submission(gcp.secrets[NAME]) is None
+
+
+# -- private (sk_) keys: the kind Customer.io now issues to servers ------------------------
+
+PRIVATE = "billing-private"
+
+
+def private_bootstrap(gcp, cio, clock):
+    gcp.provision(PRIVATE, "private", "us", workspace="111")
+    first = cio.new_private_key(("111",), "us")
+    gcp.submit(PRIVATE, first)
+    assert gcp.current_value(PRIVATE) == {"private_key": first.secret, "region": "us"}
+    assert gcp.state(PRIVATE).current_fp == first.fingerprint
+    clock.advance(timedelta(days=77))
+    gcp.sweep()
+    assert gcp.state(PRIVATE).phase is Phase.AWAITING_KEY
+    return first
+
+
+def test_private_scheduled_rotation_end_to_end(gcp, cio, clock):
+    first = private_bootstrap(gcp, cio, clock)
+    good = cio.new_private_key(("111",), "us")
+    gcp.submit(PRIVATE, good)
+    assert gcp.current_value(PRIVATE)["private_key"] == good.secret
+    assert gcp.state(PRIVATE).phase is Phase.PROMOTED
+    cio.delete_key(first)
+    clock.advance(timedelta(days=2))
+    gcp.sweep()
+    state = gcp.state(PRIVATE)
+    assert state.phase is Phase.IDLE and state.previous_revoked
+
+
+def test_private_emergency_rotation(gcp, cio, clock):
+    private_bootstrap(gcp, cio, clock)
+    assert gcp.emergency(PRIVATE, "key leaked") == 200
+    assert gcp.state(PRIVATE).mode is Mode.EMERGENCY
+    good = cio.new_private_key(("111",), "us")
+    gcp.submit(PRIVATE, good)
+    assert gcp.current_value(PRIVATE)["private_key"] == good.secret
+
+
+@pytest.mark.parametrize(
+    ("make_key", "reason"),
+    [
+        (lambda cio, first: cio.new_private_key(("222",), "us"), "wrong_workspace"),
+        (
+            lambda cio, first: Credential(
+                Kind.PRIVATE,
+                cio.new_private_key(("111",), "eu", answers_anywhere=True).secret,
+                Region.US,
+            ),
+            "wrong_region",
+        ),
+        (lambda cio, first: first, "same_as_current"),
+    ],
+)
+def test_private_rejections_keep_current(gcp, cio, clock, make_key, reason):
+    first = private_bootstrap(gcp, cio, clock)
+    gcp.submit(PRIVATE, make_key(cio, first))
+    assert gcp.current_value(PRIVATE)["private_key"] == first.secret
+    assert gcp.state(PRIVATE).rejection == reason
+    assert gcp.notices()[-1].startswith("rejected.")
+
+
+def test_private_customerio_down_is_inconclusive(gcp, cio, clock):
+    first = private_bootstrap(gcp, cio, clock)
+    cio.fail_next(503, times=4)
+    gcp.submit(PRIVATE, cio.new_private_key(("111",), "us"))
+    assert gcp.current_value(PRIVATE)["private_key"] == first.secret
+    assert gcp.state(PRIVATE).inconclusive == "unavailable"
+    cio.faults.clear()
+
+
+def test_private_public_key_is_refused_and_nothing_is_promoted(gcp, cio, clock):
+    from rotation.credentials import parse_credential
+    from rotation.errors import MalformedKey
+
+    first = private_bootstrap(gcp, cio, clock)
+    public = cio.new_public_key("111")
+    doc = json.dumps({"private_key": public, "region": "us"})
+    with pytest.raises(MalformedKey, match="public key"):
+        parse_credential(doc, Kind.PRIVATE, Region.US)  # the CLI's check before writing
+    gcp.submit(PRIVATE, doc)
+    assert gcp.current_value(PRIVATE)["private_key"] == first.secret
+    assert gcp.state(PRIVATE).rejection == "malformed"

@@ -57,6 +57,7 @@ class Options:
     ignore_changes: tuple[str, ...]
     depends_on: tuple[str, ...]  # logical names
     parent: str | None
+    protect: bool = False
 
 
 @dataclass
@@ -239,6 +240,7 @@ def evaluate(
                 r.pulumi_resource_name for r in depends if isinstance(r, pulumi.Resource)
             ),
             parent=o.parent.pulumi_resource_name if o.parent is not None else None,
+            protect=bool(o.protect),
         )
         original(self, t, name, props, opts, *args, **kwargs)
 

@@ -52,6 +52,15 @@ PROMOTED = replace(
     last_notice_at=NOW - timedelta(days=2),
 )
 
+RETIRING = replace(
+    IDLE,
+    phase=Phase.RETIRING,
+    rotation_id="r1",
+    opened_at=NOW - timedelta(days=4),
+    last_notice_at=NOW - timedelta(days=4),
+    grace_until=NOW - timedelta(days=3),
+)
+
 OPEN: dict[str, Any] = dict(
     rotation_id="r2",
     now=NOW,
@@ -290,6 +299,22 @@ ROWS: list[tuple[str, RotationState, Event, dict[str, Any], Phase, Notice | None
         Phase.AWAITING_KEY,
         Notice.WRONG_KEY_DELETED,
     ),
+    (
+        "retire starts the end of life",
+        IDLE,
+        Event.RETIRE,
+        dict(rotation_id="r2", now=NOW, policy=POLICY, reason="moved to sk_", actor="alice"),
+        Phase.RETIRING,
+        Notice.RETIRE_OPENED,
+    ),
+    (
+        "Customer.io refuses the retiring key: retired",
+        RETIRING,
+        Event.RETIRE_CHECKED,
+        dict(now=NOW, policy=POLICY, outcome="revoked"),
+        Phase.RETIRED,
+        Notice.RETIRED,
+    ),
 ]
 
 
@@ -393,3 +418,35 @@ def test_a_refused_live_key_is_told_once():
         previous_refused=True,
     )
     assert again is None
+
+
+def test_retirement_reminds_at_the_policy_cadence_and_waits_out_an_outage():
+    from rotation.transitions import retire_checked
+
+    fresh = replace(RETIRING, last_notice_at=NOW - timedelta(days=1))
+    assert retire_checked(fresh, now=NOW, policy=POLICY, outcome="alive") is None
+    reminded = retire_checked(RETIRING, now=NOW, policy=POLICY, outcome="alive")
+    assert reminded is not None and reminded.phase is Phase.RETIRING
+    assert parse(reminded.outbox[-1]).notice is Notice.RETIRE_REMINDER
+    assert retire_checked(RETIRING, now=NOW, policy=POLICY, outcome="unknown") is None
+
+
+def test_an_unprobeable_key_is_retired_only_after_the_grace_period():
+    from rotation.transitions import retire_checked
+
+    early = replace(RETIRING, grace_until=NOW + timedelta(hours=1))
+    assert retire_checked(early, now=NOW, policy=POLICY, outcome="unprobeable") is None
+    done = retire_checked(RETIRING, now=NOW, policy=POLICY, outcome="unprobeable")
+    assert done is not None and done.phase is Phase.RETIRED and done.retired_at == NOW
+
+
+@pytest.mark.parametrize("phase", [Phase.RETIRING, Phase.RETIRED])
+def test_an_ended_credential_never_opens_a_rotation_nor_goes_overdue(phase):
+    from rotation.transitions import deadline_passed, opened
+
+    ended = replace(RETIRING, phase=phase)
+    emergency = {**OPEN, "mode": Mode.EMERGENCY, "reason": "leak"}
+    assert opened(ended, **emergency) is None
+    assert (
+        deadline_passed(ended, rotation_id="r3", now=NOW, policy=POLICY, has_current=True) is None
+    )
