@@ -142,8 +142,8 @@ class Engine:
         # The cloud service that carries requests to this engine (secretsmanager, pubsub):
         # the audit trail's `via`, while `actor` names the person a step is owed to.
         self.via = via
-        # The outbox claims this engine made (credential -> the claim it wrote).
-        self._claims: dict[str, str] = {}
+        # The outbox claims this invocation made: credential -> (session, claim written).
+        self._claims: dict[str, tuple[int, str]] = {}
 
     # -- the compare-and-swap loop --------------------------------------------
 
@@ -161,7 +161,7 @@ class Engine:
                 return snap, None
             if new.outbox != snap.state.outbox:
                 now = self.clock.now()
-                mine = bool(new.sending) and self._claims.get(credential_id) == new.sending
+                mine = bool(new.sending) and self._holds(credential_id, new.sending)
                 entries = new.outbox if mine else outbox.claimable(new, now)
                 new = outbox.claimed(new, entries, now) or new
             try:
@@ -170,12 +170,20 @@ class Engine:
                 log.info("state of %s changed under us; deciding again", credential_id)
                 continue
             if new.sending and new.sending != snap.state.sending:
-                self._claims[credential_id] = new.sending
+                self._claims[credential_id] = (self._session(), new.sending)
             return snap, new
         raise StateConflict(
             f"{credential_id} kept changing during {self.max_attempts} attempts; "
             "the next event or the daily sweep will take the step."
         )
+
+    def _session(self) -> int:
+        return int(getattr(self.store, "session_serial", 0))
+
+    def _holds(self, credential_id: str, claim: str) -> bool:
+        """Whether this invocation wrote `claim` (a claim left by a failed invocation on
+        the same warm instance is not ours: it waits for its lease like any other)."""
+        return self._claims.get(credential_id) == (self._session(), claim)
 
     def _state(self, credential_id: str) -> RotationState:
         return self.store.snapshot(credential_id).state
@@ -692,7 +700,7 @@ class Engine:
             if snap.partial:
                 snap = self.store.complete(credential_id)
             state = snap.state
-            if not state.sending or self._claims.get(credential_id) != state.sending:
+            if not state.sending or not self._holds(credential_id, state.sending):
                 _, claim = self._apply(
                     credential_id,
                     lambda s: outbox.claimed(s.state, outbox.claimable(s.state, now), now),

@@ -158,6 +158,9 @@ class StoreBase:
 
     def __init__(self) -> None:
         self._depth = 0
+        # Which invocation this is: what an invocation holds (an outbox claim) is its own
+        # and is never taken for another's, even on a warm instance.
+        self.session_serial = 0
         self._snapshots: dict[str, Snapshot] = {}
         self._values: dict[tuple[str, str], bytes | None] = {}
         self._submissions: dict[str, Submission] = {}
@@ -168,6 +171,8 @@ class StoreBase:
     def session(self) -> Iterator[None]:
         """Everything read inside is read once; nested sessions share the outer one."""
         self._depth += 1
+        if self._depth == 1:
+            self.session_serial += 1
         try:
             yield
         finally:

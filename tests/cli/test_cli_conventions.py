@@ -43,7 +43,7 @@ def test_version_short_help_and_completion(cli, aws):
         result = cli.run(*args)
         assert result.exit_code == 0 and "Usage:" in result.output, args
     completion = cli.run("--show-completion", "bash")
-    assert completion.exit_code == 0 and "complete" in completion.output
+    assert completion.exit_code == 0 and "complete" in completion.output, completion.output
 
 
 def test_global_options_are_accepted_after_the_command(cli, aws, clock):
