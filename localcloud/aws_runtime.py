@@ -15,7 +15,8 @@ patches just those two seams of moto's backends (not boto3, not a client):
 Plus the bookkeeping moto skips: AWSCURRENT moved by UpdateSecretVersionStage
 becomes what GetSecretValue without a stage returns; and PutSecretValue's token
 check and write happen as one step, as in AWS (the state document's
-compare-and-swap rests on it).
+compare-and-swap rests on it), and a version that holds a value is never
+rewritten (moto resets an AWSPENDING version's labels when its token is reused).
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ from typing import Any
 from unittest.mock import patch
 
 from moto.awslambda.models import LambdaFunction
-from moto.secretsmanager.exceptions import InvalidRequestException, SecretNotFoundException
+from moto.secretsmanager.exceptions import (
+    InvalidRequestException,
+    ResourceExistsException,
+    SecretNotFoundException,
+)
 from moto.secretsmanager.models import SecretsManagerBackend
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -151,11 +156,47 @@ class LocalAwsRuntime:
         original_put = SecretsManagerBackend.put_secret_value
         atomic = threading.RLock()
 
-        def put_secret_value(backend: SecretsManagerBackend, *args: Any, **kwargs: Any) -> Any:
+        def put_secret_value(
+            backend: SecretsManagerBackend,
+            secret_id: str,
+            secret_string: str,
+            secret_binary: str,
+            client_request_token: str,
+            version_stages: list[str],
+        ) -> Any:
             # AWS checks a ClientRequestToken and adds the version as one step; moto's
             # check-then-add is not atomic between threads, so it is made so here.
             with atomic:
-                return original_put(backend, *args, **kwargs)
+                secret: Any = (
+                    backend.secrets[secret_id] if backend._is_valid_identifier(secret_id) else None
+                )
+                existing = secret.versions.get(client_request_token) if secret else None
+                if existing is not None and (
+                    existing.get("secret_string") is not None
+                    or existing.get("secret_binary") is not None
+                ):
+                    # A version that already holds a value is never rewritten: the same
+                    # value again is a no-op (its labels stay as they are), another value
+                    # is refused. moto rewrites an AWSPENDING version's labels here.
+                    if (
+                        existing.get("secret_string") != secret_string
+                        or existing.get("secret_binary") != secret_binary
+                    ):
+                        raise ResourceExistsException(
+                            f"You can't use ClientRequestToken {client_request_token} because "
+                            f"that value is already in use for a version of secret {secret.arn}."
+                        )
+                    return secret.to_short_dict(
+                        include_version_stages=True, version_id=client_request_token
+                    )
+                return original_put(
+                    backend,
+                    secret_id,
+                    secret_string,
+                    secret_binary,
+                    client_request_token,
+                    version_stages,
+                )
 
         with ExitStack() as stack:
             stack.enter_context(patch.object(LambdaFunction, "_invoke_lambda", invoke_lambda))
