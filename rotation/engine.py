@@ -667,6 +667,8 @@ class Engine:
             new_version = self.store.promote(
                 credential_id, raw, st.previous_version, expected_current=snap.current_version
             )
+            if snap.current_version:
+                self.store.demoted(credential_id, snap.current_version)
             now = self.clock.now()
             snap2, new = self._apply(
                 credential_id,
@@ -1028,6 +1030,8 @@ class Engine:
                 )
             except StateConflict:
                 return  # someone else changed the current key: the next check decides
+            if snap.current_version:
+                self.store.demoted(credential_id, snap.current_version)
         now = self.clock.now()
         refused = snap.current_version or ""
         snap2, new = self._apply(

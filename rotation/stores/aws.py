@@ -390,6 +390,12 @@ class AwsSecretsStore(StoreBase):
         if self.in_session:
             self._values[(credential_id, token)] = value
 
+    def demoted(self, credential_id: str, version: str) -> None:
+        """After a rollback, the version rolled away from keeps the AWSPENDING label of its
+        own rotation: off with it, or AWS would take it for an unfinished rotation."""
+        self._move_stage(credential_id, cv.AWSPENDING, version, None)
+        self._forget(credential_id)
+
     def abandon_pending(self, credential_id: str, token: str) -> None:
         """Drop AWSPENDING from a version whose value failed verification."""
         self._move_stage(credential_id, cv.AWSPENDING, token, None)
