@@ -16,8 +16,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from rotation import audit, outbox, runbook
+from rotation import audit, outbox
 from rotation import conventions as cv
 from rotation.clock import Clock
 from rotation.credentials import Credential, Kind, parse_credential
@@ -59,6 +60,9 @@ from rotation.verify import (
     VerifiedKey,
     Verifier,
 )
+
+if TYPE_CHECKING:
+    from rotation.runbook import Context
 
 log = logging.getLogger(__name__)
 
@@ -710,12 +714,16 @@ class Engine:
                 if claim is None:
                     return 0  # another invocation holds a fresh claim: it sends them
                 state = claim
+            # The prose loads here, on the first notice: most cold starts (a sweep of idle
+            # credentials) never render one, and the handler's import stays near boto3's.
+            from rotation.runbook import render
+
             entries = tuple(state.sending.rpartition("@")[0].split())
             delivered: list[str] = []
             for entry in entries:
                 if entry not in state.outbox:
                     continue
-                notification = runbook.render(entry, self._context(snap, state, now))
+                notification = render(entry, self._context(snap, state, now))
                 try:
                     self.notifier.send(notification)
                 except Exception as err:
@@ -735,9 +743,11 @@ class Engine:
 
     # -- helpers -----------------------------------------------------------------
 
-    def _context(self, snap: Snapshot, state: RotationState, now: datetime) -> runbook.Context:
+    def _context(self, snap: Snapshot, state: RotationState, now: datetime) -> Context:
+        from rotation.runbook import Context  # loaded on first use, as in deliver_notices
+
         cfg = snap.config
-        return runbook.Context(
+        return Context(
             name=cfg.name,
             kind=cfg.kind,
             region=cfg.region.value if cfg.region else "",

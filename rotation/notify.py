@@ -12,11 +12,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-if TYPE_CHECKING:  # imported where used: the functions' cold start does not load requests
+from rotation import conventions as cv
+
+if TYPE_CHECKING:  # imported where used: the functions' cold start loads neither
     import requests
 
-from rotation import conventions as cv
-from rotation.runbook import Notification
+    from rotation.runbook import Notification
 
 log = logging.getLogger(__name__)
 

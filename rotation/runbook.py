@@ -20,7 +20,7 @@ from rotation import conventions as cv
 from rotation.credentials import Kind
 from rotation.notices import Notice, parse
 from rotation.policy import Policy, grace_until
-from rotation.state import Mode, Phase, RotationState, format_time
+from rotation.state import Mode, Phase, RotationState, format_time, suggested_key_name
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,6 @@ class Context:
     # webhook_signing only: the endpoint URL the reporting webhook posts to, which is how
     # the dashboard lists webhooks (stack config); empty when not configured.
     webhook_endpoint: str = ""
-
-
-def suggested_key_name(credential_name: str, opened_at: datetime) -> str:
-    """The name a rotation's new key is to be given, computed once when the rotation opens.
-
-    The engine stores it in `RotationState.key_name`; every text reads it from there, so
-    the opening notice, reminders, `runbook` and the delete notice all say the same name.
-    """
-    return f"{credential_name}-{opened_at.strftime('%Y%m%d')}"
 
 
 # -- per-kind facts ------------------------------------------------------------

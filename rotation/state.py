@@ -182,3 +182,12 @@ def summary(state: RotationState, outcome: str, **extra: Any) -> dict[str, Any]:
         "grace_until": state.grace_until.isoformat() if state.grace_until else "",
         **extra,
     }
+
+
+def suggested_key_name(credential_name: str, opened_at: datetime) -> str:
+    """The name a rotation's new key is to be given, computed once when the rotation opens.
+
+    The engine stores it in `RotationState.key_name`; every text reads it from there, so
+    the opening notice, reminders, `runbook` and the delete notice all say the same name.
+    """
+    return f"{credential_name}-{opened_at.strftime('%Y%m%d')}"

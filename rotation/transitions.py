@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from rotation import runbook
 from rotation.credentials import Kind
 from rotation.notices import Notice as N
 from rotation.policy import (
@@ -29,7 +28,7 @@ from rotation.policy import (
     key_followup,
     revoke_followup,
 )
-from rotation.state import Mode, Phase, RotationState, tag_safe
+from rotation.state import Mode, Phase, RotationState, suggested_key_name, tag_safe
 
 RevocationOutcome = Literal["revoked", "alive", "unknown", "unprobeable"]
 # The end of a credential's life: no rotation opens, no deadline fires, no liveness page.
@@ -93,7 +92,7 @@ def opened(
             rejections=0,
             follow_up_emergency=False,
             previous_revoked=False,
-            key_name=runbook.suggested_key_name(name, now) if name else st.key_name,
+            key_name=suggested_key_name(name, now) if name else st.key_name,
             submitted_by="",
         )
         return new.with_notice(N.OPENED) if notify else new
@@ -447,7 +446,7 @@ def current_refused(
             base,
             rotation_id=rotation_id,
             opened_at=now,
-            key_name=runbook.suggested_key_name(st.current_name or "key", now)
+            key_name=suggested_key_name(st.current_name or "key", now)
             if not st.key_name
             else st.key_name,
             reason="Customer.io refuses the current key",

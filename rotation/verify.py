@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # imported where used: the functions' cold start does not loa
     import requests
 
 from rotation import conventions as cv
-from rotation import runbook
 from rotation.credentials import Credential, Kind, Region
 from rotation.errors import KeyRejected, VerificationInconclusive, WrongWorkspace
 
@@ -224,6 +223,8 @@ class Verifier:
         "Differs from current" compares with the current key, or with its recorded
         fingerprint when the caller did not read it (a key is its secret: the same
         secret under another site ID is the same key)."""
+        from rotation import runbook  # the verdicts' prose, loaded on the first verification
+
         label = candidate.label
         if candidate.same_key_as(current) or (current_fp and candidate.fingerprint == current_fp):
             raise KeyRejected(runbook.rejection_text("same_as_current", label), "same_as_current")

@@ -18,9 +18,8 @@ from rotation.runbook import (
     kind_text,
     render,
     steps,
-    suggested_key_name,
 )
-from rotation.state import Mode, Phase, RotationState
+from rotation.state import Mode, Phase, RotationState, suggested_key_name
 
 NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 OLD_SINCE = datetime(2026, 2, 3, 9, 0, tzinfo=UTC)

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from rotation.credentials import Kind
 from rotation.policy import Policy, grace_until
-from rotation.runbook import Context, render, steps, suggested_key_name
-from rotation.state import Mode, Phase, RotationState
+from rotation.runbook import Context, render, steps
+from rotation.state import Mode, Phase, RotationState, suggested_key_name
 
 NAME = "billing-events"
 OLD_NAME = "billing-events-20250301"
