@@ -617,8 +617,19 @@ def submit(
             "rotation suggested; asked in a terminal). Not for webhook signing keys.",
         ),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the verdict.")] = 120.0,
+    timeout: Annotated[
+        float,
+        typer.Option(help="Seconds to wait for the verdict (0: look once, do not wait)."),
+    ] = 120.0,
     poll: Annotated[float, typer.Option(help="Seconds between checks.")] = 2.0,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="Hand the key over and return without looking for the verdict; the rotator "
+            "announces it to the operators' channel.",
+        ),
+    ] = False,
 ) -> None:
     """Hand over a new key: it is verified, then promoted, or you are told why not."""
     cli = _cli(ctx)
@@ -627,7 +638,7 @@ def submit(
             cli,
             "--timeout",
             f"must be between 0 and {MAX_TIMEOUT:g} seconds.",
-            "Give e.g. --timeout 120 (0: do not wait for the verdict).",
+            "Give e.g. --timeout 120 (0: look once, do not wait; --no-wait: do not look).",
         )
     if not 0 < poll <= 60:
         _bad_value(cli, "--poll", "must be more than 0 and at most 60 seconds.", "Use --poll 2.")
@@ -665,6 +676,7 @@ def submit(
             key_name=given,
             timeout=timeout,
             poll=poll,
+            wait=not no_wait,
             sleep=cli.overrides.sleep or _sleep,
             clock=cli.clock.now,
             policy=cli.config.policy,

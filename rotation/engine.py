@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rotation import audit, outbox
 from rotation import conventions as cv
@@ -38,18 +38,10 @@ from rotation.stores.base import SecretStore, Snapshot, Submission
 from rotation.transitions import (
     ENDED,
     Event,
+    Moment,
     RetireOutcome,
     RevocationOutcome,
-    adopted,
-    deadline_passed,
-    inconclusive,
-    key_followed_up,
     new_rotation_id,
-    opened,
-    promoted,
-    rejected,
-    revocation_checked,
-    rolled_back,
     step,
 )
 from rotation.verify import (
@@ -192,27 +184,50 @@ class Engine:
     def _state(self, credential_id: str) -> RotationState:
         return self.store.snapshot(credential_id).state
 
+    def _step(
+        self,
+        credential_id: str,
+        event: Event,
+        *,
+        unless: Callable[[Snapshot], bool] | None = None,
+        **facts: Any,
+    ) -> tuple[Snapshot, RotationState | None]:
+        """Take `event` through the transition table with compare-and-swap; `unless`
+        tells from the snapshot that the step was already taken (by a racing invocation)."""
+        return self._apply(credential_id, self._deciding(event, unless=unless, **facts))
+
+    def _deciding(
+        self, event: Event, *, unless: Callable[[Snapshot], bool] | None = None, **facts: Any
+    ) -> Decide:
+        now = self.clock.now()
+
+        def decide(snap: Snapshot) -> RotationState | None:
+            if unless is not None and unless(snap):
+                return None
+            moment = Moment(
+                now=now,
+                policy=self.policy,
+                rotation_id=new_rotation_id(snap.config.id, now, snap.current_version or ""),
+                has_current=snap.current_version is not None,
+                name=snap.config.name,
+                kind=snap.config.kind,
+                current_since=snap.state.current_since or snap.current_created,
+            )
+            return step(snap.state, event, moment, **facts)
+
+        return decide
+
     def _opening(
         self, mode: Mode, reason: str, actor: str, revoke_first: bool, notify: bool
     ) -> Decide:
-        now = self.clock.now()
-        return lambda snap: opened(
-            snap.state,
-            rotation_id=self._rotation_id(snap),
-            now=now,
-            policy=self.policy,
+        return self._deciding(
+            Event.OPEN,
             mode=mode,
             reason=reason,
             actor=actor,
             revoke_first=revoke_first,
-            has_current=snap.current_version is not None,
-            current_since=snap.state.current_since or snap.current_created,
             notify=notify,
-            name=snap.config.name,
         )
-
-    def _rotation_id(self, snap: Snapshot) -> str:
-        return new_rotation_id(snap.config.id, self.clock.now(), snap.current_version or "")
 
     def _audit(
         self, event: str, snap: Snapshot, state: RotationState, actor: str, outcome: str, **kw: str
@@ -295,10 +310,7 @@ class Engine:
                     return self._state(credential_id)
                 return opened_state
             if state.phase is Phase.AWAITING_KEY:
-                snap2, new = self._apply(
-                    credential_id,
-                    lambda s: key_followed_up(s.state, self.clock.now(), self.policy),
-                )
+                snap2, new = self._step(credential_id, Event.FOLLOW_UP)
                 if new is not None:
                     self._audit("rotation.followup", snap2, new, "calendar", new.outbox[-1])
             elif state.phase is Phase.PROMOTED:
@@ -314,17 +326,7 @@ class Engine:
     def deadline_reached(self, credential_id: str) -> RotationState:
         """The native schedule fired and nobody submitted a key: escalate, once."""
         with self.store.session():
-            now = self.clock.now()
-            snap, new = self._apply(
-                credential_id,
-                lambda s: deadline_passed(
-                    s.state,
-                    rotation_id=self._rotation_id(s),
-                    now=now,
-                    policy=self.policy,
-                    has_current=s.current_version is not None,
-                ),
-            )
+            snap, new = self._step(credential_id, Event.DEADLINE)
             if new is not None:
                 self._audit("rotation.overdue", snap, new, "schedule", "escalated")
             self.deliver_notices(credential_id)
@@ -351,19 +353,7 @@ class Engine:
                     f"{name} is still retiring the previous key of rotation {st.rotation_id}: "
                     f"delete it, run `{self.cli} check {name}`, then retire {name}."
                 )
-            now = self.clock.now()
-            snap2, new = self._apply(
-                credential_id,
-                lambda s: step(
-                    s.state,
-                    Event.RETIRE,
-                    rotation_id=self._rotation_id(s),
-                    now=now,
-                    policy=self.policy,
-                    reason=reason,
-                    actor=actor,
-                ),
-            )
+            snap2, new = self._step(credential_id, Event.RETIRE, reason=reason, actor=actor)
             if new is not None:
                 self._audit("retire.opened", snap2, new, actor, "ok", detail=new.reason)
             return self.reconcile(credential_id)
@@ -598,34 +588,18 @@ class Engine:
         if snap.current_version and not old_fp:
             current = self._current_credential(snap)
             old_fp = current.fingerprint if current else ""
-        now = self.clock.now()
-        snap2, new = self._apply(
+        snap2, new = self._step(
             credential_id,
-            lambda s: (
-                None
-                if s.state.current_version == new_version
-                else replace(
-                    promoted(
-                        s.state,
-                        rotation_id=self._rotation_id(s),
-                        now=now,
-                        policy=self.policy,
-                        new_version=new_version,
-                        new_fp=fp,
-                        workspace=workspace,
-                        old_version=snap.current_version,
-                        old_fp=old_fp,
-                        kind=snap.config.kind,
-                        key_name=tag_safe(key_name),
-                        last4=last4,
-                        submitted_by=tag_safe(by),
-                    ),
-                    staged_token="",
-                    staged_fp="",
-                    staged_last4="",
-                    staged_workspace="",
-                )
-            ),
+            Event.PROMOTED,
+            unless=lambda s: s.state.current_version == new_version,
+            new_version=new_version,
+            new_fp=fp,
+            workspace=workspace,
+            old_version=snap.current_version,
+            old_fp=old_fp,
+            key_name=tag_safe(key_name),
+            last4=last4,
+            submitted_by=tag_safe(by),
         )
         if new is not None:
             self._audit("key.promoted", snap2, new, by, "promoted", pending=pending)
@@ -671,18 +645,12 @@ class Engine:
             new_version = self.store.promote(
                 credential_id, raw, st.previous_version, expected_current=snap.current_version
             )
-            if snap.current_version:
-                self.store.demoted(credential_id, snap.current_version)
-            now = self.clock.now()
-            snap2, new = self._apply(
+            snap2, new = self._step(
                 credential_id,
-                lambda s: (
-                    None
-                    if s.state.current_version == new_version
-                    else rolled_back(
-                        s.state, now=now, version=new_version, previous_version=snap.current_version
-                    )
-                ),
+                Event.ROLLED_BACK,
+                unless=lambda s: s.state.current_version == new_version,
+                version=new_version,
+                previous_version=snap.current_version,
             )
             if new is not None:
                 self._audit(
@@ -798,8 +766,8 @@ class Engine:
         detail: str,
         actor: str,
     ) -> None:
-        snap2, _ = self._apply(
-            credential_id, lambda s: rejected(s.state, reason=reason, fp=fp, detail=detail[:120])
+        snap2, _ = self._step(
+            credential_id, Event.REJECTED, reason=reason, fp=fp, detail=detail[:120]
         )
         self._audit("key.rejected", snap2, self._state(credential_id), actor, reason, candidate=fp)
         if submission is not None:
@@ -816,9 +784,7 @@ class Engine:
     ) -> None:
         reason = "forbidden" if err.reason == "forbidden" or "403" in str(err) else "unavailable"
         fp, detail = candidate.fingerprint, tag_safe(err.detail or err.reason)[:80]
-        self._apply(
-            credential_id, lambda s: inconclusive(s.state, reason=reason, fp=fp, detail=detail)
-        )
+        self._step(credential_id, Event.INCONCLUSIVE, reason=reason, fp=fp, detail=detail)
         self._audit(
             "key.inconclusive", snap, snap.state, actor, reason, candidate=candidate.fingerprint
         )
@@ -841,25 +807,15 @@ class Engine:
                     workspace = self.verifier.workspace_of(cred) or ""
             except MalformedKey:
                 fp = hashlib.sha256(raw).hexdigest()[:8]
-        now = self.clock.now()
         version = snap.current_version
-        snap2, new = self._apply(
+        snap2, new = self._step(
             credential_id,
-            lambda s: (
-                None
-                if s.current_version != version or s.state.current_version == version
-                else adopted(
-                    s.state,
-                    rotation_id=self._rotation_id(s),
-                    now=now,
-                    policy=self.policy,
-                    version=version,
-                    fp=fp,
-                    workspace=workspace,
-                    since=s.current_created,
-                    kind=s.config.kind,
-                )
-            ),
+            Event.ADOPTED,
+            unless=lambda s: s.current_version != version or s.state.current_version == version,
+            version=version,
+            fp=fp,
+            workspace=workspace,
+            since=snap.current_created,
         )
         if new is not None:
             self._audit("state.repaired", snap2, new, "rotator", "adopted current version")
@@ -897,13 +853,7 @@ class Engine:
                 outcome = "alive"
             else:
                 outcome = "unknown"
-        now = self.clock.now()
-        snap2, new = self._apply(
-            credential_id,
-            lambda s: step(
-                s.state, Event.RETIRE_CHECKED, now=now, policy=self.policy, outcome=outcome
-            ),
-        )
+        snap2, new = self._step(credential_id, Event.RETIRE_CHECKED, outcome=outcome)
         if new is None:
             return
         if new.phase is Phase.RETIRED:
@@ -969,10 +919,7 @@ class Engine:
                 return True
             if isinstance(current, Inconclusive) and outcome == "revoked":
                 outcome = "unknown"  # close only once the new key is known to work
-        snap2, new = self._apply(
-            credential_id,
-            lambda s: revocation_checked(s.state, now=now, policy=self.policy, outcome=outcome),
-        )
+        snap2, new = self._step(credential_id, Event.REVOCATION_CHECKED, outcome=outcome)
         if new is None:
             return probed
         if new.phase is Phase.IDLE:
@@ -1001,7 +948,6 @@ class Engine:
         if snap.state.phase in (Phase.RETIRING, Phase.RETIRED):
             return
         result = self._probe_current(snap)
-        now = self.clock.now()
         if result is None:
             return
         if isinstance(result, Rejected):
@@ -1009,15 +955,11 @@ class Engine:
             return
         if isinstance(result, Accepted):
             self._audit("key.alive", snap, snap.state, "rotator", "accepted")
-            facts = {"outcome": "accepted"}
-        else:
-            reason = f"{result.reason}:{result.detail}" if result.detail else result.reason
-            self._audit("key.unverified", snap, snap.state, "rotator", reason)
-            facts = {"outcome": "inconclusive", "reason": reason}
-        self._apply(
-            credential_id,
-            lambda s: step(s.state, Event.LIVENESS_CHECKED, now=now, policy=self.policy, **facts),
-        )
+            self._step(credential_id, Event.LIVENESS_CHECKED, outcome="accepted")
+            return
+        reason = f"{result.reason}:{result.detail}" if result.detail else result.reason
+        self._audit("key.unverified", snap, snap.state, "rotator", reason)
+        self._step(credential_id, Event.LIVENESS_CHECKED, outcome="inconclusive", reason=reason)
 
     def _on_current_refused(self, credential_id: str, *, previous_alive: bool | None) -> None:
         """Customer.io refuses the current key: roll back to the previous one where that is
@@ -1040,22 +982,13 @@ class Engine:
                 )
             except StateConflict:
                 return  # someone else changed the current key: the next check decides
-            if snap.current_version:
-                self.store.demoted(credential_id, snap.current_version)
-        now = self.clock.now()
         refused = snap.current_version or ""
-        snap2, new = self._apply(
+        snap2, new = self._step(
             credential_id,
-            lambda s: step(
-                s.state,
-                Event.CURRENT_REFUSED,
-                rotation_id=self._rotation_id(s),
-                now=now,
-                policy=self.policy,
-                restored_version=restored,
-                refused_version=refused,
-                previous_refused=previous_alive is False or st.previous_revoked,
-            ),
+            Event.CURRENT_REFUSED,
+            restored_version=restored,
+            refused_version=refused,
+            previous_refused=previous_alive is False or st.previous_revoked,
         )
         if new is not None:
             event = "rotation.rolled_back" if restored else "key.refused"

@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from rotation.credentials import Kind
 from rotation.notices import Notice as N
@@ -268,6 +268,10 @@ def promoted(
         live_outcome="accepted",
         live_unknown_since=None,
         live_unknown_told=False,
+        staged_token="",  # nothing is staged once the key is current
+        staged_fp="",
+        staged_last4="",
+        staged_workspace="",
     ).with_notice(N.PROMOTED)
     if not old_version:
         return _closed(new, now, revoked=False)
@@ -595,6 +599,18 @@ class Event(StrEnum):
     RETIRE_CHECKED = "retire_checked"  # the retiring key was probed (reconciler, check)
 
 
+class Moment(TypedDict):
+    """What the reconciler knows at every step, whichever the event."""
+
+    now: datetime  # the clock, read once per decision
+    policy: Policy  # the stack's rotation policy
+    rotation_id: str  # the id a rotation opened now would get (deterministic: races agree)
+    has_current: bool  # whether the store holds a current key
+    name: str  # the credential's name
+    kind: Kind  # the credential's kind
+    current_since: datetime | None  # when the current key became current (record, else store)
+
+
 # (phase, event) -> transition. A pair that is not here is not a step the machine takes.
 TABLE: dict[tuple[Phase, Event], Any] = {
     (Phase.IDLE, Event.OPEN): opened,
@@ -626,7 +642,23 @@ TABLE: dict[tuple[Phase, Event], Any] = {
 }
 
 
-def step(state: RotationState, event: Event, **facts: Any) -> RotationState | None:
-    """Apply the table: the transition for (phase, event), or None if there is none."""
+def step(
+    state: RotationState,
+    event: Event,
+    moment: Moment | None = None,
+    **facts: Any,
+) -> RotationState | None:
+    """Apply the table: the transition for (phase, event), or None if there is none.
+
+    `moment` is what any step may know; a transition is handed the parts
+    its signature names, so each one declares exactly what it depends on.
+    """
     transition = TABLE.get((state.phase, event))
-    return None if transition is None else transition(state, **facts)
+    if transition is None:
+        return None
+    if moment:
+        code = transition.__code__
+        takes = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        facts = {**{k: v for k, v in moment.items() if k in takes}, **facts}
+    new: RotationState | None = transition(state, **facts)
+    return new

@@ -258,6 +258,7 @@ def submit_key(
     timeout: float,
     poll: float,
     key_name: str = "",
+    wait: bool = True,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
     clock: Callable[[], datetime] | None = None,
@@ -268,6 +269,8 @@ def submit_key(
 
     `key_name` is what the operator called the key in the dashboard (empty: the
     rotation's suggested name stands); it travels with the key in the inbox envelope.
+    Without `wait` it returns once the key is handed over, unless the hand-over itself
+    brought a verdict.
     """
     now = clock or (lambda: datetime.now(UTC))
     policy = policy or Policy()
@@ -304,6 +307,20 @@ def submit_key(
             code="same_as_current",
         )
     summary = backend.hand_over(ref, raw, actor, key_name) or {}
+    if not wait and summary.get("outcome") in (None, "started"):
+        # Asked not to look, and no verdict came back with the hand-over (AWS: a state
+        # read, the inbox write and RotateSecret; GCP: the inbox write starts the rotator).
+        return Outcome(
+            EXIT_WAITING,
+            f"Key {label} is handed over for {name}; its rotation has started.",
+            [
+                "The rotator verifies it, promotes it and announces the outcome to the "
+                "operators' channel.",
+                f"Follow it with `{CLI} status {name}`; do not delete the old key until it "
+                "says the new one is current.",
+            ],
+            {"outcome": "started", "fingerprint": fp},
+        )
     polls = 0
     deadline = monotonic() + timeout
     while True:

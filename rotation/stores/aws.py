@@ -330,6 +330,12 @@ class AwsSecretsStore(StoreBase):
             raise
         # AWSPENDING stays on the new current version, as after any native rotation:
         # only AWSPENDING on a version that is not AWSCURRENT marks an unfinished one.
+        # A rollback makes an older version current instead, and the version rolled away
+        # from keeps its own rotation's AWSPENDING label: off with it, or AWS would take
+        # it for an unfinished rotation and refuse the next one.
+        known = self._snapshots.get(credential_id)
+        if expected_current and (known is None or known.pending_version != pending_version):
+            self._move_stage(credential_id, cv.AWSPENDING, expected_current, None)
         return pending_version
 
     def _bootstrap(self, credential_id: str, value: bytes, expected_current: str | None) -> str:
@@ -389,12 +395,6 @@ class AwsSecretsStore(StoreBase):
         )
         if self.in_session:
             self._values[(credential_id, token)] = value
-
-    def demoted(self, credential_id: str, version: str) -> None:
-        """After a rollback, the version rolled away from keeps the AWSPENDING label of its
-        own rotation: off with it, or AWS would take it for an unfinished rotation."""
-        self._move_stage(credential_id, cv.AWSPENDING, version, None)
-        self._forget(credential_id)
 
     def abandon_pending(self, credential_id: str, token: str) -> None:
         """Drop AWSPENDING from a version whose value failed verification."""

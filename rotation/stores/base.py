@@ -79,9 +79,6 @@ class SecretStore(Protocol):
     def complete(self, credential_id: str) -> Snapshot:
         """The whole snapshot where the session holds a partial one."""
 
-    def demoted(self, credential_id: str, version: str) -> None:
-        """A rollback made `version` no longer current: clear what marks it as new."""
-
     def read_value(self, credential_id: str, version: str) -> bytes | None:
         """The payload of a version of the live secret; None if the version holds no value."""
 
@@ -284,11 +281,6 @@ class StoreBase:
     ) -> str:
         # A new newest version, as a promotion adds one (GCP: latest is current).
         return self._promote(credential_id, value, None, expected_current)
-
-    def demoted(self, credential_id: str, version: str) -> None:
-        """A version that was current is not any more because of a rollback: whatever
-        marks it as a rotation's new key must go (AWS: its AWSPENDING label, which would
-        otherwise look like an unfinished rotation). Nothing to do on other clouds."""
 
     def _remember(self, credential_id: str, snap: Snapshot) -> None:
         if self.in_session:

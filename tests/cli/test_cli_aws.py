@@ -507,3 +507,30 @@ def test_status_reports_a_missing_secret_with_the_fix(cli, aws):
     del aws.secrets["gone"]  # the harness's own teardown scan reads every secret it knows
     assert result.exit_code == 6
     assert NAME in result.output and "pulumi stack output --json" in result.output
+
+
+def test_submit_costs_three_calls_to_hand_over_and_one_read_per_look(cli, aws, clock):
+    """The hand-over is a state read, the inbox write and RotateSecret; each look for the
+    verdict is one more state read (moto runs the rotator at once, so one look suffices)."""
+    bootstrapped(cli, aws, clock)
+    key = cli.track("1001")
+    before = len(cli.calls)
+    result = cli.run("submit", NAME, "--stdin", "--no-wait", input=stdin_doc(key))
+    assert result.exit_code == 4, result.output
+    assert "handed over" in result.output and f"status {NAME}" in result.output
+    assert cli.calls[before:] == ["GetSecretValue(state)", "PutSecretValue", "RotateSecret"]
+    assert state(aws).current_fp == key.fingerprint  # the rotator promoted it all the same
+
+
+def test_submit_waiting_for_the_verdict_adds_one_state_read_per_look(cli, aws, clock):
+    bootstrapped(cli, aws, clock)
+    key = cli.track("1001")
+    before = len(cli.calls)
+    result = cli.run("submit", NAME, "--stdin", input=stdin_doc(key))
+    assert result.exit_code == 0, result.output
+    assert cli.calls[before:] == [
+        "GetSecretValue(state)",
+        "PutSecretValue",
+        "RotateSecret",
+        "GetSecretValue(state)",
+    ]
