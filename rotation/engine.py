@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -140,6 +140,29 @@ class Engine:
         self.via = via
         # The outbox claims this invocation made: credential -> (session, claim written).
         self._claims: dict[str, tuple[int, str]] = {}
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str],
+        *,
+        store: SecretStore,
+        notifier: Notifier,
+        clock: Clock,
+        via: str,
+        verifier: Verifier | None = None,
+    ) -> Engine:
+        """The engine a function entry point runs, configured by the function's environment
+        (the policy and CLI name the stack set; Customer.io endpoints for tests and probes)."""
+        return cls(
+            store=store,
+            verifier=verifier or Verifier(env=env),
+            notifier=notifier,
+            clock=clock,
+            policy=Policy.from_env(env),
+            cli=env.get(cv.ENV_CLI_NAME, cv.CLI_NAME),
+            via=via,
+        )
 
     # -- the compare-and-swap loop --------------------------------------------
 

@@ -35,7 +35,6 @@ from rotation.errors import (
 )
 from rotation.logs import quiet_sdk_loggers
 from rotation.notify import FanOut, Notifier, SnsNotifier, WebhookNotifier, chat_webhook_url
-from rotation.policy import Policy
 from rotation.state import Mode, Phase, summary
 from rotation.stores.aws import AwsSecretsStore
 from rotation.verify import Verifier
@@ -65,14 +64,13 @@ def build_runtime(
     url = chat_webhook_url(env)
     if url:
         notifiers.append(WebhookNotifier(url))
-    engine = Engine(
+    engine = Engine.from_env(
+        env,
         store=store,
-        verifier=verifier or Verifier(env=env),
         notifier=FanOut(notifiers),
         clock=clock or SystemClock(),
-        policy=Policy.from_env(env),
-        cli=env.get(cv.ENV_CLI_NAME, cv.CLI_NAME),
         via="secretsmanager",
+        verifier=verifier,
     )
     return Runtime(engine=engine, store=store)
 

@@ -45,7 +45,6 @@ from rotation.errors import (
 from rotation.logs import quiet_sdk_loggers
 from rotation.notify import FanOut, Notifier, WebhookNotifier, chat_webhook_url
 from rotation.notify_gcp import PubSubNotifier, StructuredLogNotifier
-from rotation.policy import Policy
 from rotation.state import Mode
 from rotation.stores.gcp import GcpSecretStore, build_client
 from rotation.verify import Verifier
@@ -84,14 +83,8 @@ def build_runtime(
         if url:
             notifiers.append(WebhookNotifier(url))
         notifier = FanOut(notifiers)
-    engine = Engine(
-        store=store,
-        verifier=verifier or Verifier(env=env),
-        notifier=notifier,
-        clock=clock,
-        policy=Policy.from_env(env),
-        cli=env.get(cv.ENV_CLI_NAME, cv.CLI_NAME),
-        via="pubsub",
+    engine = Engine.from_env(
+        env, store=store, notifier=notifier, clock=clock, via="pubsub", verifier=verifier
     )
     managed = tuple(s.strip() for s in env.get(cv.ENV_MANAGED_SECRETS, "").split(",") if s.strip())
     return Runtime(engine=engine, store=store, managed=managed)
