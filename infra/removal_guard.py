@@ -102,7 +102,7 @@ def _protected(name: str) -> str:
 def _retire_steps(name: str, index: str) -> str:
     return (
         f"run `{cv.CLI_NAME} retire {name} --reason TEXT` and wait until `{cv.CLI_NAME} "
-        f"status {name}` shows it retired, then `pulumi config set --path "
+        f"status` shows it retired, then `pulumi config set --path "
         f"'credentials[{index}].retired' true` and `pulumi up` (this lifts the protection)"
     )
 

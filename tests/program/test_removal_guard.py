@@ -94,6 +94,7 @@ def test_removing_a_live_credential_names_cio_rotate_retire(
         ("workspace_id", "112233"),
     ):
         assert f"`pulumi config set --path 'credentials[2].{field}' {value}`" in message
+    assert "wait until `cio-rotate status` shows it retired" in message
     assert "`pulumi config set --path 'credentials[2].retired' true` and `pulumi up`" in message
     assert message.index("lifts the protection") < message.index("remove the entry")
 
