@@ -19,8 +19,9 @@ import pulumi.runtime.config as pulumi_config
 from infra import naming
 from infra.aws_component import AwsRotation, AwsRotationArgs
 from infra.bundle import REPO_ROOT, build_aws_bundle, build_gcp_bundle
-from infra.config import PROJECT, Cloud, ConfigError, StackConfig, parse_config
+from infra.config import PROJECT, Cloud, ConfigError, CredentialSpec, StackConfig, parse_config
 from infra.gcp_component import GcpRotation, GcpRotationArgs
+from infra.removal_guard import refuse_unretired_removals
 
 SOURCE_ROOT = REPO_ROOT  # where rotation/ and lambdas/ are read from
 BUILD_DIR = REPO_ROOT / "build" / "bundles"  # gitignored
@@ -47,15 +48,15 @@ class Stack:
 
 
 def build(config: StackConfig, options: BuildOptions | None = None) -> Stack:
-    """Declare every resource for a validated config; returns the stack outputs."""
+    """Declare every resource for a validated config; returns the stack outputs.
+
+    Refuses first (ConfigError, before any resource) a config that would delete the
+    secrets of a credential never retired (infra/removal_guard.py).
+    """
     opts = options or BuildOptions()
+    refuse_unretired_removals(config)
     credentials: dict[str, dict[str, Any]] = {
-        spec.name: {
-            "kind": spec.kind.value,
-            "region": spec.region.value if spec.region else "",
-            "bootstrap_command": naming.bootstrap_command(spec.name),
-        }
-        for spec in config.credentials
+        spec.name: credential_output(spec) for spec in config.credentials
     }
     # The rotation calendar, in the one mapping the functions and the CLI read it with
     # (Policy.to_env / Policy.from_env).
@@ -106,6 +107,23 @@ def build(config: StackConfig, options: BuildOptions | None = None) -> Stack:
             gcp_function_name=gcp_part.function.name,
         )
     return Stack(outputs=outputs, aws=aws_part, gcp=gcp_part)
+
+
+def credential_output(spec: CredentialSpec) -> dict[str, Any]:
+    """A credential's stack output: how to bootstrap it, and what the next deployment's
+    removal guard needs (its `retired` flag, and its config to give back if removed).
+    """
+    out: dict[str, Any] = {
+        "kind": spec.kind.value,
+        "region": spec.region.value if spec.region else "",
+        "bootstrap_command": naming.bootstrap_command(spec.name),
+        "retired": spec.retired,
+    }
+    if spec.workspace_id:
+        out["workspace_id"] = spec.workspace_id
+    if spec.webhook_endpoint:
+        out["webhook_endpoint"] = spec.webhook_endpoint
+    return out
 
 
 def _decode(value: Any) -> Any:

@@ -27,11 +27,13 @@ from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 from pulumi.runtime.mocks import MockMonitor
 
 from infra.bundle import REPO_ROOT
+from infra.removal_guard import READ_STACK_OUTPUTS
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 PARTITION = "aws"
 GCP_PROJECT_NUMBER = "123456789"
+ORGANIZATION = "organization"  # what a self-managed backend calls every organization
 _ALNUM = string.ascii_letters + string.digits
 
 
@@ -65,6 +67,7 @@ class Evaluation:
     resources: list[Recorded]
     outputs: dict[str, Any] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    call_args: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     options: dict[str, Options] = field(default_factory=dict)  # by logical name
     # Every dependency the SDK sent to the engine (explicit depends_on and those implied
     # by inputs that are other resources' outputs), by logical name.
@@ -96,16 +99,37 @@ class Evaluation:
 
 
 class RecordingMocks(Mocks):
-    """Echo inputs as outputs and add the computed attributes the program reads."""
+    """Echo inputs as outputs and add the computed attributes the program reads.
 
-    def __init__(self, gcp_project: str = "test-project", region: str = REGION) -> None:
+    `previous_outputs` is the backend: the outputs each stack (by fully qualified name)
+    exported at its last deployment, answered to the engine's stack-reference read; a
+    stack not in it was never deployed. `previous_outputs_error` makes that read fail.
+    """
+
+    def __init__(
+        self,
+        gcp_project: str = "test-project",
+        region: str = REGION,
+        previous_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+        previous_outputs_error: str | None = None,
+    ) -> None:
         self.gcp_project = gcp_project
         self.region = region
+        self.previous_outputs = dict(previous_outputs or {})
+        self.previous_outputs_error = previous_outputs_error
         self.resources: list[Recorded] = []
         self.calls: list[str] = []
+        self.call_args: list[tuple[str, dict[str, Any]]] = []
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         self.calls.append(args.token)
+        self.call_args.append((args.token, dict(args.args)))
+        if args.token == READ_STACK_OUTPUTS:
+            if self.previous_outputs_error is not None:  # the engine's answer, not a crash
+                return {}, [("name", self.previous_outputs_error)]
+            name = str(args.args["name"])
+            outputs = dict(self.previous_outputs.get(name, {}))
+            return {"name": name, "outputs": outputs, "secretOutputNames": []}, []
         results: dict[str, dict[str, Any]] = {
             "aws:index/getCallerIdentity:getCallerIdentity": {
                 "accountId": ACCOUNT,
@@ -206,11 +230,25 @@ def evaluate(
     gcp_project: str = "test-project",
     region: str = REGION,
     stack: str = "test",
+    preview: bool = False,
+    previous_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    previous_outputs_error: str | None = None,
 ) -> Evaluation:
-    """Run `program` under fresh mocks; return every resource and its resolved outputs."""
-    mocks = RecordingMocks(gcp_project, region)
+    """Run `program` under fresh mocks; return every resource and its resolved outputs.
+
+    `previous_outputs`: what stacks (by `organization/cio-rotation/<stack>`, the name a
+    self-managed backend gives them) exported at their last deployment; none by default,
+    as for a first deploy.
+    """
+    mocks = RecordingMocks(gcp_project, region, previous_outputs, previous_outputs_error)
     pulumi_settings.ROOT.set(None)  # a fresh root stack, not the previous test's
-    pulumi.runtime.set_mocks(mocks, project="cio-rotation", stack=stack, preview=False)
+    pulumi.runtime.set_mocks(
+        mocks,
+        project="cio-rotation",
+        stack=stack,
+        preview=preview,
+        organization=ORGANIZATION,
+    )
     resolved: dict[str, Any] = {}
     options: dict[str, Options] = {}
     dependencies: dict[str, frozenset[str]] = {}
@@ -260,6 +298,7 @@ def evaluate(
         resources=list(mocks.resources),
         outputs=resolved,
         calls=list(mocks.calls),
+        call_args=list(mocks.call_args),
         options=options,
         dependencies=dependencies,
         region=region,

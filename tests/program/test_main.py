@@ -29,9 +29,15 @@ def _pulumi_config(raw: dict[str, Any]) -> dict[str, str]:
     return {f"cio-rotation:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
 
 
-def _run_main(
-    raw: dict[str, Any], secret_keys: list[str], source_tree: Path, tmp_path: Path
+def run_main(
+    raw: dict[str, Any],
+    secret_keys: list[str],
+    source_tree: Path,
+    tmp_path: Path,
+    **evaluate_options: Any,
 ) -> Evaluation:
+    """`__main__.py` under mocks; `evaluate_options` go to `evaluate` (e.g. previous outputs)."""
+
     def program() -> dict[str, Any]:
         pulumi.runtime.set_all_config(_pulumi_config(raw), secret_keys)
         runpy.run_path(str(MAIN), run_name="__main__")
@@ -41,7 +47,7 @@ def _run_main(
         patch.setattr(infra.program, "SOURCE_ROOT", source_tree)
         patch.setattr(infra.program, "BUILD_DIR", tmp_path / "bundles")
         try:
-            return evaluate(program)
+            return evaluate(program, **evaluate_options)
         finally:
             pulumi.runtime.set_all_config({}, [])
 
@@ -50,7 +56,7 @@ def test_main_exports_what_applications_and_operators_need(
     source_tree: Path, tmp_path: Path
 ) -> None:
     raw = {**sample_raw_config(2), "chat_webhook_url": WEBHOOK, "rotation_days": 60}
-    ev = _run_main(raw, ["cio-rotation:chat_webhook_url"], source_tree, tmp_path)
+    ev = run_main(raw, ["cio-rotation:chat_webhook_url"], source_tree, tmp_path)
     out = ev.outputs
     assert set(out) == {
         "credentials",
@@ -85,7 +91,7 @@ def test_main_reports_config_errors_by_key(source_tree: Path, tmp_path: Path) ->
     raw = {**sample_raw_config(1), "rotation_days": 180, "rotaton_days": 30}
     raw["chat_webhook_url"] = WEBHOOK
     with pytest.raises(pulumi.RunError) as info:
-        _run_main(raw, [], source_tree, tmp_path)
+        run_main(raw, [], source_tree, tmp_path)
     message = str(info.value)
     assert "cio-rotation:rotation_days: 180 is outside the allowed range 1..90" in message
     assert "cio-rotation:rotaton_days: is not a setting of this project" in message
@@ -95,7 +101,7 @@ def test_main_reports_config_errors_by_key(source_tree: Path, tmp_path: Path) ->
 
 def test_main_deploys_one_cloud_only(source_tree: Path, tmp_path: Path) -> None:
     raw = sample_raw_config(1, clouds=("gcp",))
-    ev = _run_main(raw, [], source_tree, tmp_path)
+    ev = run_main(raw, [], source_tree, tmp_path)
     assert not [r for r in ev.resources if r.type.startswith("aws:")]
     assert "aws_operator_role_arn" not in ev.outputs
     assert ev.outputs["gcp_function_name"] == "cio-rotator"

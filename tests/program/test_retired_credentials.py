@@ -1,9 +1,9 @@
 """Pulumi never deletes a live credential's secrets: they are protected until retired.
 
-A protected resource cannot be deleted by Pulumi: removing a live credential from the
-config makes `pulumi up` (and preview) fail naming the protected secret, so the only way
-to delete one is `cio-rotate retire NAME`, wait for RETIRED, then `retired: true` in the
-config (which lifts the protection), `pulumi up`, then remove the entry.
+A protected resource cannot be deleted by Pulumi: the backstop behind the program's own
+refusal (tests/program/test_removal_guard.py), which names `cio-rotate retire` first. The
+only way to delete one is `cio-rotate retire NAME`, wait for RETIRED, then `retired: true`
+in the config (which lifts the protection), `pulumi up`, then remove the entry.
 """
 
 from __future__ import annotations
