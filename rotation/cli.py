@@ -522,14 +522,14 @@ def _with_trails(
         except OperatorError as e:
             unread[cloud] = str(e)
             for i in indexes:
-                out[i] = ops.with_trail(rows[i], None, since[i], problem=_first_sentence(str(e)))
+                out[i] = ops.with_trail(rows[i], None, since[i], problem=_first_clause(str(e)))
             continue
         for i in indexes:
             out[i] = ops.with_trail(rows[i], trail.get(rows[i].name, []), since[i])
     return out, unread
 
 
-def _first_sentence(text: str) -> str:
+def _first_clause(text: str) -> str:
     head, dot, _ = text.partition(": ")
     return head if dot else text
 
