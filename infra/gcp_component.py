@@ -28,6 +28,7 @@ from infra.metadata import (
 )
 from infra.sweep import GCP_JOB_LIMIT_BYTES, plan_chunks, sweep_event
 from rotation import conventions as cv
+from rotation.metadata import gcp_config_annotations
 
 FUNCTION_RUNTIME = "python312"
 FUNCTION_TIMEOUT_SECONDS = 540  # the maximum for event-driven functions
@@ -244,7 +245,13 @@ class GcpRotation(pulumi.ComponentResource):
             # SECRET_VERSION_ADD on the inbox is how a submission reaches the function.
             topics=topics,
             labels=gcp_inbox_labels(spec),
-            annotations=gcp_inbox_annotations(naming.gcp_secret_name(project, live_id)),
+            # The webhook endpoint (a URL: no label can hold it) lives here, not on the live
+            # secret: the rotator never writes the inbox's metadata, so Pulumi owns these
+            # annotations outright and a config change reaches the rotator on `pulumi up`.
+            annotations={
+                **gcp_inbox_annotations(naming.gcp_secret_name(project, live_id)),
+                **gcp_config_annotations(spec.webhook_endpoint or ""),
+            },
             opts=after_agent,
         )
         live = gcp.secretmanager.Secret(
@@ -262,11 +269,7 @@ class GcpRotation(pulumi.ComponentResource):
             ),
             topics=topics,
             labels=gcp_live_labels(spec),
-            annotations=gcp_live_annotations(
-                naming.gcp_secret_name(project, inbox_id), spec.webhook_endpoint or ""
-            ),
-            # The webhook endpoint annotation is written when the secret is created: a later
-            # change of it needs the annotation edited by hand (annotations are ignored below).
+            annotations=gcp_live_annotations(naming.gcp_secret_name(project, inbox_id)),
             # The function moves nextRotationTime after each promotion, keeps its state
             # in `cio-state-*` annotations and points the `current`/`previous` aliases
             # at versions; Pulumi sets these once and must never undo them.

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -464,9 +465,11 @@ def status(ctx: typer.Context) -> None:
     with _errors(cli):
         now = cli.clock.now()
         policy = cli.config.policy
+        refs: list[CredentialRef] = []
         for ref in cli.config.credentials:
             if cli.cloud and ref.cloud != cli.cloud:
                 continue
+            refs.append(ref)
             try:
                 backend = cli.backend(ref)
                 snap = backend.snapshot(ref)
@@ -474,6 +477,7 @@ def status(ctx: typer.Context) -> None:
             except OperatorError as e:
                 worst = max(worst, e.exit_code)
                 rows.append(ops.unavailable(ref, str(e)))
+        rows, unread = _with_trails(cli, refs, rows, now)
     if cli.as_json:
         typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
     elif out.is_terminal and out.width >= WIDE:
@@ -484,10 +488,50 @@ def status(ctx: typer.Context) -> None:
         for r in rows:
             if r.problem:
                 _say(f"{r.name} ({r.cloud}): {r.problem}", "yellow", err)
+        for cloud, problem in unread.items():
+            _say(
+                f"The {cloud} audit trail could not be read, so 'current key works' shows "
+                f"the last change of outcome the rotator recorded: {problem}",
+                "yellow",
+                err,
+            )
         if not rows:
             _say(f"No credential is managed on {cli.cloud} in {cli.config.source}.", console=err)
     if worst:
         raise typer.Exit(worst)
+
+
+def _with_trails(
+    cli: Cli, refs: list[CredentialRef], rows: list[ops.CredentialStatus], now: datetime
+) -> tuple[list[ops.CredentialStatus], dict[str, str]]:
+    """Each live key's last daily check, from the audit trail: one read per cloud for all
+    its credentials. A trail that cannot be read leaves the state's record and a reason
+    (by cloud); it never fails `status`."""
+    unread: dict[str, str] = {}
+    by_cloud: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        if ops.wants_trail(r):
+            by_cloud.setdefault(refs[i].cloud, []).append(i)
+    out = list(rows)
+    for cloud, indexes in by_cloud.items():
+        since = {i: ops.trail_since(rows[i], now) for i in indexes}
+        try:
+            trail = cli.backend(refs[indexes[0]]).liveness_trail(
+                [refs[i] for i in indexes], min(since.values())
+            )
+        except OperatorError as e:
+            unread[cloud] = str(e)
+            for i in indexes:
+                out[i] = ops.with_trail(rows[i], None, since[i], problem=_first_clause(str(e)))
+            continue
+        for i in indexes:
+            out[i] = ops.with_trail(rows[i], trail.get(rows[i].name, []), since[i])
+    return out, unread
+
+
+def _first_clause(text: str) -> str:
+    head, dot, _ = text.partition(": ")
+    return head if dot else text
 
 
 CELL_LABELS = (

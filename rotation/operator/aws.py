@@ -2,7 +2,8 @@
 
 Everything runs with the operator role (infra/aws_policies.operator_policy):
 DescribeSecret on managed secrets, PutSecretValue on inboxes, RotateSecret,
-lambda:InvokeFunction on the rotator and logs:FilterLogEvents on its log group.
+lambda:InvokeFunction on the rotator and logs:FilterLogEvents on its log group
+(`history`, and `status` for the time of each key's last daily check).
 It never calls GetSecretValue: the operator cannot read a live key, and no
 command needs to.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
@@ -23,10 +24,12 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from rotation import conventions as cv
 from rotation.errors import NotManaged
 from rotation.operator.backend import (
+    LIVENESS_EVENTS,
     AuditEntry,
     CloudFailure,
     Details,
     NotFound,
+    liveness_entry,
     parse_audit_line,
 )
 from rotation.operator.config import CredentialRef, OperatorConfig
@@ -46,6 +49,9 @@ _LOGIN_CODES = {
 _NOT_FOUND_CODES = {"ResourceNotFoundException", "ResourceNotFound"}
 _ACTION_RE = re.compile(r"not authorized to perform:?\s+([a-z0-9-]+:[A-Za-z0-9]+)")
 _RESOURCE_RE = re.compile(r"on resource:?\s+(\S+)")
+# `status` reads the daily checks of a few days: more pages than this means the pattern
+# matched far more than liveness lines; what was read stands, the rest is left.
+TRAIL_MAX_PAGES = 5
 # API operation -> IAM action, where they differ.
 _IAM_ACTION = {"lambda:Invoke": "lambda:InvokeFunction"}
 
@@ -215,28 +221,66 @@ class AwsBackend:
             )
         return dict(body or {})
 
-    def history(self, ref: CredentialRef, limit: int) -> list[AuditEntry]:
+    def _log_group(self) -> str:
         group = self.config.log_group
         if not group:
             raise NotFound(
                 "The rotator's log group is unknown: pass --outputs (the stack outputs hold "
                 "aws_rotator_log_group), or set CIO_ROTATOR_LOG_GROUP."
             )
-        found: list[tuple[int, int, AuditEntry]] = []
-        kwargs: dict[str, Any] = {
-            "logGroupName": group,
-            # A quoted term: the credential's name. The JSON is checked below.
-            "filterPattern": f'"{ref.name}"',
-        }
-        with _aws("logs", f"read the audit trail of {ref.name} in {group}"):
+        return group
+
+    def _audit_lines(
+        self, what: str, max_pages: int | None = None, **kwargs: Any
+    ) -> Iterator[tuple[int, tuple[AuditEntry, str]]]:
+        """The audit lines FilterLogEvents finds on the rotator's log group, oldest first
+        (CloudWatch's order), with their timestamps; at most `max_pages` pages."""
+        group = self._log_group()
+        with _aws("logs", f"{what} in {group}"):
             paginator = self.logs.get_paginator("filter_log_events")
-            for page in paginator.paginate(**kwargs):
+            pages = paginator.paginate(logGroupName=group, **kwargs)
+            for n, page in enumerate(pages, 1):
                 for event in page.get("events", []):
                     parsed = parse_audit_line(str(event.get("message", "")), event.get("timestamp"))
-                    if parsed is not None and parsed[1] == ref.name:
-                        found.append((int(event.get("timestamp") or 0), len(found), parsed[0]))
+                    if parsed is not None:
+                        yield int(event.get("timestamp") or 0), parsed
+                if max_pages is not None and n >= max_pages:
+                    return
+
+    def history(self, ref: CredentialRef, limit: int) -> list[AuditEntry]:
+        found: list[tuple[int, int, AuditEntry]] = []
+        # A quoted term: the credential's name. The JSON is checked below.
+        lines = self._audit_lines(
+            f"read the audit trail of {ref.name}", filterPattern=f'"{ref.name}"'
+        )
+        for timestamp, (entry, name) in lines:
+            if name == ref.name:
+                found.append((timestamp, len(found), entry))
         found.sort(key=lambda item: (item[0], item[1]), reverse=True)
         return [entry for _, _, entry in found[:limit]]
+
+    def liveness_trail(
+        self, refs: Sequence[CredentialRef], since: datetime
+    ) -> dict[str, list[AuditEntry]]:
+        """One FilterLogEvents read from `since` for every credential: the pattern matches
+        the two liveness events only (a few lines a day per credential). CloudWatch
+        answers oldest first, so the window, not an early stop, keeps it small."""
+        wanted = [ref.name for ref in refs]
+        found: dict[str, list[tuple[int, int, AuditEntry]]] = {}
+        lines = self._audit_lines(
+            "read the daily checks in the audit trail",
+            max_pages=TRAIL_MAX_PAGES,
+            startTime=int(since.timestamp() * 1000),
+            filterPattern=" ".join(f'?"{event}"' for event in LIVENESS_EVENTS),
+        )
+        for n, (timestamp, parsed) in enumerate(lines):
+            entry = liveness_entry(parsed, wanted, since)
+            if entry is not None:
+                found.setdefault(parsed[1], []).append((timestamp, n, entry))
+        return {
+            name: [entry for _, _, entry in sorted(items, key=lambda i: i[:2], reverse=True)]
+            for name, items in found.items()
+        }
 
 
 def _utc(value: Any) -> datetime | None:

@@ -8,12 +8,20 @@ Logging; the commands in `operations` and the CLI never know which one they use.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from rotation.operator.config import CredentialRef
+from rotation.state import parse_time
 from rotation.stores.base import Snapshot
+
+# The audit events of the daily liveness check (rotation/engine.py `_check_liveness`):
+# Customer.io accepted the current key, or could not say. A refusal changes the state.
+ALIVE_EVENT = "key.alive"
+UNVERIFIED_EVENT = "key.unverified"
+LIVENESS_EVENTS = (ALIVE_EVENT, UNVERIFIED_EVENT)
 
 # Exit codes, documented in the CLI's --help epilog and README section.
 EXIT_OK = 0
@@ -129,6 +137,13 @@ class Backend(Protocol):
     def history(self, ref: CredentialRef, limit: int) -> list[AuditEntry]:
         """The credential's audit events, newest first."""
 
+    def liveness_trail(
+        self, refs: Sequence[CredentialRef], since: datetime
+    ) -> dict[str, list[AuditEntry]]:
+        """The daily liveness checks (`LIVENESS_EVENTS`) of these credentials logged since
+        `since`, newest first, by credential name: ONE bounded read of the audit trail for
+        them all (an accepted check writes no state, so the trail alone has its time)."""
+
 
 def parse_audit_line(message: str, timestamp: Any = None) -> tuple[AuditEntry, str] | None:
     """An audit event and its credential's name from a log line, or None for other lines.
@@ -165,3 +180,27 @@ def parse_audit_line(message: str, timestamp: Any = None) -> tuple[AuditEntry, s
         detail=str(doc.get("detail", "")),
     )
     return entry, str(doc.get("credential", ""))
+
+
+def entry_time(entry: AuditEntry) -> datetime | None:
+    """When the rotator says the event happened (its `at`), else when it was logged."""
+    try:
+        return parse_time(entry.at) or entry.logged_at
+    except ValueError:
+        return entry.logged_at
+
+
+def liveness_entry(
+    parsed: tuple[AuditEntry, str] | None, wanted: Sequence[str], since: datetime
+) -> AuditEntry | None:
+    """`parsed` if it is a liveness check of a wanted credential at or after `since`.
+
+    The cloud's filter narrows the read; this is the exact test (a term pattern can
+    also match another credential's name or a detail that quotes an event name)."""
+    if parsed is None:
+        return None
+    entry, name = parsed
+    if name not in wanted or entry.event not in LIVENESS_EVENTS:
+        return None
+    at = entry_time(entry)
+    return entry if at is not None and at >= since else None

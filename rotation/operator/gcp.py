@@ -8,7 +8,8 @@
 - Actions (emergency, reconcile, rollback) are JSON messages published to the
   rotation topic (`pubsub.topics.publish`). The function runs them
   asynchronously, so the backend then watches the state for their effect.
-- History reads the function's structured log lines (`logging.logEntries.list`).
+- History (and `status`, for each key's last daily check) reads the function's
+  structured log lines (`logging.logEntries.list`).
 
 google-cloud-pubsub and google-cloud-logging are not dependencies: one REST call
 each, through google-auth's AuthorizedSession (as rotation/notify_gcp.py does).
@@ -20,7 +21,7 @@ import base64
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
@@ -29,20 +30,27 @@ from typing import Any, TypeVar
 from rotation import conventions as cv
 from rotation.errors import NotManaged
 from rotation.operator.backend import (
+    ALIVE_EVENT,
+    LIVENESS_EVENTS,
     AuditEntry,
     CloudFailure,
     Details,
     NotFound,
     Waiting,
+    liveness_entry,
     parse_audit_line,
 )
 from rotation.operator.config import CredentialRef, OperatorConfig
-from rotation.state import Mode, Phase, summary
+from rotation.state import Mode, Phase, format_time, summary
 from rotation.stores.base import Snapshot
 
 T = TypeVar("T")
 PUBSUB_ENDPOINT = "https://pubsub.googleapis.com"
 LOGGING_ENDPOINT = "https://logging.googleapis.com"
+# `status` reads a few days of daily checks, newest first: a page nearly always holds
+# every credential's last one; this bounds the read when it does not.
+TRAIL_PAGE_SIZE = 200
+TRAIL_MAX_PAGES = 3
 _PERMISSION_RE = re.compile(r"[Pp]ermission '?([a-z]+\.[a-zA-Z.]+)'? (?:denied|is required)")
 
 
@@ -220,23 +228,19 @@ class GcpBackend:
         )
         _check_http(response, "pubsub.topics.publish", what)
 
-    def history(self, ref: CredentialRef, limit: int) -> list[AuditEntry]:
-        project = ref.secret_id.split("/")[1] if ref.secret_id.startswith("projects/") else ""
-        name = ref.name.replace('"', "")
-        query = (
-            f'(jsonPayload.audit=true AND jsonPayload.credential="{name}") OR textPayload:"{name}"'
-        )
+    def _entries(
+        self, project: str, query: str, what: str, page_size: int
+    ) -> Iterator[list[tuple[AuditEntry, str]]]:
+        """Pages of the function's audit lines that `query` finds, newest first."""
         if self.config.gcp_function_name:
             query = f'resource.labels.service_name="{self.config.gcp_function_name}" AND ({query})'
-        what = f"read the audit trail of {ref.name}"
-        found: list[AuditEntry] = []
         token = ""
-        while len(found) < limit:
+        while True:
             body: dict[str, Any] = {
                 "resourceNames": [f"projects/{project}"],
                 "filter": query,
                 "orderBy": "timestamp desc",
-                "pageSize": min(max(limit, 1), 1000),
+                "pageSize": page_size,
             }
             if token:
                 body["pageToken"] = token
@@ -249,6 +253,7 @@ class GcpBackend:
             )
             _check_http(response, "logging.logEntries.list", what)
             page = response.json()
+            parsed_page: list[tuple[AuditEntry, str]] = []
             for entry in page.get("entries", []):
                 payload = entry.get("jsonPayload")
                 line = (
@@ -257,12 +262,59 @@ class GcpBackend:
                     else entry.get("textPayload", "")
                 )
                 parsed = parse_audit_line(str(line))
-                if parsed is not None and parsed[1] == ref.name:
-                    found.append(parsed[0])
+                if parsed is not None:
+                    parsed_page.append(parsed)
+            yield parsed_page
             token = str(page.get("nextPageToken") or "")
             if not token:
+                return
+
+    def history(self, ref: CredentialRef, limit: int) -> list[AuditEntry]:
+        name = ref.name.replace('"', "")
+        query = (
+            f'(jsonPayload.audit=true AND jsonPayload.credential="{name}") OR textPayload:"{name}"'
+        )
+        found: list[AuditEntry] = []
+        what = f"read the audit trail of {ref.name}"
+        for page in self._entries(_project(ref), query, what, min(max(limit, 1), 1000)):
+            found += [entry for entry, owner in page if owner == ref.name]
+            if len(found) >= limit:
                 break
         return found[:limit]
+
+    def liveness_trail(
+        self, refs: Sequence[CredentialRef], since: datetime
+    ) -> dict[str, list[AuditEntry]]:
+        """Newest first, from `since`, the two liveness events only: it stops at the first
+        page after which every credential has a `key.alive` (one page, nearly always)."""
+        wanted = [ref.name for ref in refs]
+        events = " OR ".join(f'jsonPayload.event="{event}"' for event in LIVENESS_EVENTS)
+        texts = " OR ".join(f'textPayload:"{event}"' for event in LIVENESS_EVENTS)
+        query = (
+            f'timestamp>="{format_time(since)}" AND '
+            f"((jsonPayload.audit=true AND ({events})) OR {texts})"
+        )
+        found: dict[str, list[AuditEntry]] = {}
+        projects = sorted({_project(ref) for ref in refs})
+        for project in projects:
+            what = "read the daily checks in the audit trail"
+            for n, page in enumerate(self._entries(project, query, what, TRAIL_PAGE_SIZE), 1):
+                for parsed in page:
+                    entry = liveness_entry(parsed, wanted, since)
+                    if entry is not None:
+                        found.setdefault(parsed[1], []).append(entry)
+                alive = {name for name, items in found.items() if _has_alive(items)}
+                if alive >= set(wanted) or n >= TRAIL_MAX_PAGES:
+                    break
+        return found
+
+
+def _project(ref: CredentialRef) -> str:
+    return ref.secret_id.split("/")[1] if ref.secret_id.startswith("projects/") else ""
+
+
+def _has_alive(entries: list[AuditEntry]) -> bool:
+    return any(entry.event == ALIVE_EVENT for entry in entries)
 
 
 _OUTCOMES = {

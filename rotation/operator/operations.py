@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,14 +18,17 @@ from rotation import conventions as cv
 from rotation import runbook
 from rotation.credentials import Credential, Kind
 from rotation.operator.backend import (
+    ALIVE_EVENT,
     EXIT_OK,
     EXIT_QUEUED,
     EXIT_REJECTED,
     EXIT_WAITING,
+    AuditEntry,
     Backend,
     Details,
     NotFound,
     Rejected,
+    entry_time,
 )
 from rotation.operator.config import CredentialRef
 from rotation.policy import Policy
@@ -83,6 +86,13 @@ class CredentialStatus:
     live_checked_at: datetime | None = None
     live_outcome: str = ""  # accepted | rejected | the inconclusive cause | "" (none yet)
     live_unknown_since: datetime | None = None
+    # From the audit trail (an accepted daily check writes no state, only `key.alive`):
+    # the last check logged and what it found, and the last one that found the key working.
+    # `live_trail` says why the trail gave nothing ("" when it was read and had them).
+    last_check_at: datetime | None = None
+    last_check_outcome: str = ""  # accepted | the inconclusive cause
+    last_alive_at: datetime | None = None
+    live_trail: str = ""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -157,24 +167,76 @@ def describe(
     )
 
 
+# How far back `status` looks for daily checks: the sweep runs daily, so a few days
+# survive a missed sweep or two while keeping the read to a handful of lines.
+TRAIL_DAYS = 3
+
+
+def wants_trail(r: CredentialStatus) -> bool:
+    """Whether the audit trail can add to the row: a live key the daily check probes,
+    whose last outcome was not a refusal (a refusal is written to the state at once)."""
+    return (
+        not r.problem
+        and bool(r.current_fp)
+        and r.kind != Kind.WEBHOOK_SIGNING.value
+        and r.phase not in (Phase.RETIRING.value, Phase.RETIRED.value)
+        and r.live_outcome != "rejected"
+    )
+
+
+def trail_since(r: CredentialStatus, now: datetime) -> datetime:
+    """The start of the window to read: the state's own record covers what is older."""
+    floor = now - timedelta(days=TRAIL_DAYS)
+    return max(r.live_checked_at, floor) if r.live_checked_at else floor
+
+
+def with_trail(
+    r: CredentialStatus, entries: list[AuditEntry] | None, since: datetime, problem: str = ""
+) -> CredentialStatus:
+    """The row with what the trail says (`entries` newest first), or why it says nothing."""
+    if problem:
+        return replace(r, live_trail=f"audit trail not read: {problem}")
+    # The read may start earlier (one window for several credentials): keep this row's.
+    entries = [e for e in entries or [] if (entry_time(e) or since) >= since]
+    if not entries:
+        return replace(r, live_trail=f"no daily check in the audit trail since {when(since)}")
+    last = entries[0]
+    alive = next((e for e in entries if e.event == ALIVE_EVENT), None)
+    return replace(
+        r,
+        last_check_at=entry_time(last),
+        last_check_outcome="accepted" if last.event == ALIVE_EVENT else last.outcome,
+        last_alive_at=entry_time(alive) if alive else None,
+    )
+
+
 def liveness(r: CredentialStatus) -> str:
-    """Whether Customer.io last accepted the current key, and when that was recorded."""
+    """Whether Customer.io last accepted the current key, and when: the last daily check
+    from the audit trail, else the state's record of the last change of outcome."""
     if r.kind == Kind.WEBHOOK_SIGNING.value:
         return "n/a (no API checks a signing key; a delivery proves it)"
     if not r.current_fp:
         return "-"
     if r.live_outcome == "rejected":
         return f"REFUSED by Customer.io (seen {when(r.live_checked_at)}); see `{CLI} runbook`"
-    confirmed = f"confirmed working {when(r.live_checked_at)}" if r.live_checked_at else ""
+    working = max((t for t in (r.last_alive_at, r.live_checked_at) if t), default=None)
+    confirmed = f"confirmed working {when(working)}" if working else ""
     if r.live_unknown_since is not None:
         cause = r.live_outcome or "inconclusive"
         head = f"unknown since {when(r.live_unknown_since)} ({cause})"
+        if r.last_check_at and r.last_check_outcome != "accepted":
+            head += f"; last check {when(r.last_check_at)}"
+        return f"{head}; last {confirmed}" if confirmed else head
+    if r.last_check_at and r.last_check_outcome == "accepted":
+        return f"confirmed working {when(r.last_check_at)} (last daily check)"
+    if r.last_check_at:
+        # The state has not caught up with an inconclusive check yet (or raced it).
+        head = f"last check {when(r.last_check_at)} inconclusive ({r.last_check_outcome})"
         return f"{head}; last {confirmed}" if confirmed else head
     if not confirmed:
         return "no check recorded yet"
-    # An accepted daily check writes nothing (its `key.alive` event is in `history`):
-    # the time is the last change of outcome, and any refusal is recorded at once.
-    return f"{confirmed} (daily checks record changes only)"
+    why = f"; {r.live_trail}" if r.live_trail else ""
+    return f"{confirmed} (last change of outcome recorded{why})"
 
 
 def unavailable(ref: CredentialRef, problem: str) -> CredentialStatus:

@@ -20,6 +20,9 @@
 - The submission inbox is a second secret operators may only add versions to.
   The newest ENABLED inbox version is the submission; consuming it DESTROYS it
   (and any older enabled submission it superseded), promoted or refused alike.
+  Its annotations are Pulumi's alone (the rotator never writes them), so the one
+  setting a label cannot hold and config may change, the webhook endpoint, is read
+  there; the live secret's annotations are the rotator's state.
 - Rollback is the engine's (Engine.rollback): through `promote`, the previous
   payload comes back as a new, newest version, so `latest` stays current.
 - Payloads carry a CRC32C both ways (Secret Manager verifies it on AddSecretVersion;
@@ -38,6 +41,7 @@ from google.api_core import exceptions as gexc
 
 from rotation import conventions as cv
 from rotation.clock import Clock, SystemClock
+from rotation.credentials import Kind
 from rotation.errors import NotManaged, StateConflict
 from rotation.metadata import config_from_gcp
 from rotation.state import RotationState, format_time, parse_time
@@ -157,7 +161,9 @@ class GcpSecretStore(StoreBase):
         secret = self._get(credential_id)
         if self.in_session:
             self._secrets[credential_id] = secret
-        config = config_from_gcp(secret.name, dict(secret.labels), dict(secret.annotations))
+        config = config_from_gcp(secret.name, dict(secret.labels), {})
+        if config.kind is Kind.WEBHOOK_SIGNING:
+            config = replace(config, webhook_endpoint=self._webhook_endpoint(secret))
         prefix = cv.GCP_STATE_PREFIX
         fields = {
             k[len(prefix) :]: v for k, v in secret.annotations.items() if k.startswith(prefix)
@@ -174,6 +180,25 @@ class GcpSecretStore(StoreBase):
             pending_version=None,
             current_created=created.replace(microsecond=0) if created else None,
         )
+
+    def _webhook_endpoint(self, live: Any) -> str:
+        """The endpoint the stack config names, from the inbox's annotations.
+
+        Not from the live secret's: those hold the rotator's state, so Pulumi writes them
+        at creation only and ignores their changes. The rotator never writes the inbox's
+        metadata, so there Pulumi owns the annotations and `pulumi up` updates them (the
+        same `up` that deploys a rotator reading them). One GetSecret, webhook keys only.
+        """
+        inbox = dict(live.annotations).get(cv.GCP_ANNOTATION_INBOX)
+        if not inbox:
+            return ""
+        try:
+            # Read afresh (snapshots are cached per session already): `_secret`'s copies
+            # outlive a session in a warm function instance.
+            annotations = dict(self._get(str(inbox)).annotations)
+        except NotManaged:
+            return ""  # the inbox is gone: the endpoint only makes the runbook clearer
+        return str(annotations.get(cv.GCP_ANNOTATION_WEBHOOK_ENDPOINT, ""))
 
     def _current(self, name: str, state: RotationState) -> tuple[str | None, datetime | None]:
         """The newest ENABLED version, and when it was created.

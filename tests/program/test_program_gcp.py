@@ -10,11 +10,20 @@ from pathlib import Path
 
 from infra import gcp_iam
 from infra.bundle import GCP_ENTRY_POINT
+from infra.config import parse_config
 from infra.gcp_component import managed_secrets_env
+from infra.program import BuildOptions, build
 from rotation import conventions as cv
 from rotation.policy import Policy
-from tests.program.conftest import WEBHOOK
-from tests.program.harness import ENDPOINT, Evaluation, Recorded, unwrap_secret
+from tests.program.conftest import NOW, WEBHOOK
+from tests.program.harness import (
+    ENDPOINT,
+    Evaluation,
+    Recorded,
+    evaluate,
+    sample_raw_config,
+    unwrap_secret,
+)
 
 SECRET_T = "gcp:secretmanager/secret:Secret"
 MEMBER_T = "gcp:secretmanager/secretIamMember:SecretIamMember"
@@ -86,8 +95,13 @@ def test_labels_and_annotations_follow_the_conventions(evaluation: Evaluation) -
     webhook = _secret(evaluation, "cio-cred-002").inputs["labels"]
     assert webhook[cv.GCP_LABEL_KIND] == "webhook_signing"
     assert cv.GCP_LABEL_REGION not in webhook
-    annotations = _secret(evaluation, "cio-cred-002").inputs["annotations"]
+    # The endpoint is on the inbox, whose annotations Pulumi owns (see below).
+    annotations = _secret(evaluation, "cio-cred-002-inbox").inputs["annotations"]
     assert annotations[cv.GCP_ANNOTATION_WEBHOOK_ENDPOINT] == ENDPOINT
+    assert (
+        cv.GCP_ANNOTATION_WEBHOOK_ENDPOINT
+        not in _secret(evaluation, "cio-cred-002").inputs["annotations"]
+    )
     # The GCP names are the AWS tag keys with ':' made legal.
     for tag, gcp_name in [
         (cv.TAG_MANAGED, cv.GCP_LABEL_MANAGED),
@@ -286,3 +300,33 @@ def test_managed_secrets_env_stays_inside_the_function_env_limit() -> None:
     names = [f"projects/{PROJECT}/secrets/cio-credential-{i:04d}" for i in range(500)]
     assert managed_secrets_env(names[:10]) == ",".join(names[:10])
     assert managed_secrets_env(names) is None  # 500 names: the sweep messages carry them
+
+
+def _webhook_inbox(
+    endpoint: str, source_tree: Path, build_dir: Path
+) -> tuple[Recorded, Evaluation]:
+    raw = sample_raw_config(3, clouds=("gcp",))
+    raw["credentials"][2]["webhook_endpoint"] = endpoint
+    config = parse_config(raw, frozenset())
+
+    def program() -> dict[str, object]:
+        options = BuildOptions(repo_root=source_tree, build_dir=build_dir, now=NOW)
+        return build(config, options).outputs
+
+    ev = evaluate(program)
+    return _secret(ev, "cio-cred-002-inbox"), ev
+
+
+def test_a_changed_webhook_endpoint_reaches_a_managed_input(
+    source_tree: Path, tmp_path: Path
+) -> None:
+    """The live secret's annotations are the rotator's state (Pulumi ignores their changes);
+    the inbox's are Pulumi's alone, so a new endpoint in config is an update on `up`."""
+    new = "https://hooks.example.com/customerio/v2"
+    before, ev = _webhook_inbox(ENDPOINT, source_tree, tmp_path / "a")
+    after, _ = _webhook_inbox(new, source_tree, tmp_path / "b")
+    assert before.inputs["annotations"][cv.GCP_ANNOTATION_WEBHOOK_ENDPOINT] == ENDPOINT
+    assert after.inputs["annotations"][cv.GCP_ANNOTATION_WEBHOOK_ENDPOINT] == new
+    assert ev.options[before.name].ignore_changes == ()  # nothing of the inbox is ignored
+    live = _secret(ev, "cio-cred-002")
+    assert "annotations" in ev.options[live.name].ignore_changes  # the state stays the rotator's
