@@ -281,6 +281,15 @@ TOO_LARGE = Answer(413, "Content Too Large", b"body too large\n")
 DUPLICATE = Answer(200, "OK", b"duplicate delivery: already processed\n")
 
 
+class GateOptions(TypedDict, total=False):
+    """The keyword options of `WebhookGate`, which the middlewares pass on unchanged."""
+
+    tolerance: int
+    max_future: int
+    replay: DeliveryLog | None
+    clock: Callable[[], float]
+
+
 class WebhookGate:
     """Verification and deduplication, shared by the WSGI and ASGI middlewares."""
 
@@ -374,18 +383,13 @@ class _WebhookMiddleware(Generic[AppT]):
         *,
         keys: KeySource | WebhookKeysLoader,
         path: str = "/customerio/webhooks",
-        tolerance: int = DEFAULT_TOLERANCE_SECONDS,
-        max_future: int = DEFAULT_MAX_FUTURE_SECONDS,
         max_body: int = DEFAULT_MAX_BODY_BYTES,
-        replay: DeliveryLog | None = None,
-        clock: Callable[[], float] = time.time,
+        **options: Unpack[GateOptions],
     ) -> None:
         self.app = app
         self.path = path
         self.max_body = max_body
-        self.gate = WebhookGate(
-            keys, tolerance=tolerance, max_future=max_future, replay=replay, clock=clock
-        )
+        self.gate = WebhookGate(keys, **options)
 
 
 class WebhookVerifier(_WebhookMiddleware[WsgiApp]):
