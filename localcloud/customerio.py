@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from localcloud.served import Served, loopback_server
 from rotation.credentials import Credential, Kind, Region
 
 
@@ -57,8 +58,8 @@ DEFAULT_PRIVATE_PATH = "/v1/workspaces"
 
 
 @dataclass
-class FakeCustomerIO:
-    server: HTTPServer = field(default_factory=lambda: HTTPServer(host="127.0.0.1", port=0))
+class FakeCustomerIO(Served):
+    server: HTTPServer = field(default_factory=loopback_server)
     track_keys: dict[tuple[str, str], _TrackKey] = field(default_factory=dict)
     app_keys: dict[str, _AppKey] = field(default_factory=dict)
     faults: deque[Fault] = field(default_factory=deque)
@@ -75,7 +76,7 @@ class FakeCustomerIO:
     private_auth: str = "bearer"  # bearer | basic (key as user, empty password)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self) -> FakeCustomerIO:
+    def _add_routes(self) -> None:
         self.server.expect_request(
             re.compile(r"^/(us|eu)/api/v1/accounts/region$"), method="GET"
         ).respond_with_handler(self._region)
@@ -102,16 +103,10 @@ class FakeCustomerIO:
         self.server.expect_request(re.compile(r"^/(us|eu)/.*$"), method="GET").respond_with_handler(
             self._other_get
         )
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        if self.server.is_running():
-            self.server.stop()
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}/{{region}}"
+        return f"{self.address}/{{region}}"
 
     def env(self) -> dict[str, str]:
         return {"CUSTOMERIO_TRACK_URL": self.base_url, "CUSTOMERIO_APP_URL": self.base_url}
