@@ -13,13 +13,18 @@ from rotation.stores.gcp import build_client
 
 
 class Ticker:
-    """A monotonic clock the test moves (`ticker.now += 61`)."""
+    """A monotonic clock the test moves (`ticker.now += 61`), or that sleeping moves."""
 
     def __init__(self, now: float = 0.0) -> None:
         self.now = now
+        self.slept: list[float] = []
 
     def __call__(self) -> float:
         return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
 
 
 def aws_secret(aws: Any, doc: dict[str, str]) -> tuple[str, AwsSecretsManagerSource]:
