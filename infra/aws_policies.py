@@ -175,38 +175,51 @@ def _statement(
     return stmt
 
 
-def _secrets_kms(scope: AwsScope, secrets: str | list[str]) -> dict[str, Any]:
+def _secrets_key(
+    sid: str, actions: Sequence[str], key_arn: str, scope: AwsScope, secrets: str
+) -> dict[str, Any]:
     """KMS use of the secrets key only inside Secrets Manager, only for these secrets."""
-    return {
-        "StringEquals": {"kms:ViaService": scope.via("secretsmanager")},
-        "StringLike": {"kms:EncryptionContext:SecretARN": secrets},
-    }
-
-
-def _only_this_rotator(function_arn: str) -> dict[str, Any]:
-    """RotateSecret may only name this stack's rotator (or none: the configured one)."""
-    return {"ArnEqualsIfExists": {"secretsmanager:RotationLambdaARN": function_arn}}
-
-
-def _no_rule_changes(scope: AwsScope) -> dict[str, Any]:
-    """RotateSecret that would change the rotation rules (the 90-day deadline) is denied."""
     return _statement(
-        "NoRotationRuleChanges",
-        ["secretsmanager:RotateSecret"],
-        [scope.managed_secrets],
-        effect="Deny",
-        condition={"Bool": {"secretsmanager:ModifyRotationRules": "true"}},
+        sid,
+        actions,
+        [key_arn],
+        condition={
+            "StringEquals": {"kms:ViaService": scope.via("secretsmanager")},
+            "StringLike": {"kms:EncryptionContext:SecretARN": secrets},
+        },
     )
 
 
-def _no_rotation_of(scope: AwsScope) -> dict[str, Any]:
-    """Inboxes and state documents never rotate."""
-    return _statement(
-        "NoRotationOfInboxesOrState",
-        ["secretsmanager:RotateSecret"],
-        scope.not_live,
-        effect="Deny",
-    )
+def _invoke(sid: str, function_arn: str) -> dict[str, Any]:
+    """Invoking the rotation function (directly, or as RotateSecret requires of its caller)."""
+    return _statement(sid, ["lambda:InvokeFunction"], [function_arn])
+
+
+def _rotate_secret(sid: str, scope: AwsScope, function_arn: str) -> list[dict[str, Any]]:
+    """RotateSecret on live secrets, naming this stack's rotator (or none: the configured
+    one), never changing the rotation rules (the 90-day deadline), never of an inbox or a
+    state document."""
+    return [
+        _statement(
+            sid,
+            ["secretsmanager:RotateSecret"],
+            [scope.managed_secrets],
+            condition={"ArnEqualsIfExists": {"secretsmanager:RotationLambdaARN": function_arn}},
+        ),
+        _statement(
+            "NoRotationRuleChanges",
+            ["secretsmanager:RotateSecret"],
+            [scope.managed_secrets],
+            effect="Deny",
+            condition={"Bool": {"secretsmanager:ModifyRotationRules": "true"}},
+        ),
+        _statement(
+            "NoRotationOfInboxesOrState",
+            ["secretsmanager:RotateSecret"],
+            scope.not_live,
+            effect="Deny",
+        ),
+    ]
 
 
 def rotator_policy(
@@ -228,22 +241,16 @@ def rotator_policy(
     statements = [
         _statement("ManagedSecrets", ROTATOR_SECRET_ACTIONS, [scope.managed_secrets]),
         # Resuming a rotation whose native deadline already failed.
-        _statement(
-            "ResumeRotations",
-            ["secretsmanager:RotateSecret"],
-            [scope.managed_secrets],
-            condition=_only_this_rotator(function_arn),
-        ),
-        _no_rule_changes(scope),
-        _no_rotation_of(scope),
+        *_rotate_secret("ResumeRotations", scope, function_arn),
         # RotateSecret requires its caller to be allowed to invoke the rotation
         # function (Secrets Manager API reference), so the rotator needs itself.
-        _statement("InvokeSelfThroughRotateSecret", ["lambda:InvokeFunction"], [function_arn]),
-        _statement(
+        _invoke("InvokeSelfThroughRotateSecret", function_arn),
+        _secrets_key(
             "SecretsKeyViaSecretsManager",
             ["kms:Decrypt", "kms:GenerateDataKey"],
-            [secrets_key_arn],
-            condition=_secrets_kms(scope, scope.managed_secrets),
+            secrets_key_arn,
+            scope,
+            scope.managed_secrets,
         ),
         # Publishing to a KMS-encrypted topic needs the topic key, through SNS only.
         _statement(
@@ -302,14 +309,7 @@ def operator_policy(
             _statement(
                 "DescribeManagedSecrets", ["secretsmanager:DescribeSecret"], [scope.managed_secrets]
             ),
-            _statement(
-                "StartRotations",
-                ["secretsmanager:RotateSecret"],
-                [scope.managed_secrets],
-                condition=_only_this_rotator(function_arn),
-            ),
-            _no_rule_changes(scope),
-            _no_rotation_of(scope),
+            *_rotate_secret("StartRotations", scope, function_arn),
             _statement(
                 "ReadStateDocuments",
                 ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
@@ -317,18 +317,16 @@ def operator_policy(
             ),
             # Emergencies and resumes are direct invocations; RotateSecret also requires
             # the caller to be allowed to invoke the rotation function.
-            _statement("InvokeRotator", ["lambda:InvokeFunction"], [function_arn]),
-            _statement(
+            _invoke("InvokeRotator", function_arn),
+            _secrets_key(
                 "InboxKeyViaSecretsManager",
                 ["kms:GenerateDataKey", "kms:Decrypt"],
-                [secrets_key_arn],
-                condition=_secrets_kms(scope, scope.inboxes),
+                secrets_key_arn,
+                scope,
+                scope.inboxes,
             ),
-            _statement(
-                "StateKeyViaSecretsManager",
-                ["kms:Decrypt"],
-                [secrets_key_arn],
-                condition=_secrets_kms(scope, scope.states),
+            _secrets_key(
+                "StateKeyViaSecretsManager", ["kms:Decrypt"], secrets_key_arn, scope, scope.states
             ),
             _statement(
                 "RotationHistory",
@@ -359,11 +357,12 @@ def consumer_policy(scope: AwsScope, *, secrets_key_arn: str) -> PolicyDocument:
                 [scope.inboxes],
                 effect="Deny",
             ),
-            _statement(
+            _secrets_key(
                 "DecryptViaSecretsManager",
                 ["kms:Decrypt"],
-                [secrets_key_arn],
-                condition=_secrets_kms(scope, scope.managed_secrets),
+                secrets_key_arn,
+                scope,
+                scope.managed_secrets,
             ),
         ],
     }
@@ -373,60 +372,76 @@ def scheduler_invoke_policy(function_arn: str) -> PolicyDocument:
     """EventBridge Scheduler's role: invoke the rotator for the daily sweep."""
     return {
         "Version": VERSION,
-        "Statement": [_statement("InvokeRotator", ["lambda:InvokeFunction"], [function_arn])],
+        "Statement": [_invoke("InvokeRotator", function_arn)],
     }
+
+
+def _service(name: str) -> dict[str, str]:
+    """An AWS service as a principal (`lambda`, `events`, ...)."""
+    return {"Service": f"{name}.amazonaws.com"}
+
+
+def _from_account(account_id: str) -> dict[str, Any]:
+    """A service principal acting for this account's resources only (confused deputy)."""
+    return {"StringEquals": {"aws:SourceAccount": account_id}}
+
+
+def _trust(principal: dict[str, Any], condition: dict[str, Any] | None = None) -> PolicyDocument:
+    """A role's trust policy: `principal` alone may assume it."""
+    stmt: dict[str, Any] = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    if condition:
+        stmt["Condition"] = condition
+    return {"Version": VERSION, "Statement": [stmt]}
 
 
 def lambda_trust_policy() -> PolicyDocument:
-    return {
-        "Version": VERSION,
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
+    return _trust(_service("lambda"))
 
 
 def scheduler_trust_policy(account_id: str) -> PolicyDocument:
     """Confused-deputy guard: only schedules of this account may assume the role."""
-    return {
-        "Version": VERSION,
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "scheduler.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            }
-        ],
-    }
+    return _trust(_service("scheduler"), _from_account(account_id))
 
 
 def operator_trust_policy(principals: Sequence[str]) -> PolicyDocument:
-    return {
-        "Version": VERSION,
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": sorted(principals)},
-                "Action": "sts:AssumeRole",
-            }
-        ],
+    return _trust({"AWS": sorted(principals)})
+
+
+def _grant(
+    sid: str,
+    principal: dict[str, Any],
+    actions: str | list[str],
+    resource: str,
+    condition: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A resource policy's Allow: the policy is attached to `resource` (a key's is `*`)."""
+    stmt: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": actions,
+        "Resource": resource,
     }
+    if condition:
+        stmt["Condition"] = condition
+    return stmt
+
+
+def _key_use(
+    sid: str, principal: dict[str, Any], condition: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A key policy's grant to encrypt and decrypt with the key (the data keys of a service)."""
+    return _grant(sid, principal, ["kms:Decrypt", "kms:GenerateDataKey"], "*", condition)
+
+
+def _via_in_account(scope: AwsScope, service: str) -> dict[str, str]:
+    """`StringEquals` keys: the key is used only through `service`, by this account's callers."""
+    return {"kms:ViaService": scope.via(service), "kms:CallerAccount": scope.account_id}
 
 
 def _key_administration(scope: AwsScope) -> dict[str, Any]:
     """Every key policy lets the account administer the key (never use it directly)."""
-    return {
-        "Sid": "KeyAdministration",
-        "Effect": "Allow",
-        "Principal": {"AWS": scope.root},
-        "Action": list(KEY_ADMIN_ACTIONS),
-        "Resource": "*",
-    }
+    return _grant("KeyAdministration", {"AWS": scope.root}, list(KEY_ADMIN_ACTIONS), "*")
 
 
 def secrets_key_policy(scope: AwsScope) -> PolicyDocument:
@@ -437,20 +452,14 @@ def secrets_key_policy(scope: AwsScope) -> PolicyDocument:
         "Version": VERSION,
         "Statement": [
             _key_administration(scope),
-            {
-                "Sid": "UseOnlyThroughSecretsManager",
-                "Effect": "Allow",
-                "Principal": {"AWS": scope.root},
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {
-                        "kms:ViaService": scope.via("secretsmanager"),
-                        "kms:CallerAccount": scope.account_id,
-                    },
+            _key_use(
+                "UseOnlyThroughSecretsManager",
+                {"AWS": scope.root},
+                {
+                    "StringEquals": _via_in_account(scope, "secretsmanager"),
                     "StringLike": {"kms:EncryptionContext:SecretARN": scope.managed_secrets},
                 },
-            },
+            ),
         ],
     }
 
@@ -462,57 +471,30 @@ def topic_key_policy(scope: AwsScope, chat_parameter: str | None = None) -> Poli
     """
     statements: list[dict[str, Any]] = [
         _key_administration(scope),
-        {
-            "Sid": "PublishThroughSns",
-            "Effect": "Allow",
-            "Principal": {"AWS": scope.root},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": "*",
-            "Condition": {
-                "StringEquals": {
-                    "kms:ViaService": scope.via("sns"),
-                    "kms:CallerAccount": scope.account_id,
-                }
-            },
-        },
-        {
-            "Sid": "CloudWatchAlarms",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudwatch.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": scope.account_id}},
-        },
+        _key_use(
+            "PublishThroughSns",
+            {"AWS": scope.root},
+            {"StringEquals": _via_in_account(scope, "sns")},
+        ),
+        _key_use("CloudWatchAlarms", _service("cloudwatch"), _from_account(scope.account_id)),
         # Secrets Manager's RotationFailed events reach the topic through EventBridge.
         # No condition: the EventBridge documentation gives none for encrypted topics,
         # and one EventBridge did not send would silently drop every event. Which rules
         # may publish is the topic policy's job (aws:SourceArn).
-        {
-            "Sid": "EventBridgeRules",
-            "Effect": "Allow",
-            "Principal": {"Service": "events.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": "*",
-        },
+        _key_use("EventBridgeRules", _service("events")),
     ]
     if chat_parameter is not None:
         # The chat webhook URL is an SSM SecureString under this key: the deployer
         # writes it (Encrypt), the rotator reads it (Decrypt), both only through SSM.
+        parameter = {"kms:EncryptionContext:PARAMETER_ARN": scope.parameter_arn(chat_parameter)}
         statements.append(
-            {
-                "Sid": "ChatWebhookThroughSsm",
-                "Effect": "Allow",
-                "Principal": {"AWS": scope.root},
-                "Action": ["kms:Encrypt", "kms:Decrypt"],
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {
-                        "kms:ViaService": scope.via("ssm"),
-                        "kms:CallerAccount": scope.account_id,
-                        "kms:EncryptionContext:PARAMETER_ARN": scope.parameter_arn(chat_parameter),
-                    }
-                },
-            }
+            _grant(
+                "ChatWebhookThroughSsm",
+                {"AWS": scope.root},
+                ["kms:Encrypt", "kms:Decrypt"],
+                "*",
+                {"StringEquals": {**_via_in_account(scope, "ssm"), **parameter}},
+            )
         )
     return {"Version": VERSION, "Statement": statements}
 
@@ -528,22 +510,20 @@ def topic_policy(scope: AwsScope, *, topic_arn: str, rule_arns: Sequence[str]) -
         "Version": VERSION,
         "Id": "cio-rotation-notifications",
         "Statement": [
-            {
-                "Sid": "CloudWatchAlarms",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {"StringEquals": {"aws:SourceAccount": scope.account_id}},
-            },
-            {
-                "Sid": "EventBridgeRules",
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
-            },
+            _grant(
+                "CloudWatchAlarms",
+                _service("cloudwatch"),
+                "sns:Publish",
+                topic_arn,
+                _from_account(scope.account_id),
+            ),
+            _grant(
+                "EventBridgeRules",
+                _service("events"),
+                "sns:Publish",
+                topic_arn,
+                {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
+            ),
         ],
     }
 

@@ -21,11 +21,13 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from localcloud.served import Served, loopback_server
 from rotation.credentials import Credential, Kind, Region
 
 
@@ -57,8 +59,8 @@ DEFAULT_PRIVATE_PATH = "/v1/workspaces"
 
 
 @dataclass
-class FakeCustomerIO:
-    server: HTTPServer = field(default_factory=lambda: HTTPServer(host="127.0.0.1", port=0))
+class FakeCustomerIO(Served):
+    server: HTTPServer = field(default_factory=loopback_server)
     track_keys: dict[tuple[str, str], _TrackKey] = field(default_factory=dict)
     app_keys: dict[str, _AppKey] = field(default_factory=dict)
     faults: deque[Fault] = field(default_factory=deque)
@@ -75,43 +77,27 @@ class FakeCustomerIO:
     private_auth: str = "bearer"  # bearer | basic (key as user, empty password)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self) -> FakeCustomerIO:
-        self.server.expect_request(
-            re.compile(r"^/(us|eu)/api/v1/accounts/region$"), method="GET"
-        ).respond_with_handler(self._region)
-        self.server.expect_request(
-            re.compile(r"^/(us|eu)/v1/workspaces$"), method="GET"
-        ).respond_with_handler(self._workspaces)
-        self.server.expect_request(
-            re.compile(r"^/(us|eu)/api/v1/customers/[^/]+/suppress$"), method="POST"
-        ).respond_with_handler(self._suppress)
-        self.server.expect_request(
-            re.compile(r"^/(us|eu)/api/v1/customers/[^/]+$"), method="DELETE"
-        ).respond_with_handler(self._delete)
-        # What the official `customerio` package calls (Track identify/track, App send_email).
-        self.server.expect_request(
-            re.compile(r"^/(us|eu)/api/v1/customers/[^/]+$"), method="PUT"
-        ).respond_with_handler(self._identify)
-        self.server.expect_request(
-            re.compile(r"^/(us|eu)/api/v1/customers/[^/]+/events$"), method="POST"
-        ).respond_with_handler(self._event)
-        self.server.expect_request(
-            re.compile(r"^/(us|eu)/v1/send/email$"), method="POST"
-        ).respond_with_handler(self._send_email)
-        # Last, so it only sees what no route above takes: a moved private-key endpoint, or 404.
-        self.server.expect_request(re.compile(r"^/(us|eu)/.*$"), method="GET").respond_with_handler(
-            self._other_get
-        )
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        if self.server.is_running():
-            self.server.stop()
+    def _add_routes(self) -> None:
+        """Both regions' hosts, as path prefixes `/us` and `/eu`; the first match answers."""
+        routes = [
+            ("GET", "/api/v1/accounts/region", self._region),
+            ("GET", "/v1/workspaces", self._workspaces),
+            ("POST", "/api/v1/customers/[^/]+/suppress", self._suppress),
+            ("DELETE", "/api/v1/customers/[^/]+", self._delete),
+            # What the official `customerio` package calls (Track identify/track, App send_email).
+            ("PUT", "/api/v1/customers/[^/]+", self._identify),
+            ("POST", "/api/v1/customers/[^/]+/events", self._event),
+            ("POST", "/v1/send/email", self._send_email),
+            # Last, so it only sees what no route above takes: a moved private-key endpoint, or 404.
+            ("GET", "/.*", self._other_get),
+        ]
+        for method, path, handler in routes:
+            pattern = re.compile(rf"^/(us|eu){path}$")
+            self.server.expect_request(pattern, method=method).respond_with_handler(handler)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}/{{region}}"
+        return f"{self.address}/{{region}}"
 
     def env(self) -> dict[str, str]:
         return {"CUSTOMERIO_TRACK_URL": self.base_url, "CUSTOMERIO_APP_URL": self.base_url}
@@ -254,11 +240,11 @@ class FakeCustomerIO:
             host_region = request.path.split("/")[1]
             if key.region != host_region:
                 # A key of the other region answers 401 on this host, like a wrong key.
-                return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+                return self._unauthorized(request)
             return self._workspace_list(request, key)
         if self.private_path == DEFAULT_PRIVATE_PATH:
             return self._private(request)
-        return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+        return self._unauthorized(request)
 
     def _other_get(self, request: Request) -> Response:
         """GETs no other route takes: the private-key endpoint when it moved, else 404."""
@@ -283,7 +269,7 @@ class FakeCustomerIO:
             or key.scope != "private"
             or (key.region != host_region and not key.answers_anywhere)
         ):
-            return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+            return self._unauthorized(request)
         return self._workspace_list(request, key, with_region=key.answers_anywhere)
 
     def _workspace_list(
@@ -296,6 +282,9 @@ class FakeCustomerIO:
             body["region"] = key.region
         return self._answer(request, 200, body)
 
+    def _unauthorized(self, request: Request) -> Response:
+        return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+
     def _track_auth_ok(self, request: Request) -> bool:
         """A Track key pair (Basic), or a private key (Bearer): it works with every API."""
         auth = self._basic(request)
@@ -304,42 +293,34 @@ class FakeCustomerIO:
         key = self.app_keys.get(self._bearer(request))
         return key is not None and key.scope == "private"
 
-    def _suppress(self, request: Request) -> Response:
+    def _track_call(self, request: Request, record: Callable[[list[str]], None]) -> Response:
+        """A Track API call: a queued fault, 401 without Track auth, else `record` it and 200.
+
+        `record` is given the request path's segments.
+        """
         fault = self._fault(request)
         if fault is not None:
             return fault
         if not self._track_auth_ok(request):
-            return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
-        self.suppressed.append(request.path.split("/")[-2])
+            return self._unauthorized(request)
+        record(request.path.split("/"))
         return self._answer(request, 200, {})
+
+    def _suppress(self, request: Request) -> Response:
+        return self._track_call(request, lambda path: self.suppressed.append(path[-2]))
 
     def _delete(self, request: Request) -> Response:
-        fault = self._fault(request)
-        if fault is not None:
-            return fault
-        if not self._track_auth_ok(request):
-            return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
-        self.deleted.append(request.path.split("/")[-1])
-        return self._answer(request, 200, {})
+        return self._track_call(request, lambda path: self.deleted.append(path[-1]))
 
     def _identify(self, request: Request) -> Response:
-        fault = self._fault(request)
-        if fault is not None:
-            return fault
-        if not self._track_auth_ok(request):
-            return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
-        self.identified.append(request.path.split("/")[-1])
-        return self._answer(request, 200, {})
+        return self._track_call(request, lambda path: self.identified.append(path[-1]))
 
     def _event(self, request: Request) -> Response:
-        fault = self._fault(request)
-        if fault is not None:
-            return fault
-        if not self._track_auth_ok(request):
-            return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
-        name = str((request.get_json(silent=True) or {}).get("name", ""))
-        self.events.append((request.path.split("/")[-2], name))
-        return self._answer(request, 200, {})
+        def record(path: list[str]) -> None:
+            name = str((request.get_json(silent=True) or {}).get("name", ""))
+            self.events.append((path[-2], name))
+
+        return self._track_call(request, record)
 
     def _send_email(self, request: Request) -> Response:
         """App API transactional send: Bearer auth with an App (or `sk_` private) key."""
@@ -349,7 +330,7 @@ class FakeCustomerIO:
         header = request.headers.get("Authorization", "")
         key = self.app_keys.get(header[7:] if header.startswith("Bearer ") else "")
         if key is None or key.region != request.path.split("/")[1]:
-            return self._answer(request, 401, {"meta": {"error": "unauthorized"}})
+            return self._unauthorized(request)
         message = str((request.get_json(silent=True) or {}).get("transactional_message_id", ""))
         self.emails.append(message)
         delivery = secrets.token_hex(8)

@@ -42,6 +42,8 @@ from urllib.parse import unquote
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from localcloud.served import Served, loopback_server
+
 STATES = {"ENABLED": 1, "DISABLED": 2, "DESTROYED": 3}
 MAX_PAYLOAD = 64 * 1024
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -124,26 +126,20 @@ class _Secret:
 
 
 @dataclass
-class SecretManagerEmulator:
+class SecretManagerEmulator(Served):
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    server: HTTPServer = field(default_factory=lambda: HTTPServer(host="127.0.0.1", port=0))
+    server: HTTPServer = field(default_factory=loopback_server)
     secrets: dict[str, _Secret] = field(default_factory=dict)
     published: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
-    def start(self) -> SecretManagerEmulator:
+    def _add_routes(self) -> None:
         self.server.expect_request(re.compile(r"^/v1/.*")).respond_with_handler(self._handle)
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        if self.server.is_running():
-            self.server.stop()
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}"
+        return self.address
 
     def reset(self) -> None:
         with self._lock:

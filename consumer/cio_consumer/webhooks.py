@@ -43,7 +43,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack, runtime_checkable
 
 from cio_consumer.credentials import WebhookKeys
 from cio_consumer.errors import WebhookRejected
@@ -67,6 +67,14 @@ class WebhookKeysLoader(Protocol):
     def get(self) -> WebhookKeys: ...
 
     def refresh_on_reject(self, rejected: WebhookKeys | None = None) -> WebhookKeys: ...
+
+
+class Window(TypedDict, total=False):
+    """The keyword options of `verify_webhook`, passed on unchanged by its variants."""
+
+    tolerance: int
+    max_future: int
+    now: float | None
 
 
 def sign(key: str, timestamp: str | int, body: bytes) -> str:
@@ -150,30 +158,18 @@ def verify_webhook(
 
 
 def is_valid_webhook(
-    body: bytes,
-    headers: Mapping[str, str],
-    keys: KeySource,
-    *,
-    tolerance: int = DEFAULT_TOLERANCE_SECONDS,
-    max_future: int = DEFAULT_MAX_FUTURE_SECONDS,
-    now: float | None = None,
+    body: bytes, headers: Mapping[str, str], keys: KeySource, **window: Unpack[Window]
 ) -> bool:
     """`verify_webhook` as a boolean, for frameworks that only need yes or no."""
     try:
-        verify_webhook(body, headers, keys, tolerance=tolerance, max_future=max_future, now=now)
+        verify_webhook(body, headers, keys, **window)
     except WebhookRejected:
         return False
     return True
 
 
 def verify_with_loader(
-    body: bytes,
-    headers: Mapping[str, str],
-    loader: WebhookKeysLoader,
-    *,
-    tolerance: int = DEFAULT_TOLERANCE_SECONDS,
-    max_future: int = DEFAULT_MAX_FUTURE_SECONDS,
-    now: float | None = None,
+    body: bytes, headers: Mapping[str, str], loader: WebhookKeysLoader, **window: Unpack[Window]
 ) -> str:
     """`verify_webhook` with the loader's keys; on a bad signature, check the store once more.
 
@@ -183,10 +179,9 @@ def verify_with_loader(
     check per `probe_interval` and never a full reload, and cannot make a
     genuine delivery signed with a new key wait for a budget they used up.
     """
-    options: dict[str, Any] = {"tolerance": tolerance, "max_future": max_future, "now": now}
     keys = loader.get()
     try:
-        return verify_webhook(body, headers, keys, **options)
+        return verify_webhook(body, headers, keys, **window)
     except WebhookRejected as rejected:
         if rejected.reason != "bad_signature":
             raise
@@ -194,7 +189,7 @@ def verify_with_loader(
         fresh = check(keys) if check is not None else loader.refresh_on_reject(keys)
         if fresh == keys:
             raise
-    return verify_webhook(body, headers, fresh, **options)
+    return verify_webhook(body, headers, fresh, **window)
 
 
 def delivery_id(body: bytes, headers: Mapping[str, str]) -> str:
@@ -273,6 +268,28 @@ class Verdict:
     duplicate: bool
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a middleware answers itself, without passing the request to the app."""
+
+    status: int
+    reason: str
+    text: bytes
+
+
+TOO_LARGE = Answer(413, "Content Too Large", b"body too large\n")
+DUPLICATE = Answer(200, "OK", b"duplicate delivery: already processed\n")
+
+
+class GateOptions(TypedDict, total=False):
+    """The keyword options of `WebhookGate`, which the middlewares pass on unchanged."""
+
+    tolerance: int
+    max_future: int
+    replay: DeliveryLog | None
+    clock: Callable[[], float]
+
+
 class WebhookGate:
     """Verification and deduplication, shared by the WSGI and ASGI middlewares."""
 
@@ -293,19 +310,26 @@ class WebhookGate:
 
     def check(self, body: bytes, headers: Mapping[str, str]) -> Verdict:
         """Verify (raises `WebhookRejected`) and tell whether it was processed before."""
-        now = self.clock()
-        options: dict[str, Any] = {
-            "tolerance": self.tolerance,
-            "max_future": self.max_future,
-            "now": now,
-        }
+        window = Window(tolerance=self.tolerance, max_future=self.max_future, now=self.clock())
         if isinstance(self.keys, WebhookKeysLoader):
-            matched = verify_with_loader(body, headers, self.keys, **options)
+            matched = verify_with_loader(body, headers, self.keys, **window)
         else:
-            matched = verify_webhook(body, headers, self.keys, **options)
+            matched = verify_webhook(body, headers, self.keys, **window)
         delivery = delivery_id(body, headers)
         timestamp = int((_header(headers, TIMESTAMP_HEADER) or "0").strip())
         return Verdict(matched, delivery, timestamp, self.replay.seen(delivery))
+
+    def screen(self, body: bytes, headers: Mapping[str, str]) -> Verdict | Answer:
+        """A request to the webhook path: the verdict to pass on, or the answer to give.
+
+        A refused delivery gets 401 with its reason code; a repeat of a processed
+        delivery gets 200 without reaching the app.
+        """
+        try:
+            verdict = self.check(body, headers)
+        except WebhookRejected as rejected:
+            return Answer(401, "Unauthorized", f"webhook refused: {rejected.reason}\n".encode())
+        return DUPLICATE if verdict.duplicate else verdict
 
     def processed(self, verdict: Verdict) -> None:
         """The application accepted the delivery: answer its repeats without it."""
@@ -314,7 +338,6 @@ class WebhookGate:
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-DUPLICATE_ANSWER = b"duplicate delivery: already processed\n"
 
 
 def read_wsgi_body(environ: Mapping[str, Any], max_body: int) -> bytes | None:
@@ -348,7 +371,28 @@ def read_wsgi_body(environ: Mapping[str, Any], max_body: int) -> bytes | None:
             return None
 
 
-class WebhookVerifier:
+AppT = TypeVar("AppT")
+
+
+class _WebhookMiddleware(Generic[AppT]):
+    """What both middlewares hold: the wrapped app, the webhook path, the body limit, a gate."""
+
+    def __init__(
+        self,
+        app: AppT,
+        *,
+        keys: KeySource | WebhookKeysLoader,
+        path: str = "/customerio/webhooks",
+        max_body: int = DEFAULT_MAX_BODY_BYTES,
+        **options: Unpack[GateOptions],
+    ) -> None:
+        self.app = app
+        self.path = path
+        self.max_body = max_body
+        self.gate = WebhookGate(keys, **options)
+
+
+class WebhookVerifier(_WebhookMiddleware[WsgiApp]):
     """WSGI middleware: requests to `path` must be verified deliveries, or get 401.
 
     On success the body is put back into `wsgi.input` (with its `CONTENT_LENGTH`)
@@ -360,43 +404,20 @@ class WebhookVerifier:
         app = WebhookVerifier(app, keys=webhook_keys_loader(source), path="/customerio/webhooks")
     """
 
-    def __init__(
-        self,
-        app: WsgiApp,
-        *,
-        keys: KeySource | WebhookKeysLoader,
-        path: str = "/customerio/webhooks",
-        tolerance: int = DEFAULT_TOLERANCE_SECONDS,
-        max_future: int = DEFAULT_MAX_FUTURE_SECONDS,
-        max_body: int = DEFAULT_MAX_BODY_BYTES,
-        replay: DeliveryLog | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.app = app
-        self.path = path
-        self.max_body = max_body
-        self.gate = WebhookGate(
-            keys, tolerance=tolerance, max_future=max_future, replay=replay, clock=clock
-        )
-
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "") != self.path:
             return self.app(environ, start_response)
         body = read_wsgi_body(environ, self.max_body)
         if body is None:
-            return _answer(start_response, "413 Content Too Large", b"body too large\n")
+            return _answer(start_response, TOO_LARGE)
         headers = {
             key[5:].replace("_", "-"): str(value)
             for key, value in environ.items()
             if key.startswith("HTTP_")
         }
-        try:
-            verdict = self.gate.check(body, headers)
-        except WebhookRejected as rejected:
-            text = f"webhook refused: {rejected.reason}\n".encode()
-            return _answer(start_response, "401 Unauthorized", text)
-        if verdict.duplicate:
-            return _answer(start_response, "200 OK", DUPLICATE_ANSWER)
+        verdict = self.gate.screen(body, headers)
+        if isinstance(verdict, Answer):
+            return _answer(start_response, verdict)
         environ["cio.webhook.key"] = verdict.key
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
@@ -410,9 +431,10 @@ class WebhookVerifier:
         return self.app(environ, remembering_start_response)
 
 
-def _answer(start_response: StartResponse, status: str, text: bytes) -> list[bytes]:
-    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(text)))])
-    return [text]
+def _answer(start_response: StartResponse, answer: Answer) -> list[bytes]:
+    headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(answer.text)))]
+    start_response(f"{answer.status} {answer.reason}", headers)
+    return [answer.text]
 
 
 Scope = MutableMapping[str, Any]
@@ -422,7 +444,7 @@ Send = Callable[[Message], Awaitable[None]]
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class AsgiWebhookVerifier:
+class AsgiWebhookVerifier(_WebhookMiddleware[AsgiApp]):
     """ASGI middleware (Starlette, FastAPI, any ASGI app): the same rules as `WebhookVerifier`.
 
     The body is buffered (up to `max_body`) from every `http.request` message,
@@ -433,54 +455,21 @@ class AsgiWebhookVerifier:
         app.add_middleware(AsgiWebhookVerifier, keys=hooks, path="/customerio/webhooks")
     """
 
-    def __init__(
-        self,
-        app: AsgiApp,
-        *,
-        keys: KeySource | WebhookKeysLoader,
-        path: str = "/customerio/webhooks",
-        tolerance: int = DEFAULT_TOLERANCE_SECONDS,
-        max_future: int = DEFAULT_MAX_FUTURE_SECONDS,
-        max_body: int = DEFAULT_MAX_BODY_BYTES,
-        replay: DeliveryLog | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.app = app
-        self.path = path
-        self.max_body = max_body
-        self.gate = WebhookGate(
-            keys, tolerance=tolerance, max_future=max_future, replay=replay, clock=clock
-        )
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http" or scope.get("path") != self.path:
             await self.app(scope, receive, send)
             return
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            if message["type"] != "http.request":
-                continue
-            part = bytes(message.get("body", b""))
-            size += len(part)
-            if size > self.max_body:
-                await _asgi_answer(send, 413, b"body too large\n")
-                return
-            parts.append(part)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(parts)
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
         try:
-            verdict = await asyncio.to_thread(self.gate.check, body, headers)
-        except WebhookRejected as rejected:
-            await _asgi_answer(send, 401, f"webhook refused: {rejected.reason}\n".encode())
+            body = await read_asgi_body(receive, self.max_body)
+        except _Disconnected:
             return
-        if verdict.duplicate:
-            await _asgi_answer(send, 200, DUPLICATE_ANSWER)
+        if body is None:
+            await _asgi_answer(send, TOO_LARGE)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        verdict = await asyncio.to_thread(self.gate.screen, body, headers)
+        if isinstance(verdict, Answer):
+            await _asgi_answer(send, verdict)
             return
         scope = dict(scope)
         scope["state"] = {**scope.get("state", {}), "cio_webhook_key": verdict.key}
@@ -501,7 +490,34 @@ class AsgiWebhookVerifier:
         await self.app(scope, replay_receive, remembering_send)
 
 
-async def _asgi_answer(send: Send, status: int, text: bytes) -> None:
-    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(text)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": text})
+class _Disconnected(Exception):
+    """The client went away before the whole body arrived: there is no one to answer."""
+
+
+async def read_asgi_body(receive: Receive, max_body: int) -> bytes | None:
+    """The body from every `http.request` message; None as soon as it passes `max_body`.
+
+    Raises `_Disconnected` on `http.disconnect`.
+    """
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        if message["type"] != "http.request":
+            continue
+        part = bytes(message.get("body", b""))
+        size += len(part)
+        if size > max_body:
+            return None
+        parts.append(part)
+        if not message.get("more_body", False):
+            return b"".join(parts)
+
+
+async def _asgi_answer(send: Send, answer: Answer) -> None:
+    length = str(len(answer.text)).encode()
+    headers = [(b"content-type", b"text/plain"), (b"content-length", length)]
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.text})

@@ -16,24 +16,11 @@ from cio_consumer.erasure import (
 )
 from cio_consumer.errors import CredentialsRejected
 
+from tests.consumer.stores import Ticker
+
 
 class Interrupted(Exception):
     pass
-
-
-class FakeTime:
-    """monotonic() and sleep() that share one simulated timeline."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def creds_for(fake, region="us") -> TrackCredentials:
@@ -43,14 +30,14 @@ def creds_for(fake, region="us") -> TrackCredentials:
 
 
 def eraser_for(fake, creds, tmp_path, **options):
-    t = FakeTime()
+    t = Ticker()
     options.setdefault("rate", 1000.0)
     eraser = Eraser(
         StaticCredentials(creds),
         base_url=fake.base_url,
         audit=tmp_path / "audit.jsonl",
         sleep=t.sleep,
-        monotonic=t.monotonic,
+        monotonic=t,
         **options,
     )
     return eraser, t
@@ -99,8 +86,8 @@ def test_429_is_retried_honouring_retry_after(fake, tmp_path):
     result = eraser.suppress("busy-person")
     assert result.outcome == SUPPRESSED
     assert result.attempts == 3
-    assert t.sleeps[0] >= 7
-    assert t.sleeps[1] < 7
+    assert t.slept[0] >= 7
+    assert t.slept[1] < 7
     assert fake.suppressed == ["busy-person"]
 
 
@@ -109,7 +96,7 @@ def test_other_4xx_is_failed_without_retry(fake, tmp_path):
     fake.fail_next(404)
     result = eraser.suppress("unknown-person")
     assert (result.outcome, result.status, result.attempts) == (FAILED, 404, 1)
-    assert t.sleeps == []
+    assert t.slept == []
     assert audit_lines(tmp_path)[0]["outcome"] == "failed"
 
 
@@ -118,7 +105,7 @@ def test_retries_exhausted_is_deferred(fake, tmp_path):
     fake.fail_next(500, times=3)
     result = eraser.suppress("p")
     assert (result.outcome, result.attempts) == (DEFERRED, 3)
-    assert len(t.sleeps) == 2 and t.sleeps[1] > t.sleeps[0]
+    assert len(t.slept) == 2 and t.slept[1] > t.slept[0]
 
 
 def test_rejected_credentials_stop_the_run_without_blaming_the_person(fake, tmp_path):
@@ -197,16 +184,16 @@ def test_journal_survives_a_torn_last_line(tmp_path):
 
 
 def test_token_bucket_paces_to_the_rate():
-    t = FakeTime()
-    bucket = TokenBucket(10, capacity=1, monotonic=t.monotonic, sleep=t.sleep)
+    t = Ticker()
+    bucket = TokenBucket(10, capacity=1, monotonic=t, sleep=t.sleep)
     for _ in range(21):
         bucket.acquire()
     assert t.now == pytest.approx(2.0)
 
 
 def test_token_bucket_allows_a_burst_then_the_rate():
-    t = FakeTime()
-    bucket = TokenBucket(10, monotonic=t.monotonic, sleep=t.sleep)
+    t = Ticker()
+    bucket = TokenBucket(10, monotonic=t, sleep=t.sleep)
     for _ in range(10):
         bucket.acquire()
     assert t.now == 0
@@ -216,12 +203,12 @@ def test_token_bucket_allows_a_burst_then_the_rate():
 
 
 def test_bulk_is_paced_by_the_default_rate(fake, tmp_path):
-    t = FakeTime()
+    t = Ticker()
     eraser = Eraser(
         StaticCredentials(creds_for(fake)),
         base_url=fake.base_url,
         sleep=t.sleep,
-        monotonic=t.monotonic,
+        monotonic=t,
     )
     eraser.bulk_suppress([f"r{i}" for i in range(30)], journal=tmp_path / "j.jsonl")
     assert t.now >= 2.0 - 1e-6  # 30 requests at 10/s after a burst of 10

@@ -12,17 +12,10 @@ from cio_consumer import (
 from cio_consumer.erasure import Eraser
 
 from rotation.credentials import Credential, Kind
+from tests.consumer.stores import Ticker
 
 OLD = "old-gcp-signing-key-0123456789"
 NEW = "new-gcp-signing-key-9876543210"
-
-
-class Ticker:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_gcp_loader_picks_up_a_promoted_key_on_reject(gcp, fake, clock):

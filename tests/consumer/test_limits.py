@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import secrets
 
 import pytest
 from cio_consumer import (
-    AwsSecretsManagerSource,
     CredentialRetired,
     CredentialStale,
     CredentialUnavailable,
-    GcpSecretManagerSource,
     UnsafeIdentifier,
     app_loader,
     private_loader,
@@ -24,37 +21,7 @@ from cio_consumer.identifiers import MAX_IDENTIFIER_BYTES, unsafe_reason
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rotation.stores.gcp import build_client
-
-
-class Ticker:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def aws_secret(aws, doc: dict[str, str]) -> tuple[str, AwsSecretsManagerSource]:
-    arn = aws.sm.create_secret(Name=f"app/{secrets.token_hex(4)}", SecretString=json.dumps(doc))[
-        "ARN"
-    ]
-    return arn, AwsSecretsManagerSource(arn, client=aws.sm)
-
-
-def gcp_secret(emulator, doc: dict[str, str]) -> tuple[object, GcpSecretManagerSource]:
-    client = build_client(emulator.endpoint)
-    name = client.create_secret(
-        request={
-            "parent": "projects/apps",
-            "secret_id": f"app-{secrets.token_hex(4)}",
-            "secret": {"replication": {"automatic": {}}},
-        }
-    ).name
-    client.add_secret_version(
-        request={"parent": name, "payload": {"data": json.dumps(doc).encode()}}
-    )
-    return client, GcpSecretManagerSource(name, client=client)
+from tests.consumer.stores import Ticker, aws_secret, gcp_secret
 
 
 def test_the_cache_is_served_for_max_stale_past_its_ttl_then_a_clear_error(aws):
@@ -116,7 +83,7 @@ def test_a_disabled_latest_version_on_gcp_is_retired(emulator):
     ticker = Ticker()
     loader = app_loader(source, ttl=60, monotonic=ticker)
     assert loader.get().region == "eu"
-    client.disable_secret_version(request={"name": f"{source.name}/versions/1"})  # type: ignore[attr-defined]
+    client.disable_secret_version(request={"name": f"{source.name}/versions/1"})
     ticker.now += 61
     with pytest.raises(CredentialRetired):
         loader.get()

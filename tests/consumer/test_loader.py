@@ -21,16 +21,7 @@ from cio_consumer.sources import SecretSnapshot
 from google.cloud import secretmanager
 
 from rotation.credentials import Credential, Kind
-
-
-class Ticker:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.consumer.stores import Ticker
 
 
 def _source(aws, name):

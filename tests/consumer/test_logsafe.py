@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import logging
 import re
 import secrets
@@ -24,7 +23,7 @@ from cio_consumer import AwsSecretsManagerSource, GcpSecretManagerSource, app_lo
 from google.api_core import client_logging
 
 from rotation import logs as rotation_logs
-from rotation.stores.gcp import build_client
+from tests.consumer.stores import aws_secret, gcp_secret
 
 SCOPE = "google.cloud.secretmanager_v1"
 DEBUG_LOGGERS = (
@@ -93,26 +92,19 @@ def leaks(text: str, key: str) -> bool:
     return False
 
 
-def _aws_key(aws) -> tuple[str, AwsSecretsManagerSource]:
+def _app_doc() -> tuple[str, dict[str, str]]:
     key = "app-" + secrets.token_hex(16)
-    doc = json.dumps({"app_api_key": key, "region": "us"})
-    arn = aws.sm.create_secret(Name=f"leak/{secrets.token_hex(4)}", SecretString=doc)["ARN"]
-    return key, AwsSecretsManagerSource(arn, client=aws.sm)
+    return key, {"app_api_key": key, "region": "us"}
+
+
+def _aws_key(aws) -> tuple[str, AwsSecretsManagerSource]:
+    key, doc = _app_doc()
+    return key, aws_secret(aws, doc)[1]
 
 
 def _gcp_key(emulator) -> tuple[str, GcpSecretManagerSource]:
-    key = "app-" + secrets.token_hex(16)
-    client = build_client(emulator.endpoint)  # created after the scope variable is set
-    name = client.create_secret(
-        request={
-            "parent": "projects/leak-test",
-            "secret_id": f"leak-{secrets.token_hex(4)}",
-            "secret": {"replication": {"automatic": {}}},
-        }
-    ).name
-    doc = json.dumps({"app_api_key": key, "region": "us"}).encode()
-    client.add_secret_version(request={"parent": name, "payload": {"data": doc}})
-    return key, GcpSecretManagerSource(name, client=client)
+    key, doc = _app_doc()
+    return key, gcp_secret(emulator, doc)[1]  # its client is built after the scope variable is set
 
 
 @pytest.fixture

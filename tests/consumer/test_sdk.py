@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import secrets
 
 import pytest
 from cio_consumer import (
-    AwsSecretsManagerSource,
-    GcpSecretManagerSource,
     UnsafeIdentifier,
     app_loader,
     private_loader,
@@ -17,22 +14,7 @@ from cio_consumer import (
 from cio_consumer.sdk import app_client, private_client, rejected_status, track_client
 from customerio import APIClient, CustomerIO, CustomerIOException, SendEmailRequest
 
-from rotation.stores.gcp import build_client
-
-
-class Ticker:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def aws_doc(aws, doc: dict[str, str]) -> tuple[str, AwsSecretsManagerSource]:
-    arn = aws.sm.create_secret(Name=f"cio/{secrets.token_hex(4)}", SecretString=json.dumps(doc))[
-        "ARN"
-    ]
-    return arn, AwsSecretsManagerSource(arn, client=aws.sm)
+from tests.consumer.stores import Ticker, aws_secret, gcp_secret
 
 
 def private_key(fake, region: str = "us") -> str:
@@ -42,7 +24,7 @@ def private_key(fake, region: str = "us") -> str:
 
 def test_track_client_rebuilds_itself_when_the_cached_key_is_refused(aws, fake):
     first = fake.new_track_key("111")
-    arn, source = aws_doc(aws, json.loads(first.to_json()))
+    arn, source = aws_secret(aws, json.loads(first.to_json()))
     loader = track_loader(source, monotonic=Ticker())
     cio = track_client(loader, base_url=fake.base_url)
     cio.identify("person-1", email="ada@example.com", plan="pro")
@@ -65,7 +47,7 @@ def test_track_client_rebuilds_itself_when_the_cached_key_is_refused(aws, fake):
 
 def test_a_key_that_is_really_bad_raises_after_one_reload_without_the_key(aws, fake):
     first = fake.new_track_key("111")
-    _, source = aws_doc(aws, json.loads(first.to_json()))
+    _, source = aws_secret(aws, json.loads(first.to_json()))
     loader = track_loader(source, monotonic=Ticker())
     cio = track_client(loader, base_url=fake.base_url)
     fake.delete_key(first)
@@ -79,23 +61,17 @@ def test_a_key_that_is_really_bad_raises_after_one_reload_without_the_key(aws, f
 
 def test_app_client_on_gcp_follows_a_new_version_after_401(emulator, fake):
     old = fake.new_app_key(("111",), "eu")
-    client = build_client(emulator.endpoint)
-    name = client.create_secret(
-        request={
-            "parent": "projects/apps",
-            "secret_id": f"app-{secrets.token_hex(4)}",
-            "secret": {"replication": {"automatic": {}}},
-        }
-    ).name
-    client.add_secret_version(request={"parent": name, "payload": {"data": old.to_json().encode()}})
-    loader = app_loader(GcpSecretManagerSource(name, client=client), monotonic=Ticker())
+    client, source = gcp_secret(emulator, json.loads(old.to_json()))
+    loader = app_loader(source, monotonic=Ticker())
     api = app_client(loader, base_url=fake.base_url)
     request = SendEmailRequest(
         transactional_message_id="welcome", to="ada@example.com", identifiers={"id": "p1"}
     )
     assert "delivery_id" in api.send_email(request)
     new = fake.new_app_key(("111",), "eu")
-    client.add_secret_version(request={"parent": name, "payload": {"data": new.to_json().encode()}})
+    client.add_secret_version(
+        request={"parent": source.name, "payload": {"data": new.to_json().encode()}}
+    )
     fake.delete_key(old)
     assert "delivery_id" in api.send_email(request)
     assert fake.emails[-2:] == ["welcome", "welcome"]
@@ -105,7 +81,7 @@ def test_app_client_on_gcp_follows_a_new_version_after_401(emulator, fake):
 
 def test_private_client_uses_the_sk_key_as_bearer_and_follows_rotation(aws, fake):
     first = private_key(fake)
-    arn, source = aws_doc(aws, {"private_key": first, "region": "us"})
+    arn, source = aws_secret(aws, {"private_key": first, "region": "us"})
     loader = private_loader(source, monotonic=Ticker())
     api = private_client(loader, base_url=fake.base_url)
     request = SendEmailRequest(transactional_message_id="receipt", identifiers={"id": "p2"})
@@ -122,7 +98,7 @@ def test_private_client_uses_the_sk_key_as_bearer_and_follows_rotation(aws, fake
 
 def test_the_client_follows_a_new_key_after_the_loaders_ttl_without_a_401(aws, fake):
     first = fake.new_track_key("111")
-    arn, source = aws_doc(aws, json.loads(first.to_json()))
+    arn, source = aws_secret(aws, json.loads(first.to_json()))
     ticker = Ticker()
     cio = track_client(track_loader(source, ttl=60, monotonic=ticker), base_url=fake.base_url)
     cio.identify("person-4")
@@ -138,7 +114,7 @@ def test_the_client_follows_a_new_key_after_the_loaders_ttl_without_a_401(aws, f
 @pytest.mark.parametrize("person_id", [".", "..", "", "a/b", "nul\x00"])
 def test_unsafe_person_ids_are_refused_before_any_request(aws, fake, person_id):
     key = fake.new_track_key("111")
-    _, source = aws_doc(aws, json.loads(key.to_json()))
+    _, source = aws_secret(aws, json.loads(key.to_json()))
     cio = track_client(track_loader(source), base_url=fake.base_url)
     before = len(fake.log)
     for call in (
@@ -154,7 +130,7 @@ def test_unsafe_person_ids_are_refused_before_any_request(aws, fake, person_id):
 
 def test_the_base_url_can_come_from_the_environment(aws, fake, monkeypatch):
     key = fake.new_track_key("111", "eu")
-    _, source = aws_doc(aws, json.loads(key.to_json()))
+    _, source = aws_secret(aws, json.loads(key.to_json()))
     monkeypatch.setenv("CUSTOMERIO_TRACK_URL", fake.base_url)
     cio = track_client(track_loader(source))
     cio.identify("person-eu")

@@ -27,6 +27,7 @@ from werkzeug.serving import make_server
 from werkzeug.test import Client
 
 from rotation.credentials import Credential, Kind
+from tests.consumer.stores import Ticker
 
 KEY = "signing-key-0123456789abcdef"
 NEW = "new-signing-key-fedcba9876543210"
@@ -154,21 +155,6 @@ def test_chunked_deliveries_over_real_http_and_the_size_limit():
     finally:
         server.shutdown()
         thread.join()
-
-
-class Ticker:
-    """Monotonic time for the loader; sleeping moves it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def test_forged_deliveries_cannot_make_a_genuine_new_key_wait(aws, clock):

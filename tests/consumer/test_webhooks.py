@@ -17,6 +17,7 @@ from cio_consumer.webhooks import DEFAULT_TOLERANCE_SECONDS
 from werkzeug.test import Client
 
 from rotation.credentials import Credential, Kind
+from tests.consumer.stores import Ticker
 
 OLD = "old-signing-key-0123456789abcdef"
 NEW = "new-signing-key-fedcba9876543210"
@@ -162,14 +163,6 @@ def test_wsgi_middleware_verifies_only_its_path():
     assert other.status_code == 200
     big = WebhookVerifier(_echo_app, keys=keys, path="/cio/webhooks", max_body=10)
     assert Client(big).post("/cio/webhooks", data=BODY).status_code == 413
-
-
-class Ticker:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_freshly_promoted_signing_key_is_picked_up_on_the_first_bad_signature(aws, clock):

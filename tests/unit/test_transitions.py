@@ -96,6 +96,14 @@ ADOPT: dict[str, Any] = dict(
     since=NOW,
     kind=Kind.TRACK,
 )
+REFUSED: dict[str, Any] = dict(
+    rotation_id="r2",
+    now=NOW,
+    policy=POLICY,
+    restored_version=None,
+    refused_version="v1",
+    previous_refused=False,
+)
 
 # (row, state, event, facts, phase after, notice queued or None)
 ROWS: list[tuple[str, RotationState, Event, dict[str, Any], Phase, Notice | None]] = [
@@ -258,14 +266,7 @@ ROWS: list[tuple[str, RotationState, Event, dict[str, Any], Phase, Notice | None
         "a live key deleted behind the rotator's back, nothing to roll back to",
         replace(IDLE, previous_version="v0", previous_fp="00000000", previous_revoked=True),
         Event.CURRENT_REFUSED,
-        dict(
-            rotation_id="r2",
-            now=NOW,
-            policy=POLICY,
-            restored_version=None,
-            refused_version="v1",
-            previous_refused=True,
-        ),
+        {**REFUSED, "previous_refused": True},
         Phase.AWAITING_KEY,
         Notice.BOTH_KEYS_REFUSED,
     ),
@@ -273,14 +274,7 @@ ROWS: list[tuple[str, RotationState, Event, dict[str, Any], Phase, Notice | None
         "the live key refused while a rotation waits for its key",
         AWAITING,
         Event.CURRENT_REFUSED,
-        dict(
-            rotation_id="r2",
-            now=NOW,
-            policy=POLICY,
-            restored_version=None,
-            refused_version="v1",
-            previous_refused=False,
-        ),
+        REFUSED,
         Phase.AWAITING_KEY,
         Notice.CURRENT_REFUSED,
     ),
@@ -288,14 +282,7 @@ ROWS: list[tuple[str, RotationState, Event, dict[str, Any], Phase, Notice | None
         "the new key deleted instead of the old one: rolled back",
         PROMOTED,
         Event.CURRENT_REFUSED,
-        dict(
-            rotation_id="r2",
-            now=NOW,
-            policy=POLICY,
-            restored_version="v3",
-            refused_version="v2",
-            previous_refused=False,
-        ),
+        {**REFUSED, "restored_version": "v3", "refused_version": "v2"},
         Phase.AWAITING_KEY,
         Notice.WRONG_KEY_DELETED,
     ),
@@ -378,16 +365,8 @@ def test_an_emergency_never_opens_a_second_rotation():
 
 
 def test_a_wrong_deletion_restores_the_old_key_and_never_comes_back_to_the_new():
-    back = step(
-        PROMOTED,
-        Event.CURRENT_REFUSED,
-        rotation_id="r2",
-        now=NOW,
-        policy=POLICY,
-        restored_version="v3",
-        refused_version="v2",
-        previous_refused=False,
-    )
+    rolled_back = {**REFUSED, "restored_version": "v3", "refused_version": "v2"}
+    back = step(PROMOTED, Event.CURRENT_REFUSED, **rolled_back)
     assert back is not None
     assert back.current_fp == PROMOTED.previous_fp and back.current_version == "v3"
     assert back.previous_fp == PROMOTED.current_fp and back.previous_revoked
@@ -396,27 +375,11 @@ def test_a_wrong_deletion_restores_the_old_key_and_never_comes_back_to_the_new()
 
 
 def test_a_refused_live_key_is_told_once():
-    dead = step(
-        IDLE,
-        Event.CURRENT_REFUSED,
-        rotation_id="r2",
-        now=NOW,
-        policy=POLICY,
-        restored_version=None,
-        refused_version="v1",
-        previous_refused=True,
-    )
+    both_dead = {**REFUSED, "previous_refused": True}
+    dead = step(IDLE, Event.CURRENT_REFUSED, **both_dead)
     assert dead is not None and dead.mode is Mode.EMERGENCY and dead.live_outcome == "rejected"
-    again = step(
-        dead,
-        Event.CURRENT_REFUSED,
-        rotation_id="r3",
-        now=NOW + timedelta(days=1),
-        policy=POLICY,
-        restored_version=None,
-        refused_version="v1",
-        previous_refused=True,
-    )
+    next_day = {**both_dead, "rotation_id": "r3", "now": NOW + timedelta(days=1)}
+    again = step(dead, Event.CURRENT_REFUSED, **next_day)
     assert again is None
 
 
