@@ -24,24 +24,22 @@ import statistics
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
 from moto import mock_aws
 from typer.testing import CliRunner
 
+from localcloud import store_calls
 from localcloud.aws_harness import REGION, AwsHarness, fake_aws_environment
-from localcloud.counting import AwsCalls, GcpCalls
+from localcloud.counting import AwsCalls
 from localcloud.customerio import FakeCustomerIO
-from localcloud.gcp_harness import GcpHarness
-from localcloud.secretmanager_emulator import SecretManagerEmulator
 from localcloud.stack_outputs import aws_outputs
 from rotation.cli import Overrides, app
 from rotation.clock import SimulatedClock
-from rotation.state import Phase
 
-START = datetime(2026, 1, 1, 9, tzinfo=UTC)
+START = store_calls.START
 
 
 def _fmt(calls: Counter[str]) -> str:
@@ -51,53 +49,14 @@ def _fmt(calls: Counter[str]) -> str:
 
 
 def aws_promotion(cio: FakeCustomerIO) -> None:
-    clock = SimulatedClock(START)
-    with mock_aws():
-        h = AwsHarness(cio=cio, clock=clock)
-        with h.runtime.active():
-            h.provision("bench", "track", "us", workspace="1")
-            h.submit("bench", cio.new_track_key("1"))
-            rotator = AwsCalls(h.rt.store.client)
-            operator = AwsCalls(h.sm)
-            clock.advance(timedelta(days=77))
-            with rotator.counting() as sweep_open:
-                h.sweep()
-            key = cio.new_track_key("1")
-            finish: Counter[str] = Counter()
-            real = h.runtime.functions["cio-rotator"]
-
-            def measured(event: dict[str, object], context: object) -> object:
-                if event.get("Step") == "finishSecret":
-                    before = Counter(rotator.calls)
-                    try:
-                        return real(event, context)
-                    finally:
-                        finish.update(rotator.calls - before)
-                return real(event, context)
-
-            h.runtime.register("cio-rotator", measured)
-            with rotator.counting() as per_promotion, operator.counting() as submit:
-                h.submit("bench", key)
-                # The operator's verdict: one read of the state document.
-                h.sm.get_secret_value(SecretId="cio/bench/state")
-            state = h.state("bench")
-            assert state.phase is Phase.PROMOTED and state.current_fp == key.fingerprint
-            clock.advance(timedelta(days=1, hours=1))
-            for k in list(cio.track_keys):
-                if k[1] != key.secret:
-                    del cio.track_keys[k]
-            h.sweep()
-            assert h.state("bench").phase is Phase.IDLE
-            clock.advance(timedelta(days=1))
-            with rotator.counting() as idle:
-                h.sweep()
+    calls = store_calls.aws_rotation(cio)
     print("AWS, per promotion (scheduled rotation, track key)")
-    print(f"  rotator Secrets Manager calls: {_fmt(per_promotion)}")
-    print(f"  calls inside finishSecret: {_fmt(finish)}")
-    print(f"  operator calls for one submit: {_fmt(submit)}")
+    print(f"  rotator Secrets Manager calls: {_fmt(calls.promotion)}")
+    print(f"  calls inside finishSecret: {_fmt(calls.finish_secret)}")
+    print(f"  operator hand-over in process (inbox write, RotateSecret): {_fmt(calls.hand_over)}")
     print("AWS, daily sweep")
-    print(f"  idle credential: {_fmt(idle)}")
-    print(f"  on the day its rotation opens: {_fmt(sweep_open)}")
+    print(f"  idle credential: {_fmt(calls.sweep_idle)}")
+    print(f"  on the day its rotation opens: {_fmt(calls.sweep_opening)}")
 
 
 def submit_paths(cio: FakeCustomerIO, rotations: int) -> None:
@@ -172,29 +131,12 @@ def submit_paths(cio: FakeCustomerIO, rotations: int) -> None:
 
 
 def gcp_sweep(cio: FakeCustomerIO) -> None:
-    clock = SimulatedClock(START)
-    emulator = SecretManagerEmulator().start()
-    try:
-        h = GcpHarness(cio=cio, clock=clock, emulator=emulator)
-        h.provision("bench", "track", "us", workspace="1")
-        h.submit("bench", cio.new_track_key("1"))
-        counter = GcpCalls(emulator)
-        clock.advance(timedelta(days=1))
-        with counter.counting() as idle:
-            h.sweep()
-        clock.advance(timedelta(days=76))
-        with counter.counting() as opening:
-            h.sweep()
-        key = cio.new_track_key("1")
-        with counter.counting() as promotion:
-            h.submit("bench", key)
-        assert h.state("bench").phase is Phase.PROMOTED
-    finally:
-        emulator.stop()
-    print("GCP, daily sweep")
-    print(f"  idle credential: {_fmt(idle)}")
-    print(f"  on the day its rotation opens: {_fmt(opening)}")
-    print(f"GCP, per promotion (inbox event to promoted): {_fmt(promotion)}")
+    for kind in ("track", "webhook_signing"):
+        calls = store_calls.gcp_rotation(cio, kind)
+        print(f"GCP, daily sweep ({kind} key)")
+        print(f"  idle credential: {_fmt(calls.sweep_idle)}")
+        print(f"  on the day its rotation opens: {_fmt(calls.sweep_opening)}")
+        print(f"GCP, per promotion (inbox event to promoted, {kind}): {_fmt(calls.promotion)}")
 
 
 def aws_thousand(cio: FakeCustomerIO, count: int, repeats: int) -> None:

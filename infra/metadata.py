@@ -69,12 +69,10 @@ def gcp_live_labels(spec: CredentialSpec) -> dict[str, str]:
     return metadata.gcp_config_labels(spec.name, spec.kind, spec.region, spec.workspace_id or "")
 
 
-def gcp_live_annotations(inbox_name: str, webhook_endpoint: str = "") -> dict[str, str]:
-    """The live secret points at its inbox (a full resource name); what no label may hold."""
-    return {
-        cv.GCP_ANNOTATION_INBOX: inbox_name,
-        **metadata.gcp_config_annotations(webhook_endpoint),
-    }
+def gcp_live_annotations(inbox_name: str) -> dict[str, str]:
+    """The live secret points at its inbox (a full resource name). Its other annotations
+    are the rotator's state; config that no label can hold lives on the inbox."""
+    return {cv.GCP_ANNOTATION_INBOX: inbox_name}
 
 
 def gcp_inbox_labels(spec: CredentialSpec) -> dict[str, str]:

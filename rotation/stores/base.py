@@ -178,9 +178,13 @@ class StoreBase:
         finally:
             self._depth -= 1
             if self._depth == 0:
-                self._snapshots.clear()
-                self._values.clear()
-                self._submissions.clear()
+                self._end_session()
+
+    def _end_session(self) -> None:
+        """Forget what the session read: a warm instance's next invocation reads afresh."""
+        self._snapshots.clear()
+        self._values.clear()
+        self._submissions.clear()
 
     @property
     def in_session(self) -> bool:

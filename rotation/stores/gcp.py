@@ -147,6 +147,10 @@ class GcpSecretStore(StoreBase):
     def _newest_enabled(self, name: str) -> Any | None:
         return next((v for v in self._versions(name) if int(v.state) == ENABLED), None)
 
+    def _end_session(self) -> None:
+        super()._end_session()
+        self._secrets.clear()
+
     def _secret(self, name: str) -> Any:
         """The session's copy of a Secret resource (its etag is the state's revision)."""
         if self.in_session and name in self._secrets:
@@ -158,12 +162,30 @@ class GcpSecretStore(StoreBase):
 
     def _read_snapshot(self, credential_id: str) -> Snapshot:
         """Labels, `cio-state-*` annotations and the etag; current = newest ENABLED version."""
+        snap, live = self._read_live(credential_id)
+        return self._with_endpoint(snap, live)
+
+    def _read_quick_snapshot(self, credential_id: str) -> Snapshot | None:
+        """The sweep's read of an idle credential: a webhook signing key's endpoint (only
+        the runbook's words need it) is left for `complete`, which any write or notice
+        asks for first."""
+        return self._read_live(credential_id)[0]
+
+    def _complete_snapshot(self, partial: Snapshot) -> Snapshot:
+        return self._with_endpoint(partial, self._secret(partial.config.id))
+
+    def _with_endpoint(self, snap: Snapshot, live: Any) -> Snapshot:
+        if not snap.partial:
+            return snap
+        config = replace(snap.config, webhook_endpoint=self._webhook_endpoint(live))
+        return replace(snap, config=config, partial=False)
+
+    def _read_live(self, credential_id: str) -> tuple[Snapshot, Any]:
+        """The live secret alone (one GetSecret); partial for a webhook signing key."""
         secret = self._get(credential_id)
         if self.in_session:
             self._secrets[credential_id] = secret
         config = config_from_gcp(secret.name, dict(secret.labels), {})
-        if config.kind is Kind.WEBHOOK_SIGNING:
-            config = replace(config, webhook_endpoint=self._webhook_endpoint(secret))
         prefix = cv.GCP_STATE_PREFIX
         fields = {
             k[len(prefix) :]: v for k, v in secret.annotations.items() if k.startswith(prefix)
@@ -171,7 +193,7 @@ class GcpSecretStore(StoreBase):
         state = RotationState.from_fields(fields)
         previous = dict(secret.version_aliases).get(cv.GCP_ALIAS_PREVIOUS)
         current, created = self._current(secret.name, state)
-        return Snapshot(
+        snap = Snapshot(
             config=config,
             state=state,
             revision=secret.etag,
@@ -179,7 +201,9 @@ class GcpSecretStore(StoreBase):
             previous_version=str(previous) if previous else None,
             pending_version=None,
             current_created=created.replace(microsecond=0) if created else None,
+            partial=config.kind is Kind.WEBHOOK_SIGNING,
         )
+        return snap, secret
 
     def _webhook_endpoint(self, live: Any) -> str:
         """The endpoint the stack config names, from the inbox's annotations.
@@ -187,14 +211,13 @@ class GcpSecretStore(StoreBase):
         Not from the live secret's: those hold the rotator's state, so Pulumi writes them
         at creation only and ignores their changes. The rotator never writes the inbox's
         metadata, so there Pulumi owns the annotations and `pulumi up` updates them (the
-        same `up` that deploys a rotator reading them). One GetSecret, webhook keys only.
+        same `up` that deploys a rotator reading them). One GetSecret, webhook keys only, and
+        not on the sweep's quick read (see `_read_quick_snapshot`).
         """
         inbox = dict(live.annotations).get(cv.GCP_ANNOTATION_INBOX)
         if not inbox:
             return ""
         try:
-            # Read afresh (snapshots are cached per session already): `_secret`'s copies
-            # outlive a session in a warm function instance.
             annotations = dict(self._get(str(inbox)).annotations)
         except NotManaged:
             return ""  # the inbox is gone: the endpoint only makes the runbook clearer
