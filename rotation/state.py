@@ -8,9 +8,11 @@ tag value. Keys are never stored: only version ids and fingerprints.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from rotation import notices
@@ -135,25 +137,7 @@ class RotationState:
 
     @classmethod
     def from_fields(cls, data: dict[str, str]) -> RotationState:
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = data.get(f.name.replace("_", "-"), "")
-            default = getattr(cls(), f.name)
-            if f.name == "phase":
-                values[f.name] = Phase(raw) if raw else Phase.IDLE
-            elif f.name == "mode":
-                values[f.name] = Mode(raw) if raw else None
-            elif isinstance(default, bool):
-                values[f.name] = raw == "true"
-            elif isinstance(default, int):
-                values[f.name] = int(raw) if raw else 0
-            elif isinstance(default, tuple):
-                values[f.name] = tuple(raw.split())
-            elif f.name.endswith(("_at", "_since", "_until")) or f.name == "deadline":
-                values[f.name] = parse_time(raw)
-            else:
-                values[f.name] = raw
-        return cls(**values)
+        return cls(**{name: decode(data.get(key, "")) for name, key, decode in _decoders()})
 
     def with_notice(self, notice: Notice, arg: str | int = "") -> RotationState:
         """Queue a notice in the same write as the transition that decided it.
@@ -168,6 +152,53 @@ class RotationState:
             return self  # the same notice is already waiting to be sent
         seq = self.notice_seq + 1
         return replace(self, outbox=(*self.outbox, f"{code}/{rid}/{seq}"), notice_seq=seq)
+
+
+def _phase(raw: str) -> Phase:
+    return Phase(raw) if raw else Phase.IDLE
+
+
+def _mode(raw: str) -> Mode | None:
+    return Mode(raw) if raw else None
+
+
+def _flag(raw: str) -> bool:
+    return raw == "true"
+
+
+def _count(raw: str) -> int:
+    return int(raw) if raw else 0
+
+
+def _words(raw: str) -> tuple[str, ...]:
+    return tuple(raw.split())
+
+
+@cache
+def _decoders() -> tuple[tuple[str, str, Callable[[str], Any]], ...]:
+    """(field, stored key, parser) for every field, worked out once: the daily sweep
+    parses a state per credential, and this is most of its own cost."""
+    default = RotationState()
+    table: list[tuple[str, str, Callable[[str], Any]]] = []
+    for f in fields(RotationState):
+        value = getattr(default, f.name)
+        decode: Callable[[str], Any]
+        if f.name == "phase":
+            decode = _phase
+        elif f.name == "mode":
+            decode = _mode
+        elif isinstance(value, bool):
+            decode = _flag
+        elif isinstance(value, int):
+            decode = _count
+        elif isinstance(value, tuple):
+            decode = _words
+        elif f.name.endswith(("_at", "_since", "_until")) or f.name == "deadline":
+            decode = parse_time
+        else:
+            decode = str
+        table.append((f.name, f.name.replace("_", "-"), decode))
+    return tuple(table)
 
 
 def summary(state: RotationState, outcome: str, **extra: Any) -> dict[str, Any]:
