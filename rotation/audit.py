@@ -25,6 +25,8 @@ log.setLevel(logging.INFO)  # the audit trail is kept whatever level the host's 
 
 @dataclass(frozen=True)
 class AuditEvent:
+    """One line of the audit trail: who did what to which credential, never a key."""
+
     event: str  # e.g. rotation.opened, key.rejected, key.promoted, revocation.confirmed
     credential: str
     rotation_id: str

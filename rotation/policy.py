@@ -19,6 +19,8 @@ from rotation.state import Mode, RotationState
 
 @dataclass(frozen=True)
 class Policy:
+    """The calendar a stack sets (days and hours); the same on the rotator and the CLI."""
+
     rotation_days: int = 90
     lead_days: int = 14
     escalate_days: int = 3

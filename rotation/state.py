@@ -54,6 +54,9 @@ def tag_safe(text: str) -> str:
 
 @dataclass(frozen=True)
 class RotationState:
+    """One credential's rotation as recorded: flat, secret-free fields, so that it
+    round-trips through tags, annotations or a JSON document unchanged."""
+
     phase: Phase = Phase.IDLE
     rotation_id: str = ""
     mode: Mode | None = None

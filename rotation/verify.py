@@ -43,18 +43,24 @@ _LOOPBACK_NAMES = ("localhost",)
 
 @dataclass(frozen=True)
 class Accepted:
+    """Customer.io took the key, and told us where it belongs."""
+
     workspace: str  # Track: environment_id; App, private: the sorted workspace ids the key sees
     region: str
 
 
 @dataclass(frozen=True)
 class Rejected:
+    """Customer.io refused the key: a verdict about the key, safe to act on."""
+
     reason: str
     status: int | None
 
 
 @dataclass(frozen=True)
 class Inconclusive:
+    """Customer.io could not be asked (outage, allowlist, unknown answer): never a verdict."""
+
     reason: str
     detail: str
 

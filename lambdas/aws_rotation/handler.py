@@ -46,6 +46,8 @@ quiet_sdk_loggers()
 
 @dataclass(frozen=True)
 class Runtime:
+    """What a warm instance keeps between events: the engine and its store."""
+
     engine: Engine
     store: AwsSecretsStore
 

@@ -59,6 +59,8 @@ EVENT_VERSION_ADD = "SECRET_VERSION_ADD"
 
 @dataclass(frozen=True)
 class Runtime:
+    """What a warm instance keeps between events: the engine and its store."""
+
     engine: Engine
     store: GcpSecretStore
     managed: tuple[str, ...] = ()
