@@ -378,8 +378,8 @@ def submit_key(
             [
                 "The rotator verifies it, promotes it and announces the outcome to the "
                 "operators' channel.",
-                f"Follow it with `{CLI} status {name}`; do not delete the old key until it "
-                "says the new one is current.",
+                f"Follow it with `{CLI} status` or `{CLI} history {name}`; do not delete the "
+                "old key until it says the new one is current.",
             ],
             {"outcome": "started", "fingerprint": fp},
         )
@@ -485,7 +485,7 @@ def _promoted_by_stage(before: Snapshot, snap: Snapshot, summary: dict[str, Any]
 
 
 def _stage_verdict(name: str, label: str, fp: str, snap: Snapshot, *, mine: bool) -> Outcome:
-    check = f"Run `{CLI} check {name}` so the rotator records it, then `{CLI} status {name}`."
+    check = f"Run `{CLI} check {name}` so the rotator records it, then `{CLI} status`."
     if mine:
         return Outcome(
             EXIT_OK,

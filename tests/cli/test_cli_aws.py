@@ -517,7 +517,8 @@ def test_submit_costs_three_calls_to_hand_over_and_one_read_per_look(cli, aws, c
     before = len(cli.calls)
     result = cli.run("submit", NAME, "--stdin", "--no-wait", input=stdin_doc(key))
     assert result.exit_code == 4, result.output
-    assert "handed over" in result.output and f"status {NAME}" in result.output
+    assert "handed over" in result.output
+    assert "cio-rotate status`" in result.output and f"history {NAME}`" in result.output
     assert cli.calls[before:] == ["GetSecretValue(state)", "PutSecretValue", "RotateSecret"]
     assert state(aws).current_fp == key.fingerprint  # the rotator promoted it all the same
 
