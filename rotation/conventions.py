@@ -16,6 +16,9 @@ TAG_WORKSPACE = CONFIG_PREFIX + "workspace"  # optional expected Customer.io wor
 TAG_WEBHOOK_ENDPOINT = CONFIG_PREFIX + "webhook-endpoint"  # webhook_signing: the endpoint URL
 TAG_INBOX = CONFIG_PREFIX + "inbox"  # on the live secret: the inbox secret's ARN / name
 TAG_INBOX_OF = CONFIG_PREFIX + "inbox-of"  # on the inbox secret: the live secret's ARN / name
+# The Pulumi stack that manages the secret (its stack name, e.g. "prod"): notices name it and
+# the operator CLI finds its stack by it (on the live, inbox and state secrets alike).
+TAG_STACK = CONFIG_PREFIX + "stack"
 # AWS only: the per-credential state document, a third secret only the rotator writes.
 # Its versions are written with a revision-derived ClientRequestToken (compare-and-swap).
 TAG_STATE = CONFIG_PREFIX + "state"  # on the live secret: the state secret's ARN / name
@@ -46,6 +49,7 @@ ENV_GRACE_HOURS = "CIO_GRACE_HOURS"
 ENV_EMERGENCY_GRACE_MINUTES = "CIO_EMERGENCY_GRACE_MINUTES"
 ENV_EMERGENCY_DEADLINE_HOURS = "CIO_EMERGENCY_DEADLINE_HOURS"
 ENV_LIVENESS_ALERT_HOURS = "CIO_LIVENESS_ALERT_HOURS"  # inconclusive daily checks before telling
+ENV_STACK = "CIO_STACK"  # the Pulumi stack name, for notices and the commands they print
 ENV_CLI_NAME = "CIO_CLI_NAME"  # how runbooks spell the CLI, default CLI_NAME
 ENV_TRACK_URL = "CUSTOMERIO_TRACK_URL"  # overrides both regions' Track host (tests, drill)
 ENV_APP_URL = "CUSTOMERIO_APP_URL"  # overrides both regions' App host (tests, drill)
@@ -77,6 +81,7 @@ GCP_LABEL_CREDENTIAL = "cio-rotation-credential"
 GCP_LABEL_KIND = "cio-rotation-kind"  # track | app | webhook_signing | private
 GCP_LABEL_REGION = "cio-rotation-region"  # us | eu (absent for webhook_signing)
 GCP_LABEL_WORKSPACE = "cio-rotation-workspace"
+GCP_LABEL_STACK = "cio-rotation-stack"  # the Pulumi stack name (see TAG_STACK)
 GCP_ANNOTATION_WEBHOOK_ENDPOINT = "cio-rotation-webhook-endpoint"  # a URL: no label may hold it
 GCP_ANNOTATION_INBOX = "cio-rotation-inbox"  # on the live secret: projects/P/secrets/INBOX
 GCP_ANNOTATION_INBOX_OF = "cio-rotation-inbox-of"  # on the inbox: the live secret's name
