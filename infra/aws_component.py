@@ -130,14 +130,20 @@ class AwsRotation(pulumi.ComponentResource):
             f"{name}-topic-key",
             f"{prefix} rotation notifications (SNS topic, chat webhook parameter)",
             f"alias/{prefix}-notifications",
-            scope.apply(lambda s: policies.to_json(policies.topic_key_policy(s, chat_parameter))),
+            scope.apply(
+                lambda s: policies.to_json(
+                    policies.topic_key_policy(
+                        s, chat_parameter, topic_arn=s.topic_arn(naming.aws_topic_name(prefix))
+                    )
+                )
+            ),
             child,
         )
 
         # Notifications: operators subscribe by e-mail; chat tools subscribe to the topic.
         self.topic = aws.sns.Topic(
             f"{name}-notifications",
-            name=f"{prefix}-rotation-notifications",
+            name=naming.aws_topic_name(prefix),
             kms_master_key_id=self.topic_key.arn,
             opts=child,
         )
@@ -239,13 +245,15 @@ class AwsRotation(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.rotator_policy]),
         )
-        # Secrets Manager may invoke the rotator, for secrets of this account only.
+        # Secrets Manager may invoke the rotator for this stack's secrets only (confused
+        # deputy): without source_arn any secret of the account could rotate with it.
         self.permission = aws.lambda_.Permission(
             f"{name}-secretsmanager-invoke",
             action="lambda:InvokeFunction",
             function=self.function.name,
             principal="secretsmanager.amazonaws.com",
             source_account=account_id,
+            source_arn=scope.apply(lambda s: s.managed_secrets),
             opts=child,
         )
 

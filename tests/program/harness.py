@@ -147,6 +147,11 @@ class RecordingMocks(Mocks):
                 "dnsSuffix": "amazonaws.com",
                 "id": PARTITION,
             },
+            "gcp:organizations/getProject:getProject": {
+                "projectId": args.args.get("projectId", self.gcp_project),
+                "number": GCP_PROJECT_NUMBER,
+                "id": f"projects/{args.args.get('projectId', self.gcp_project)}",
+            },
         }
         return results.get(args.token, {}), []
 
