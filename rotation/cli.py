@@ -838,7 +838,8 @@ def emergency(
         with _errors(cli):
             ref = refs[0]
             summary = cli.backend(ref).invoke(ref, cv.ACTION_EMERGENCY, **event)
-        _report(cli, ops.emergency_result(summary, ref.name))
+            outcome = ops.emergency_result(summary, ref.name)  # a refusal is an error
+        _report(cli, outcome)
         return
     _emergency_all(cli, refs, event, reason)
 

@@ -18,10 +18,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from rotation import audit, outbox
+from rotation import audit, intake, outbox
 from rotation import conventions as cv
 from rotation.clock import Clock
-from rotation.credentials import Credential, Kind, parse_credential
+from rotation.credentials import SECRET_FIELD, Credential, Kind, parse_credential
 from rotation.errors import (
     AwaitingOperatorKey,
     KeyRejected,
@@ -114,6 +114,21 @@ def is_tombstone(raw: bytes) -> bool:
     except (ValueError, RecursionError):
         return False
     return isinstance(doc, dict) and cv.TOMBSTONE_FIELD in doc
+
+
+def key_material(raw: bytes, kind: Kind) -> list[str]:
+    """The key a stored document holds (its secret field), for the free-text check; a
+    document that is not a credential yields each of its strings, a non-JSON one itself."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        return [raw.decode("utf-8", "replace")]
+    if not isinstance(doc, dict):
+        return [doc] if isinstance(doc, str) else []
+    secret = doc.get(SECRET_FIELD[kind])
+    if isinstance(secret, str):
+        return [secret]
+    return [v for v in doc.values() if isinstance(v, str)]
 
 
 class Engine:
@@ -282,6 +297,23 @@ class Engine:
             },
         )
 
+    def refuse_keys_in_free_text(self, credential_id: str, fields: dict[str, str]) -> None:
+        """KeyInFreeText when a person's text (by field name) holds the credential's current,
+        previous or pending key, or the submission waiting in its inbox, or their base64, or
+        a piece of one (intake.refuse_keys_in_text). Reads those once per session; writes,
+        publishes and records nothing, so a refused text is kept nowhere."""
+        texts = {field: text for field, text in fields.items() if text}
+        if not texts:
+            return
+        snap = self.store.snapshot(credential_id)
+        versions = [snap.current_version, snap.previous_version, snap.pending_version]
+        raws = [self.store.read_value(credential_id, v) for v in dict.fromkeys(versions) if v]
+        submission = self.store.read_submission(credential_id)
+        if submission is not None:
+            raws.append(submission.raw)
+        keys = [key for raw in raws if raw for key in key_material(raw, snap.config.kind)]
+        intake.refuse_keys_in_text(texts, keys)
+
     # -- entry points ------------------------------------------------------------
 
     def open_rotation(
@@ -293,8 +325,14 @@ class Engine:
         actor: str = "schedule",
         revoke_first: bool = False,
     ) -> RotationState:
-        """Open a rotation (or upgrade the open one to an emergency), then reconcile."""
+        """Open a rotation (or upgrade the open one to an emergency), then reconcile.
+
+        An emergency's reason and actor are a person's words: refused (KeyInFreeText)
+        before anything is written when they hold one of the credential's keys.
+        """
         with self.store.session():
+            if mode is Mode.EMERGENCY:
+                self.refuse_keys_in_free_text(credential_id, {"--reason": reason, "actor": actor})
             decide = self._opening(mode, reason, actor, revoke_first, notify=True)
             snap, new = self._apply(credential_id, decide)
             if new is not None:
@@ -363,6 +401,7 @@ class Engine:
         tracks. Retiring one that is already retiring or retired changes nothing.
         """
         with self.store.session():
+            self.refuse_keys_in_free_text(credential_id, {"--reason": reason, "actor": actor})
             snap = self.store.snapshot(credential_id)
             st, name = snap.state, snap.config.name
             if st.phase is Phase.AWAITING_KEY:
@@ -637,6 +676,7 @@ class Engine:
         the rotation stays open so a working key can be submitted.
         """
         with self.store.session():
+            self.refuse_keys_in_free_text(credential_id, {"actor": actor})
             snap = self.store.snapshot(credential_id)
             st, name = snap.state, snap.config.name
             refusal = rollback_refusal(st, snap.config.kind, name, snap.previous_version, self.cli)

@@ -26,6 +26,7 @@ from rotation.clock import Clock, SystemClock
 from rotation.engine import Engine
 from rotation.errors import (
     AwaitingOperatorKey,
+    KeyInFreeText,
     KeyRejected,
     NotManaged,
     RetireRefused,
@@ -253,13 +254,16 @@ def emergency(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     reason = str(event.get("reason") or "")
     if not reason:
         raise ValueError("an emergency needs a 'reason' (it goes into the audit trail)")
-    rt.engine.open_rotation(
-        arn,
-        Mode.EMERGENCY,
-        reason=reason,
-        actor=str(event.get("actor") or "on-call"),
-        revoke_first=bool(event.get("revoke_first", False)),
-    )
+    try:
+        rt.engine.open_rotation(
+            arn,
+            Mode.EMERGENCY,
+            reason=reason,
+            actor=str(event.get("actor") or "on-call"),
+            revoke_first=bool(event.get("revoke_first", False)),
+        )
+    except KeyInFreeText as err:  # an answer, never logged with the text
+        return _summary(rt, arn, "refused", message=str(err), field=err.field)
     return _summary(rt, arn, "emergency")
 
 
@@ -267,7 +271,7 @@ def rollback(rt: Runtime, arn: str, actor: str) -> dict[str, Any]:
     """The previous key becomes current again, if it still works; refused otherwise."""
     try:
         rt.engine.rollback(arn, actor=actor)
-    except RollbackRefused as err:
+    except (RollbackRefused, KeyInFreeText) as err:
         return _summary(rt, arn, "refused", message=str(err))
     return _summary(rt, arn, "rolled_back")
 
@@ -280,7 +284,7 @@ def retire(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("a retirement needs a 'reason' (it goes into the audit trail)")
     try:
         rt.engine.retire(arn, reason, actor=str(event.get("actor") or "operator"))
-    except RetireRefused as err:
+    except (RetireRefused, KeyInFreeText) as err:
         return _summary(rt, arn, "refused", message=str(err))
     return _summary(rt, arn, "retiring")
 

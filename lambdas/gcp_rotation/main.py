@@ -36,6 +36,7 @@ from rotation.clock import Clock, SystemClock
 from rotation.engine import Engine
 from rotation.errors import (
     AwaitingOperatorKey,
+    KeyInFreeText,
     KeyRejected,
     NotManaged,
     RetireRefused,
@@ -232,7 +233,7 @@ def rollback(rt: Runtime, secret_id: str, actor: str) -> dict[str, Any]:
     """The previous key becomes current again (a new, newest version); refusals are answers."""
     try:
         state = rt.engine.rollback(secret_id, actor=actor)
-    except RollbackRefused as err:
+    except (RollbackRefused, KeyInFreeText) as err:
         log.warning("rollback of %s refused: %s", secret_id, err)
         return {"outcome": "refused", "secret": secret_id, "message": str(err)}
     return {"outcome": "rolled_back", "phase": state.phase.value, "secret": secret_id}
@@ -243,13 +244,17 @@ def emergency(rt: Runtime, doc: dict[str, Any]) -> dict[str, Any]:
     reason = doc.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise Malformed("an emergency needs a 'reason' (it goes into the audit trail)")
-    state = rt.engine.open_rotation(
-        secret_id,
-        Mode.EMERGENCY,
-        reason=reason,
-        actor=str(doc.get("actor") or "on-call"),
-        revoke_first=doc.get("revoke_first") is True,
-    )
+    try:
+        state = rt.engine.open_rotation(
+            secret_id,
+            Mode.EMERGENCY,
+            reason=reason,
+            actor=str(doc.get("actor") or "on-call"),
+            revoke_first=doc.get("revoke_first") is True,
+        )
+    except KeyInFreeText as err:  # the message names the field, never the text
+        log.warning("emergency for %s refused: %s", secret_id, err)
+        return {"outcome": "refused", "secret": secret_id, "message": str(err)}
     return {"outcome": "emergency", "phase": state.phase.value, "secret": secret_id}
 
 
@@ -261,7 +266,7 @@ def retire(rt: Runtime, doc: dict[str, Any]) -> dict[str, Any]:
         raise Malformed("a retirement needs a 'reason' (it goes into the audit trail)")
     try:
         state = rt.engine.retire(secret_id, reason, actor=str(doc.get("actor") or "operator"))
-    except RetireRefused as err:
+    except (RetireRefused, KeyInFreeText) as err:
         log.warning("retirement of %s refused: %s", secret_id, err)
         return {"outcome": "refused", "secret": secret_id, "message": str(err)}
     return {"outcome": "retiring", "phase": state.phase.value, "secret": secret_id}

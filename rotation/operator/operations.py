@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rotation import conventions as cv
-from rotation import runbook
+from rotation import intake, runbook
 from rotation.credentials import Credential, Kind
+from rotation.errors import KeyInFreeText
 from rotation.operator.backend import (
     ALIVE_EVENT,
     EXIT_OK,
@@ -310,6 +311,16 @@ def _promoted_lines(snap: Snapshot, now: datetime, policy: Policy) -> list[str]:
     return runbook.after_promotion(context(snap, now, policy))
 
 
+def refuse_free_text(fields: dict[str, str], keys: list[str]) -> None:
+    """The CLI's own check of what an operator typed, against the keys it holds (the one
+    being handed over): Rejected before anything is written. The rotator checks again
+    against the keys only it may read (current, previous, pending, the inbox)."""
+    try:
+        intake.refuse_keys_in_text(fields, keys)
+    except KeyInFreeText as err:
+        raise Rejected(str(err)) from None
+
+
 def submit_key(
     backend: Backend,
     ref: CredentialRef,
@@ -334,6 +345,7 @@ def submit_key(
     Without `wait` it returns once the key is handed over, unless the hand-over itself
     brought a verdict.
     """
+    refuse_free_text({"--key-name": key_name, "actor": actor}, [credential.secret])
     now = clock or (lambda: datetime.now(UTC))
     policy = policy or Policy()
     before = before or backend.snapshot(ref, quick=True)  # the caller's read, when it had one
@@ -636,6 +648,8 @@ def emergency_queued(summary: dict[str, Any]) -> bool:
 
 
 def emergency_result(summary: dict[str, Any], name: str) -> Outcome:
+    if summary.get("outcome") == "refused":  # e.g. a key in --reason: nothing was done
+        raise Rejected(f"Emergency refused: {summary.get('message', 'the rotator refused it.')}")
     mode = summary.get("mode", "")
     phase = summary.get("phase", "")
     lines = [f"Rotation {summary.get('rotation_id', '')}: phase {phase}, mode {mode}."]

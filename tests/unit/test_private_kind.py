@@ -404,3 +404,19 @@ def test_messages_never_hold_the_key(fake, verifier):
         texts.append(str(err.value))
     blob = "\n".join(texts)
     assert current.secret not in blob and stranger.secret not in blob
+
+
+@pytest.mark.parametrize("kind", [Kind.TRACK, Kind.APP])
+def test_a_private_key_is_refused_for_track_and_app_with_the_kind_to_use(kind):
+    """Issue 21: an sk_ key pasted into a Track or App credential is refused locally (it
+    would only be sent to Customer.io as the wrong kind of key), naming `private`."""
+    field = {Kind.TRACK: "api_key", Kind.APP: "app_api_key"}[kind]
+    doc = {**GOOD[kind], field: SK}
+    with pytest.raises(MalformedKey) as err:
+        parse_credential(json.dumps(doc), kind)
+    message = str(err.value)
+    assert f"field {field!r} holds a private API key (it starts with sk_)" in message
+    assert "kind `private`" in message
+    assert SK not in message and SK[3:] not in message
+    # The same key is accepted where it belongs.
+    assert parse_credential(private(), Kind.PRIVATE).secret == SK
