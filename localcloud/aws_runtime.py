@@ -119,7 +119,24 @@ class LocalAwsRuntime:
                 secret.versions.pop(token, None)  # the configuration test leaves nothing behind
             return json.dumps({"ARN": secret.arn, "Name": secret.name, "VersionId": token})
 
+        atomic = threading.RLock()
+
         def update_stage(
+            backend: SecretsManagerBackend,
+            secret_id: str,
+            version_stage: str,
+            remove_from_version_id: str,
+            move_to_version_id: str,
+        ) -> Any:
+            # AWS checks RemoveFromVersionId and moves the label as one step (the
+            # compare-and-swap promotions rely on); moto's check-then-move is not atomic
+            # between threads, so it is made so here, under the same lock as writes.
+            with atomic:
+                return _update_stage(
+                    backend, secret_id, version_stage, remove_from_version_id, move_to_version_id
+                )
+
+        def _update_stage(
             backend: SecretsManagerBackend,
             secret_id: str,
             version_stage: str,
@@ -154,7 +171,6 @@ class LocalAwsRuntime:
             return result
 
         original_put = SecretsManagerBackend.put_secret_value
-        atomic = threading.RLock()
 
         def put_secret_value(
             backend: SecretsManagerBackend,

@@ -563,8 +563,8 @@ class Engine:
         with self.store.session():
             snap = self.store.snapshot(credential_id)
             value = verified.credential.to_json().encode("utf-8")
-            new_version = self.store.promote(
-                credential_id, value, pending_version, expected_current=snap.current_version
+            new_version = self._promote_once(
+                credential_id, value, pending_version, snap.current_version, verified.credential
             )
             cred = verified.credential
             by = (submission.actor if submission else "") or snap.state.submitted_by or actor
@@ -581,6 +581,36 @@ class Engine:
                 key_name=submission.key_name if submission else "",
                 pending=pending_version or "",
             )
+
+    def _promote_once(
+        self,
+        credential_id: str,
+        value: bytes,
+        pending_version: str | None,
+        expected_current: str | None,
+        credential: Credential | None = None,
+    ) -> str:
+        """Promote with compare-and-swap; a duplicate delivery that lost the race to its own
+        outcome (the same version, or the same key, is current now) returns that version:
+        it succeeded. Only another key becoming current is a conflict."""
+        try:
+            return self.store.promote(
+                credential_id, value, pending_version, expected_current=expected_current
+            )
+        except StateConflict:
+            fresh = self.store.snapshot(credential_id, fresh=True)
+            current = fresh.current_version
+            if current is not None and current == pending_version:
+                log.info("%s: %s was made current by a racing delivery", credential_id, current)
+                return current
+            if current is not None and credential is not None and pending_version is None:
+                raw = self.store.read_value(credential_id, current)
+                if raw is not None and credential.secret in key_material(raw, credential.kind):
+                    log.info(
+                        "%s: the same key was made current by a racing delivery", credential_id
+                    )
+                    return current
+            raise
 
     def staged(
         self,
@@ -616,11 +646,15 @@ class Engine:
         with self.store.session():
             snap = self.store.snapshot(credential_id)
             st = snap.state
+            if st.current_version == token:
+                # A racing delivery promoted it and recorded it: the outcome holds.
+                log.info("finishSecret: %s was promoted by a racing delivery", token)
+                return st
             if st.staged_token != token or not st.staged_fp:
                 raise AwaitingOperatorKey(
                     f"version {token} holds no verified key: createSecret did not stage one."
                 )
-            self.store.promote(credential_id, b"", token, expected_current=snap.current_version)
+            self._promote_once(credential_id, b"", token, snap.current_version)
             return self._record_promotion(
                 credential_id,
                 snap,
