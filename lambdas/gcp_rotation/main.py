@@ -46,7 +46,8 @@ from rotation.errors import (
 from rotation.logs import quiet_sdk_loggers
 from rotation.notify import FanOut, Notifier, WebhookNotifier, chat_webhook_url
 from rotation.notify_gcp import PubSubNotifier, StructuredLogNotifier
-from rotation.state import Mode
+from rotation.policy import rotation_config_drift
+from rotation.state import Mode, Phase
 from rotation.stores.gcp import GcpSecretStore, build_client
 from rotation.verify import Verifier
 
@@ -272,6 +273,22 @@ def retire(rt: Runtime, doc: dict[str, Any]) -> dict[str, Any]:
     return {"outcome": "retiring", "phase": state.phase.value, "secret": secret_id}
 
 
+def report_rotation_drift(rt: Runtime, secret_id: str) -> list[str]:
+    """A changed native rotation config (the runtime account may update the secret, for its
+    aliases and annotations) is logged at WARNING, which the stack's alert policy sends to
+    the operators; the rotator itself never changes it back (Pulumi owns it)."""
+    with rt.store.session():
+        if rt.store.snapshot(secret_id, quick=True).state.phase in (Phase.RETIRING, Phase.RETIRED):
+            return []
+        period, next_time, topics = rt.store.rotation_config(secret_id)
+    problems = rotation_config_drift(
+        period, next_time, topics, rt.engine.clock.now(), rt.engine.policy
+    )
+    for problem in problems:
+        log.warning("sweep: the rotation config of %s changed: %s", secret_id, problem)
+    return problems
+
+
 def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:
     """The daily pass: calendar, reminders, revocation checks, and unprocessed submissions."""
     failed: list[str] = []
@@ -284,6 +301,7 @@ def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:
                 # at an inbox only while a rotation waits for its key.
                 if rt.engine.submission_waiting(secret_id):
                     process_submission(rt, secret_id, actor="sweep")
+                report_rotation_drift(rt, secret_id)
         except NotManaged as err:
             log.warning("sweep: skipping %s: %s", secret_id, err)
             skipped.append(secret_id)

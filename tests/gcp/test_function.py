@@ -182,3 +182,27 @@ def test_pubsub_notifier_publishes_over_rest(httpserver):
         assert "403" in str(err)
     else:
         raise AssertionError("a refused publish must raise so the notice is retried")
+
+
+def test_the_sweep_reports_a_changed_rotation_config(gcp, cio, clock, logs):
+    """Issue 21: the runtime account may update the secret (aliases, annotations), so a
+    changed rotation period, a removed topic or a later rotation time is reported by the
+    daily sweep at WARNING (the alert policy's trigger); an unchanged one is quiet."""
+    live, _ = provision_and_bootstrap(gcp, cio)
+    assert gcp.sweep() == 200
+    assert not [line for line in logs.lines if "rotation config" in line]
+    secret = gcp.client.get_secret(name=live)
+    secret.rotation.rotation_period = timedelta(days=365)
+    secret.rotation.next_rotation_time = clock.now() + timedelta(days=300)
+    gcp.client.update_secret(
+        request={
+            "secret": secret,
+            "update_mask": {"paths": ["rotation.rotation_period", "rotation.next_rotation_time"]},
+        }
+    )
+    assert gcp.sweep() == 200
+    reported = [line for line in logs.lines if "rotation config" in line]
+    assert len(reported) == 2, reported
+    assert any("31536000s, not the stack's 90 days" in line for line in reported)
+    assert any("beyond the stack's 90-day calendar" in line for line in reported)
+    assert all("pulumi up" in line for line in reported)
