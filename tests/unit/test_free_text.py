@@ -4,6 +4,7 @@ in any text a person gives, is refused naming the field and never the text."""
 from __future__ import annotations
 
 import base64
+import secrets
 
 import pytest
 from hypothesis import given
@@ -14,8 +15,8 @@ from rotation.credentials import Kind
 from rotation.engine import key_material
 from rotation.errors import KeyInFreeText
 
-KEY = "9c1f4e7a2b8d3c6f5a0e1d2c"
-OTHER = "0a0b0c0d0e0f1a1b1c1d1e1f"
+KEY = secrets.token_hex(12)
+OTHER = secrets.token_hex(12)
 
 
 @pytest.mark.parametrize(
