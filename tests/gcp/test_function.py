@@ -206,3 +206,31 @@ def test_the_sweep_reports_a_changed_rotation_config(gcp, cio, clock, logs):
     assert any("31536000s, not the stack's 90 days" in line for line in reported)
     assert any("beyond the stack's 90-day calendar" in line for line in reported)
     assert all("pulumi up" in line for line in reported)
+
+
+def test_a_key_in_an_emergency_reason_is_refused_by_the_function(gcp, cio, logs):
+    """Issue 21 on GCP: the function refuses a reason holding the current key or the one
+    waiting in the inbox (base64 and pieces too) before writing or notifying anything.
+    (The CLI cannot read either key on GCP, so the request itself reached Pub/Sub.)"""
+    import base64
+
+    live, key = provision_and_bootstrap(gcp, cio)
+    waiting = cio.new_app_key(("42",), "eu")
+    gcp.rt.store.write_submission(live, waiting.to_json().encode())
+    gcp.cursor = len(gcp.emulator.published)  # the inbox event is not delivered here
+    before, sent = gcp.rt.store.snapshot(live).revision, list(gcp.notices())
+    reasons = [
+        key.secret,
+        base64.b64encode(key.secret.encode()).decode(),
+        f"starts {key.secret[2:14]}",
+        f"new one {waiting.secret}",
+    ]
+    for reason in reasons:
+        assert gcp.emergency(NAME, reason) == 200  # an answer, not a retry
+        assert gcp.rt.store.snapshot(live).revision == before
+        assert gcp.notices() == sent
+    refused = [line for line in logs.lines if "--reason contains a Customer.io key" in line]
+    assert len(refused) == len(reasons)
+    assert not any(reason in line for reason in reasons for line in logs.lines)
+    assert gcp.emergency(NAME, "key seen in a CI log") == 200
+    assert gcp.rt.store.snapshot(live).revision != before
