@@ -158,7 +158,7 @@ def credential_evidence(
         elif e.event == "key.verified":
             r.verified_at, r.submitted_by = at, e.actor
             r.new_key = e.fingerprints.get("candidate", "")
-            r.verified_against = _verified_against(facts)
+            r.verified_against = _verified_against(facts, bool(e.fingerprints.get("current")))
         elif e.event == "key.rejected":
             r.rejected_submissions += 1
         elif e.event == "key.promoted":
@@ -227,7 +227,7 @@ def credential_evidence(
     ev.spans = [
         replace(s, since=max(s.since, period.since)) for s in spans if s.until > period.since
     ]
-    _max_age(ev, rotation_days, read_since)
+    _max_age(ev, [s for s in spans if s.until > period.since])
     ev.first_event_at = times[0] if times else None
     ev.gaps = _gaps(facts, events, times, period, read_since, unreadable, ev)
     return ev
@@ -237,12 +237,13 @@ def _times(r: Rotation) -> list[datetime | None]:
     return [r.opened_at, r.verified_at, r.promoted_at, r.closed_at, *r.rolled_back_at]
 
 
-def _verified_against(facts: CredentialFacts) -> str:
+def _verified_against(facts: CredentialFacts, had_key: bool) -> str:
+    """What the rotator checks before a promotion (rotation/verify.py), for this kind."""
     if facts.kind == "webhook_signing":
         return "format only: no Customer.io API can check a webhook signing key"
     where = f"Customer.io {facts.region.upper() or '?'} region"
     workspace = f", workspace {facts.workspace}" if facts.workspace else ", its own workspace"
-    return f"{where}{workspace}; differs from the current key"
+    return f"{where}{workspace}" + ("; differs from the current key" if had_key else "")
 
 
 def _judge_lateness(
@@ -274,15 +275,19 @@ def _judge_lateness(
             )
 
 
-def _max_age(ev: CredentialEvidence, rotation_days: int, read_since: datetime) -> None:
+def _max_age(ev: CredentialEvidence, spans: Sequence[KeySpan]) -> None:
+    """The oldest any key got while current in the period (a span that ended before the
+    period does not count)."""
     best: float | None = None
-    for s in ev.spans:
+    for s in spans:
         age = _age(s.until, s.born)
         if age is None:
-            floor = _age(s.until, read_since) or 0.0
+            # Its promotion is not in the trail: it is at least as old as the first sight.
+            floor = _age(s.until, s.since) or 0.0
             ev.notes.append(
-                f"key {s.key} was current before {format_time(read_since)} (where the trail "
-                f"read starts): at least {floor:.1f} days old by {format_time(s.until)}"
+                f"key {s.key} was current when the trail read begins ({format_time(s.since)}): "
+                f"its promotion is not in the trail; at least {floor:.1f} days old by "
+                f"{format_time(s.until)}"
             )
             age = floor
         if best is None or age > best:

@@ -41,16 +41,17 @@ def parse_moment(option: str, text: str, *, end_of_day: bool = False) -> datetim
 def period_of(since: str, until: str | None, now: datetime) -> Period:
     """[since, until): --until defaults to now; a date for --until includes that day."""
     start = parse_moment("--since", since)
-    end = parse_moment("--until", until, end_of_day=True) if until else now
+    if start > now:
+        raise BadPeriod(
+            "--since", "the period starts in the future.", "Give a --since in the past."
+        )
+    # Without --until, up to now inclusive (the period's end is exclusive).
+    end = parse_moment("--until", until, end_of_day=True) if until else now + timedelta(seconds=1)
     if start >= end:
         raise BadPeriod(
             "--since",
             f"the period starts ({start:%Y-%m-%dT%H:%M:%SZ}) at or after it ends "
             f"({end:%Y-%m-%dT%H:%M:%SZ}).",
             "Give a --since earlier than --until (or than now).",
-        )
-    if start > now:
-        raise BadPeriod(
-            "--since", "the period starts in the future.", "Give a --since in the past."
         )
     return Period(start, end)

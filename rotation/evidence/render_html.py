@@ -253,7 +253,7 @@ def _axis(report: Report, y: int) -> list[str]:
     t = p.since.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     ticks = 0
     while t < p.until and ticks < 400:
-        if t >= p.since:
+        if t >= p.since and _x(t, report) < WIDTH - 40:  # no label cut at the right edge
             x = _x(t, report)
             text = t.strftime("%b %Y" if t.month == 1 or ticks == 0 else "%b")
             out.append(f'<line x1="{x}" y1="{y}" x2="{x}" y2="{y + 4}" stroke="#94a3b8"/>')

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from typer.testing import CliRunner
 
@@ -44,14 +45,19 @@ class Stack:
     tmp: Path
     printed: list[str] = field(default_factory=list)
 
-    def run(self, *args: str) -> Any:
+    def run(self, *args: str, deny_logs: bool = False) -> Any:
+        """`cio-rotate --outputs ... ARGS`; `deny_logs`: AWS refuses the operator's
+        FilterLogEvents, as it would a role without logs:FilterLogEvents."""
+        session = boto3.session.Session(region_name=REGION)
+        if deny_logs:
+            session.events.register("before-call.cloudwatch-logs.FilterLogEvents", _deny)
         outputs = self.tmp / "outputs.json"
         outputs.write_text(json.dumps(aws_outputs(self.aws.secrets, log_group=AWS_LOG_GROUP)))
         result = CliRunner().invoke(
             app,
             ["--outputs", str(outputs), *args],
             obj=Overrides(
-                session=boto3.session.Session(region_name=REGION),
+                session=session,
                 clock=self.clock,
                 sleep=lambda _: None,
             ),
@@ -64,6 +70,20 @@ class Stack:
 
     def secrets_issued(self) -> list[str]:
         return list(self.cio.issued) + list(self.aws.submitted_secrets)
+
+
+def _deny(**_: Any) -> None:
+    raise ClientError(
+        {
+            "Error": {
+                "Code": "AccessDeniedException",
+                "Message": "User: arn:aws:sts::123456789012:assumed-role/cio-operator/auditor "
+                "is not authorized to perform: logs:FilterLogEvents on resource: "
+                f"arn:aws:logs:{REGION}:123456789012:log-group:{AWS_LOG_GROUP}",
+            }
+        },
+        "FilterLogEvents",
+    )
 
 
 @contextmanager
