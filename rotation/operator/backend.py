@@ -219,8 +219,16 @@ def _strings(value: Any) -> dict[str, str]:
 
 def entry_time(entry: AuditEntry) -> datetime | None:
     """When the rotator says the event happened (its `at`), else when it was logged."""
+    at = entry.at
+    if len(at) == 20 and at.endswith("Z"):
+        # The rotator's own format (state.format_time): fromisoformat reads it many times
+        # faster than strptime, which matters for a year of a hundred credentials' trail.
+        try:
+            return datetime.fromisoformat(at).astimezone(UTC)
+        except ValueError:
+            return entry.logged_at
     try:
-        return parse_time(entry.at) or entry.logged_at
+        return parse_time(at) or entry.logged_at
     except ValueError:
         return entry.logged_at
 
