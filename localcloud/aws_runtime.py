@@ -17,8 +17,9 @@ DescribeSecret): `LastRotatedDate` is "the most recent date and time that the Se
 Manager rotation process was successfully completed", so it moves when all four steps
 succeed and at no other time (not on a failure, not on the configuration test), at
 the runtime's clock (the simulated one when given); `RotationEnabled`, `RotationRules`
-and `LastRotatedDate` appear once rotation is configured, and `NextRotationDate`
-follows from the last rotation (or the configuration) and the rule's days.
+and `LastRotatedDate` appear once rotation is configured. `NextRotationDate` is not
+modelled: when AWS moves it after a rotation completed outside its own process (a
+rotation the rotator resumed) is not documented.
 
 Plus the bookkeeping moto skips: AWSCURRENT moved by UpdateSecretVersionStage
 becomes what GetSecretValue without a stage returns; and PutSecretValue's token
@@ -63,7 +64,7 @@ class RotationEvent:
 @dataclass
 class LocalAwsRuntime:
     functions: dict[str, Handler] = field(default_factory=dict)
-    # Where AWS's own timestamps (LastRotatedDate, NextRotationDate) come from: a
+    # Where AWS's own timestamps (LastRotatedDate) come from: a
     # simulated clock makes them follow simulated time, as everything else does.
     clock: Clock | None = None
     rotation_events: list[RotationEvent] = field(default_factory=list)
@@ -111,7 +112,6 @@ class LocalAwsRuntime:
             if rotation_rules:
                 secret.auto_rotate_after_days = rotation_rules.get("AutomaticallyAfterDays", 0)
                 secret.rotation_enabled = True
-                runtime._schedule_next(secret)
             secret.rotation_requested = True  # DescribeSecret shows the rotation fields
             if not secret.rotation_lambda_arn:
                 raise InvalidRequestException("No Lambda rotation function ARN is associated.")
@@ -238,17 +238,11 @@ class LocalAwsRuntime:
                 return
         if len(steps) == len(STEPS):
             secret.last_rotation_date = self.now()
-            self._schedule_next(secret)
         self.rotation_events.append(RotationEvent(secret.name, token, "succeeded"))
 
     def now(self) -> int:
         """AWS's clock, in the epoch seconds moto keeps."""
         return int(self.clock.now().timestamp()) if self.clock is not None else int(time.time())
-
-    def _schedule_next(self, secret: Any) -> None:
-        days = int(getattr(secret, "auto_rotate_after_days", 0) or 0)
-        if days > 0:
-            secret.next_rotation_date = (secret.last_rotation_date or self.now()) + days * 86400
 
     def _handler_for(self, arn: str) -> Handler:
         name = arn.rsplit(":", 1)[-1]
