@@ -40,7 +40,7 @@ def _env(columns: int) -> dict[str, str]:
         "AWS_MAX_ATTEMPTS": "1",
         "AWS_RETRY_MODE": "standard",
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret (moto's dummy)
         "PYTHONWARNINGS": "ignore",
     }
 
