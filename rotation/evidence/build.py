@@ -29,13 +29,14 @@ from rotation.state import format_time
 DAY = timedelta(days=1)
 # A live key is checked every day: a longer silence in its trail is a gap, not calm.
 SILENCE = timedelta(days=3)
-# The trail is read from this long before the period, to find when the key current at
-# its start was promoted (a key rotated on time was promoted within rotation_days).
-SLACK = DAY  # the daily cadence: a trail that starts within a day of `since` is whole
+# The daily cadence: a trail that starts within a day of `since` is whole.
+SLACK = DAY
 
 
 def lookback(since: datetime, rotation_days: int) -> datetime:
-    """Where the read of the trail starts for a report from `since`."""
+    """Where the read of the trail starts for a report from `since`: one policy period
+    (and a day) before, to find when the key current at the start was promoted (a key
+    rotated on time was promoted within rotation_days)."""
     return since - timedelta(days=rotation_days) - SLACK
 
 
