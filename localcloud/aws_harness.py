@@ -67,6 +67,7 @@ class AwsHarness:
     submitted_secrets: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.runtime.clock = self.clock  # AWS's own dates (LastRotatedDate) in simulated time
         self.sm = boto3.client("secretsmanager", region_name=REGION)
         self.sns = boto3.client("sns", region_name=REGION)
         self.lam = boto3.client("lambda", region_name=REGION)

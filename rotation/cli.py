@@ -1053,6 +1053,97 @@ def check(
     _report(cli, outcome)
 
 
+# -- evidence ------------------------------------------------------------------------------
+
+EVIDENCE_FORMATS = ("json", "csv", "html")
+
+
+def _writable(cli: Cli, path: str) -> None:
+    """Refuse an --out that cannot be written before reading any cloud (nothing is created)."""
+    target = os.path.abspath(path)
+    parent = os.path.dirname(target)
+    problem = ""
+    if os.path.isdir(target):
+        problem = "is a directory"
+    elif not os.path.isdir(parent):
+        problem = f"its directory {parent} does not exist"
+    elif not os.access(parent, os.W_OK) or (
+        os.path.exists(target) and not os.access(target, os.W_OK)
+    ):
+        problem = "is not writable by you"
+    if problem:
+        _bad_value(
+            cli, "--out", f"{path} {problem}.", "Give a file path in a directory you can write."
+        )
+
+
+@app.command(epilog=EPILOG)
+def evidence(
+    ctx: typer.Context,
+    since: Annotated[
+        str,
+        typer.Option(help="Start of the period: YYYY-MM-DD (UTC) or an ISO 8601 timestamp."),
+    ],
+    until: Annotated[
+        str | None,
+        typer.Option(help="End of the period (a date includes that day; default: now)."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="json (default), csv or html.")] = "json",
+    out_file: Annotated[
+        str | None, typer.Option("--out", help="Write the report to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Audit evidence for every managed credential over a period, from the audit trail:
+    rotations, who, verified when, old key refused when, late ones, emergencies, gaps."""
+    from rotation.evidence.collect import collect
+    from rotation.evidence.period import BadPeriod, period_of
+    from rotation.evidence.render import render
+
+    cli = _cli(ctx)
+    if fmt not in EVIDENCE_FORMATS:
+        _bad_value(cli, "--format", f"{fmt!r} is not a report format.", "Use json, csv or html.")
+    now = cli.clock.now()
+    try:
+        period = period_of(since, until, now)
+    except BadPeriod as e:
+        _fail(cli, "bad_value", EXIT_USAGE, str(e), e.fix, field=e.option)
+    if out_file is not None:
+        _writable(cli, out_file)
+    with _errors(cli):
+        refs = [r for r in cli.config.credentials if not cli.cloud or r.cloud == cli.cloud]
+        report = collect(
+            refs,
+            cli.backend,
+            period,
+            cli.config.policy.rotation_days,
+            now=now,
+            source=cli.config.source,
+        )
+    text = render(report, fmt)
+    if out_file is None:
+        typer.echo(text, nl=False)
+    else:
+        try:
+            with open(out_file, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as e:
+            _bad_value(
+                cli,
+                "--out",
+                f"{out_file} could not be written ({e.strerror}).",
+                "Give a file path in a directory you can write.",
+            )
+        if not cli.as_json:
+            _say(f"Wrote the {fmt} evidence report to {out_file}.", console=err)
+    if not cli.as_json and report.gaps:
+        _say(
+            f"The audit trail has {ops.plural(len(report.gaps), 'gap')}: the report lists "
+            "them; nothing in them is reported.",
+            "yellow",
+            err,
+        )
+
+
 __all__ = ["EXIT_CLOUD", "Overrides", "app"]
 
 
