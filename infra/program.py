@@ -60,7 +60,12 @@ def build(config: StackConfig, options: BuildOptions | None = None) -> Stack:
     }
     # The rotation calendar, in the one mapping the functions and the CLI read it with
     # (Policy.to_env / Policy.from_env).
-    outputs: dict[str, Any] = {"credentials": credentials, "policy": config.schedule.to_env()}
+    # `stack`: the operator CLI checks a notice's `--stack NAME` against it.
+    outputs: dict[str, Any] = {
+        "credentials": credentials,
+        "policy": config.schedule.to_env(),
+        "stack": pulumi.get_stack(),
+    }
     aws_part: AwsRotation | None = None
     gcp_part: GcpRotation | None = None
 

@@ -26,14 +26,23 @@ from rotation.errors import (
     AwaitingOperatorKey,
     KeyRejected,
     MalformedKey,
+    ReasonTooLong,
     RetireRefused,
     RollbackRefused,
     StateConflict,
     VerificationInconclusive,
 )
 from rotation.notify import Notifier
+from rotation.origin import Origin
 from rotation.policy import Policy, rotation_due
-from rotation.state import Mode, Phase, RotationState, format_time, tag_safe
+from rotation.state import (
+    Mode,
+    Phase,
+    RotationState,
+    format_time,
+    reason_problem,
+    tag_safe,
+)
 from rotation.stores.base import SecretStore, Snapshot, Submission
 from rotation.transitions import (
     ENDED,
@@ -116,6 +125,13 @@ def is_tombstone(raw: bytes) -> bool:
     return isinstance(doc, dict) and cv.TOMBSTONE_FIELD in doc
 
 
+def _check_reason(reason: str) -> None:
+    """A reason is recorded as written or not at all (state.reason_problem)."""
+    problem = reason_problem(reason)
+    if problem:
+        raise ReasonTooLong(f"Nothing was changed: {problem}")
+
+
 class Engine:
     def __init__(
         self,
@@ -127,6 +143,7 @@ class Engine:
         cli: str = cv.CLI_NAME,
         max_attempts: int = 8,
         via: str = "",
+        origin: Origin | None = None,
     ) -> None:
         self.store = store
         self.verifier = verifier
@@ -138,6 +155,8 @@ class Engine:
         # The cloud service that carries requests to this engine (secretsmanager, pubsub):
         # the audit trail's `via`, while `actor` names the person a step is owed to.
         self.via = via
+        # Where notices say they come from (cloud, stack, account/region or project).
+        self.origin = origin or Origin()
         # The outbox claims this invocation made: credential -> (session, claim written).
         self._claims: dict[str, tuple[int, str]] = {}
 
@@ -151,6 +170,7 @@ class Engine:
         clock: Clock,
         via: str,
         verifier: Verifier | None = None,
+        origin: Origin | None = None,
     ) -> Engine:
         """The engine a function entry point runs, configured by the function's environment
         (the policy and CLI name the stack set; Customer.io endpoints for tests and probes)."""
@@ -162,6 +182,7 @@ class Engine:
             policy=Policy.from_env(env),
             cli=env.get(cv.ENV_CLI_NAME, cv.CLI_NAME),
             via=via,
+            origin=origin,
         )
 
     # -- the compare-and-swap loop --------------------------------------------
@@ -294,6 +315,7 @@ class Engine:
         revoke_first: bool = False,
     ) -> RotationState:
         """Open a rotation (or upgrade the open one to an emergency), then reconcile."""
+        _check_reason(reason)
         with self.store.session():
             decide = self._opening(mode, reason, actor, revoke_first, notify=True)
             snap, new = self._apply(credential_id, decide)
@@ -362,6 +384,7 @@ class Engine:
         is not deleted yet, and retiring either would leave applications a key nobody
         tracks. Retiring one that is already retiring or retired changes nothing.
         """
+        _check_reason(reason)
         with self.store.session():
             snap = self.store.snapshot(credential_id)
             st, name = snap.state, snap.config.name
@@ -748,6 +771,7 @@ class Engine:
             now=now,
             cli=self.cli,
             webhook_endpoint=cfg.webhook_endpoint,
+            origin=self.origin,
         )
 
     def _current_credential(self, snap: Snapshot) -> Credential | None:

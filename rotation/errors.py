@@ -71,3 +71,9 @@ class RetireRefused(RotationError):
     """A retirement cannot start now (a rotation is open): finish or wait for it first."""
 
     code = "retire_refused"
+
+
+class ReasonTooLong(RotationError):
+    """A reason longer than the rotator records (state.REASON_MAX): nothing was changed."""
+
+    code = "reason_too_long"

@@ -28,7 +28,14 @@ from rotation.policy import (
     key_followup,
     revoke_followup,
 )
-from rotation.state import Mode, Phase, RotationState, suggested_key_name, tag_safe
+from rotation.state import (
+    Mode,
+    Phase,
+    RotationState,
+    key_name_base,
+    suggested_key_name,
+    tag_safe,
+)
 
 RevocationOutcome = Literal["revoked", "alive", "unknown", "unprobeable"]
 # The end of a credential's life: no rotation opens, no deadline fires, no liveness page.
@@ -81,7 +88,7 @@ def opened(
             rotation_id=rotation_id,
             mode=mode,
             revoke_first=revoke_first,
-            reason=tag_safe(reason),
+            reason=reason,
             actor=tag_safe(actor),
             opened_at=now,
             deadline=deadline_for(mode, now, current_since, policy),
@@ -92,7 +99,7 @@ def opened(
             rejections=0,
             follow_up_emergency=False,
             previous_revoked=False,
-            key_name=suggested_key_name(name, now) if name else st.key_name,
+            key_name=suggested_key_name(name, now, st.current_name) if name else st.key_name,
             submitted_by="",
         )
         return new.with_notice(N.OPENED) if notify else new
@@ -106,7 +113,7 @@ def opened(
             st,
             mode=Mode.EMERGENCY,
             revoke_first=st.revoke_first or revoke_first,
-            reason=tag_safe(reason),
+            reason=reason,
             actor=tag_safe(actor),
             deadline=min(st.deadline, deadline) if st.deadline else deadline,
             escalated=True,
@@ -120,7 +127,7 @@ def opened(
         st,
         follow_up_emergency=True,
         mode=Mode.EMERGENCY,
-        reason=tag_safe(reason),
+        reason=reason,
         actor=tag_safe(actor),
         grace_until=min(st.grace_until, now) if st.grace_until else now,
     )
@@ -450,7 +457,9 @@ def current_refused(
             base,
             rotation_id=rotation_id,
             opened_at=now,
-            key_name=suggested_key_name(st.current_name or "key", now)
+            key_name=suggested_key_name(
+                key_name_base(st.current_name) or st.current_name or "key", now, st.current_name
+            )
             if not st.key_name
             else st.key_name,
             reason="Customer.io refuses the current key",
@@ -531,7 +540,7 @@ def retire_opened(
         rotation_id=rotation_id,
         mode=None,
         revoke_first=False,
-        reason=tag_safe(reason),
+        reason=reason,
         actor=tag_safe(actor),
         opened_at=now,
         deadline=None,
