@@ -27,6 +27,7 @@ from werkzeug import Request as WerkzeugRequest
 from werkzeug.test import Client as WerkzeugClient
 
 from localcloud.customerio import FakeCustomerIO
+from localcloud.local_stack import STACK
 from localcloud.secretmanager_emulator import SecretManagerEmulator
 from rotation import conventions as cv
 from rotation.clock import SimulatedClock
@@ -108,7 +109,8 @@ class GcpHarness:
         self.client = build_client(self.emulator.endpoint)
         self.notifier = RecordingNotifier()
         self.app, self.module = function_app()
-        env = self.cio.env()
+        # As the program sets them (infra/gcp_component.py): notices say where they are from.
+        env = {**self.cio.env(), cv.ENV_STACK: STACK, "GOOGLE_CLOUD_PROJECT": PROJECT}
         self.rt = self.module.build_runtime(
             env=env,
             clock=self.clock,
@@ -141,6 +143,7 @@ class GcpHarness:
             cv.GCP_LABEL_MANAGED: "true",
             cv.GCP_LABEL_CREDENTIAL: name,
             cv.GCP_LABEL_KIND: kind,
+            cv.GCP_LABEL_STACK: STACK,
         }
         if kind != "webhook_signing":
             labels[cv.GCP_LABEL_REGION] = region

@@ -219,14 +219,18 @@ def current_key(ctx: Context) -> KeyRef:
     name = st.current_name
     if not name and (st.phase is Phase.PROMOTED or (st.phase is Phase.IDLE and st.key_name)):
         name = new_key_name(ctx)  # promoted before the engine recorded current_name
-    made_for_rotation = bool(name) and name == st.key_name and st.phase is not Phase.AWAITING_KEY
-    after = st.opened_at if made_for_rotation else None
-    return KeyRef(name, st.current_since, st.current_last4, st.current_fp, after)
+    return KeyRef(name, st.current_since, st.current_last4, st.current_fp, st.current_opened_at)
 
 
 def previous_key(ctx: Context) -> KeyRef:
     st = ctx.state
-    return KeyRef(st.previous_name, st.previous_since, st.previous_last4, st.previous_fp)
+    return KeyRef(
+        st.previous_name,
+        st.previous_since,
+        st.previous_last4,
+        st.previous_fp,
+        st.previous_opened_at,
+    )
 
 
 def created(key: KeyRef) -> str:

@@ -104,6 +104,10 @@ class RotationState:
     previous_name: str = ""
     previous_last4: str = ""
     previous_since: datetime | None = None  # when the previous key became current
+    # When the rotation that asked for each key opened: a key made as its runbook said was
+    # created between this and its `_since` (None: not recorded, e.g. for older states).
+    current_opened_at: datetime | None = None
+    previous_opened_at: datetime | None = None
     submitted_by: str = ""  # the operator whose submission the open rotation is verifying
     # AWS: the verified key createSecret put into AWSPENDING, for finishSecret to promote.
     staged_token: str = ""
