@@ -3,6 +3,7 @@ functions-framework reached through Pub/Sub CloudEvents, and the local Customer.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,13 @@ from rotation.clock import SimulatedClock
 
 
 def _notices(h: GcpHarness) -> Callable[[], list[Shown]]:
-    return lambda: [Shown(n.subject, n.body, n.urgency) for n in h.notifier.sent]
+    """What reaches a person on GCP: the e-mails Cloud Monitoring sends for the stack's
+    alert policies over the function's log entries (localcloud/monitoring.py)."""
+    return lambda: [Shown(m.subject, m.text, _urgency(m.subject)) for m in h.monitoring.sent]
+
+
+def _urgency(subject: str) -> str:
+    return next((u for u in ("urgent", "action") if subject.startswith(f"[{u}]")), "info")
 
 
 def scheduled(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> None:
@@ -124,11 +131,13 @@ def run(console: Console) -> list[str]:
         emergency(n, harness, cio, clock)
         migration(n, harness, cio, clock)
         emitted = [f"{x.subject} {x.body}" for x in _notices(harness)()]
+        emitted += [json.dumps(e) for e in harness.logging.entries]
         emitted += [str(e) for e in emulator.published]
         leaks = [k for k in n.keys if any(k in text for text in emitted)]
         console.rule("[bold]GCP summary")
         console.print(
-            f"notifications: {len(harness.notifier.sent)}; "
+            f"notices: {len(harness.notifier.sent)}, e-mailed whole by Cloud Monitoring: "
+            f"{len(harness.monitoring.sent)}; "
             f"keys found in notifications or events: {len(leaks)}"
         )
         if leaks:

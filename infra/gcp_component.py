@@ -625,7 +625,7 @@ def warnings_filter(function_name: str) -> str:
     return (
         'resource.type="cloud_run_revision" '
         f'AND resource.labels.service_name="{function_name}" '
-        f"AND severity>=WARNING AND NOT jsonPayload.{NOTICE_FIELD}.id:*"
+        f"AND severity>=WARNING AND NOT jsonPayload.{NOTICE_FIELD}.notification_id:*"
     )
 
 

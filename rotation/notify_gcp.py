@@ -22,7 +22,7 @@ import json
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from rotation.runbook import Notification
 
@@ -185,7 +185,7 @@ def notices_filter(function_name: str) -> str:
     return (
         'resource.type="cloud_run_revision" '
         f'AND resource.labels.service_name="{function_name}" '
-        f"AND jsonPayload.{NOTICE_FIELD}.id:*"
+        f"AND jsonPayload.{NOTICE_FIELD}.notification_id:*"
     )
 
 
@@ -196,7 +196,7 @@ def notice_policy(function_name: str, credential: str, where: str) -> NoticePoli
     policy is one credential's, and an `emergency --all` mails every credential at once.
     """
     extractors = {
-        "notice_id": f"EXTRACT(jsonPayload.{NOTICE_FIELD}.id)",
+        "notice_id": f"EXTRACT(jsonPayload.{NOTICE_FIELD}.notification_id)",
         "subject": f"EXTRACT(jsonPayload.{NOTICE_FIELD}.subject)",
     }
     extractors.update(
@@ -211,13 +211,21 @@ def notice_policy(function_name: str, credential: str, where: str) -> NoticePoli
     )
 
 
+class LineSink(Protocol):
+    """Where log lines go: stdout on Cloud Run, a local Cloud Logging in tests."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class StructuredLogNotifier:
     """One JSON line per notice on stdout (a Cloud Logging entry), severity by urgency."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: LineSink | None = None) -> None:
         self.stream = stream
 
     def send(self, notification: Notification) -> None:
-        stream = self.stream or sys.stdout
+        stream: LineSink = self.stream or sys.stdout
         stream.write(json.dumps(log_entry(notification), ensure_ascii=False) + "\n")
         stream.flush()
