@@ -79,7 +79,8 @@ def removal_problems(config: StackConfig, deployed: Sequence[Deployed]) -> list[
     for credential in deployed:
         if credential.retired:
             continue  # its secrets were unprotected by `retired: true`: Pulumi may delete them
-        kept = config.clouds if credential.name in in_config else frozenset()
+        spec = next((s for s in config.credentials if s.name == credential.name), None)
+        kept = config.clouds_of(spec) if spec is not None else frozenset()
         lost = credential.clouds - kept
         if not lost:
             continue

@@ -40,6 +40,7 @@ from rotation.state import (
     Phase,
     RotationState,
     format_time,
+    key_name_stem,
     reason_problem,
     tag_safe,
 )
@@ -253,7 +254,7 @@ class Engine:
                 policy=self.policy,
                 rotation_id=new_rotation_id(snap.config.id, now, snap.current_version or ""),
                 has_current=snap.current_version is not None,
-                name=snap.config.name,
+                name=key_name_stem(snap.config.name, self.origin.cloud),
                 kind=snap.config.kind,
                 current_since=snap.state.current_since or snap.current_created,
             )

@@ -21,7 +21,14 @@ from rotation.credentials import Kind
 from rotation.notices import Notice, parse
 from rotation.origin import Origin
 from rotation.policy import Policy, grace_until
-from rotation.state import Mode, Phase, RotationState, format_time, suggested_key_name
+from rotation.state import (
+    Mode,
+    Phase,
+    RotationState,
+    format_time,
+    key_name_stem,
+    suggested_key_name,
+)
 
 
 @dataclass(frozen=True)
@@ -210,7 +217,8 @@ def new_key_name(ctx: Context) -> str:
         return st.key_name
     if st.opened_at is not None:
         current = st.current_name if st.phase is Phase.AWAITING_KEY else ""
-        return suggested_key_name(ctx.name, st.opened_at, current)
+        stem = key_name_stem(ctx.name, ctx.origin.cloud)
+        return suggested_key_name(stem, st.opened_at, current)
     return ctx.name
 
 

@@ -268,6 +268,13 @@ def suggested_key_name(credential_name: str, opened_at: datetime, current: str =
     return f"{credential_name}-{opened_at.strftime('%Y-%m-%d')}-{word}"
 
 
+def key_name_stem(credential_name: str, cloud: str) -> str:
+    """What a suggested key name starts with: the credential and its cloud, so the keys of a
+    credential configured on both clouds (`cloud: both`) never share a name, and a key in
+    the dashboard says which rotator it belongs to."""
+    return f"{credential_name}-{cloud}" if cloud else credential_name
+
+
 def key_name_base(name: str) -> str:
     """The credential part of a suggested key name ("" if it is not one)."""
     found = _SUGGESTED.match(name)

@@ -621,7 +621,7 @@ class Moment(TypedDict):
     policy: Policy  # the stack's rotation policy
     rotation_id: str  # the id a rotation opened now would get (deterministic: races agree)
     has_current: bool  # whether the store holds a current key
-    name: str  # the credential's name
+    name: str  # what the credential's suggested key names start with (state.key_name_stem)
     kind: Kind  # the credential's kind
     current_since: datetime | None  # when the current key became current (record, else store)
 

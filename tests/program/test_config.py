@@ -63,7 +63,7 @@ def test_single_cloud_needs_only_its_settings() -> None:
 
 
 def test_values_as_pulumi_hands_them_over() -> None:
-    raw = sample_raw_config(1)
+    raw = sample_raw_config(1, ("aws",))
     raw.update(clouds="aws", rotation_days="60", lead_days=10, log_retention_days="90")
     raw["credentials"][0]["workspace_id"] = 998877
     config = parse_config(raw)
@@ -190,7 +190,7 @@ def test_lead_must_fit_inside_the_rotation_period() -> None:
 
 
 def test_all_problems_are_reported_at_once() -> None:
-    raw = {**sample_raw_config(2), "rotation_days": 365, "clouds": ["aws", "azure"]}
+    raw = {**sample_raw_config(2, ("aws",)), "rotation_days": 365, "clouds": ["aws", "azure"]}
     raw["credentials"][0]["kind"] = "sms"
     with pytest.raises(ConfigError) as info:
         parse_config(raw)

@@ -87,10 +87,14 @@ def test_labels_and_annotations_follow_the_conventions(evaluation: Evaluation) -
         cv.GCP_LABEL_KIND: "track",
         cv.GCP_LABEL_REGION: "us",
         cv.GCP_LABEL_WORKSPACE: "112233",
+        cv.GCP_LABEL_STACK: evaluation.stack,  # the Pulumi stack, for notices and the CLI
     }
     assert live["annotations"] == {cv.GCP_ANNOTATION_INBOX: f"{secrets}/cio-cred-000-inbox"}
     inbox = _secret(evaluation, "cio-cred-000-inbox").inputs
-    assert inbox["labels"] == {cv.GCP_LABEL_CREDENTIAL: "cred-000"}
+    assert inbox["labels"] == {
+        cv.GCP_LABEL_CREDENTIAL: "cred-000",
+        cv.GCP_LABEL_STACK: evaluation.stack,
+    }
     assert inbox["annotations"] == {cv.GCP_ANNOTATION_INBOX_OF: f"{secrets}/cio-cred-000"}
     webhook = _secret(evaluation, "cio-cred-002").inputs["labels"]
     assert webhook[cv.GCP_LABEL_KIND] == "webhook_signing"
