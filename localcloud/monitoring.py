@@ -90,8 +90,9 @@ class Mail:
     policy: str
     to: tuple[str, ...]
     subject: str
-    text: str
+    text: str  # what a person reads: the documentation rendered
     labels: dict[str, str]
+    markdown: str = ""  # the documentation as Monitoring expands it, before rendering
 
 
 @dataclass
@@ -140,6 +141,7 @@ class LocalMonitoring:
                 subject=expand(policy.subject),
                 text=rendered_text(expand(policy.content)),
                 labels=labels,
+                markdown=expand(policy.content),
             )
         )
 
