@@ -572,6 +572,8 @@ def _cells(r: ops.CredentialStatus) -> list[tuple[str, str]]:
     )
     if r.phase in ("retiring", "retired"):
         opened = f"{r.phase} ({r.rotation_id or 'end of life'}) since {ops.when(r.opened_at)}"
+    if r.reason and opened != "-":
+        opened += f"; reason: {r.reason}"  # as written: the consoles read no markup
     nxt = ops.when(r.next_rotation)
     if r.native_deadline:
         nxt += f" (AWS deadline {ops.when(r.native_deadline)})"

@@ -1013,7 +1013,7 @@ def render(entry: str, ctx: Context) -> Notification:
         rotation_id=rid,
         notice=parsed.code,
         urgency=text.urgency,
-        subject=subject_line(text.subject, ctx.origin),
+        subject=subject_line(text.subject, ctx.origin, ctx.name),
         body="\n".join(body) + f"\n\n(notification {nid}, {format_time(ctx.now)})",
     )
 
@@ -1021,13 +1021,18 @@ def render(entry: str, ctx: Context) -> Notification:
 SUBJECT_MAX = 100  # SNS's limit, and short enough for every mail client's list
 
 
-def subject_line(text: str, origin: Origin) -> str:
-    """The subject with where it comes from; the notice's own words are shortened first,
-    so the cloud, stack and account or project always fit."""
+def subject_line(text: str, origin: Origin, name: str) -> str:
+    """The subject with where it comes from. Past SUBJECT_MAX the notice's own words are
+    shortened, never the credential, the cloud, the stack or the account or project."""
     tail = f" | {origin.short()}" if origin.cloud else ""
     room = SUBJECT_MAX - len(tail)
-    head = text if len(text) <= room else text[: max(room - 3, 0)].rstrip() + "..."
-    return (head + tail)[:SUBJECT_MAX]
+    if len(text) <= room:
+        return text + tail
+    level, _, words = text.partition("] ")
+    head = f"{level}] {name}: " if words else f"{name}: "
+    words = words.replace(f" of {name}", "").replace(f" {name}", "") if words else text
+    cut = words[: max(room - len(head) - 3, 0)].rstrip() + "..."
+    return (head + cut + tail)[:SUBJECT_MAX]
 
 
 def from_line(ctx: Context) -> str:

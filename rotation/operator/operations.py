@@ -93,6 +93,7 @@ class CredentialStatus:
     last_check_outcome: str = ""  # accepted | the inconclusive cause
     last_alive_at: datetime | None = None
     live_trail: str = ""
+    reason: str = ""  # why the open rotation (emergency) or retirement began, as written
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -155,6 +156,7 @@ def describe(
         native_deadline=details.native_next_rotation,
         phase=st.phase.value,
         mode=st.mode.value if st.mode and st.phase is not Phase.IDLE else "",
+        reason=st.reason if st.phase is not Phase.IDLE else "",
         rotation_id=st.rotation_id,
         opened_at=st.opened_at if st.phase is not Phase.IDLE else None,
         waiting_on=waiting_on(st, now),

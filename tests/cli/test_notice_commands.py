@@ -28,10 +28,7 @@ from tests.cli.conftest import LOG_GROUP
 NAME = "marketing-track"
 WORKSPACE = "1001"
 COMMAND = re.compile(r"`(cio-rotate [^`]+)`")
-WHERE = {
-    "aws": ("AWS", "account 123456789012", "us-east-1"),
-    "gcp": ("GCP", "project cio-test"),
-}
+WHERE = {"aws": ("AWS", "123456789012", "us-east-1"), "gcp": ("GCP", "cio-test")}
 
 
 @dataclass(frozen=True)
@@ -59,7 +56,9 @@ class BothClouds:
 
     def run(self, command: str, input: str | None = None) -> Any:
         """A printed command, pasted as printed."""
-        argv = shlex.split(command)
+        return self.run_argv(shlex.split(command), input=input, command=command)
+
+    def run_argv(self, argv: list[str], input: str | None = None, command: str = "") -> Any:
         assert argv[0] == "cio-rotate"
         result = CliRunner().invoke(
             app,
@@ -77,7 +76,7 @@ class BothClouds:
         self.cli.outputs.append(result.output)
         if result.exception and not isinstance(result.exception, SystemExit):
             raise result.exception
-        self.ran.append((command, result.exit_code, result.output))
+        self.ran.append((command or shlex.join(argv), result.exit_code, result.output))
         return result
 
     def delivered(self, cloud: str) -> list[Delivered]:
@@ -207,3 +206,46 @@ def test_a_command_for_another_stack_is_refused_with_the_choices(both: BothCloud
     result = both.run(f"cio-rotate runbook {NAME} --cloud aws --stack prod")
     assert result.exit_code == 2
     assert "--stack prod does not match" in result.output and repr(STACK) in result.output
+
+
+# What a person may write, all of it shown as written: markup of the terminal (rich), of chat
+# and e-mail (Markdown), emoji codes, quotes, a dash, a newline; 300 characters in all.
+REASON = (
+    "leaked in Slack #eng, see INC-42 (don't panic) \u2014 rotate [bold]now[/bold] :smile: "
+    "*a* _b_ <b>c</b> & `d`\nsecond line: 50% done; "
+)
+REASON += "x" * (300 - len(REASON))
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+def test_a_reason_is_shown_as_written_everywhere(both: BothClouds, cloud: str) -> None:
+    assert len(REASON) == 300
+    h = both
+    first = _key(h)
+    flags = ["--cloud", cloud, "--stack", STACK]
+    bootstrap = ["cio-rotate", "submit", NAME, *flags]
+    assert h.run_argv(bootstrap, input=f"{first.site_id}\n{first.secret}\n").exit_code == 0
+    h.delivered(cloud)
+    declared = h.run_argv(["cio-rotate", "emergency", NAME, *flags, "--reason", REASON, "--yes"])
+    assert declared.exit_code == 0, declared.output
+    told = h.delivered(cloud)
+    assert told and all(REASON in d.text for d in told), [d.text for d in told]
+    for command in ("runbook", "status"):
+        argv = ["cio-rotate", command, *([NAME] if command != "status" else []), *flags]
+        result = h.run_argv(argv)
+        assert result.exit_code in (0, 4), result.output
+        assert REASON in result.output, (command, result.output)
+    # The audit trail's table wraps long cells; its JSON lines hold the reason exactly.
+    history = h.run_argv(["cio-rotate", "history", NAME, *flags, "--json"])
+    assert history.exit_code == 0, history.output
+    events = [json.loads(line) for line in history.output.splitlines() if line.strip()]
+    assert REASON in [e.get("detail") for e in events], events
+
+
+def test_a_reason_longer_than_recorded_is_refused_naming_the_limit(both: BothClouds) -> None:
+    result = both.run_argv(
+        ["cio-rotate", "emergency", NAME, "--cloud", "aws", "--reason", "y" * 501, "--yes"]
+    )
+    assert result.exit_code == 2
+    assert "501 characters" in result.output and "at most 500" in result.output
+    assert both.aws.state(NAME).mode is None  # nothing was changed
