@@ -42,12 +42,16 @@ def scheduled(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     clock.advance(timedelta(days=76))
     h.sweep()
     n.notifications()
+    since = n.actions()  # the same scene as on AWS, counted the same way
+    op.run("status")
 
     n.step("The operator pastes a key from the wrong workspace")
+    n.dashboard("creates a Tracking API key, in the wrong workspace (2002), and copies it")
     op.submit(name, n.remember(cio.new_track_key("2002")))
     n.notifications()
 
     n.step("The operator submits the right key: SECRET_VERSION_ADD on the inbox → verify → promote")
+    n.dashboard("creates a Tracking API key in workspace 1001, named as the e-mail says")
     good = n.remember(cio.new_track_key("1001"))
     op.submit(name, good)
     n.note(f"versions/latest now holds {good.fingerprint}: {h.current_value(name) is not None}")
@@ -61,9 +65,11 @@ def scheduled(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     n.notifications()
 
     n.step("The operator deletes the old key and runs `cio-rotate check`")
+    n.dashboard("deletes the old key (the name, creation day and last 4 the e-mail gives)")
     cio.delete_key(first)
     op.run("check", name)
     n.notifications()
+    n.measure("scheduled", since)
 
 
 def emergency(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> None:
@@ -77,16 +83,19 @@ def emergency(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     clock.advance(timedelta(days=30))
 
     n.step("On-call contains a leak: delete the old key first, then rotate")
+    since = n.actions()
     op.run(
         "emergency", name, "--reason", "key pasted in a support ticket", "--revoke-first", "--yes"
     )
     n.notifications()
+    n.dashboard("deletes the old key (step 1 of the e-mail), then creates the new one")
     cio.delete_key(first)
 
     n.step("The operator submits the new key; the rotator confirms the old one is dead")
     op.submit(name, n.remember(cio.new_app_key(("42",))))
     op.run("check", name)
     n.notifications()
+    n.measure("emergency, revoke first", since)
 
 
 def migration(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> None:
@@ -137,9 +146,18 @@ def run(console: Console) -> list[str]:
         console.rule("[bold]GCP summary")
         console.print(
             f"notices: {len(harness.notifier.sent)}, e-mailed whole by Cloud Monitoring: "
-            f"{len(harness.monitoring.sent)}; "
+            f"{len(harness.monitoring.sent)} (dropped: {len(harness.monitoring.dropped)}); "
             f"keys found in notifications or events: {len(leaks)}"
         )
+        sent = {x.notice.split(".")[0] for x in harness.notifier.sent}
+        mailed = {
+            m.labels["notice_id"].split("/")[1].split(".")[0] for m in harness.monitoring.sent
+        }
+        console.print(
+            f"notice kinds e-mailed to a person: {len(sent & mailed)} of {len(sent)} sent"
+        )
+        for scene, count in n.measured.items():
+            console.print(f"operator actions, opening notice to closed ({scene}): {count}")
         if leaks:
             raise SystemExit("a key leaked into a notification or an event")
         return n.keys
