@@ -29,7 +29,7 @@ from rotation.runbook import Notification
 PUBSUB_ENDPOINT = "https://pubsub.googleapis.com"
 SEVERITY = {"info": "INFO", "action": "WARNING", "urgent": "ERROR"}
 
-NOTICE_FIELD = "cio_notice"  # the jsonPayload field a notice's entry carries
+NOTICE_FIELD = "cio_notification"  # the jsonPayload field a notice's entry carries
 PARTS = 8  # label extractors for the text (plus id and subject: 10 labels in all)
 PART_CHARS = 1000  # within the 1,024 characters Cloud Logging keeps of a label value
 TEXT_LIMIT = PARTS * PART_CHARS  # and under the 8,192 characters of a policy's documentation

@@ -38,11 +38,10 @@ class Origin:
         return ", ".join(p for p in parts if p)
 
     def short(self) -> str:
-        """For subjects: `AWS stack prod, 123456789012 eu-west-1` / `GCP stack prod, acme`."""
+        """For subjects: `AWS stack prod 123456789012 eu-west-1` / `GCP stack prod acme`."""
         parts = [self.cloud_word, f"stack {self.stack}" if self.stack else ""]
-        head = " ".join(p for p in parts if p)
-        place = " ".join(p for p in (self.account, self.region, self.project) if p)
-        return f"{head}, {place}" if place else head
+        parts += [self.account, self.region, self.project]
+        return " ".join(p for p in parts if p)
 
     def flags(self) -> str:
         """The global options that select this stack and cloud in the operator CLI."""

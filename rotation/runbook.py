@@ -744,7 +744,7 @@ def _emergency_queued(arg: str, rid: str, ctx: Context) -> _Text:
     tell = how_to_tell(old, ctx.kind)
     return _Text(
         "urgent",
-        f"[urgent] EMERGENCY for {ctx.name}: delete the old key first",
+        f"[urgent] EMERGENCY {ctx.name}: delete old key first",
         [
             _head(rid, ctx),
             f"An emergency was declared for {_title(ctx)}"
@@ -807,7 +807,7 @@ def _wrong_key_deleted(arg: str, rid: str, ctx: Context) -> _Text:
     deleted = previous_key(ctx)
     return _Text(
         "urgent",
-        f"[urgent] {ctx.name}: the new key was deleted; the old key is back",
+        f"[urgent] {ctx.name}: new key deleted, old key restored",
         [
             _head(rid, ctx),
             f"Customer.io refuses {describe(deleted, ctx.kind, 'the new key')}: it was deleted in "
@@ -859,7 +859,7 @@ def _both_keys_refused(arg: str, rid: str, ctx: Context) -> _Text:
         ],
         rid,
         ctx,
-        "Customer.io refuses both keys",
+        "both keys refused",
     )
 
 
@@ -875,7 +875,7 @@ def _current_refused(arg: str, rid: str, ctx: Context) -> _Text:
             ],
             rid,
             ctx,
-            "Customer.io refuses the live key",
+            "live key refused",
         )
     body = [
         _head(rid, ctx),
@@ -973,7 +973,7 @@ RENDERERS: dict[Notice, Renderer] = {
     ),
     Notice.REVOKE_REMINDER: _revoke_family(
         "Customer.io still accepts the old key",
-        "Reminder {n}: the old key of {name} still works",
+        "Reminder {n}: old key of {name} still works",
         "",
     ),
     Notice.REVOKE_ESCALATED: _revoke_family(
@@ -1031,7 +1031,8 @@ def subject_line(text: str, origin: Origin, name: str) -> str:
     level, _, words = text.partition("] ")
     head = f"{level}] {name}: " if words else f"{name}: "
     words = words.replace(f" of {name}", "").replace(f" {name}", "") if words else text
-    cut = words[: max(room - len(head) - 3, 0)].rstrip() + "..."
+    cut = words[: max(room - len(head) - 3, 0)]
+    cut = (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:") + "..."
     return (head + cut + tail)[:SUBJECT_MAX]
 
 

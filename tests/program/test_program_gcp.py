@@ -314,7 +314,8 @@ def test_every_notice_is_mailed_whole_by_a_policy_per_credential(evaluation: Eva
     # The catch-all policy leaves notices to their own policies.
     catch_all = evaluation.named("gcp-rotator-alert").inputs["conditions"][0]
     assert (
-        "NOT jsonPayload.cio_notice.notification_id:*" in catch_all["conditionMatchedLog"]["filter"]
+        "NOT jsonPayload.cio_notification.notification_id:*"
+        in catch_all["conditionMatchedLog"]["filter"]
     )
 
 

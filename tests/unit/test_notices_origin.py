@@ -89,10 +89,10 @@ def test_every_notice_fits_one_monitoring_mail_whole(kind: str) -> None:
         for notice in NOTICES:
             n = render(f"{notice}/r1/1", context)
             entry = log_entry(n)
-            parts = "".join(entry["cio_notice"][f"part_{i}"] for i in range(8))
+            parts = "".join(entry["cio_notification"][f"part_{i}"] for i in range(8))
             assert parts == mail_text(n) == markdown(n.body)  # nothing cut
             assert len(parts) <= TEXT_LIMIT
-            assert entry["cio_notice"]["text"] == n.body  # the log holds it whole too
+            assert entry["cio_notification"]["text"] == n.body  # the log holds it whole too
 
 
 def test_revoke_first_texts_say_the_old_key_is_gone() -> None:
