@@ -59,6 +59,7 @@ from rotation.operator.config import (
     load_config,
     shell_policy_variables,
 )
+from rotation.origin import Origin
 from rotation.state import REASON_MAX, reason_problem
 
 EPILOG = (
@@ -1063,7 +1064,9 @@ def runbook_cmd(
     with _errors(cli):
         ref = cli.ref(name)
         snap = cli.backend(ref).snapshot(ref)
-        outcome = ops.runbook_text(snap, cli.clock.now(), cli.config.policy)
+        # Its commands carry --cloud and --stack, like the notices', so they can be pasted.
+        origin = Origin(ref.cloud, cli.config.stack or os.environ.get(cv.ENV_STACK, ""))
+        outcome = ops.runbook_text(snap, cli.clock.now(), cli.config.policy, origin)
     _report(cli, outcome)
 
 

@@ -31,6 +31,7 @@ from rotation.operator.backend import (
     entry_time,
 )
 from rotation.operator.config import CredentialRef
+from rotation.origin import Origin
 from rotation.policy import Policy
 from rotation.state import Phase, RotationState, format_time
 from rotation.stores.base import Snapshot
@@ -287,8 +288,11 @@ class Outcome:
         }
 
 
-def context(snap: Snapshot, now: datetime, policy: Policy) -> runbook.Context:
-    """What the runbook texts see of a credential, as the rotator builds it for notices."""
+def context(
+    snap: Snapshot, now: datetime, policy: Policy, origin: Origin | None = None
+) -> runbook.Context:
+    """What the runbook texts see of a credential, as the rotator builds it for notices;
+    with `origin`, its commands name the cloud and stack as the notices' do."""
     st, cfg = snap.state, snap.config
     return runbook.Context(
         name=cfg.name,
@@ -300,6 +304,7 @@ def context(snap: Snapshot, now: datetime, policy: Policy) -> runbook.Context:
         now=now,
         cli=CLI,
         webhook_endpoint=cfg.webhook_endpoint,
+        origin=origin or Origin(),
     )
 
 
@@ -512,10 +517,12 @@ def _stage_verdict(name: str, label: str, fp: str, snap: Snapshot, *, mine: bool
 # -- the other commands ---------------------------------------------------------------
 
 
-def runbook_text(snap: Snapshot, now: datetime, policy: Policy) -> Outcome:
+def runbook_text(
+    snap: Snapshot, now: datetime, policy: Policy, origin: Origin | None = None
+) -> Outcome:
     """The instructions of the open rotation, from the runbook module's own text."""
     st, cfg = snap.state, snap.config
-    ctx = context(snap, now, policy)
+    ctx = context(snap, now, policy, origin)
     rid = st.rotation_id or st.last_rotation_id
     if st.phase is Phase.IDLE:
         raise NotFound(
