@@ -608,6 +608,8 @@ def deadline_line(ctx: Context) -> str:
         if old_key_gone(ctx)
         else "nothing is switched off: the current key keeps working"
     )
+    if st.overdue or (st.deadline is not None and ctx.now >= st.deadline):
+        return f"Deadline: {_when(st.deadline)}, passed: the rotation is OVERDUE; {then}."
     return (
         f"Deadline: {_when(st.deadline)}. If no new key has passed verification by then, the "
         f"rotation is marked OVERDUE and an urgent notice goes out; {then}."

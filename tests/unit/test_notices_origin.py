@@ -213,3 +213,9 @@ def test_every_notice_kind_reaches_the_operators_mail_on_gcp() -> None:
     for seq in range(30, 40):
         notifier.send(render(f"rejected.89ab12cd.{seq}/r1/{seq}", context))
     assert [why for _, why in monitoring.dropped] == ["daily cap"] * 2  # 12 + 10 = 22 that day
+
+
+def test_an_overdue_notice_says_the_deadline_has_passed() -> None:
+    late = ctx("track", overdue=True)
+    line = next(x for x in render("overdue/r1/1", late).body.split("\n") if "Deadline" in x)
+    assert "passed: the rotation is OVERDUE" in line and "If no new key" not in line
