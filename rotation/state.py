@@ -9,6 +9,7 @@ only version ids and fingerprints.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
@@ -58,13 +59,20 @@ def tag_safe(text: str) -> str:
 
 
 def reason_problem(reason: str) -> str:
-    """Why a reason cannot be recorded as written ("" when it can): only its length."""
+    """Why a reason cannot be recorded as written ("" when it can): its length, or a
+    control character (an escape sequence would repaint the reader's terminal)."""
     if len(reason) > REASON_MAX:
         return (
             f"the reason is {len(reason)} characters long; at most {REASON_MAX} are recorded "
             "(in the audit trail and every notice, as written). Shorten it and put the "
             "details in your incident ticket."
         )
+    for i, char in enumerate(reason):
+        if unicodedata.category(char) == "Cc" and char not in "\n\t":
+            return (
+                f"the reason holds a control character (U+{ord(char):04X} at position {i + 1}), "
+                "which no terminal or mail shows as written. Remove it."
+            )
     return ""
 
 

@@ -31,7 +31,7 @@ from rotation.notify_gcp import (
 )
 from rotation.origin import Origin, aws_origin, gcp_origin
 from rotation.runbook import Context, render
-from rotation.state import Mode
+from rotation.state import Mode, reason_problem
 from rotation.verify import Verifier, build_session
 from tests.unit.test_engine_memory import Outbox, hand_over
 from tests.unit.test_runbook import KIND_VALUES, NAME, NOTICES, ctx, promoted
@@ -219,3 +219,9 @@ def test_an_overdue_notice_says_the_deadline_has_passed() -> None:
     late = ctx("track", overdue=True)
     line = next(x for x in render("overdue/r1/1", late).body.split("\n") if "Deadline" in x)
     assert "passed: the rotation is OVERDUE" in line and "If no new key" not in line
+
+
+def test_a_reason_is_refused_only_for_its_length_or_a_control_character() -> None:
+    assert reason_problem("x" * 500) == "" and reason_problem("a\nb\tc — [bold] :smile:") == ""
+    assert "at most 500" in reason_problem("x" * 501)
+    assert "U+001B at position 4" in reason_problem("red\x1b[31m")
