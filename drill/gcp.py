@@ -85,7 +85,12 @@ def emergency(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     n.step("On-call contains a leak: delete the old key first, then rotate")
     since = n.actions()
     op.run(
-        "emergency", name, "--reason", "key pasted in a support ticket", "--revoke-first", "--yes"
+        "emergency",
+        name,
+        "--reason",
+        "key pasted in ticket #4521 (don't ask) \u2014 [bold]now[/bold] :smile:",
+        "--revoke-first",
+        "--yes",
     )
     n.notifications()
     n.dashboard("deletes the old key (step 1 of the e-mail), then creates the new one")
