@@ -89,7 +89,7 @@ class PubSubNotifier:
 # ASCII punctuation CommonMark lets a backslash escape, minus what is never markup in the
 # middle of a line of our texts. Escaping makes what a person wrote (a reason with `[bold]`,
 # `*`, `#`, `<b>`) show as written instead of being read as Markdown or HTML.
-_ESCAPE = re.compile(r"([\\`*_\[\]{}<>#+!|~:&-])")
+_ESCAPE = re.compile(r"([\\`*_\[\]{}<>#+!|~:&=-])")
 # The commands notices print, in backticks: kept as code spans (monospace, copyable).
 _COMMAND = re.compile(r"`((?:cio-rotate|pulumi) [^`\n]*)`")
 
@@ -120,9 +120,10 @@ def _line(line: str) -> str:
         last = found.end()
     pieces.append(_ESCAPE.sub(r"\\\1", line[last:]))
     rendered = "".join(pieces)
-    rendered = re.sub(r"^(\d+)\.", r"\1\\.", rendered)  # "1." is text, not a list
-    indent = len(rendered) - len(rendered.lstrip(" "))
-    return "&#32;" * indent + rendered[indent:]  # leading spaces kept, never a code block
+    rendered = re.sub(r"^(\d+)([.)])", r"\1\\\2", rendered)  # "1." is text, not a list
+    indent = len(rendered) - len(rendered.lstrip(" \t"))
+    lead = "".join(f"&#{ord(c)};" for c in rendered[:indent])
+    return lead + rendered[indent:]  # leading blanks kept, never a code block
 
 
 def parts(text: str) -> list[str]:

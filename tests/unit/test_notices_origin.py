@@ -132,9 +132,8 @@ def test_app_keys_are_identified_by_name_and_creation_day() -> None:
 # A reason with what each channel would read as markup, and a newline.
 REASON = "leaked in Slack #eng, see INC-42 (don't panic) \u2014 [bold]x[/bold] :smile: <b>&\nnext"
 LINES = hs.text(
-    alphabet=hs.characters(
-        blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters="\r"
-    ),
+    alphabet=hs.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"))
+    | hs.sampled_from("\t =-*#>`_[]()!<&.1) "),  # what Markdown reads at a line's start
     max_size=60,
 ).map(str.strip)
 
