@@ -77,7 +77,9 @@ class Operator:
         """Run `cio-rotate ARGS`; `typed` is what the operator types at hidden prompts."""
         self.commands += 1
         # Pasteable: every argument quoted for a POSIX shell, and no markup read from it.
-        self.console.print(f"  [bold]$ {escape(shlex.join(['cio-rotate', *args]))}[/]")
+        # What was typed and what the CLI printed, as they are (no emoji codes replaced).
+        command = shlex.join(["cio-rotate", *args])
+        self.console.print(f"  [bold]$ {escape(command)}[/]", emoji=False)
         path = self.dir / "outputs.json"
         path.write_text(json.dumps(self.outputs()))
         result = CliRunner().invoke(
@@ -88,7 +90,7 @@ class Operator:
             env={"COLUMNS": "140", "CIO_ACTOR": "drill-operator", **self.env},
         )
         for line in result.output.rstrip().splitlines():
-            self.console.print(f"    {escape(line)}")
+            self.console.print(f"    {escape(line)}", emoji=False)
         self.console.print(f"    [dim](exit code {result.exit_code})[/]")
         return int(result.exit_code)
 

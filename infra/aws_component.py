@@ -416,7 +416,7 @@ class AwsRotation(pulumi.ComponentResource):
             "rotator verifies and consumes them. Applications never read it.",
             kms_key_id=self.secrets_key.arn,
             recovery_window_in_days=recovery,
-            tags=aws_inbox_tags(spec, live_name),
+            tags=aws_inbox_tags(spec, live_name, pulumi.get_stack()),
             opts=child,
         )
         state = aws.secretsmanager.Secret(
@@ -426,7 +426,7 @@ class AwsRotation(pulumi.ComponentResource):
             "the rotator, with compare-and-swap; operators read it for status and history.",
             kms_key_id=self.secrets_key.arn,
             recovery_window_in_days=recovery,
-            tags=aws_state_tags(spec, live_name),
+            tags=aws_state_tags(spec, live_name, pulumi.get_stack()),
             opts=child,
         )
         live = aws.secretsmanager.Secret(
@@ -439,7 +439,7 @@ class AwsRotation(pulumi.ComponentResource):
             # Configuration only, owned by Pulumi: the rotator writes no tags (its state
             # is the state secret), so config changes must reach them: no ignore_changes.
             tags=pulumi.Output.all(inbox.arn, state.arn).apply(
-                lambda a: aws_live_tags(spec, a[0], a[1])
+                lambda a: aws_live_tags(spec, a[0], a[1], pulumi.get_stack())
             ),
             opts=child,
         )

@@ -30,6 +30,7 @@ from infra.metadata import (
 from infra.sweep import GCP_JOB_LIMIT_BYTES, plan_chunks, sweep_event
 from rotation import conventions as cv
 from rotation.metadata import gcp_config_annotations
+from rotation.notify_gcp import NOTICE_FIELD, notice_policy
 
 FUNCTION_RUNTIME = "python312"
 FUNCTION_TIMEOUT_SECONDS = 540  # the maximum for event-driven functions
@@ -250,7 +251,7 @@ class GcpRotation(pulumi.ComponentResource):
             ),
             # SECRET_VERSION_ADD on the inbox is how a submission reaches the function.
             topics=topics,
-            labels=gcp_inbox_labels(spec),
+            labels=gcp_inbox_labels(spec, pulumi.get_stack()),
             # The webhook endpoint (a URL: no label can hold it) lives here, not on the live
             # secret: the rotator never writes the inbox's metadata, so Pulumi owns these
             # annotations outright and a config change reaches the rotator on `pulumi up`.
@@ -274,7 +275,7 @@ class GcpRotation(pulumi.ComponentResource):
                 ),
             ),
             topics=topics,
-            labels=gcp_live_labels(spec),
+            labels=gcp_live_labels(spec, pulumi.get_stack()),
             annotations=gcp_live_annotations(naming.gcp_secret_name(project, inbox_id)),
             # The function moves nextRotationTime after each promotion, keeps its state
             # in `cio-state-*` annotations and points the `current`/`previous` aliases
@@ -339,6 +340,7 @@ class GcpRotation(pulumi.ComponentResource):
             cv.ENV_PUBSUB_TOPIC: self.notifications_topic.id,
             "GOOGLE_CLOUD_PROJECT": gc.project,
             cv.ENV_CLI_NAME: naming.CLI_NAME,
+            cv.ENV_STACK: pulumi.get_stack(),
         }
         managed = managed_secrets_env(
             [naming.gcp_secret_name(gc.project, naming.gcp_secret_id(cfg.name_prefix, c.name))
@@ -611,10 +613,14 @@ class GcpRotation(pulumi.ComponentResource):
         )
 
     def _alerts(self, name: str, cfg: StackConfig) -> None:
-        """The function's structured log entries at WARNING or above page the operators.
+        """Every notice reaches the operators' e-mail, whole; other warnings too.
 
-        A log-match condition, not a log-based metric: Cloud Monitoring answers 404 for
-        a new metric for minutes after it is created, which fails the first `up`.
+        One log-match policy per credential mails its notices (rotation/notify_gcp.py:
+        the function writes each notice as one structured entry, the policy's label
+        extractors carry its text into the documentation). Log-match conditions, not a
+        log-based metric: Cloud Monitoring answers 404 for a new metric for minutes after
+        it is created, which fails the first `up`. A last policy mails what else the
+        function logs at WARNING or above (failures), rate-limited as Monitoring requires.
         """
         assert cfg.gcp is not None
         gc = cfg.gcp
@@ -630,14 +636,42 @@ class GcpRotation(pulumi.ComponentResource):
             )
             for i, email in enumerate(cfg.operator_emails)
         ]
+        where = f"GCP stack {pulumi.get_stack()}, project {gc.project}"
+        for spec in cfg.credentials:
+            policy = notice_policy(function_name, spec.name, where)
+            gcp.monitoring.AlertPolicy(
+                f"{name}-{spec.name}-notices",
+                project=gc.project,
+                display_name=policy.display_name,
+                combiner="OR",
+                conditions=[
+                    gcp.monitoring.AlertPolicyConditionArgs(
+                        display_name=f"a notice for {spec.name}",
+                        condition_matched_log=gcp.monitoring.AlertPolicyConditionConditionMatchedLogArgs(
+                            filter=policy.filter, label_extractors=policy.label_extractors
+                        ),
+                    )
+                ],
+                alert_strategy=gcp.monitoring.AlertPolicyAlertStrategyArgs(
+                    notification_rate_limit=gcp.monitoring.AlertPolicyAlertStrategyNotificationRateLimitArgs(
+                        period=policy.rate_limit_period
+                    ),
+                    auto_close=policy.auto_close,
+                ),
+                notification_channels=[c.name for c in channels],
+                documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
+                    subject=policy.subject, content=policy.content, mime_type="text/markdown"
+                ),
+                opts=self._after_apis,
+            )
         gcp.monitoring.AlertPolicy(
             f"{name}-rotator-alert",
             project=gc.project,
-            display_name=f"{function_name}: warnings or errors",
+            display_name=f"{function_name}: warnings or errors ({where})",
             combiner="OR",
             conditions=[
                 gcp.monitoring.AlertPolicyConditionArgs(
-                    display_name="rotator logged WARNING or above",
+                    display_name="rotator logged WARNING or above, not a notice",
                     condition_matched_log=gcp.monitoring.AlertPolicyConditionConditionMatchedLogArgs(
                         filter=warnings_filter(function_name),
                     ),
@@ -652,9 +686,9 @@ class GcpRotation(pulumi.ComponentResource):
             ),
             notification_channels=[c.name for c in channels],
             documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
-                content="The Customer.io rotator logged a warning or an error. Its log "
-                "entries say which credential and what to do next; the runbook was also "
-                "sent to the notifications topic.",
+                content=f"The Customer.io rotator ({where}) logged a warning or an error that "
+                "is not a notice (those arrive on their own). Its log entries say which "
+                "credential and what failed.",
                 mime_type="text/markdown",
             ),
             opts=self._after_apis,
@@ -662,11 +696,11 @@ class GcpRotation(pulumi.ComponentResource):
 
 
 def warnings_filter(function_name: str) -> str:
-    """The rotator's own log entries at WARNING or above."""
+    """The rotator's own log entries at WARNING or above that are not notices."""
     return (
         'resource.type="cloud_run_revision" '
         f'AND resource.labels.service_name="{function_name}" '
-        "AND severity>=WARNING"
+        f"AND severity>=WARNING AND NOT jsonPayload.{NOTICE_FIELD}.notification_id:*"
     )
 
 

@@ -60,7 +60,12 @@ def build(config: StackConfig, options: BuildOptions | None = None) -> Stack:
     }
     # The rotation calendar, in the one mapping the functions and the CLI read it with
     # (Policy.to_env / Policy.from_env).
-    outputs: dict[str, Any] = {"credentials": credentials, "policy": config.schedule.to_env()}
+    # `stack`: the operator CLI checks a notice's `--stack NAME` against it.
+    outputs: dict[str, Any] = {
+        "credentials": credentials,
+        "policy": config.schedule.to_env(),
+        "stack": pulumi.get_stack(),
+    }
     aws_part: AwsRotation | None = None
     gcp_part: GcpRotation | None = None
 
@@ -68,7 +73,7 @@ def build(config: StackConfig, options: BuildOptions | None = None) -> Stack:
         aws_part = AwsRotation(
             "aws",
             AwsRotationArgs(
-                config=config,
+                config=config.on(Cloud.AWS),
                 bundle=build_aws_bundle(opts.build_dir, opts.repo_root),
                 chat_webhook_url=opts.chat_webhook_url,
             ),
@@ -92,7 +97,7 @@ def build(config: StackConfig, options: BuildOptions | None = None) -> Stack:
         gcp_part = GcpRotation(
             "gcp",
             GcpRotationArgs(
-                config=config,
+                config=config.on(Cloud.GCP),
                 bundle=build_gcp_bundle(opts.build_dir, opts.repo_root),
                 now=opts.now,
                 chat_webhook_url=opts.chat_webhook_url,
@@ -119,6 +124,8 @@ def credential_output(spec: CredentialSpec) -> dict[str, Any]:
         "bootstrap_command": naming.bootstrap_command(spec.name),
         "retired": spec.retired,
     }
+    if spec.cloud is not None:
+        out["cloud"] = spec.cloud.value
     if spec.workspace_id:
         out["workspace_id"] = spec.workspace_id
     if spec.webhook_endpoint:

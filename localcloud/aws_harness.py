@@ -22,6 +22,7 @@ from moto.sns.models import sns_backends
 from lambdas.aws_rotation import handler as rotator
 from localcloud.aws_runtime import LocalAwsRuntime
 from localcloud.customerio import FakeCustomerIO
+from localcloud.local_stack import STACK
 from rotation import conventions as cv
 from rotation.clock import SimulatedClock
 from rotation.credentials import Credential
@@ -97,6 +98,8 @@ class AwsHarness:
         )["FunctionArn"]
         env = {
             cv.ENV_SNS_TOPIC_ARN: self.topic_arn,
+            cv.ENV_STACK: STACK,  # as the program sets them (infra/aws_component.py)
+            "AWS_REGION": REGION,
             **self.cio.env(),
         }
         self.rt = rotator.build_runtime(
@@ -117,6 +120,7 @@ class AwsHarness:
         )["ARN"]
         tags = {
             cv.TAG_MANAGED: "true",
+            cv.TAG_STACK: STACK,
             cv.TAG_CREDENTIAL: name,
             cv.TAG_KIND: kind,
             cv.TAG_REGION: region if kind != "webhook_signing" else "",

@@ -27,10 +27,13 @@ from werkzeug import Request as WerkzeugRequest
 from werkzeug.test import Client as WerkzeugClient
 
 from localcloud.customerio import FakeCustomerIO
+from localcloud.local_stack import STACK
+from localcloud.monitoring import CloudLogging, LocalMonitoring
 from localcloud.secretmanager_emulator import SecretManagerEmulator
 from rotation import conventions as cv
 from rotation.clock import SimulatedClock
 from rotation.credentials import Credential
+from rotation.notify_gcp import StructuredLogNotifier, notice_policy
 from rotation.policy import Policy
 from rotation.runbook import Notification
 from rotation.stores.gcp import build_client
@@ -40,6 +43,8 @@ PROJECT = "cio-test"
 TOPIC = f"projects/{PROJECT}/topics/cio-rotation"
 SUBSCRIPTION = f"projects/{PROJECT}/subscriptions/eventarc-cio-rotator"
 SOURCE = "lambdas/gcp_rotation/main.py"
+FUNCTION_NAME = "cio-rotator"  # naming.rotator_function_name of the default prefix
+WHERE = f"GCP stack {STACK}, project {PROJECT}"  # as infra/gcp_component.py names it
 
 _app: Flask | None = None
 
@@ -78,17 +83,22 @@ def binary_cloud_event(message: dict[str, Any]) -> tuple[dict[str, str], bytes]:
 
 
 class RecordingNotifier:
-    """The operators' channel: records every notice; can be told to fail the next sends."""
+    """The function's notifier: records every notice and writes it, as the function does,
+    as a structured log line to `log` (Cloud Logging, then Monitoring's e-mail); can be told
+    to fail the next sends."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: StructuredLogNotifier | None = None) -> None:
         self.sent: list[Notification] = []
         self.fail_next = 0
+        self.log = log
 
     def send(self, notification: Notification) -> None:
         if self.fail_next:
             self.fail_next -= 1
             raise RuntimeError("notification channel unavailable")
         self.sent.append(notification)
+        if self.log is not None:
+            self.log.send(notification)
 
 
 @dataclass
@@ -106,9 +116,13 @@ class GcpHarness:
     def __post_init__(self) -> None:
         self.emulator.clock = self.clock.now
         self.client = build_client(self.emulator.endpoint)
-        self.notifier = RecordingNotifier()
+        # What reaches a person: the stack's alert policies over the function's log entries.
+        self.monitoring = LocalMonitoring(now=self.clock.now)
+        self.logging = CloudLogging(FUNCTION_NAME, self.monitoring)
+        self.notifier = RecordingNotifier(StructuredLogNotifier(stream=self.logging))
         self.app, self.module = function_app()
-        env = self.cio.env()
+        # As the program sets them (infra/gcp_component.py): notices say where they are from.
+        env = {**self.cio.env(), cv.ENV_STACK: STACK, "GOOGLE_CLOUD_PROJECT": PROJECT}
         self.rt = self.module.build_runtime(
             env=env,
             clock=self.clock,
@@ -141,6 +155,7 @@ class GcpHarness:
             cv.GCP_LABEL_MANAGED: "true",
             cv.GCP_LABEL_CREDENTIAL: name,
             cv.GCP_LABEL_KIND: kind,
+            cv.GCP_LABEL_STACK: STACK,
         }
         if kind != "webhook_signing":
             labels[cv.GCP_LABEL_REGION] = region
@@ -164,6 +179,7 @@ class GcpHarness:
             }
         )
         self.secrets[name] = live
+        self.monitoring.add_policy(notice_policy(FUNCTION_NAME, name, WHERE))
         self.pump()
         return live
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from localcloud.aws_harness import FUNCTION, PREFIX
 from localcloud.gcp_harness import TOPIC
+from localcloud.local_stack import STACK
 
 AWS_LOG_GROUP = f"/aws/lambda/{FUNCTION}"
 
@@ -29,6 +30,7 @@ def aws_outputs(secrets: dict[str, str], log_group: str | None = None) -> dict[s
         },
         "aws_rotator_function_name": FUNCTION,
         "aws_operator_role_arn": "arn:aws:iam::123456789012:role/cio-operator",
+        "stack": STACK,
     }
     if log_group:
         doc["aws_rotator_log_group"] = log_group
@@ -49,4 +51,17 @@ def gcp_outputs(secrets: dict[str, str]) -> dict[str, Any]:
         },
         "gcp_rotation_topic": TOPIC,
         "gcp_function_name": "cio-rotator",
+        "stack": STACK,
     }
+
+
+def both_outputs(
+    aws_secrets: dict[str, str], gcp_secrets: dict[str, str], log_group: str | None = None
+) -> dict[str, Any]:
+    """One stack on both clouds: the document `pulumi stack output --json` prints for it."""
+    aws, gcp = aws_outputs(aws_secrets, log_group), gcp_outputs(gcp_secrets)
+    credentials: dict[str, dict[str, Any]] = {}
+    for doc in (aws, gcp):
+        for name, entry in doc["credentials"].items():
+            credentials.setdefault(name, {}).update(entry)
+    return {**aws, **gcp, "credentials": credentials}

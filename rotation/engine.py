@@ -26,14 +26,24 @@ from rotation.errors import (
     AwaitingOperatorKey,
     KeyRejected,
     MalformedKey,
+    ReasonTooLong,
     RetireRefused,
     RollbackRefused,
     StateConflict,
     VerificationInconclusive,
 )
 from rotation.notify import Notifier
+from rotation.origin import Origin
 from rotation.policy import Policy, rotation_due
-from rotation.state import Mode, Phase, RotationState, format_time, tag_safe
+from rotation.state import (
+    Mode,
+    Phase,
+    RotationState,
+    format_time,
+    key_name_stem,
+    reason_problem,
+    tag_safe,
+)
 from rotation.stores.base import SecretStore, Snapshot, Submission
 from rotation.transitions import (
     ENDED,
@@ -131,6 +141,13 @@ def key_material(raw: bytes, kind: Kind) -> list[str]:
     return [v for v in doc.values() if isinstance(v, str)]
 
 
+def _check_reason(reason: str) -> None:
+    """A reason is recorded as written or not at all (state.reason_problem)."""
+    problem = reason_problem(reason)
+    if problem:
+        raise ReasonTooLong(f"Nothing was changed: {problem}")
+
+
 class Engine:
     def __init__(
         self,
@@ -142,6 +159,7 @@ class Engine:
         cli: str = cv.CLI_NAME,
         max_attempts: int = 8,
         via: str = "",
+        origin: Origin | None = None,
     ) -> None:
         self.store = store
         self.verifier = verifier
@@ -153,6 +171,8 @@ class Engine:
         # The cloud service that carries requests to this engine (secretsmanager, pubsub):
         # the audit trail's `via`, while `actor` names the person a step is owed to.
         self.via = via
+        # Where notices say they come from (cloud, stack, account/region or project).
+        self.origin = origin or Origin()
         # The outbox claims this invocation made: credential -> (session, claim written).
         self._claims: dict[str, tuple[int, str]] = {}
 
@@ -166,6 +186,7 @@ class Engine:
         clock: Clock,
         via: str,
         verifier: Verifier | None = None,
+        origin: Origin | None = None,
     ) -> Engine:
         """The engine a function entry point runs, configured by the function's environment
         (the policy and CLI name the stack set; Customer.io endpoints for tests and probes)."""
@@ -177,6 +198,7 @@ class Engine:
             policy=Policy.from_env(env),
             cli=env.get(cv.ENV_CLI_NAME, cv.CLI_NAME),
             via=via,
+            origin=origin,
         )
 
     # -- the compare-and-swap loop --------------------------------------------
@@ -247,7 +269,7 @@ class Engine:
                 policy=self.policy,
                 rotation_id=new_rotation_id(snap.config.id, now, snap.current_version or ""),
                 has_current=snap.current_version is not None,
-                name=snap.config.name,
+                name=key_name_stem(snap.config.name, self.origin.cloud),
                 kind=snap.config.kind,
                 current_since=snap.state.current_since or snap.current_created,
             )
@@ -330,6 +352,7 @@ class Engine:
         An emergency's reason and actor are a person's words: refused (KeyInFreeText)
         before anything is written when they hold one of the credential's keys.
         """
+        _check_reason(reason)
         with self.store.session():
             if mode is Mode.EMERGENCY:
                 self.refuse_keys_in_free_text(credential_id, {"--reason": reason, "actor": actor})
@@ -400,6 +423,7 @@ class Engine:
         is not deleted yet, and retiring either would leave applications a key nobody
         tracks. Retiring one that is already retiring or retired changes nothing.
         """
+        _check_reason(reason)
         with self.store.session():
             self.refuse_keys_in_free_text(credential_id, {"--reason": reason, "actor": actor})
             snap = self.store.snapshot(credential_id)
@@ -822,6 +846,7 @@ class Engine:
             now=now,
             cli=self.cli,
             webhook_endpoint=cfg.webhook_endpoint,
+            origin=self.origin,
         )
 
     def _current_credential(self, snap: Snapshot) -> Credential | None:

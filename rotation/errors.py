@@ -87,3 +87,9 @@ class KeyInFreeText(RotationError):
             "again. If the key was exposed, declare an emergency for it."
         )
         self.field = field
+
+
+class ReasonTooLong(RotationError):
+    """A reason longer than the rotator records (state.REASON_MAX): nothing was changed."""
+
+    code = "reason_too_long"

@@ -36,6 +36,7 @@ from rotation.errors import (
 )
 from rotation.logs import quiet_sdk_loggers
 from rotation.notify import FanOut, Notifier, SnsNotifier, WebhookNotifier, chat_webhook_url
+from rotation.origin import aws_origin
 from rotation.state import Mode, Phase, summary
 from rotation.stores.aws import AwsSecretsStore
 from rotation.verify import Verifier
@@ -74,6 +75,7 @@ def build_runtime(
         clock=clock or SystemClock(),
         via="secretsmanager",
         verifier=verifier,
+        origin=aws_origin(env),
     )
     return Runtime(engine=engine, store=store)
 

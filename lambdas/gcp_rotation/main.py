@@ -46,6 +46,7 @@ from rotation.errors import (
 from rotation.logs import quiet_sdk_loggers
 from rotation.notify import FanOut, Notifier, WebhookNotifier, chat_webhook_url
 from rotation.notify_gcp import PubSubNotifier, StructuredLogNotifier
+from rotation.origin import gcp_origin
 from rotation.policy import rotation_config_drift
 from rotation.state import Mode, Phase
 from rotation.stores.gcp import GcpSecretStore, build_client
@@ -88,7 +89,13 @@ def build_runtime(
             notifiers.append(WebhookNotifier(url))
         notifier = FanOut(notifiers)
     engine = Engine.from_env(
-        env, store=store, notifier=notifier, clock=clock, via="pubsub", verifier=verifier
+        env,
+        store=store,
+        notifier=notifier,
+        clock=clock,
+        via="pubsub",
+        verifier=verifier,
+        origin=gcp_origin(env),
     )
     managed = tuple(s.strip() for s in env.get(cv.ENV_MANAGED_SECRETS, "").split(",") if s.strip())
     return Runtime(engine=engine, store=store, managed=managed)

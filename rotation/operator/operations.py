@@ -32,6 +32,7 @@ from rotation.operator.backend import (
     entry_time,
 )
 from rotation.operator.config import CredentialRef
+from rotation.origin import Origin
 from rotation.policy import Policy
 from rotation.state import Phase, RotationState, format_time
 from rotation.stores.base import Snapshot
@@ -94,6 +95,7 @@ class CredentialStatus:
     last_check_outcome: str = ""  # accepted | the inconclusive cause
     last_alive_at: datetime | None = None
     live_trail: str = ""
+    reason: str = ""  # why the open rotation (emergency) or retirement began, as written
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -156,6 +158,7 @@ def describe(
         native_deadline=details.native_next_rotation,
         phase=st.phase.value,
         mode=st.mode.value if st.mode and st.phase is not Phase.IDLE else "",
+        reason=st.reason if st.phase is not Phase.IDLE else "",
         rotation_id=st.rotation_id,
         opened_at=st.opened_at if st.phase is not Phase.IDLE else None,
         waiting_on=waiting_on(st, now),
@@ -286,8 +289,11 @@ class Outcome:
         }
 
 
-def context(snap: Snapshot, now: datetime, policy: Policy) -> runbook.Context:
-    """What the runbook texts see of a credential, as the rotator builds it for notices."""
+def context(
+    snap: Snapshot, now: datetime, policy: Policy, origin: Origin | None = None
+) -> runbook.Context:
+    """What the runbook texts see of a credential, as the rotator builds it for notices;
+    with `origin`, its commands name the cloud and stack as the notices' do."""
     st, cfg = snap.state, snap.config
     return runbook.Context(
         name=cfg.name,
@@ -299,6 +305,7 @@ def context(snap: Snapshot, now: datetime, policy: Policy) -> runbook.Context:
         now=now,
         cli=CLI,
         webhook_endpoint=cfg.webhook_endpoint,
+        origin=origin or Origin(),
     )
 
 
@@ -522,10 +529,12 @@ def _stage_verdict(name: str, label: str, fp: str, snap: Snapshot, *, mine: bool
 # -- the other commands ---------------------------------------------------------------
 
 
-def runbook_text(snap: Snapshot, now: datetime, policy: Policy) -> Outcome:
+def runbook_text(
+    snap: Snapshot, now: datetime, policy: Policy, origin: Origin | None = None
+) -> Outcome:
     """The instructions of the open rotation, from the runbook module's own text."""
     st, cfg = snap.state, snap.config
-    ctx = context(snap, now, policy)
+    ctx = context(snap, now, policy, origin)
     rid = st.rotation_id or st.last_rotation_id
     if st.phase is Phase.IDLE:
         raise NotFound(

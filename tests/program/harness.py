@@ -329,7 +329,11 @@ def sample_raw_config(
         {"kind": "app", "region": "eu"},
         {"kind": "webhook_signing", "webhook_endpoint": ENDPOINT},
     ]
-    creds = [{"name": f"cred-{i:03d}", **kinds[i % len(kinds)]} for i in range(credentials)]
+    # With both clouds, every credential on both (two credentials of one name, explicitly).
+    where = {"cloud": "both"} if len(clouds) > 1 else {}
+    creds = [
+        {"name": f"cred-{i:03d}", **kinds[i % len(kinds)], **where} for i in range(credentials)
+    ]
     return {
         "clouds": list(clouds),
         "credentials": creds,

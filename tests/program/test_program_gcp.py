@@ -14,6 +14,7 @@ from infra.config import parse_config
 from infra.gcp_component import managed_secrets_env
 from infra.program import BuildOptions, build
 from rotation import conventions as cv
+from rotation.notify_gcp import notice_policy
 from rotation.policy import Policy
 from tests.program.conftest import NOW, WEBHOOK
 from tests.program.harness import (
@@ -93,10 +94,14 @@ def test_labels_and_annotations_follow_the_conventions(evaluation: Evaluation) -
         cv.GCP_LABEL_KIND: "track",
         cv.GCP_LABEL_REGION: "us",
         cv.GCP_LABEL_WORKSPACE: "112233",
+        cv.GCP_LABEL_STACK: evaluation.stack,  # the Pulumi stack, for notices and the CLI
     }
     assert live["annotations"] == {cv.GCP_ANNOTATION_INBOX: f"{secrets}/cio-cred-000-inbox"}
     inbox = _secret(evaluation, "cio-cred-000-inbox").inputs
-    assert inbox["labels"] == {cv.GCP_LABEL_CREDENTIAL: "cred-000"}
+    assert inbox["labels"] == {
+        cv.GCP_LABEL_CREDENTIAL: "cred-000",
+        cv.GCP_LABEL_STACK: evaluation.stack,
+    }
     assert inbox["annotations"] == {cv.GCP_ANNOTATION_INBOX_OF: f"{secrets}/cio-cred-000"}
     webhook = _secret(evaluation, "cio-cred-002").inputs["labels"]
     assert webhook[cv.GCP_LABEL_KIND] == "webhook_signing"
@@ -211,6 +216,8 @@ def test_function_gen2(evaluation: Evaluation) -> None:
     assert service["ingressSettings"] == "ALLOW_INTERNAL_ONLY"
     env = service["environmentVariables"]
     assert cv.ENV_CHAT_WEBHOOK_URL not in env
+    # Notices say where they come from: the stack and the project.
+    assert env[cv.ENV_STACK] == evaluation.stack and env["GOOGLE_CLOUD_PROJECT"] == PROJECT
     assert Policy.from_env(env) == Policy() and Policy().to_env().items() <= env.items()
     assert env[cv.ENV_PUBSUB_TOPIC] == f"projects/{PROJECT}/topics/cio-rotation-notifications"
     assert env[cv.ENV_MANAGED_SECRETS].split(",") == [
@@ -343,6 +350,36 @@ def test_warnings_alert_the_operators(evaluation: Evaluation) -> None:
     assert "severity>=WARNING" in log_filter
     assert 'resource.labels.service_name="cio-rotator"' in log_filter
     assert policy["alertStrategy"]["notificationRateLimit"] == {"period": "300s"}
+
+
+def test_every_notice_is_mailed_whole_by_a_policy_per_credential(evaluation: Evaluation) -> None:
+    """Issue 20: the policy the local Monitoring evaluates is the one the program declares."""
+    channels = evaluation.of_type("gcp:monitoring/notificationChannel:NotificationChannel")
+    where = f"GCP stack {evaluation.stack}, project {PROJECT}"
+    for name in ("cred-000", "cred-001", "cred-002"):
+        declared = evaluation.named(f"gcp-{name}-notices").inputs
+        spec = notice_policy("cio-rotator", name, where)
+        [condition] = declared["conditions"]
+        assert condition["conditionMatchedLog"] == {
+            "filter": spec.filter,
+            "labelExtractors": spec.label_extractors,
+        }
+        assert declared["documentation"] == {
+            "subject": spec.subject,
+            "content": spec.content,
+            "mimeType": "text/markdown",
+        }
+        assert declared["displayName"] == spec.display_name
+        assert declared["alertStrategy"]["notificationRateLimit"] == {"period": "300s"}
+        assert sorted(declared["notificationChannels"]) == sorted(
+            c.outputs["name"] for c in channels
+        )
+    # The catch-all policy leaves notices to their own policies.
+    catch_all = evaluation.named("gcp-rotator-alert").inputs["conditions"][0]
+    assert (
+        "NOT jsonPayload.cio_notification.notification_id:*"
+        in catch_all["conditionMatchedLog"]["filter"]
+    )
 
 
 def test_outputs(evaluation: Evaluation) -> None:

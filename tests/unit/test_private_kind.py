@@ -238,7 +238,7 @@ def test_customerio_down_or_rate_limited_until_exhausted_is_inconclusive(
     assert isinstance(result, Inconclusive) and result.reason == reason
     assert [s for _, s in fake.log] == [status] * 4
     fake.fail_next(status, times=4, retry_after="0")
-    with pytest.raises(VerificationInconclusive, match="The current key is unchanged"):
+    with pytest.raises(VerificationInconclusive, match="the current key is unchanged"):
         verifier.verify(key, None, "1001", Region.US)
 
 
