@@ -80,7 +80,7 @@ def submit_paths(cio: FakeCustomerIO, rotations: int) -> None:
             )
             overrides = Overrides(session=session, clock=clock, sleep=lambda _: None)
             outputs = Path(tempfile.mkdtemp(prefix="cio-bench-")) / "outputs.json"
-            outputs.write_text(json.dumps(aws_outputs(h.secrets)))
+            outputs.write_text(json.dumps(aws_outputs(h)))
             for i in range(3 * rotations):
                 clock.advance(timedelta(days=77))
                 h.sweep()
