@@ -19,12 +19,13 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pulumi
 from pulumi.runtime import MockResourceArgs
 
 from infra.bundle import Bundle, build_aws_bundle, build_gcp_bundle
@@ -106,8 +107,9 @@ class LocalStack:
 
     # -- pulumi up -------------------------------------------------------------------------
 
-    def up(self, config: StackConfig) -> LocalStack:
-        """Run the program for `config` and make the local cloud match it."""
+    def up(self, config: StackConfig, chat_webhook_url: str | None = None) -> LocalStack:
+        """Run the program for `config` and make the local cloud match it (`chat_webhook_url`:
+        the Pulumi config secret a stack with `chat_webhook_url` set holds)."""
         if config.has(Cloud.AWS) and self.aws is None:
             runtime = self.aws_runtime or LocalAwsRuntime()
             self.aws = LocalAws(clock=self.clock, cio=self.cio, runtime=runtime)
@@ -131,8 +133,13 @@ class LocalStack:
             gcp_bundle=_bundle("gcp", self.build_dir) if config.has(Cloud.GCP) else None,
         )
         self._errors: list[BaseException] = []
+
+        def program() -> dict[str, Any]:
+            chat = pulumi.Output.secret(chat_webhook_url) if chat_webhook_url else None
+            return build(config, replace(options, chat_webhook_url=chat)).outputs
+
         evaluation = evaluate(
-            lambda: build(config, options).outputs,
+            program,
             gcp_project=self.gcp_project,
             stack=self.stack,
             mocks=LocalMocks(self),
