@@ -146,8 +146,8 @@ def aws_thousand(cio: FakeCustomerIO, count: int, repeats: int) -> None:
     with mock_aws():
         h = AwsHarness(cio=cio, clock=clock)
         with h.runtime.active():
+            h.provision_many([{"name": f"c{i}", "kind": "webhook_signing"} for i in range(count)])
             for i in range(count):
-                h.provision(f"c{i}", "webhook_signing")
                 h.submit(f"c{i}", f'{{"signing_key": "whsec-bench-key-{i:06d}"}}')
             clock.advance(timedelta(days=1))
             arns = list(h.secrets.values())
