@@ -399,22 +399,24 @@ UPDATERS: dict[str, Updater] = {
     "gcp:cloudfunctionsv2/function:Function": LocalGcp.function_update,
 }
 
+NO_IAM = "no local IAM (the emulator checks no permissions)"
+
 # What the local project cannot hold, and why; the mocks still answer for them so the
 # program runs, but nothing is created and the stack lists them as not held.
 NOT_HELD: dict[str, str] = {
     "gcp:projects/service:Service": "API enablement: every local API is always on",
-    "gcp:projects/serviceIdentity:ServiceIdentity": "no local IAM",
-    "gcp:serviceaccount/account:Account": "no local IAM",
-    "gcp:projects/iAMCustomRole:IAMCustomRole": "no local IAM",
-    "gcp:projects/iAMMember:IAMMember": "no local IAM",
-    "gcp:pubsub/topicIAMMember:TopicIAMMember": "no local IAM",
-    "gcp:secretmanager/secretIamMember:SecretIamMember": "no local IAM (the emulator has none)",
-    "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": "no local IAM",
+    "gcp:projects/serviceIdentity:ServiceIdentity": NO_IAM,
+    "gcp:serviceaccount/account:Account": NO_IAM,
+    "gcp:projects/iAMCustomRole:IAMCustomRole": NO_IAM,
+    "gcp:projects/iAMMember:IAMMember": NO_IAM,
+    "gcp:pubsub/topicIAMMember:TopicIAMMember": NO_IAM,
+    "gcp:secretmanager/secretIamMember:SecretIamMember": NO_IAM,
+    "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": NO_IAM,
     "gcp:storage/bucket:Bucket": "no local Cloud Storage (the function runs from this checkout)",
     "gcp:storage/bucketObject:BucketObject": "no local Cloud Storage",
-    "gcp:storage/bucketIAMMember:BucketIAMMember": "no local IAM",
+    "gcp:storage/bucketIAMMember:BucketIAMMember": NO_IAM,
     "gcp:artifactregistry/repository:Repository": "no local build: the function runs in-process",
-    "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": "no local IAM",
+    "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": NO_IAM,
     "gcp:monitoring/notificationChannel:NotificationChannel": "no local Cloud Monitoring",
     "gcp:monitoring/alertPolicy:AlertPolicy": "no local Cloud Monitoring",
 }
