@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import boto3
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
@@ -76,28 +77,17 @@ class AwsHarness:
 
     def __post_init__(self) -> None:
         self.stack = LocalStack(clock=self.clock, cio=self.cio, aws_runtime=self.runtime)
+        # Clients of the same (moto) account, usable before the first deploy too.
+        self.sm = boto3.client("secretsmanager", region_name=REGION)
+        self.sns = boto3.client("sns", region_name=REGION)
+        self.lam = boto3.client("lambda", region_name=REGION)
+        self.iam = boto3.client("iam", region_name=REGION)
 
     @property
     def _aws(self) -> Any:
         if self.stack.aws is None:
             raise RuntimeError("nothing deployed yet: provision a credential first")
         return self.stack.aws
-
-    @property
-    def sm(self) -> Any:
-        return self._aws.sm
-
-    @property
-    def sns(self) -> Any:
-        return self._aws.sns
-
-    @property
-    def lam(self) -> Any:
-        return self._aws.lam
-
-    @property
-    def iam(self) -> Any:
-        return self._aws.iam
 
     @property
     def rt(self) -> rotator.Runtime:
