@@ -110,6 +110,8 @@ class LocalStack:
     def up(self, config: StackConfig, chat_webhook_url: str | None = None) -> LocalStack:
         """Run the program for `config` and make the local cloud match it (`chat_webhook_url`:
         the Pulumi config secret a stack with `chat_webhook_url` set holds)."""
+        if config.gcp is not None:
+            self.gcp_project = config.gcp.project  # what the mocks answer for unheld types
         if config.has(Cloud.AWS) and self.aws is None:
             runtime = self.aws_runtime or LocalAwsRuntime()
             self.aws = LocalAws(clock=self.clock, cio=self.cio, runtime=runtime)
@@ -213,14 +215,15 @@ class LocalStack:
         """Read every managed secret the program made through the rotator's own store: a
         tag or label the program and the rotator name differently fails here, naming it."""
         problems: list[str] = []
-        for name, secret_id in self.secret_ids().items():
+        for name, doc in (self.outputs.get("credentials") or {}).items():
             try:
-                if self.aws is not None:
+                if self.aws is not None and doc.get("aws_secret_arn"):
                     store = self.aws.warm().store
                     with store.session():
-                        store.snapshot(secret_id)
-                elif self.gcp is not None:
-                    self.gcp.rt.store.snapshot(secret_id)
+                        store.snapshot(str(doc["aws_secret_arn"]))
+                if self.gcp is not None and doc.get("gcp_secret_version"):
+                    live = str(doc["gcp_secret_version"]).removesuffix("/versions/latest")
+                    self.gcp.rt.store.snapshot(live)
             except RotationError as err:
                 problems.append(f"{name}: {err}")
         if problems:
