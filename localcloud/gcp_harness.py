@@ -125,13 +125,22 @@ class GcpHarness:
 
     # -- pulumi up ------------------------------------------------------------------------
 
-    def provision(self, name: str, kind: str, region: str = "us", workspace: str = "") -> str:
+    def provision(
+        self,
+        name: str,
+        kind: str,
+        region: str = "us",
+        workspace: str = "",
+        webhook_endpoint: str = "",
+    ) -> str:
         """Add the credential to the stack config and re-deploy; returns its live name."""
         spec: dict[str, Any] = {"name": name, "kind": kind}
         if kind != "webhook_signing":
             spec["region"] = region
         if workspace:
             spec["workspace_id"] = workspace
+        if webhook_endpoint:
+            spec["webhook_endpoint"] = webhook_endpoint
         self.provision_many([spec])
         return self.secrets[name]
 
