@@ -45,7 +45,7 @@ class Operator:
     @classmethod
     def for_aws(cls, console: Console, harness: AwsHarness) -> Operator:
         def outputs() -> dict[str, Any]:
-            return aws_outputs(harness.secrets)
+            return aws_outputs(harness)
 
         session = boto3.session.Session(region_name=REGION)
         return cls(
@@ -57,7 +57,7 @@ class Operator:
     @classmethod
     def for_gcp(cls, console: Console, harness: GcpHarness) -> Operator:
         def outputs() -> dict[str, Any]:
-            return gcp_outputs(harness.secrets)
+            return gcp_outputs(harness)
 
         session = requests.Session()
         session.trust_env = False

@@ -18,7 +18,7 @@ import pulumi.runtime.config as pulumi_config
 
 from infra import naming
 from infra.aws_component import AwsRotation, AwsRotationArgs
-from infra.bundle import REPO_ROOT, build_aws_bundle, build_gcp_bundle
+from infra.bundle import REPO_ROOT, Bundle, build_aws_bundle, build_gcp_bundle
 from infra.config import PROJECT, Cloud, ConfigError, CredentialSpec, StackConfig, parse_config
 from infra.gcp_component import GcpRotation, GcpRotationArgs
 from infra.removal_guard import refuse_unretired_removals
@@ -36,6 +36,10 @@ class BuildOptions:
     build_dir: Path = field(default_factory=lambda: BUILD_DIR)
     now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     chat_webhook_url: pulumi.Output[str] | None = None
+    # Bundles already built from the same sources (the local stack builds them once per
+    # process and redeploys often); None builds them here.
+    aws_bundle: Bundle | None = None
+    gcp_bundle: Bundle | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ def build(config: StackConfig, options: BuildOptions | None = None) -> Stack:
             "aws",
             AwsRotationArgs(
                 config=config.on(Cloud.AWS),
-                bundle=build_aws_bundle(opts.build_dir, opts.repo_root),
+                bundle=opts.aws_bundle or build_aws_bundle(opts.build_dir, opts.repo_root),
                 chat_webhook_url=opts.chat_webhook_url,
             ),
         )
@@ -98,7 +102,7 @@ def build(config: StackConfig, options: BuildOptions | None = None) -> Stack:
             "gcp",
             GcpRotationArgs(
                 config=config.on(Cloud.GCP),
-                bundle=build_gcp_bundle(opts.build_dir, opts.repo_root),
+                bundle=opts.gcp_bundle or build_gcp_bundle(opts.build_dir, opts.repo_root),
                 now=opts.now,
                 chat_webhook_url=opts.chat_webhook_url,
             ),

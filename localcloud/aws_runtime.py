@@ -70,6 +70,7 @@ class LocalAwsRuntime:
     rotation_events: list[RotationEvent] = field(default_factory=list)
     lambda_invocations: int = 0
     errors: list[str] = field(default_factory=list)  # what a failed invocation reported
+    on_rotated: Callable[[str], None] | None = None  # told each secret ARN rotated in full
 
     def register(self, function_name: str, handler: Handler) -> None:
         self.functions[function_name] = handler
@@ -254,6 +255,8 @@ class LocalAwsRuntime:
                 return
         if len(steps) == len(STEPS):
             secret.last_rotation_date = self.now()
+            if self.on_rotated is not None:
+                self.on_rotated(secret.arn)
         self.rotation_events.append(RotationEvent(secret.name, token, "succeeded"))
 
     def now(self) -> int:

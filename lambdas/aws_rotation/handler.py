@@ -37,6 +37,7 @@ from rotation.errors import (
 from rotation.logs import quiet_sdk_loggers
 from rotation.notify import FanOut, Notifier, SnsNotifier, WebhookNotifier, chat_webhook_url
 from rotation.origin import aws_origin
+from rotation.policy import ENV_NAMES
 from rotation.state import Mode, Phase, summary
 from rotation.stores.aws import AwsSecretsStore
 from rotation.verify import Verifier
@@ -44,6 +45,12 @@ from rotation.verify import Verifier
 log = logging.getLogger("cio.rotator")
 log.setLevel(logging.INFO)
 quiet_sdk_loggers()
+
+
+# What the stack must set on this function: the calendar (Policy.from_env would quietly fall
+# back to its defaults) and the operators' topic (without it nobody is ever notified).
+# The local stack refuses to run the function without them (localcloud/aws_stack.py).
+REQUIRED_ENV: tuple[str, ...] = (*ENV_NAMES.values(), cv.ENV_SNS_TOPIC_ARN)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from rotation.logs import quiet_sdk_loggers
 from rotation.notify import FanOut, Notifier, WebhookNotifier, chat_webhook_url
 from rotation.notify_gcp import PubSubNotifier, StructuredLogNotifier
 from rotation.origin import gcp_origin
-from rotation.policy import rotation_config_drift
+from rotation.policy import ENV_NAMES, rotation_config_drift
 from rotation.state import Mode, Phase
 from rotation.stores.gcp import GcpSecretStore, build_client
 from rotation.verify import Verifier
@@ -58,6 +58,12 @@ quiet_sdk_loggers()
 
 EVENT_ROTATE = "SECRET_ROTATE"
 EVENT_VERSION_ADD = "SECRET_VERSION_ADD"
+
+
+# What the stack must set on this function: the calendar (Policy.from_env would quietly fall
+# back to its defaults) and the notifications topic (without it nobody is ever notified).
+# The local stack refuses to run the function without them (localcloud/gcp_stack.py).
+REQUIRED_ENV: tuple[str, ...] = (*ENV_NAMES.values(), cv.ENV_PUBSUB_TOPIC)
 
 
 @dataclass(frozen=True)

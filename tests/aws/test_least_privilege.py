@@ -25,6 +25,7 @@ is moto's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -279,8 +280,11 @@ def create_account(
     foreign = secret("payments/stripe-key")
     sm.put_secret_value(SecretId=foreign, SecretString="sk_live_not_ours")
     lookalike = secret(f"{prefix}x/{credential}")
-    logs.create_log_group(logGroupName=f"/aws/lambda/{prefix}-rotator")
-    logs.create_log_group(logGroupName="/aws/lambda/someone-else")
+    for group in (f"/aws/lambda/{prefix}-rotator", "/aws/lambda/someone-else"):
+        # The deployed stack made the rotator's already.
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=group)
+
     ciphertext = kms.encrypt(
         KeyId=key_arn, Plaintext=b"data key", EncryptionContext={"SecretARN": live}
     )["CiphertextBlob"]

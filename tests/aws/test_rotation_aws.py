@@ -256,10 +256,10 @@ def test_sweep_reports_unmanaged_secrets_and_goes_on(aws, cio, live):
 
 
 def test_unknown_events_are_refused(aws):
+    aws.provision("x", "track")  # the function exists once the stack is deployed
     with pytest.raises(RuntimeError, match="unknown event"):
         aws.invoke({"hello": "world"})
     with pytest.raises(RuntimeError, match="needs a 'reason'"):
-        aws.provision("x", "track")
         aws.invoke({"action": "emergency", "secret_id": aws.secrets["x"]})
 
 
@@ -280,10 +280,10 @@ def test_chat_webhook_receives_the_same_notices(aws, cio, httpserver):
     from rotation.notify import FanOut, WebhookNotifier
 
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    aws.provision(NAME, "track", "us")
     aws.rt.engine.notifier = FanOut(
         [aws.rt.engine.notifier, WebhookNotifier(httpserver.url_for("/hook"))]
     )
-    aws.provision(NAME, "track", "us")
     aws.submit(NAME, cio.new_track_key("1001"))
     posted = [json.loads(req.get_data()) for req, _ in httpserver.log]
     assert posted and posted[0]["notice"] == "promoted" and posted[0]["text"].startswith("*[info]")

@@ -19,11 +19,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from localcloud.local_stack import STACK
+from localcloud.stack import STACK
 from localcloud.stack_outputs import both_outputs
 from rotation.cli import Overrides, app
 from rotation.credentials import Credential
-from tests.cli.conftest import LOG_GROUP
 
 NAME = "marketing-track"
 WORKSPACE = "1001"
@@ -49,7 +48,7 @@ class BothClouds:
         self.ran: list[tuple[str, int, str]] = []
 
     def outputs(self) -> str:
-        doc = both_outputs(self.aws.secrets, self.gcp.secrets, log_group=LOG_GROUP)
+        doc = both_outputs(self.aws, self.gcp)  # the programs' own outputs, as one stack
         path = self.tmp / "both-outputs.json"
         path.write_text(json.dumps(doc))
         return str(path)

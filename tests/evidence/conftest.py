@@ -52,7 +52,7 @@ class Stack:
         if deny_logs:
             session.events.register("before-call.cloudwatch-logs.FilterLogEvents", _deny)
         outputs = self.tmp / "outputs.json"
-        outputs.write_text(json.dumps(aws_outputs(self.aws.secrets, log_group=AWS_LOG_GROUP)))
+        outputs.write_text(json.dumps(aws_outputs(self.aws)))  # the program's own outputs
         result = CliRunner().invoke(
             app,
             ["--outputs", str(outputs), *args],

@@ -11,7 +11,7 @@ import re
 from datetime import timedelta
 
 from localcloud.gcp_harness import GcpHarness
-from localcloud.local_stack import STACK
+from localcloud.stack import STACK
 
 NAME = "marketing-track"
 
