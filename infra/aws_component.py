@@ -46,9 +46,13 @@ class AwsCredentialSecrets:
 
 
 def function_environment(
-    config: StackConfig, topic_arn: pulumi.Input[str], chat_parameter: str | None
+    config: StackConfig,
+    topic_arn: pulumi.Input[str],
+    chat_parameter: str | None,
+    stack: str,
 ) -> dict[str, pulumi.Input[str]]:
-    """The rotator's environment: the calendar (Policy.to_env) and where to notify.
+    """The rotator's environment: the calendar (Policy.to_env), where to notify, and the
+    stack it belongs to (every notice names it, and the commands it prints select it).
 
     The chat webhook URL is never here: only the name of the SSM SecureString holding
     it, which reveals nothing to whoever may read the function's configuration.
@@ -57,6 +61,7 @@ def function_environment(
         **config.schedule.to_env(),
         cv.ENV_SNS_TOPIC_ARN: topic_arn,
         cv.ENV_CLI_NAME: naming.CLI_NAME,
+        cv.ENV_STACK: stack,
     }
     if chat_parameter is not None:
         env[cv.ENV_CHAT_WEBHOOK_PARAMETER] = chat_parameter
@@ -199,7 +204,7 @@ class AwsRotation(pulumi.ComponentResource):
             # cannot spare it. An operator may still set one as a cost or blast cap.
             reserved_concurrent_executions=cfg.aws.reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables=function_environment(cfg, self.topic.arn, chat_parameter)
+                variables=function_environment(cfg, self.topic.arn, chat_parameter, stack)
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="Text", log_group=self.log_group.name

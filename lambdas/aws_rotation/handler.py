@@ -50,7 +50,7 @@ quiet_sdk_loggers()
 # What the stack must set on this function: the calendar (Policy.from_env would quietly fall
 # back to its defaults) and the operators' topic (without it nobody is ever notified).
 # The local stack refuses to run the function without them (localcloud/aws_stack.py).
-REQUIRED_ENV: tuple[str, ...] = (*ENV_NAMES.values(), cv.ENV_SNS_TOPIC_ARN)
+REQUIRED_ENV: tuple[str, ...] = (*ENV_NAMES.values(), cv.ENV_SNS_TOPIC_ARN, cv.ENV_STACK)
 
 
 @dataclass(frozen=True)

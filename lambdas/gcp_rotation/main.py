@@ -63,7 +63,7 @@ EVENT_VERSION_ADD = "SECRET_VERSION_ADD"
 # What the stack must set on this function: the calendar (Policy.from_env would quietly fall
 # back to its defaults) and the notifications topic (without it nobody is ever notified).
 # The local stack refuses to run the function without them (localcloud/gcp_stack.py).
-REQUIRED_ENV: tuple[str, ...] = (*ENV_NAMES.values(), cv.ENV_PUBSUB_TOPIC)
+REQUIRED_ENV: tuple[str, ...] = (*ENV_NAMES.values(), cv.ENV_PUBSUB_TOPIC, cv.ENV_STACK)
 
 
 @dataclass(frozen=True)
