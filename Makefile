@@ -32,7 +32,7 @@ test: lint
 		echo "detect-secrets: a credential-like string is committed (above). Remove it; if it is a false positive, review and update .secrets.baseline."; \
 		exit 1; \
 	fi
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.store_calls
