@@ -94,6 +94,7 @@ class Operator:
 
     def submit(self, name: str, key: Credential, key_name: str = "") -> int:
         typed = f"{key.site_id}\n{key.secret}\n" if key.site_id else f"{key.secret}\n"
+        typed += "\n"  # Enter at the name question: the suggested name, as the notice asked
         named = ("--key-name", key_name) if key_name else ()
         return self.run("submit", name, *named, typed=typed)
 

@@ -80,6 +80,13 @@ class CredentialStatus:
     previous_fp: str
     previous_revoked: str  # "yes" | "no" | "n/a"
     problem: str = ""
+    # Keys by their dashboard names: the current one, and the name the open rotation asked
+    # the new key to be given (as the runbook quotes it; "" when no rotation asks for one).
+    current_key_name: str = ""
+    requested_key_name: str = ""
+    # During the grace period after a promotion: when the old key is to be deleted.
+    # (`deadline` is the rotation's own deadline, in every phase.)
+    grace_until: datetime | None = None
     # The daily liveness check of the current key (state.live_*): when Customer.io last
     # confirmed it working (recorded at promotion, rollback and whenever the outcome
     # changes), what the last check found, and since when checks are inconclusive.
@@ -93,6 +100,7 @@ class CredentialStatus:
     last_check_outcome: str = ""  # accepted | the inconclusive cause
     last_alive_at: datetime | None = None
     live_trail: str = ""
+    exit_code: int = 0  # what this row alone would make `status` exit with (a read failure)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -125,6 +133,8 @@ def waiting_on(st: RotationState, now: datetime) -> str:
         return f"operator: switch consumers, delete key {st.current_fp}, then `{CLI} check`"
     if st.phase is Phase.RETIRED:
         return f"nobody: retired {when(st.retired_at)}; set `retired: true` in the stack config"
+    if not st.current_fp:
+        return "operator: the first key (create it in the dashboard and submit it)"
     return "-"
 
 
@@ -137,12 +147,7 @@ def describe(
         next_rotation = st.current_since + timedelta(days=policy.rotation_days - policy.lead_days)
     if st.phase is Phase.IDLE and snap.current_version is None:
         next_rotation = None
-    revoked = "n/a"
-    if st.previous_fp:
-        revoked = "yes" if st.previous_revoked else "no"
-    deadline = st.deadline
-    if st.phase is Phase.PROMOTED:
-        deadline = st.grace_until
+    requested = st.key_name if st.phase is Phase.AWAITING_KEY else ""
     return CredentialStatus(
         name=cfg.name or ref.name,
         cloud=ref.cloud,
@@ -158,13 +163,42 @@ def describe(
         rotation_id=st.rotation_id,
         opened_at=st.opened_at if st.phase is not Phase.IDLE else None,
         waiting_on=waiting_on(st, now),
-        deadline=deadline if st.phase is not Phase.IDLE else None,
+        deadline=st.deadline if st.phase is not Phase.IDLE else None,
         previous_fp=st.previous_fp,
-        previous_revoked=revoked,
+        previous_revoked=previous_revoked(st),
+        current_key_name=st.current_name if st.current_fp else "",
+        requested_key_name=requested if cfg.kind is not Kind.WEBHOOK_SIGNING else "",
+        grace_until=st.grace_until if st.phase is Phase.PROMOTED else None,
         live_checked_at=st.live_checked_at,
         live_outcome=st.live_outcome,
         live_unknown_since=st.live_unknown_since,
     )
+
+
+def previous_revoked(st: RotationState) -> str:
+    """Whether Customer.io is known to refuse the previous key: "yes", "no" or "n/a".
+
+    Opening a rotation clears the state's flag for the rotation to come, while the
+    previous key is still the one the last rotation retired: a rotation closes only once
+    Customer.io refuses its old key, so a previous key older than the current one, with
+    a close recorded after the current key went live, is dead. (After a rollback the
+    previous key is the newer one, and only the flag speaks for it.)
+    """
+    if not st.previous_fp:
+        return "n/a"
+    if st.previous_revoked:
+        return "yes"
+    closed_since_current = (
+        st.last_closed_at is not None
+        and st.current_since is not None
+        and st.last_closed_at >= st.current_since
+    )
+    older = st.previous_since is None or (
+        st.current_since is not None and st.previous_since <= st.current_since
+    )
+    if st.phase is Phase.AWAITING_KEY and closed_since_current and older:
+        return f"yes (when {st.last_rotation_id or 'the last rotation'} closed)"
+    return "no"
 
 
 # How far back `status` looks for daily checks: the sweep runs daily, so a few days
@@ -215,8 +249,12 @@ def liveness(r: CredentialStatus) -> str:
     from the audit trail, else the state's record of the last change of outcome."""
     if r.kind == Kind.WEBHOOK_SIGNING.value:
         return "n/a (no API checks a signing key; a delivery proves it)"
+    if r.phase == Phase.RETIRED.value:
+        return "n/a (retired: Customer.io is to refuse its key)"
     if not r.current_fp:
         return "-"
+    if r.phase == Phase.RETIRING.value and r.live_outcome == "rejected":
+        return f"refused by Customer.io, as a retirement wants (`{CLI} check` records it)"
     if r.live_outcome == "rejected":
         return f"REFUSED by Customer.io (seen {when(r.live_checked_at)}); see `{CLI} runbook`"
     working = max((t for t in (r.last_alive_at, r.live_checked_at) if t), default=None)
@@ -239,8 +277,8 @@ def liveness(r: CredentialStatus) -> str:
     return f"{confirmed} (last change of outcome recorded{why})"
 
 
-def unavailable(ref: CredentialRef, problem: str) -> CredentialStatus:
-    """A row for a credential whose metadata could not be read."""
+def unavailable(ref: CredentialRef, problem: str, exit_code: int) -> CredentialStatus:
+    """A row for a credential whose metadata could not be read (and the exit code it earns)."""
     return CredentialStatus(
         name=ref.name,
         cloud=ref.cloud,
@@ -260,6 +298,7 @@ def unavailable(ref: CredentialRef, problem: str) -> CredentialStatus:
         previous_fp="",
         previous_revoked="?",
         problem=problem,
+        exit_code=exit_code,
     )
 
 
@@ -558,11 +597,13 @@ def check_result(snap: Snapshot, now: datetime) -> Outcome:
     st, name = snap.state, snap.config.name
     page = runbook.DASHBOARD[snap.config.kind][0]
     if st.phase is Phase.IDLE:
-        if st.previous_revoked:
+        if not st.last_closed_at:
+            return Outcome(EXIT_OK, f"{name}: no rotation is open; nothing to check.", [])
+        closed = f"{st.last_rotation_id}, {when(st.last_closed_at)}"
+        if st.previous_revoked and st.previous_fp:
             text = f"Customer.io refuses the old key (fingerprint {st.previous_fp}): it is dead."
-        else:
-            text = "No rotation is open."
-        return Outcome(EXIT_OK, f"{name}: rotation closed. {text}", [])
+            return Outcome(EXIT_OK, f"{name}: rotation closed ({closed}). {text}", [])
+        return Outcome(EXIT_OK, f"{name}: no rotation is open (the last one closed: {closed}).", [])
     if st.phase is Phase.RETIRED:
         return Outcome(
             EXIT_OK,
@@ -759,8 +800,9 @@ def retire_result(summary: dict[str, Any], name: str) -> Outcome:
             ],
             dict(summary),
         )
+    # The request succeeded (exit 0): what is left is the operators' part, in the lines.
     return Outcome(
-        EXIT_WAITING,
+        EXIT_OK,
         f"{name} is being retired (fingerprint {summary.get('current_fp', '')}).",
         [
             f"Switch every application that reads {name} to its replacement, delete the key "
