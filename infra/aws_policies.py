@@ -156,6 +156,12 @@ class AwsScope:
         return f"{service}.{self.region}.amazonaws.com"
 
 
+# The one action an identity policy here may grant on "*" (no resource-level permission
+# exists for it; it returns metadata, never a value): the operator CLI's stack discovery.
+LIST_SECRETS = "secretsmanager:ListSecrets"
+LIST_SECRETS_SID = "DiscoverManagedSecrets"
+
+
 def _statement(
     sid: str,
     actions: Sequence[str],
@@ -332,6 +338,14 @@ def operator_policy(
                 "RotationHistory",
                 ["logs:FilterLogEvents"],
                 [log_group_arn, f"{log_group_arn}:*"],
+            ),
+            # `cio-rotate` finds the stack without an outputs file: ListSecrets (metadata
+            # only) has no resource-level permission, so it alone is granted on "*" (the
+            # policy pack's one exception, LIST_ONLY_ACTIONS); the rotator's configuration
+            # gives its log group and policy (its environment holds no secret).
+            _statement(LIST_SECRETS_SID, [LIST_SECRETS], ["*"]),
+            _statement(
+                "ReadRotatorConfiguration", ["lambda:GetFunctionConfiguration"], [function_arn]
             ),
         ],
     }
