@@ -61,6 +61,7 @@ from rotation.operator.config import (
     UnknownCredential,
     load_config,
     shell_policy_variables,
+    wants_discovery,
 )
 from rotation.state import MAX_FIELD, suggested_key_name
 
@@ -80,7 +81,7 @@ quiet_sdk_loggers()  # the SDKs log PutSecretValue parameters (the key) at DEBUG
 
 # Options of the main callback: moved in front of the command wherever they are typed.
 GLOBAL_VALUE_OPTIONS = frozenset(
-    {"--outputs", "--region", "--function", "--log-group", "--cloud", "--output"}
+    {"--outputs", "--region", "--function", "--log-group", "--cloud", "--stack", "--output"}
 )
 GLOBAL_FLAGS = frozenset({"--json"})
 MAX_TIMEOUT = 3600.0
@@ -256,18 +257,37 @@ class Cli:
     overrides: Overrides
     as_json: bool = False
     outputs_origin: str = "--outputs"
+    stack: str | None = None
     _config: OperatorConfig | None = None
 
     @property
     def config(self) -> OperatorConfig:
         if self._config is None:
+            found = None
+            if wants_discovery(self.outputs):
+                from rotation.operator.discover import discover
+
+                found = discover(
+                    self.overrides, cloud=self.cloud, region=self.region, stack=self.stack
+                )
             self._config = load_config(
                 self.outputs,
                 aws_region=self.region,
                 function_name=self.function,
                 log_group=self.log_group,
                 outputs_origin=self.outputs_origin,
+                discovered=found,
             )
+            config = self._config
+            if self.stack and config.stack and config.stack != self.stack:
+                raise ConfigError(
+                    f"--stack {self.stack}: {config.source} belongs to stack {config.stack}. "
+                    f"Use --stack {config.stack}, or the outputs of stack {self.stack}."
+                )
+            if found is not None and not self.as_json:
+                _say(f"Acting on {config.source}.", console=err)
+                if config.policy_note:
+                    _say(f"note: {config.policy_note}.", console=err)
             ignored = shell_policy_variables()
             if ignored and not self.as_json:
                 names = ", ".join(ignored)
@@ -436,6 +456,13 @@ def main(
     cloud: Annotated[
         str | None, typer.Option(help="aws or gcp, for a credential managed on both.")
     ] = None,
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            help="The Pulumi stack to act on, among those found by their tags/labels (or a "
+            "check of the outputs file's stack)."
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Machine-readable output (same as --output json).")
     ] = False,
@@ -450,7 +477,7 @@ def main(
     """Rotate Customer.io credentials kept in AWS Secrets Manager / GCP Secret Manager."""
     overrides = ctx.obj if isinstance(ctx.obj, Overrides) else Overrides()
     json_mode = as_json or output == "json"
-    cli = Cli(outputs, region, function, log_group, cloud, overrides, json_mode)
+    cli = Cli(outputs, region, function, log_group, cloud, overrides, json_mode, stack=stack)
     if ctx.get_parameter_source("outputs") is ParameterSource.ENVIRONMENT:
         cli.outputs_origin = ENV_OUTPUTS
     ctx.obj = cli

@@ -66,7 +66,7 @@ def denied_action(err: ClientError, service: str) -> str:
     return _IAM_ACTION.get(action, action)
 
 
-def _translate(err: Exception, service: str, what: str) -> Exception:
+def translate(err: Exception, service: str, what: str) -> Exception:
     """A cloud error as an OperatorError that names the fix."""
     if isinstance(err, NoCredentialsError):
         return CloudFailure(
@@ -117,7 +117,7 @@ def _aws(service: str, what: str) -> Iterator[None]:
             f"{err} Refresh the outputs file with `pulumi stack output --json`."
         ) from None
     except (ClientError, BotoCoreError) as err:
-        raise _translate(err, service, what) from None
+        raise translate(err, service, what) from None
 
 
 class AwsBackend:
