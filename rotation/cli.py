@@ -24,8 +24,6 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 from typer._click import exceptions as click_exc
 from typer._click.core import ParameterSource
 from typer.core import TyperGroup
@@ -228,6 +226,7 @@ app = typer.Typer(
     help="Rotate Customer.io credentials: status, hand-over, emergencies, audit trail.",
     epilog=EPILOG,
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: flags as flags (no `<bool>`), no box drawing in a pipe
     pretty_exceptions_enable=False,  # a traceback's locals could hold a pasted key
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -440,7 +439,7 @@ def main(
         typer.Option(
             "--outputs",
             envvar="CIO_OUTPUTS",
-            help="The stack outputs: `pulumi stack output --json > outputs.json`.",
+            help="The stack outputs file (`pulumi stack output --json`); default: find the stack by its tags.",
         ),
     ] = None,
     region: Annotated[
@@ -1156,14 +1155,30 @@ def history(
     if not entries:
         _say(f"No audit events for {name} yet.")
         return
-    table = Table(title=Text(f"Audit trail of {name} (newest first)"))
-    for column in ("at", "event", "rotation", "mode", "actor", "outcome", "fingerprints"):
-        table.add_column(column, overflow="fold")
-    for e in entries:
-        fps = " ".join(f"{k}={v}" for k, v in sorted(e.fingerprints.items()) if v)
-        cells = (e.at, e.event, e.rotation_id, e.mode, e.actor, e.outcome, fps)
-        table.add_row(*(Text(c) for c in cells))
-    out.print(table)
+    columns = ("at", "event", "rotation", "mode", "actor", "outcome", "fingerprints")
+    rows = [
+        (
+            e.at,
+            e.event,
+            e.rotation_id,
+            e.mode,
+            e.actor,
+            e.outcome,
+            " ".join(f"{k}={v}" for k, v in sorted(e.fingerprints.items()) if v),
+        )
+        for e in entries
+    ]
+    if not terminal.is_terminal(out.file):
+        # A pipe gets whole rows, tab-separated, one per line: `| grep`, `| cut -f2` work.
+        typer.echo("\t".join(columns))
+        for row in rows:
+            typer.echo("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row))
+        return
+    _say(f"Audit trail of {name} (newest first)", "bold")
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for row in rows:
+        head = "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+        _say(f"{head}  " + "  ".join(c for c in row[3:] if c), indent=widths[0] + 2)
 
 
 @app.command("runbook", epilog=EPILOG)

@@ -8,6 +8,7 @@ fingerprint and last-4 label.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -549,8 +550,47 @@ def _stage_verdict(name: str, label: str, fp: str, snap: Snapshot, *, mine: bool
 # -- the other commands ---------------------------------------------------------------
 
 
+_STEP = re.compile(r"^\s*(\d+)\.\s+(.*)$")
+_COMMAND = re.compile(r"`([^`]+)`")
+
+
+def structured(outcome: Outcome, snap: Snapshot) -> Outcome:
+    """`--json` fields beside the prose: the credential, where its rotation stands, and
+    each numbered step as {number, text, commands} (the commands as quoted in the text)."""
+    st = snap.state
+    steps = []
+    for line in outcome.lines:
+        found = _STEP.match(line)
+        if found:
+            text = found.group(2)
+            steps.append(
+                {"number": int(found.group(1)), "text": text, "commands": _COMMAND.findall(text)}
+            )
+    data = {
+        "credential": snap.config.name,
+        "kind": snap.config.kind.value,
+        "phase": st.phase.value,
+        "mode": st.mode.value if st.mode and st.phase is not Phase.IDLE else "",
+        "rotation_id": st.rotation_id,
+        "deadline": format_time(st.deadline) if st.phase is not Phase.IDLE else "",
+        "grace_until": format_time(st.grace_until) if st.phase is Phase.PROMOTED else "",
+        "current_fp": st.current_fp,
+        "current_key_name": st.current_name,
+        "previous_fp": st.previous_fp,
+        "requested_key_name": st.key_name if st.phase is Phase.AWAITING_KEY else "",
+        "steps": steps,
+        "commands": [c for line in outcome.lines for c in _COMMAND.findall(line)],
+        **outcome.data,
+    }
+    return replace(outcome, data=data)
+
+
 def runbook_text(snap: Snapshot, now: datetime, policy: Policy) -> Outcome:
     """The instructions of the open rotation, from the runbook module's own text."""
+    return structured(_runbook_text(snap, now, policy), snap)
+
+
+def _runbook_text(snap: Snapshot, now: datetime, policy: Policy) -> Outcome:
     st, cfg = snap.state, snap.config
     ctx = context(snap, now, policy)
     rid = st.rotation_id or st.last_rotation_id
@@ -593,7 +633,11 @@ def runbook_text(snap: Snapshot, now: datetime, policy: Policy) -> Outcome:
 
 
 def check_result(snap: Snapshot, now: datetime) -> Outcome:
-    """What a reconcile left behind, in an operator's words."""
+    """What a reconcile left behind, in an operator's words (and, for --json, in fields)."""
+    return structured(_check_result(snap, now), snap)
+
+
+def _check_result(snap: Snapshot, now: datetime) -> Outcome:
     st, name = snap.state, snap.config.name
     page = runbook.DASHBOARD[snap.config.kind][0]
     if st.phase is Phase.IDLE:
