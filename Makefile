@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: drill test lint bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@echo "Building $(VENV): the first run installs the dependencies (about 3 minutes); later runs start at once."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from localcloud.aws_harness import REGION, AwsHarness
 from localcloud.gcp_harness import GcpHarness
 from localcloud.google_apis import GoogleApis
-from localcloud.stack_outputs import aws_outputs, gcp_outputs
+from localcloud.stack_outputs import AWS_LOG_GROUP, aws_outputs, gcp_outputs
 from rotation.cli import Overrides, app
 from rotation.credentials import Credential
 from rotation.stores.gcp import build_client
@@ -45,7 +45,7 @@ class Operator:
     @classmethod
     def for_aws(cls, console: Console, harness: AwsHarness) -> Operator:
         def outputs() -> dict[str, Any]:
-            return aws_outputs(harness.secrets)
+            return aws_outputs(harness.secrets, log_group=AWS_LOG_GROUP)
 
         session = boto3.session.Session(region_name=REGION)
         return cls(
@@ -85,7 +85,7 @@ class Operator:
             ["--outputs", str(path), *args],
             input=typed,
             obj=self.overrides,
-            env={"COLUMNS": "140", "CIO_ACTOR": "drill-operator", **self.env},
+            env={"CIO_ACTOR": "drill-operator", **self.env},  # whole lines: the drill wraps
         )
         for line in result.output.rstrip().splitlines():
             self.console.print(f"    {escape(line)}")

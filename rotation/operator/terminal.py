@@ -43,10 +43,16 @@ def is_terminal(stream: IO[str]) -> bool:
 
 
 def console(
-    stream: IO[str] | None = None, *, stderr: bool = False, width: int | None = None
+    stream: IO[str] | None = None,
+    *,
+    stderr: bool = False,
+    width: int | None = None,
+    soft_wrap: bool = True,
+    markup: bool = False,
 ) -> Console:
     """A console for `stream` (default: this moment's stdout or stderr). Data is never read
-    as markup or emoji; styles render only where `wants_plain` is false."""
+    as markup or emoji; styles render only where `wants_plain` is false. `soft_wrap=False`:
+    rich wraps at word boundaries to the width (the drill in a terminal)."""
     plain = wants_plain(stream or (sys.stderr if stderr else sys.stdout))
     return Console(
         file=stream,  # None: whatever sys.stdout / sys.stderr is when writing
@@ -56,8 +62,8 @@ def console(
         force_terminal=False if plain else None,
         width=width,
         highlight=False,
-        soft_wrap=True,
-        markup=False,
+        soft_wrap=soft_wrap,
+        markup=markup,  # only for text the caller wrote (the drill's), data escaped
         emoji=False,
     )
 

@@ -7,6 +7,7 @@ rotator in this process (localcloud.served_aws).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -17,9 +18,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from localcloud.cloudwatch import CloudWatchShipper
 from localcloud.served_aws import ServedAws, served_aws
 from rotation.audit import AUDIT_LOGGER
-from tests.cli.conftest import CloudWatchShipper
 from tests.cli.pseudo_terminal import run_in_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,3 +135,18 @@ def test_history_in_a_pipe_is_one_whole_row_a_line(account):
         check=False,
     )
     assert int(grep.stdout) >= 1, done.stdout
+
+
+@pytest.mark.parametrize("env", [{"NO_COLOR": "1", "TERM": "dumb"}, {"TERM": "dumb"}])
+def test_the_drill_in_a_plain_terminal_has_no_escape_codes_and_fits(env):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CIO_", "AWS_"))}
+    screen = run_in_terminal(
+        [sys.executable, "-m", "drill"], {**base, **env}, columns=80, cwd=str(ROOT), timeout=300
+    )
+    assert screen.code == 0, screen.text[-2000:]
+    assert "\x1b" not in screen.text
+    assert not re.search(r"\[[0-9;]+m", screen.text)  # no escape code with its ESC lost
+    assert all(len(line) <= 80 for line in screen.lines), max(screen.lines, key=len)
+    assert "Drill finished" in screen.text
+    assert "audit trail not read" not in screen.text  # status is given the log group
+    assert screen.text.count("FutureWarning") == 0
