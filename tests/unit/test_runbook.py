@@ -457,7 +457,6 @@ def test_a_missing_recorded_name_falls_back_to_the_opening_day_not_today():
     assert re.findall(r'name it "([^"]+)"', text_of(steps(late))) == [NEW_NAME]
 
 
-
 @pytest.mark.parametrize("notice", NOTICES)
 def test_every_notice_ends_with_the_operator_guide(notice):
     """A person who never used cio-rotate learns where the guide is, from any notice."""
