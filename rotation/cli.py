@@ -551,7 +551,12 @@ def _status_rows(
         cli.backend(ref).warm()  # clients made once, before the threads share them
     since = now - timedelta(days=ops.TRAIL_DAYS)
     trails: dict[str, Future[dict[str, list[AuditEntry]]]] = {}
-    with ThreadPoolExecutor(max_workers=min(STATUS_WORKERS, len(refs))) as pool:
+    # The trail reads get threads of their own: queued behind the credentials' reads, the
+    # first line would wait for nearly all of them.
+    with (
+        ThreadPoolExecutor(max_workers=min(STATUS_WORKERS, len(refs))) as pool,
+        ThreadPoolExecutor(max_workers=len(CLOUDS)) as trail_pool,
+    ):
         reads = [pool.submit(_status_read, cli, ref, now) for ref in refs]
         pending: set[Future[Any]] = set(reads)
         shown = 0
@@ -563,7 +568,7 @@ def _status_rows(
                     cloud = refs[i].cloud
                     if cloud not in trails:
                         wanted = [r for r in refs if r.cloud == cloud]
-                        trails[cloud] = pool.submit(
+                        trails[cloud] = trail_pool.submit(
                             cli.backend(refs[i]).liveness_trail, wanted, since
                         )
                         pending.add(trails[cloud])

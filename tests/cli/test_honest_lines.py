@@ -157,3 +157,20 @@ def test_json_mode_never_prompts(cli, aws, clock, label, argv, field):
     assert error["error"] in ("missing_input", "usage")
     assert "?" not in result.stderr.split("{", 1)[0]  # no prompt before the JSON
     assert cli.calls[before:] == []  # refused before any read or write
+
+
+def test_status_reads_each_credential_with_two_store_calls(cli, aws):
+    """DescribeSecret (tags, stages, the native schedule) and the state document: no
+    second DescribeSecret for the schedule. Plus one read of the trail for them all."""
+    names = [f"cred-{i}" for i in range(5)]
+    for name in names:
+        aws.provision(name, "track", "us", workspace="1001")
+        aws.submit(name, cli.track("1001"))
+    before = len(cli.calls)
+    result = cli.run("status", "--json")
+    assert result.exit_code == 0
+    calls = sorted(cli.calls[before:])
+    assert calls == sorted(
+        ["DescribeSecret"] * 5 + ["GetSecretValue(state)"] * 5 + ["FilterLogEvents"]
+    )
+    assert [r["name"] for r in json.loads(result.stdout)] == names  # in order, one document
