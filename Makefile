@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.program_eval
 	$(BIN)/python -m bench.policies
 	$(BIN)/python -m bench.cli_startup
+	$(BIN)/python -m bench.status_stream
 	$(BIN)/python -m bench.coldstart
 
 clean:
