@@ -349,7 +349,8 @@ def _report(cli: Cli, outcome: ops.Outcome) -> None:
         _say(outcome.headline, style)
         for line in outcome.lines:
             if line:
-                _say(line)
+                step = re.match(r"\d+\. ", line)  # a numbered step's text lines up under it
+                _say(line, indent=len(step.group(0)) if step else 0)
     if outcome.code:
         raise typer.Exit(outcome.code)
 
@@ -505,7 +506,9 @@ def status(ctx: typer.Context) -> None:
         refs = [r for r in cli.config.credentials if not cli.cloud or r.cloud == cli.cloud]
         if not cli.as_json:
             n = len(refs)
-            _say(f"Customer.io credentials ({cli.config.source}): {ops.plural(n, 'credential')}")
+            _say(
+                f"Customer.io credentials: {ops.plural(n, 'credential')}, from {cli.config.source}"
+            )
         for row in _status_rows(cli, refs, now, unread):
             rows.append(row)
             if not cli.as_json:

@@ -174,3 +174,18 @@ def test_status_reads_each_credential_with_two_store_calls(cli, aws):
         ["DescribeSecret"] * 5 + ["GetSecretValue(state)"] * 5 + ["FilterLogEvents"]
     )
     assert [r["name"] for r in json.loads(result.stdout)] == names  # in order, one document
+
+
+def test_status_on_gcp_reads_each_credential_with_two_store_calls(gcli):
+    """GetSecret (labels, annotations, the rotation schedule) and the version list."""
+    gcp = gcli.gcp
+    names = [f"cred-{i}" for i in range(3)]
+    for name in names:
+        gcp.provision(name, "track", "us", workspace="111")
+        gcp.submit(name, gcli.track("111"))
+    requests = gcp.emulator.requests
+    before = len(requests)
+    result = gcli.run("status", "--json")
+    assert result.exit_code == 0, result.output
+    made = sorted((method, path.rsplit("/", 1)[-1]) for method, path, _ in requests[before:])
+    assert made == sorted([("GET", n) for n in names] + [("GET", "versions")] * 3)
