@@ -566,8 +566,8 @@ def _status_rows(
         while shown < len(refs):
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             pending -= done
-            for i, read in enumerate(reads):
-                if read in done and ops.wants_trail(read.result()):
+            for i, read in enumerate(reads):  # every read done by now, in `done` or not
+                if read.done() and ops.wants_trail(read.result()):
                     cloud = refs[i].cloud
                     if cloud not in trails:
                         wanted = [r for r in refs if r.cloud == cloud]

@@ -98,7 +98,8 @@ def test_status_is_the_same_words_at_every_width(account):
         )
         for c in (60, 200)
     ]
-    assert texts[0] == texts[1]
+    same = [re.sub(r"\d", "0", text) for text in texts]  # a minute may pass between the runs
+    assert same[0] == same[1]
 
 
 def test_history_in_a_pipe_is_one_whole_row_a_line(account):
