@@ -72,6 +72,8 @@ OPERATOR_ACTIONS = frozenset(
         "kms:GenerateDataKey",
         "kms:Decrypt",
         "logs:FilterLogEvents",
+        "secretsmanager:ListSecrets",  # on "*" only: the CLI finds its stack (LIST_SECRETS)
+        "lambda:GetFunctionConfiguration",  # the rotator's: its log group and policy
     }
 )
 CONSUMER_ACTIONS = frozenset(

@@ -43,7 +43,9 @@ def run_in_terminal(
     timeout: float = 120.0,
 ) -> Screen:
     """`argv` in a `columns`-wide terminal; each (prompt, answer) is typed once `prompt`
-    has appeared (in order), followed by Enter."""
+    has appeared (in order), followed by Enter. An answer to a prompt that hides its input
+    waits until the terminal's echo is off, as a person's typing would: `getpass` flushes
+    what was typed before it turned echo off."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     child_env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}
@@ -57,7 +59,6 @@ def run_in_terminal(
         start_new_session=True,
         preexec_fn=_controlling_terminal,
     )
-    os.close(slave)
     received = b""
     seen = 0
     pending = list(answers)
@@ -76,6 +77,8 @@ def run_in_terminal(
                 while pending and pending[0][0].encode() in received[seen:]:
                     prompt, answer = pending.pop(0)
                     seen = received.index(prompt.encode(), seen) + len(prompt)
+                    if "hidden" in prompt:
+                        _wait_for_no_echo(slave, deadline)
                     os.write(master, answer.encode() + b"\r")
             elif proc.poll() is not None:
                 break
@@ -84,5 +87,13 @@ def run_in_terminal(
             raise AssertionError(f"{argv} did not finish in {timeout}s:\n{received.decode()}")
     finally:
         os.close(master)
+        os.close(slave)
     code = proc.wait(timeout=10)
     return Screen(code, received.decode("utf-8", "replace").replace("\r\n", "\n"))
+
+
+def _wait_for_no_echo(slave: int, deadline: float) -> None:
+    while termios.tcgetattr(slave)[3] & termios.ECHO:
+        if time.monotonic() > deadline:
+            raise AssertionError("the hidden prompt never turned echo off")
+        time.sleep(0.01)
