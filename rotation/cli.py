@@ -562,23 +562,29 @@ def _status_rows(
     ):
         reads = [pool.submit(_status_read, cli, ref, now) for ref in refs]
         pending: set[Future[Any]] = set(reads)
+
+        def trail_of(i: int) -> Future[dict[str, list[AuditEntry]]]:
+            """The trail read of credential i's cloud, started on first need."""
+            cloud = refs[i].cloud
+            if cloud not in trails:
+                wanted = [r for r in refs if r.cloud == cloud]
+                trails[cloud] = trail_pool.submit(
+                    cli.backend(refs[i]).liveness_trail, wanted, since
+                )
+                pending.add(trails[cloud])
+            return trails[cloud]
+
         shown = 0
         while shown < len(refs):
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            pending -= done
-            for i, read in enumerate(reads):  # every read done by now, in `done` or not
+            pending.difference_update(done)
+            for i, read in enumerate(reads):  # start each needed trail read early
                 if read.done() and ops.wants_trail(read.result()):
-                    cloud = refs[i].cloud
-                    if cloud not in trails:
-                        wanted = [r for r in refs if r.cloud == cloud]
-                        trails[cloud] = trail_pool.submit(
-                            cli.backend(refs[i]).liveness_trail, wanted, since
-                        )
-                        pending.add(trails[cloud])
+                    trail_of(i)
             while shown < len(refs) and reads[shown].done():
                 row = reads[shown].result()
                 if ops.wants_trail(row):
-                    trail = trails[refs[shown].cloud]
+                    trail = trail_of(shown)  # done after the loop above: started here
                     if not trail.done():
                         break
                     row = _with_trail(row, trail, now, unread, refs[shown].cloud)
