@@ -466,3 +466,13 @@ def test_suggested_name_is_the_opening_day():
 def test_a_missing_recorded_name_falls_back_to_the_opening_day_not_today():
     late = ctx(key_name="", now=NOW + timedelta(days=9))
     assert re.findall(r'name it "([^"]+)"', text_of(steps(late))) == [NEW_NAME]
+
+
+@pytest.mark.parametrize("notice", NOTICES)
+def test_every_notice_ends_with_the_operator_guide(notice):
+    """A person who never used cio-rotate learns where the guide is, from any notice."""
+    from rotation.runbook import OPERATOR_GUIDE
+
+    n = render(f"{notice}/r2605040900-abcd", ctx(rejection="revoked"))
+    assert n.body.split("\n")[-1] == OPERATOR_GUIDE
+    assert n.body.count(OPERATOR_GUIDE) == 1
