@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import requests
 
-from localcloud.aws_harness import FUNCTION, REGION, AwsHarness, fake_aws_environment
+from localcloud.aws_harness import REGION, AwsHarness, fake_aws_environment
 from localcloud.customerio import FakeCustomerIO
 from rotation import conventions as cv
 from rotation.clock import SimulatedClock
@@ -80,9 +80,6 @@ def served_aws() -> Iterator[ServedAws]:
     try:
         harness = AwsHarness(
             cio=cio, clock=SimulatedClock(datetime.now(UTC).replace(microsecond=0))
-        )
-        harness.lam.update_function_configuration(
-            FunctionName=FUNCTION, Environment={"Variables": {cv.ENV_STACK: STACK}}
         )
         with harness.runtime.active():
             yield ServedAws(endpoint, harness, cio)
