@@ -85,7 +85,7 @@ def test_reports_and_reads_from_monitoring_and_the_data_access_log(monitoring, l
     }
     bodies: list[dict[str, object]] = []
 
-    def entries_list(request):  # type: ignore[no-untyped-def]
+    def entries_list(request):
         from werkzeug import Response
 
         body = json.loads(request.get_data())
