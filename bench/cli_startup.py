@@ -56,7 +56,7 @@ def main() -> None:
 
     from localcloud.aws_harness import REGION, AwsHarness, fake_aws_environment
     from localcloud.customerio import FakeCustomerIO
-    from localcloud.stack_outputs import AWS_LOG_GROUP, aws_outputs
+    from localcloud.stack_outputs import aws_outputs
     from rotation.clock import SimulatedClock
 
     fake_aws_environment()
@@ -75,7 +75,7 @@ def main() -> None:
                 harness.submit(name, cio.new_track_key(str(1000 + i)))
         with tempfile.TemporaryDirectory() as tmp:
             outputs = Path(tmp) / "outputs.json"
-            outputs.write_text(json.dumps(aws_outputs(harness.secrets, log_group=AWS_LOG_GROUP)))
+            outputs.write_text(json.dumps(aws_outputs(harness)))
             env = {
                 **{k: v for k, v in os.environ.items() if not k.startswith("CIO_")},
                 "AWS_ENDPOINT_URL": endpoint,

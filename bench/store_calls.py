@@ -80,7 +80,7 @@ def submit_paths(cio: FakeCustomerIO, rotations: int) -> None:
             )
             overrides = Overrides(session=session, clock=clock, sleep=lambda _: None)
             outputs = Path(tempfile.mkdtemp(prefix="cio-bench-")) / "outputs.json"
-            outputs.write_text(json.dumps(aws_outputs(h.secrets)))
+            outputs.write_text(json.dumps(aws_outputs(h)))
             for i in range(3 * rotations):
                 clock.advance(timedelta(days=77))
                 h.sweep()
@@ -146,8 +146,8 @@ def aws_thousand(cio: FakeCustomerIO, count: int, repeats: int) -> None:
     with mock_aws():
         h = AwsHarness(cio=cio, clock=clock)
         with h.runtime.active():
+            h.provision_many([{"name": f"c{i}", "kind": "webhook_signing"} for i in range(count)])
             for i in range(count):
-                h.provision(f"c{i}", "webhook_signing")
                 h.submit(f"c{i}", f'{{"signing_key": "whsec-bench-key-{i:06d}"}}')
             clock.advance(timedelta(days=1))
             arns = list(h.secrets.values())

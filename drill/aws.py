@@ -52,9 +52,11 @@ def scheduled(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     op.submit(name, first)
     n.notifications()
 
-    n.step("76 days later the daily sweep opens the rotation (14 days before the 90-day deadline)")
-    clock.advance(timedelta(days=76))
-    h.sweep()
+    n.step(
+        "76 days on, the stack's daily sweep schedule (06:00 UTC) opens the rotation "
+        "(14 days before the 90-day deadline)"
+    )
+    h.advance(timedelta(days=76, hours=21))  # EventBridge Scheduler fires the sweeps
     n.notifications()
     since = n.actions()
     op.run("status")
@@ -75,13 +77,11 @@ def scheduled(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     n.notifications()
 
     n.step("The 24-hour grace period passes; the old key still works")
-    clock.advance(timedelta(hours=25))
-    h.sweep()
+    h.advance(timedelta(hours=25))
     n.notifications()
 
     n.step("Nobody deleted it: three days later a reminder")
-    clock.advance(timedelta(days=3))
-    h.sweep()
+    h.advance(timedelta(days=3))
     n.notifications()
 
     n.step("The operator deletes the old key in the dashboard and runs `cio-rotate check`")
@@ -274,6 +274,7 @@ def run(console: Console) -> list[str]:
                 )
                 for scene, count in n.measured.items():
                     console.print(f"operator actions, opening notice to closed ({scene}): {count}")
+                console.print(harness.stack.summary())
                 if leaks:
                     raise SystemExit("a key leaked into a notification or a tag")
                 return n.keys

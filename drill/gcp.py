@@ -3,6 +3,7 @@ functions-framework reached through Pub/Sub CloudEvents, and the local Customer.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,13 @@ from rotation.clock import SimulatedClock
 
 
 def _notices(h: GcpHarness) -> Callable[[], list[Shown]]:
-    return lambda: [Shown(n.subject, n.body, n.urgency) for n in h.notifier.sent]
+    """What reaches a person on GCP: the e-mails Cloud Monitoring sends for the stack's
+    alert policies over the function's log entries (localcloud/monitoring.py)."""
+    return lambda: [Shown(m.subject, m.text, _urgency(m.subject)) for m in h.monitoring.sent]
+
+
+def _urgency(subject: str) -> str:
+    return next((u for u in ("urgent", "action") if subject.startswith(f"[{u}]")), "info")
 
 
 def scheduled(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> None:
@@ -31,32 +38,35 @@ def scheduled(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     op.submit(name, first)
     n.notifications()
 
-    n.step("76 days later the daily sweep (Cloud Scheduler → Pub/Sub) opens the rotation")
-    clock.advance(timedelta(days=76))
-    h.sweep()
+    n.step("76 days on, the daily sweep (Cloud Scheduler → Pub/Sub, 06:00 UTC) opens the rotation")
+    h.advance(timedelta(days=76, hours=21))  # the stack's job fires, Eventarc delivers
     n.notifications()
+    since = n.actions()  # the same scene as on AWS, counted the same way
+    op.run("status")
 
     n.step("The operator pastes a key from the wrong workspace")
+    n.dashboard("creates a Tracking API key, in the wrong workspace (2002), and copies it")
     op.submit(name, n.remember(cio.new_track_key("2002")))
     n.notifications()
 
     n.step("The operator submits the right key: SECRET_VERSION_ADD on the inbox → verify → promote")
+    n.dashboard("creates a Tracking API key in workspace 1001, named as the e-mail says")
     good = n.remember(cio.new_track_key("1001"))
     op.submit(name, good)
     n.note(f"versions/latest now holds {good.fingerprint}: {h.current_value(name) is not None}")
     n.notifications()
 
     n.step("Grace passes, the old key still works; three days later a reminder")
-    clock.advance(timedelta(hours=25))
-    h.sweep()
-    clock.advance(timedelta(days=3))
-    h.sweep()
+    h.advance(timedelta(hours=25))
+    h.advance(timedelta(days=3))
     n.notifications()
 
     n.step("The operator deletes the old key and runs `cio-rotate check`")
+    n.dashboard("deletes the old key (the name, creation day and last 4 the e-mail gives)")
     cio.delete_key(first)
     op.run("check", name)
     n.notifications()
+    n.measure("scheduled", since)
 
 
 def emergency(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> None:
@@ -70,16 +80,24 @@ def emergency(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     clock.advance(timedelta(days=30))
 
     n.step("On-call contains a leak: delete the old key first, then rotate")
+    since = n.actions()
     op.run(
-        "emergency", name, "--reason", "key pasted in a support ticket", "--revoke-first", "--yes"
+        "emergency",
+        name,
+        "--reason",
+        "key pasted in ticket #4521 (don't ask) \u2014 [bold]now[/bold] :smile:",
+        "--revoke-first",
+        "--yes",
     )
     n.notifications()
+    n.dashboard("deletes the old key (step 1 of the e-mail), then creates the new one")
     cio.delete_key(first)
 
     n.step("The operator submits the new key; the rotator confirms the old one is dead")
     op.submit(name, n.remember(cio.new_app_key(("42",))))
     op.run("check", name)
     n.notifications()
+    n.measure("emergency, revoke first", since)
 
 
 def migration(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> None:
@@ -124,13 +142,25 @@ def run(console: Console) -> list[str]:
         emergency(n, harness, cio, clock)
         migration(n, harness, cio, clock)
         emitted = [f"{x.subject} {x.body}" for x in _notices(harness)()]
+        emitted += [json.dumps(e) for e in harness.logging.entries]
         emitted += [str(e) for e in emulator.published]
         leaks = [k for k in n.keys if any(k in text for text in emitted)]
         console.rule("[bold]GCP summary")
         console.print(
-            f"notifications: {len(harness.notifier.sent)}; "
+            f"notices: {len(harness.notifier.sent)}, e-mailed whole by Cloud Monitoring: "
+            f"{len(harness.monitoring.sent)} (dropped: {len(harness.monitoring.dropped)}); "
             f"keys found in notifications or events: {len(leaks)}"
         )
+        sent = {x.notice.split(".")[0] for x in harness.notifier.sent}
+        mailed = {
+            m.labels["notice_id"].split("/")[1].split(".")[0] for m in harness.monitoring.sent
+        }
+        console.print(
+            f"notice kinds e-mailed to a person: {len(sent & mailed)} of {len(sent)} sent"
+        )
+        for scene, count in n.measured.items():
+            console.print(f"operator actions, opening notice to closed ({scene}): {count}")
+        console.print(harness.stack.summary())
         if leaks:
             raise SystemExit("a key leaked into a notification or an event")
         return n.keys

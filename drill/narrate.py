@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
+from rich.text import Text
 
 from drill.operator import Operator
 from rotation.credentials import Credential
@@ -65,7 +66,8 @@ class Narrator:
         self.shown += len(fresh)
         for n in fresh:
             style = {"urgent": "red", "action": "yellow"}.get(n.urgency, "green")
-            self.console.print(Panel(n.body, title=escape(n.subject), border_style=style))
+            # Text, not markup: a reason's `[bold]` or `:smile:` shows as the person wrote it.
+            self.console.print(Panel(Text(n.body), title=escape(n.subject), border_style=style))
 
     def remember(self, credential: Credential) -> Credential:
         self.keys.append(credential.secret)

@@ -45,7 +45,7 @@ class Operator:
     @classmethod
     def for_aws(cls, console: Console, harness: AwsHarness) -> Operator:
         def outputs() -> dict[str, Any]:
-            return aws_outputs(harness.secrets)
+            return aws_outputs(harness)
 
         session = boto3.session.Session(region_name=REGION)
         return cls(
@@ -57,7 +57,7 @@ class Operator:
     @classmethod
     def for_gcp(cls, console: Console, harness: GcpHarness) -> Operator:
         def outputs() -> dict[str, Any]:
-            return gcp_outputs(harness.secrets)
+            return gcp_outputs(harness)
 
         session = requests.Session()
         session.trust_env = False
@@ -77,7 +77,9 @@ class Operator:
         """Run `cio-rotate ARGS`; `typed` is what the operator types at hidden prompts."""
         self.commands += 1
         # Pasteable: every argument quoted for a POSIX shell, and no markup read from it.
-        self.console.print(f"  [bold]$ {escape(shlex.join(['cio-rotate', *args]))}[/]")
+        # What was typed and what the CLI printed, as they are (no emoji codes replaced).
+        command = shlex.join(["cio-rotate", *args])
+        self.console.print(f"  [bold]$ {escape(command)}[/]", emoji=False)
         path = self.dir / "outputs.json"
         path.write_text(json.dumps(self.outputs()))
         result = CliRunner().invoke(
@@ -88,7 +90,7 @@ class Operator:
             env={"COLUMNS": "140", "CIO_ACTOR": "drill-operator", **self.env},
         )
         for line in result.output.rstrip().splitlines():
-            self.console.print(f"    {escape(line)}")
+            self.console.print(f"    {escape(line)}", emoji=False)
         self.console.print(f"    [dim](exit code {result.exit_code})[/]")
         return int(result.exit_code)
 

@@ -46,9 +46,13 @@ class AwsCredentialSecrets:
 
 
 def function_environment(
-    config: StackConfig, topic_arn: pulumi.Input[str], chat_parameter: str | None
+    config: StackConfig,
+    topic_arn: pulumi.Input[str],
+    chat_parameter: str | None,
+    stack: str,
 ) -> dict[str, pulumi.Input[str]]:
-    """The rotator's environment: the calendar (Policy.to_env) and where to notify.
+    """The rotator's environment: the calendar (Policy.to_env), where to notify, and the
+    stack it belongs to (every notice names it, and the commands it prints select it).
 
     The chat webhook URL is never here: only the name of the SSM SecureString holding
     it, which reveals nothing to whoever may read the function's configuration.
@@ -57,6 +61,7 @@ def function_environment(
         **config.schedule.to_env(),
         cv.ENV_SNS_TOPIC_ARN: topic_arn,
         cv.ENV_CLI_NAME: naming.CLI_NAME,
+        cv.ENV_STACK: stack,
     }
     if chat_parameter is not None:
         env[cv.ENV_CHAT_WEBHOOK_PARAMETER] = chat_parameter
@@ -130,14 +135,20 @@ class AwsRotation(pulumi.ComponentResource):
             f"{name}-topic-key",
             f"{prefix} rotation notifications (SNS topic, chat webhook parameter)",
             f"alias/{prefix}-notifications",
-            scope.apply(lambda s: policies.to_json(policies.topic_key_policy(s, chat_parameter))),
+            scope.apply(
+                lambda s: policies.to_json(
+                    policies.topic_key_policy(
+                        s, chat_parameter, topic_arn=s.topic_arn(naming.aws_topic_name(prefix))
+                    )
+                )
+            ),
             child,
         )
 
         # Notifications: operators subscribe by e-mail; chat tools subscribe to the topic.
         self.topic = aws.sns.Topic(
             f"{name}-notifications",
-            name=f"{prefix}-rotation-notifications",
+            name=naming.aws_topic_name(prefix),
             kms_master_key_id=self.topic_key.arn,
             opts=child,
         )
@@ -193,7 +204,7 @@ class AwsRotation(pulumi.ComponentResource):
             # cannot spare it. An operator may still set one as a cost or blast cap.
             reserved_concurrent_executions=cfg.aws.reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables=function_environment(cfg, self.topic.arn, chat_parameter)
+                variables=function_environment(cfg, self.topic.arn, chat_parameter, stack)
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="Text", log_group=self.log_group.name
@@ -239,13 +250,15 @@ class AwsRotation(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.rotator_policy]),
         )
-        # Secrets Manager may invoke the rotator, for secrets of this account only.
+        # Secrets Manager may invoke the rotator for this stack's secrets only (confused
+        # deputy): without source_arn any secret of the account could rotate with it.
         self.permission = aws.lambda_.Permission(
             f"{name}-secretsmanager-invoke",
             action="lambda:InvokeFunction",
             function=self.function.name,
             principal="secretsmanager.amazonaws.com",
             source_account=account_id,
+            source_arn=scope.apply(lambda s: s.managed_secrets),
             opts=child,
         )
 
@@ -408,7 +421,7 @@ class AwsRotation(pulumi.ComponentResource):
             "rotator verifies and consumes them. Applications never read it.",
             kms_key_id=self.secrets_key.arn,
             recovery_window_in_days=recovery,
-            tags=aws_inbox_tags(spec, live_name),
+            tags=aws_inbox_tags(spec, live_name, pulumi.get_stack()),
             opts=child,
         )
         state = aws.secretsmanager.Secret(
@@ -418,7 +431,7 @@ class AwsRotation(pulumi.ComponentResource):
             "the rotator, with compare-and-swap; operators read it for status and history.",
             kms_key_id=self.secrets_key.arn,
             recovery_window_in_days=recovery,
-            tags=aws_state_tags(spec, live_name),
+            tags=aws_state_tags(spec, live_name, pulumi.get_stack()),
             opts=child,
         )
         live = aws.secretsmanager.Secret(
@@ -431,7 +444,7 @@ class AwsRotation(pulumi.ComponentResource):
             # Configuration only, owned by Pulumi: the rotator writes no tags (its state
             # is the state secret), so config changes must reach them: no ignore_changes.
             tags=pulumi.Output.all(inbox.arn, state.arn).apply(
-                lambda a: aws_live_tags(spec, a[0], a[1])
+                lambda a: aws_live_tags(spec, a[0], a[1], pulumi.get_stack())
             ),
             opts=child,
         )

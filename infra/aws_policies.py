@@ -23,6 +23,12 @@ and the operators, so the 90-day hard deadline cannot move outside Pulumi.
 KMS key policies are resource policies: their `"Resource": "*"` means "this
 key", which is why they are exempt from the no-wildcard rule (the policy pack
 checks identity policies only).
+
+Applications read a live secret's AWSCURRENT only (`secretsmanager:VersionStage`,
+and no `secretsmanager:VersionId`, which would name any version); receivers of a
+webhook signing key may also read AWSPREVIOUS, picked by the `kind` tag Pulumi
+alone writes, to accept the old signature during the grace period. SNS's use of
+the topic key is bound to the topic (`kms:EncryptionContext:aws:sns:topicArn`).
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from rotation import conventions as cv
+from rotation.credentials import Kind
 
 PolicyDocument = dict[str, Any]
 
@@ -155,6 +164,18 @@ class AwsScope:
     def via(self, service: str) -> str:
         return f"{service}.{self.region}.amazonaws.com"
 
+    def topic_arn(self, name: str) -> str:
+        """An SNS topic's ARN, known before the topic exists (its key's policy names it)."""
+        return f"arn:{self.partition}:sns:{self.region}:{self.account_id}:{name}"
+
+
+# The encryption context SNS gives KMS for a topic's messages (SNS SSE documentation).
+SNS_TOPIC_CONTEXT = "kms:EncryptionContext:aws:sns:topicArn"
+# Stages an application reads, and the tag that lets webhook receivers read the previous.
+VERSION_STAGE = "secretsmanager:VersionStage"
+VERSION_ID = "secretsmanager:VersionId"
+PREVIOUS_READERS_TAG = f"aws:ResourceTag/{cv.TAG_KIND}"
+
 
 def _statement(
     sid: str,
@@ -252,12 +273,15 @@ def rotator_policy(
             scope,
             scope.managed_secrets,
         ),
-        # Publishing to a KMS-encrypted topic needs the topic key, through SNS only.
+        # Publishing to a KMS-encrypted topic needs the topic key, through SNS only, for
+        # this topic only.
         _statement(
             "TopicKeyViaSns",
             ["kms:Decrypt", "kms:GenerateDataKey"],
             [topic_key_arn],
-            condition={"StringEquals": {"kms:ViaService": scope.via("sns")}},
+            condition={
+                "StringEquals": {"kms:ViaService": scope.via("sns"), SNS_TOPIC_CONTEXT: topic_arn}
+            },
         ),
         _statement("Notify", ["sns:Publish"], [topic_arn]),
         _statement(
@@ -338,23 +362,53 @@ def operator_policy(
 
 
 def consumer_policy(scope: AwsScope, *, secrets_key_arn: str) -> PolicyDocument:
-    """Applications: read the current (and, for webhook receivers, the previous) key of
-    managed secrets and the state documents beside them; never an inbox."""
+    """Applications: the current key of live secrets, and the previous key of webhook
+    signing secrets (receivers accept the old signature during the grace period, which
+    they learn from the live secret's own version stages); never a pending version, an
+    inbox or a state document."""
     return {
         "Version": VERSION,
         "Statement": [
             _statement(
-                "ReadManagedSecrets",
-                ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                "ReadCurrentKeys",
+                ["secretsmanager:GetSecretValue"],
                 [scope.managed_secrets],
+                condition={
+                    "StringEquals": {VERSION_STAGE: cv.AWSCURRENT},
+                    "Null": {VERSION_ID: "true"},
+                },
             ),
-            # Inboxes hold unverified submissions: no application may read one. State
-            # documents hold no key (only where each rotation stands); receivers of
-            # webhooks read the previous signing key's grace deadline from them.
+            # Asking for no stage reads AWSCURRENT, but IAM then sees no VersionStage: a
+            # second statement admits that default form (no stage and no version id).
             _statement(
-                "NeverInboxes",
+                "ReadCurrentKeysByDefault",
+                ["secretsmanager:GetSecretValue"],
+                [scope.managed_secrets],
+                condition={"Null": {VERSION_STAGE: "true", VERSION_ID: "true"}},
+            ),
+            _statement(
+                "ReadPreviousWebhookSigningKeys",
+                ["secretsmanager:GetSecretValue"],
+                [scope.managed_secrets],
+                condition={
+                    "StringEquals": {
+                        VERSION_STAGE: cv.AWSPREVIOUS,
+                        PREVIOUS_READERS_TAG: Kind.WEBHOOK_SIGNING.value,
+                    },
+                    "Null": {VERSION_ID: "true"},
+                },
+            ),
+            # Which version is current and which previous (and their grace labels):
+            # metadata only, no value.
+            _statement(
+                "DescribeLiveSecrets", ["secretsmanager:DescribeSecret"], [scope.managed_secrets]
+            ),
+            # Inboxes hold unverified submissions and state documents the rotator's record:
+            # no application reads either (`<prefix>/*` matches them, so say it).
+            _statement(
+                "NeverInboxesOrState",
                 ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                [scope.inboxes],
+                scope.not_live,
                 effect="Deny",
             ),
             _secrets_key(
@@ -464,24 +518,34 @@ def secrets_key_policy(scope: AwsScope) -> PolicyDocument:
     }
 
 
-def topic_key_policy(scope: AwsScope, chat_parameter: str | None = None) -> PolicyDocument:
+def topic_key_policy(
+    scope: AwsScope, chat_parameter: str | None = None, *, topic_arn: str
+) -> PolicyDocument:
     """The CMK of the notifications: SNS publishers of this account, CloudWatch alarms and
     EventBridge rules of this account (they publish as the service, not as a role), and
     the chat webhook's SSM parameter when one is configured.
+
+    Every use through SNS is bound to the one topic: SNS passes the topic's ARN as the
+    encryption context of each data key, whoever published.
     """
+    this_topic = {SNS_TOPIC_CONTEXT: topic_arn}
     statements: list[dict[str, Any]] = [
         _key_administration(scope),
         _key_use(
             "PublishThroughSns",
             {"AWS": scope.root},
-            {"StringEquals": _via_in_account(scope, "sns")},
+            {"StringEquals": {**_via_in_account(scope, "sns"), **this_topic}},
         ),
-        _key_use("CloudWatchAlarms", _service("cloudwatch"), _from_account(scope.account_id)),
+        _key_use(
+            "CloudWatchAlarms",
+            _service("cloudwatch"),
+            {"StringEquals": {"aws:SourceAccount": scope.account_id, **this_topic}},
+        ),
         # Secrets Manager's RotationFailed events reach the topic through EventBridge.
-        # No condition: the EventBridge documentation gives none for encrypted topics,
-        # and one EventBridge did not send would silently drop every event. Which rules
-        # may publish is the topic policy's job (aws:SourceArn).
-        _key_use("EventBridgeRules", _service("events")),
+        # Only the topic's context: the EventBridge documentation gives no condition of
+        # its own for encrypted topics, and one EventBridge did not send would silently
+        # drop every event. Which rules may publish is the topic policy's job.
+        _key_use("EventBridgeRules", _service("events"), {"StringEquals": this_topic}),
     ]
     if chat_parameter is not None:
         # The chat webhook URL is an SSM SecureString under this key: the deployer

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -99,6 +99,10 @@ class CredentialSpec:
     # `cio-rotate retire NAME` reached RETIRED: Pulumi may delete its secrets. Until then
     # every secret of the credential is protected, so removing the entry fails `pulumi up`.
     retired: bool = False
+    # The cloud that holds it (`cloud: aws|gcp`), or None for `cloud: both`: then each cloud
+    # holds its own credential of that name, with its own key, rotated separately (two
+    # rotations, two keys in the dashboard; suggested key names carry the cloud).
+    cloud: Cloud | None = None
 
     @property
     def protected(self) -> bool:
@@ -208,6 +212,16 @@ class StackConfig:
     def has(self, cloud: Cloud) -> bool:
         return cloud in self.clouds
 
+    def clouds_of(self, spec: CredentialSpec) -> frozenset[Cloud]:
+        """Where a credential is deployed."""
+        return frozenset({spec.cloud}) if spec.cloud is not None else self.clouds
+
+    def on(self, cloud: Cloud) -> StackConfig:
+        """This config with only the credentials deployed on `cloud` (what its component builds)."""
+        return replace(
+            self, credentials=tuple(c for c in self.credentials if cloud in self.clouds_of(c))
+        )
+
 
 _SCHEDULE_BOUNDS: dict[str, tuple[int, int]] = {
     # key: (minimum, maximum); cross-field rules are checked afterwards.
@@ -238,7 +252,15 @@ KNOWN_KEYS: tuple[str, ...] = (
     "gcp_consumer_members",
     "gcp_max_instances",
 )
-_CREDENTIAL_FIELDS = ("name", "kind", "region", "workspace_id", "webhook_endpoint", "retired")
+_CREDENTIAL_FIELDS = (
+    "name",
+    "kind",
+    "region",
+    "cloud",
+    "workspace_id",
+    "webhook_endpoint",
+    "retired",
+)
 
 
 class _Collector:
@@ -495,6 +517,53 @@ def _parse_credentials(raw: Mapping[str, Any], out: _Collector) -> tuple[Credent
     return tuple(specs)
 
 
+def _place_credentials(
+    specs: tuple[CredentialSpec, ...],
+    clouds: frozenset[Cloud],
+    raw: Mapping[str, Any],
+    out: _Collector,
+) -> tuple[CredentialSpec, ...]:
+    """Where each credential lives: `cloud: aws|gcp`, or `both` (a credential of that name
+    on each cloud, each with its own key and rotation); the stack's only cloud by default.
+
+    With both clouds a credential must say which: copying a two-cloud example must not
+    silently double every rotation.
+    """
+    placed: list[CredentialSpec] = []
+    raw_items = raw.get("credentials")
+    items: list[Any] = raw_items if isinstance(raw_items, list) else []
+    index = {item.get("name"): i for i, item in enumerate(items) if isinstance(item, Mapping)}
+    allowed = sorted(c.value for c in clouds) + (["both"] if len(clouds) > 1 else [])
+    for spec in specs:
+        i = index.get(spec.name, 0)
+        item = items[i] if i < len(items) and isinstance(items[i], Mapping) else {}
+        raw_cloud = item.get("cloud")
+        key = f"credentials[{i}].cloud"
+        if raw_cloud in (None, "") and len(clouds) == 1:
+            placed.append(replace(spec, cloud=next(iter(clouds))))
+        elif raw_cloud in (None, ""):
+            if clouds:
+                out.add(
+                    key,
+                    f"{spec.name!r} names no cloud, and the stack deploys to aws and gcp. Say "
+                    "where it lives: aws or gcp (one key, rotated once), or both (a credential "
+                    "of this name on each cloud, each with its own key and rotation).",
+                    f"`pulumi config set --path '{key}' aws` (or gcp, or both).",
+                )
+        elif raw_cloud not in allowed:
+            out.add(
+                key,
+                f"{_describe(raw_cloud)} is not one of {', '.join(allowed)} (the stack's "
+                "`clouds`).",
+                f"`pulumi config set --path '{key}' {allowed[0]}`"
+                if allowed
+                else "set `clouds` first.",
+            )
+        else:
+            placed.append(replace(spec, cloud=None if raw_cloud == "both" else Cloud(raw_cloud)))
+    return tuple(placed)
+
+
 def _parse_schedule(raw: Mapping[str, Any], out: _Collector) -> Schedule:
     defaults = Schedule()
     values = {key: _int(raw, key, getattr(defaults, key), out) for key in _SCHEDULE_BOUNDS}
@@ -711,7 +780,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] = frozenset
     _unknown_keys(raw, out)
     clouds = _parse_clouds(raw, out)
     prefix = _parse_prefix(raw, out)
-    credentials = _parse_credentials(raw, out)
+    credentials = _place_credentials(_parse_credentials(raw, out), clouds, raw, out)
     schedule = _parse_schedule(raw, out)
     emails = _str_list(
         raw, "operator_emails", "oncall@example.com", _EMAIL_RE,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pulumi
 import pulumi_gcp as gcp
+import pulumiverse_time as time
 
 from infra import gcp_iam, naming
 from infra.bundle import GCP_ENTRY_POINT, Bundle
@@ -29,6 +30,7 @@ from infra.metadata import (
 from infra.sweep import GCP_JOB_LIMIT_BYTES, plan_chunks, sweep_event
 from rotation import conventions as cv
 from rotation.metadata import gcp_config_annotations
+from rotation.notify_gcp import NOTICE_FIELD, notice_policy
 
 FUNCTION_RUNTIME = "python312"
 FUNCTION_TIMEOUT_SECONDS = 540  # the maximum for event-driven functions
@@ -68,6 +70,7 @@ class BuildIdentity:
     account: gcp.serviceaccount.Account
     repository: gcp.artifactregistry.Repository
     grants: list[pulumi.Resource]
+    ready: pulumi.Resource  # the wait after the grants: what the build depends on
 
     @property
     def service_account(self) -> pulumi.Output[str]:
@@ -144,6 +147,10 @@ class GcpRotation(pulumi.ComponentResource):
             member=agent.email.apply(gcp_iam.service_agent_member),
             opts=child,
         )
+        # A secret naming the topic is refused until the agent's grant has propagated.
+        agent_can_publish_ready = self._propagated(
+            f"{name}-secretmanager-agent-publishes", [agent_can_publish]
+        )
         self.notifications_topic = gcp.pubsub.Topic(
             f"{name}-notifications",
             project=gc.project,
@@ -199,7 +206,7 @@ class GcpRotation(pulumi.ComponentResource):
         grants = gcp_iam.people_grants(gc.operator_members, gc.consumer_members)
         for spec in cfg.credentials:
             self.credentials[spec.name] = self._credential(
-                name, spec, args, agent_can_publish, grants
+                name, spec, args, agent_can_publish_ready, grants
             )
 
         self.function = self._function(name, args, apis)
@@ -220,7 +227,7 @@ class GcpRotation(pulumi.ComponentResource):
         name: str,
         spec: CredentialSpec,
         args: GcpRotationArgs,
-        agent_can_publish: pulumi.Resource,
+        publisher_ready: pulumi.Resource,
         grants: list[gcp_iam.SecretGrant],
     ) -> GcpCredentialSecrets:
         cfg = args.config
@@ -233,7 +240,7 @@ class GcpRotation(pulumi.ComponentResource):
         # `pulumi up` naming the secret, instead of deleting a key applications still read.
         # `retired: true` (set once `cio-rotate retire` reports RETIRED) lifts it.
         after_agent = pulumi.ResourceOptions(
-            parent=self, depends_on=[agent_can_publish], protect=spec.protected
+            parent=self, depends_on=[publisher_ready], protect=spec.protected
         )
         inbox = gcp.secretmanager.Secret(
             f"{name}-{spec.name}-inbox",
@@ -244,7 +251,7 @@ class GcpRotation(pulumi.ComponentResource):
             ),
             # SECRET_VERSION_ADD on the inbox is how a submission reaches the function.
             topics=topics,
-            labels=gcp_inbox_labels(spec),
+            labels=gcp_inbox_labels(spec, pulumi.get_stack()),
             # The webhook endpoint (a URL: no label can hold it) lives here, not on the live
             # secret: the rotator never writes the inbox's metadata, so Pulumi owns these
             # annotations outright and a config change reaches the rotator on `pulumi up`.
@@ -268,14 +275,14 @@ class GcpRotation(pulumi.ComponentResource):
                 ),
             ),
             topics=topics,
-            labels=gcp_live_labels(spec),
+            labels=gcp_live_labels(spec, pulumi.get_stack()),
             annotations=gcp_live_annotations(naming.gcp_secret_name(project, inbox_id)),
             # The function moves nextRotationTime after each promotion, keeps its state
             # in `cio-state-*` annotations and points the `current`/`previous` aliases
             # at versions; Pulumi sets these once and must never undo them.
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[agent_can_publish],
+                depends_on=[publisher_ready],
                 ignore_changes=["rotation.nextRotationTime", "annotations", "versionAliases"],
                 protect=spec.protected,
             ),
@@ -333,6 +340,7 @@ class GcpRotation(pulumi.ComponentResource):
             cv.ENV_PUBSUB_TOPIC: self.notifications_topic.id,
             "GOOGLE_CLOUD_PROJECT": gc.project,
             cv.ENV_CLI_NAME: naming.CLI_NAME,
+            cv.ENV_STACK: pulumi.get_stack(),
         }
         managed = managed_secrets_env(
             [naming.gcp_secret_name(gc.project, naming.gcp_secret_id(cfg.name_prefix, c.name))
@@ -342,6 +350,7 @@ class GcpRotation(pulumi.ComponentResource):
             env[cv.ENV_MANAGED_SECRETS] = managed
         secret_env, secret_env_ready = self._chat_webhook(name, args)
         builder = self._build_identity(name, cfg, bucket)
+        eventarc_ready = self._eventarc_agent(name, cfg)
         function = gcp.cloudfunctionsv2.Function(
             f"{name}-rotator",
             project=gc.project,
@@ -383,8 +392,10 @@ class GcpRotation(pulumi.ComponentResource):
                 retry_policy="RETRY_POLICY_RETRY",
                 service_account_email=self.trigger_account.email,
             ),
+            # Every grant the build, the trigger and the revision rely on, propagated.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[*apis, *builder.grants, *secret_env_ready]
+                parent=self,
+                depends_on=[*apis, builder.ready, eventarc_ready, *secret_env_ready],
             ),
         )
         # The trigger's identity may invoke this function's service and nothing else.
@@ -467,6 +478,8 @@ class GcpRotation(pulumi.ComponentResource):
             member=self.runtime_account.member,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # The new revision reads the secret as it starts: the grant must have propagated.
+        access_ready = self._propagated(f"{name}-chat-webhook-rotator", [access])
         env = [
             gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs(
                 key=cv.ENV_CHAT_WEBHOOK_URL,
@@ -477,17 +490,18 @@ class GcpRotation(pulumi.ComponentResource):
                 version=version.version,
             )
         ]
-        return env, [version, access]
+        return env, [version, access_ready]
 
     def _build_identity(
         self, name: str, cfg: StackConfig, bucket: gcp.storage.Bucket
     ) -> BuildIdentity:
         """A build service account with exactly what a Cloud Functions build needs.
 
-        Reading the source object (on the bucket), pushing the image (on the stack's own
-        repository) and writing build logs: logging has no narrower scope than the
-        project for writing, the one project-level grant of the stack (the policy pack
-        allows roles/logging.logWriter and nothing else).
+        Reading the source object (on the bucket, and in the copy Cloud Functions makes in
+        its own `gcf-v2-sources-*` bucket: a project-level grant conditioned on that one
+        bucket, since it does not exist before the first deploy), pushing the image (on
+        the stack's own repository) and writing build logs (logging has no narrower scope
+        than the project). See gcp_iam for why each project-level grant is unavoidable.
         """
         assert cfg.gcp is not None
         gc = cfg.gcp
@@ -526,6 +540,20 @@ class GcpRotation(pulumi.ComponentResource):
                 opts=child,
             ),
             gcp.projects.IAMMember(
+                f"{name}-builder-reads-function-sources",
+                project=gc.project,
+                role=gcp_iam.STORAGE_OBJECT_VIEWER,
+                member=account.member,
+                condition=self._project_number(gc.project).apply(
+                    lambda number: gcp.projects.IAMMemberConditionArgs(
+                        **gcp_iam.bucket_condition(
+                            gcp_iam.functions_source_bucket(number, gc.region)
+                        )
+                    )
+                ),
+                opts=child,
+            ),
+            gcp.projects.IAMMember(
                 f"{name}-builder-writes-logs",
                 project=gc.project,
                 role=gcp_iam.LOG_WRITER,
@@ -533,13 +561,66 @@ class GcpRotation(pulumi.ComponentResource):
                 opts=child,
             ),
         ]
-        return BuildIdentity(account=account, repository=repository, grants=grants)
+        ready = self._propagated(f"{name}-builder-grants", grants)
+        return BuildIdentity(account=account, repository=repository, grants=grants, ready=ready)
+
+    def _project_number(self, project: str) -> pulumi.Output[str]:
+        """The project's number (bucket names and service agents carry it, not its id)."""
+        found = gcp.organizations.get_project_output(
+            project_id=project, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        return found.number
+
+    def _eventarc_agent(self, name: str, cfg: StackConfig) -> pulumi.Resource:
+        """Eventarc's service agent, created and granted its role before any trigger exists.
+
+        Enabling the API does not reliably create the agent or grant it in time for a
+        trigger created in the same update ("Permission denied while using the Eventarc
+        Service Agent"): the stack does both, then waits for the grant to propagate.
+        """
+        assert cfg.gcp is not None
+        agent = gcp.projects.ServiceIdentity(
+            f"{name}-eventarc-agent",
+            project=cfg.gcp.project,
+            service=gcp_iam.EVENTARC_SERVICE,
+            opts=self._after_apis,
+        )
+        grant = gcp.projects.IAMMember(
+            f"{name}-eventarc-agent-role",
+            project=cfg.gcp.project,
+            role=gcp_iam.EVENTARC_SERVICE_AGENT,
+            member=agent.email.apply(gcp_iam.service_agent_member),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return self._propagated(f"{name}-eventarc-agent-role", [grant])
+
+    def _propagated(self, name: str, grants: list[pulumi.Resource]) -> pulumi.Resource:
+        """A wait after `grants`, for what needs them in the same update to depend on.
+
+        IAM is eventually consistent; `time.Sleep` waits once when created (and again
+        only when a grant it follows is replaced), as pulumi-gcp's own "Cloudfunctions2
+        Basic Builder" example does before a build.
+        """
+        return time.Sleep(
+            f"{name}-propagated",
+            create_duration=gcp_iam.IAM_PROPAGATION,
+            triggers={
+                f"grant{i}": grant.id
+                for i, grant in enumerate(grants)
+                if isinstance(grant, pulumi.CustomResource)
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=grants),
+        )
 
     def _alerts(self, name: str, cfg: StackConfig) -> None:
-        """The function's structured log entries at WARNING or above page the operators.
+        """Every notice reaches the operators' e-mail, whole; other warnings too.
 
-        A log-match condition, not a log-based metric: Cloud Monitoring answers 404 for
-        a new metric for minutes after it is created, which fails the first `up`.
+        One log-match policy per credential mails its notices (rotation/notify_gcp.py:
+        the function writes each notice as one structured entry, the policy's label
+        extractors carry its text into the documentation). Log-match conditions, not a
+        log-based metric: Cloud Monitoring answers 404 for a new metric for minutes after
+        it is created, which fails the first `up`. A last policy mails what else the
+        function logs at WARNING or above (failures), rate-limited as Monitoring requires.
         """
         assert cfg.gcp is not None
         gc = cfg.gcp
@@ -555,14 +636,42 @@ class GcpRotation(pulumi.ComponentResource):
             )
             for i, email in enumerate(cfg.operator_emails)
         ]
+        where = f"GCP stack {pulumi.get_stack()}, project {gc.project}"
+        for spec in cfg.credentials:
+            policy = notice_policy(function_name, spec.name, where)
+            gcp.monitoring.AlertPolicy(
+                f"{name}-{spec.name}-notices",
+                project=gc.project,
+                display_name=policy.display_name,
+                combiner="OR",
+                conditions=[
+                    gcp.monitoring.AlertPolicyConditionArgs(
+                        display_name=f"a notice for {spec.name}",
+                        condition_matched_log=gcp.monitoring.AlertPolicyConditionConditionMatchedLogArgs(
+                            filter=policy.filter, label_extractors=policy.label_extractors
+                        ),
+                    )
+                ],
+                alert_strategy=gcp.monitoring.AlertPolicyAlertStrategyArgs(
+                    notification_rate_limit=gcp.monitoring.AlertPolicyAlertStrategyNotificationRateLimitArgs(
+                        period=policy.rate_limit_period
+                    ),
+                    auto_close=policy.auto_close,
+                ),
+                notification_channels=[c.name for c in channels],
+                documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
+                    subject=policy.subject, content=policy.content, mime_type="text/markdown"
+                ),
+                opts=self._after_apis,
+            )
         gcp.monitoring.AlertPolicy(
             f"{name}-rotator-alert",
             project=gc.project,
-            display_name=f"{function_name}: warnings or errors",
+            display_name=f"{function_name}: warnings or errors ({where})",
             combiner="OR",
             conditions=[
                 gcp.monitoring.AlertPolicyConditionArgs(
-                    display_name="rotator logged WARNING or above",
+                    display_name="rotator logged WARNING or above, not a notice",
                     condition_matched_log=gcp.monitoring.AlertPolicyConditionConditionMatchedLogArgs(
                         filter=warnings_filter(function_name),
                     ),
@@ -577,9 +686,9 @@ class GcpRotation(pulumi.ComponentResource):
             ),
             notification_channels=[c.name for c in channels],
             documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
-                content="The Customer.io rotator logged a warning or an error. Its log "
-                "entries say which credential and what to do next; the runbook was also "
-                "sent to the notifications topic.",
+                content=f"The Customer.io rotator ({where}) logged a warning or an error that "
+                "is not a notice (those arrive on their own). Its log entries say which "
+                "credential and what failed.",
                 mime_type="text/markdown",
             ),
             opts=self._after_apis,
@@ -587,11 +696,11 @@ class GcpRotation(pulumi.ComponentResource):
 
 
 def warnings_filter(function_name: str) -> str:
-    """The rotator's own log entries at WARNING or above."""
+    """The rotator's own log entries at WARNING or above that are not notices."""
     return (
         'resource.type="cloud_run_revision" '
         f'AND resource.labels.service_name="{function_name}" '
-        "AND severity>=WARNING"
+        f"AND severity>=WARNING AND NOT jsonPayload.{NOTICE_FIELD}.notification_id:*"
     )
 
 

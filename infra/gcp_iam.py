@@ -1,10 +1,22 @@
 """GCP IAM for the rotation, as pure data: roles, permissions and who gets what where.
 
-Every grant is on one resource (a secret, a topic, the function's Cloud Run
-service); nothing is granted on the project. Promoting needs
-`secretmanager.secrets.update` (aliases, annotations, next_rotation_time),
-which no version-level predefined role has, hence a small custom role bound on
-each managed secret only.
+Every grant of the rotation's own accounts is on one resource (a secret, a topic,
+the function's Cloud Run service). Promoting needs `secretmanager.secrets.update`
+(aliases, annotations, next_rotation_time), which no version-level predefined role
+has, hence a small custom role bound on each managed secret only.
+
+Three project-level grants exist because Google offers nothing narrower, each as
+narrow as it allows (the policy pack admits exactly these):
+
+- the build account writes build logs (`logging.logWriter`: no narrower scope);
+- the build account reads the function's source where Cloud Functions gen2 copies
+  it, the bucket `gcf-v2-sources-<PROJECT_NUMBER>-<region>` Google creates during
+  the first deploy (so no bucket-level grant can exist before it): `objectViewer`
+  with an IAM condition naming that one bucket (hashicorp/terraform-provider-google
+  #20571);
+- the Eventarc service agent gets `eventarc.serviceAgent`, which a project new to
+  Eventarc may not have granted yet when the trigger is created (#25294,
+  pulumi/pulumi-gcp#1290).
 """
 
 from __future__ import annotations
@@ -22,6 +34,12 @@ RUN_INVOKER = "roles/run.invoker"
 STORAGE_OBJECT_VIEWER = "roles/storage.objectViewer"  # on the source bucket
 ARTIFACT_WRITER = "roles/artifactregistry.writer"  # on the stack's image repository
 LOG_WRITER = "roles/logging.logWriter"  # on the project: logging has no narrower scope
+EVENTARC_SERVICE_AGENT = "roles/eventarc.serviceAgent"  # the Eventarc agent, on the project
+EVENTARC_SERVICE = "eventarc.googleapis.com"
+# How long a grant takes to reach every Google service. IAM documents "typically two
+# minutes, in rare cases seven or more" (iam/docs/access-change-propagation): the
+# first `up` waits this long after grants a following resource relies on, once.
+IAM_PROPAGATION = "120s"
 
 # What the function does to a credential's two secrets, and nothing more.
 ROTATOR_PERMISSIONS = (
@@ -86,3 +104,22 @@ def people_grants(operators: Sequence[str], consumers: Sequence[str]) -> list[Se
 
 def service_agent_member(email: str) -> str:
     return f"serviceAccount:{email}"
+
+
+def functions_source_bucket(project_number: str, region: str) -> str:
+    """The bucket Cloud Functions gen2 copies a function's source into before the build."""
+    return f"gcf-v2-sources-{project_number}-{region}"
+
+
+def bucket_condition(bucket: str) -> dict[str, str]:
+    """An IAM condition holding for one bucket and its objects, nothing else.
+
+    Storage names resources `projects/_/buckets/B` and `projects/_/buckets/B/objects/O`;
+    the exact match plus the `B/` prefix keeps a look-alike bucket `B-x` out.
+    """
+    resource = f"projects/_/buckets/{bucket}"
+    return {
+        "title": "gcf-v2-sources only",
+        "description": "The Cloud Functions gen2 source bucket of this project and region",
+        "expression": (f'resource.name == "{resource}" || resource.name.startsWith("{resource}/")'),
+    }

@@ -84,6 +84,11 @@ def bootstrap_command(credential: str) -> str:
     return f"{CLI_NAME} submit {credential}"
 
 
+def aws_topic_name(prefix: str) -> str:
+    """The notifications topic: its key's policy names it before it exists."""
+    return f"{prefix}-rotation-notifications"
+
+
 def rotator_function_name(prefix: str) -> str:
     return f"{prefix}-rotator"
 

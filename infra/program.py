@@ -18,7 +18,7 @@ import pulumi.runtime.config as pulumi_config
 
 from infra import naming
 from infra.aws_component import AwsRotation, AwsRotationArgs
-from infra.bundle import REPO_ROOT, build_aws_bundle, build_gcp_bundle
+from infra.bundle import REPO_ROOT, Bundle, build_aws_bundle, build_gcp_bundle
 from infra.config import PROJECT, Cloud, ConfigError, CredentialSpec, StackConfig, parse_config
 from infra.gcp_component import GcpRotation, GcpRotationArgs
 from infra.removal_guard import refuse_unretired_removals
@@ -36,6 +36,10 @@ class BuildOptions:
     build_dir: Path = field(default_factory=lambda: BUILD_DIR)
     now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     chat_webhook_url: pulumi.Output[str] | None = None
+    # Bundles already built from the same sources (the local stack builds them once per
+    # process and redeploys often); None builds them here.
+    aws_bundle: Bundle | None = None
+    gcp_bundle: Bundle | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,12 @@ def build(config: StackConfig, options: BuildOptions | None = None) -> Stack:
     }
     # The rotation calendar, in the one mapping the functions and the CLI read it with
     # (Policy.to_env / Policy.from_env).
-    outputs: dict[str, Any] = {"credentials": credentials, "policy": config.schedule.to_env()}
+    # `stack`: the operator CLI checks a notice's `--stack NAME` against it.
+    outputs: dict[str, Any] = {
+        "credentials": credentials,
+        "policy": config.schedule.to_env(),
+        "stack": pulumi.get_stack(),
+    }
     aws_part: AwsRotation | None = None
     gcp_part: GcpRotation | None = None
 
@@ -68,8 +77,8 @@ def build(config: StackConfig, options: BuildOptions | None = None) -> Stack:
         aws_part = AwsRotation(
             "aws",
             AwsRotationArgs(
-                config=config,
-                bundle=build_aws_bundle(opts.build_dir, opts.repo_root),
+                config=config.on(Cloud.AWS),
+                bundle=opts.aws_bundle or build_aws_bundle(opts.build_dir, opts.repo_root),
                 chat_webhook_url=opts.chat_webhook_url,
             ),
         )
@@ -92,8 +101,8 @@ def build(config: StackConfig, options: BuildOptions | None = None) -> Stack:
         gcp_part = GcpRotation(
             "gcp",
             GcpRotationArgs(
-                config=config,
-                bundle=build_gcp_bundle(opts.build_dir, opts.repo_root),
+                config=config.on(Cloud.GCP),
+                bundle=opts.gcp_bundle or build_gcp_bundle(opts.build_dir, opts.repo_root),
                 now=opts.now,
                 chat_webhook_url=opts.chat_webhook_url,
             ),
@@ -119,6 +128,8 @@ def credential_output(spec: CredentialSpec) -> dict[str, Any]:
         "bootstrap_command": naming.bootstrap_command(spec.name),
         "retired": spec.retired,
     }
+    if spec.cloud is not None:
+        out["cloud"] = spec.cloud.value
     if spec.workspace_id:
         out["workspace_id"] = spec.workspace_id
     if spec.webhook_endpoint:

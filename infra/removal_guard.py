@@ -79,7 +79,8 @@ def removal_problems(config: StackConfig, deployed: Sequence[Deployed]) -> list[
     for credential in deployed:
         if credential.retired:
             continue  # its secrets were unprotected by `retired: true`: Pulumi may delete them
-        kept = config.clouds if credential.name in in_config else frozenset()
+        spec = next((s for s in config.credentials if s.name == credential.name), None)
+        kept = config.clouds_of(spec) if spec is not None else frozenset()
         lost = credential.clouds - kept
         if not lost:
             continue
@@ -129,6 +130,16 @@ def _cloud_dropped(
     name = credential.name
     index = next(i for i, spec in enumerate(config.credentials) if spec.name == name)
     lost_names = " and ".join(sorted(c.value for c in lost))
+    if lost <= config.clouds:  # the stack keeps the cloud; the credential's `cloud` left it
+        key = f"credentials[{index}].cloud"
+        return ConfigProblem(
+            key,
+            f"no longer includes {lost_names}, where credential {name!r} is deployed; "
+            + _protected(name),
+            f"if that was a mistake, put it back: `pulumi config set --path '{key}' both`. To "
+            f"end it on {lost_names}: {_retire_steps(name, str(index))}, and only then change "
+            "its cloud and `pulumi up` again (this deletes its secrets there).",
+        )
     restore = "; ".join(
         f"`pulumi config set --path 'clouds[{len(config.clouds) + i}]' {cloud}`"
         for i, cloud in enumerate(sorted(c.value for c in lost))

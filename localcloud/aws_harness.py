@@ -1,17 +1,17 @@
-"""A whole AWS account on this machine: moto, the rotation Lambda in-process, a fake Customer.io.
+"""A whole AWS account on this machine, running the stack the Pulumi program declares.
 
-Used by the tests and by the drill. Resources are created the way the Pulumi
-program creates them (same tags, an empty live secret, an inbox, rotation
-configured with RotateImmediately=false), so what runs here is what runs there.
+A thin facade over `localcloud.stack.LocalStack` for the tests, benches and drill:
+`provision` adds a credential to the stack config and re-deploys the program (as
+`pulumi up` would), so every secret, tag, schedule and the function's environment
+come from infra/, never from a copy written here.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -21,7 +21,9 @@ from moto.sns.models import sns_backends
 
 from lambdas.aws_rotation import handler as rotator
 from localcloud.aws_runtime import LocalAwsRuntime
+from localcloud.aws_stack import REGION as REGION
 from localcloud.customerio import FakeCustomerIO
+from localcloud.stack import Fired, LocalStack, local_config
 from rotation import conventions as cv
 from rotation.clock import SimulatedClock
 from rotation.credentials import Credential
@@ -29,11 +31,18 @@ from rotation.policy import Policy
 from rotation.state import RotationState
 from rotation.stores.aws import AwsSecretsStore
 from rotation.stores.base import wrap_submission
-from rotation.verify import Verifier, build_session
 
-REGION = "us-east-1"
-FUNCTION = "cio-rotator"
+FUNCTION = "cio-rotator"  # the program's rotator_function_name("cio")
 PREFIX = "cio"  # the Pulumi program's default prefix
+SCHEDULE_KEYS = (
+    "rotation_days",
+    "lead_days",
+    "escalate_days",
+    "reminder_days",
+    "grace_hours",
+    "emergency_grace_minutes",
+    "emergency_deadline_hours",
+)
 
 
 def fake_aws_environment() -> None:
@@ -48,94 +57,96 @@ def fake_aws_environment() -> None:
     )
 
 
-def _empty_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("lambdas/aws_rotation/handler.py", "# deployed by infra/bundle.py\n")
-    return buffer.getvalue()
+def schedule_config(policy: Policy) -> dict[str, int]:
+    """The stack config keys that carry a policy's calendar."""
+    return {key: int(getattr(policy, key)) for key in SCHEDULE_KEYS}
 
 
 @dataclass
 class AwsHarness:
+    """Use inside moto's `mock_aws()` and `runtime.active()`; the stack deploys at the first
+    `provision` (a stack config needs at least one credential)."""
+
     cio: FakeCustomerIO
     clock: SimulatedClock
     policy: Policy = field(default_factory=Policy)
     runtime: LocalAwsRuntime = field(default_factory=LocalAwsRuntime)
     secrets: dict[str, str] = field(default_factory=dict)
-    topic_arn: str = ""
-    function_arn: str = ""
     submitted_secrets: list[str] = field(default_factory=list)
+    credentials: list[dict[str, Any]] = field(default_factory=list)  # the stack config's
 
     def __post_init__(self) -> None:
+        self.runtime.clock = self.clock  # AWS's own dates (LastRotatedDate) in simulated time
+        self.stack = LocalStack(clock=self.clock, cio=self.cio, aws_runtime=self.runtime)
+        # Clients of the same (moto) account, usable before the first deploy too.
         self.sm = boto3.client("secretsmanager", region_name=REGION)
         self.sns = boto3.client("sns", region_name=REGION)
         self.lam = boto3.client("lambda", region_name=REGION)
         self.iam = boto3.client("iam", region_name=REGION)
-        self.topic_arn = self.sns.create_topic(Name="cio-rotation-operators")["TopicArn"]
-        role = self.iam.create_role(
-            RoleName="cio-rotator",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-        )["Role"]["Arn"]
-        self.function_arn = self.lam.create_function(
-            FunctionName=FUNCTION,
-            Runtime="python3.12",
-            Role=role,
-            Handler="lambdas/aws_rotation/handler.handler",
-            Code={"ZipFile": _empty_zip()},
-        )["FunctionArn"]
-        env = {
-            cv.ENV_SNS_TOPIC_ARN: self.topic_arn,
-            **self.cio.env(),
-        }
-        self.rt = rotator.build_runtime(
-            env=env,
-            clock=self.clock,
-            verifier=Verifier(session=build_session(backoff_factor=0.01), env=env),
-        )
-        self.rt.engine.policy = self.policy
-        self.runtime.register(FUNCTION, lambda event, context: rotator.handle(event, self.rt))
 
-    # -- provisioning, as the Pulumi program does it --------------------------------
+    @property
+    def _aws(self) -> Any:
+        if self.stack.aws is None:
+            raise RuntimeError("nothing deployed yet: provision a credential first")
+        return self.stack.aws
 
-    def provision(self, name: str, kind: str, region: str = "us", workspace: str = "") -> str:
-        live_name = f"{PREFIX}/{name}"
-        inbox = self.sm.create_secret(Name=f"{live_name}/inbox")["ARN"]
-        state = self.sm.create_secret(
-            Name=f"{live_name}/state", Tags=[{"Key": cv.TAG_STATE_OF, "Value": live_name}]
-        )["ARN"]
-        tags = {
-            cv.TAG_MANAGED: "true",
-            cv.TAG_CREDENTIAL: name,
-            cv.TAG_KIND: kind,
-            cv.TAG_REGION: region if kind != "webhook_signing" else "",
-            cv.TAG_INBOX: inbox,
-            cv.TAG_STATE: state,
-        }
+    @property
+    def rt(self) -> rotator.Runtime:
+        """The function's warm instance (built from the environment the program declared)."""
+        runtime: rotator.Runtime = self._aws.warm()
+        return runtime
+
+    @rt.setter
+    def rt(self, value: rotator.Runtime) -> None:
+        """Replace the warm instance (tests wiring their own store or verifier)."""
+        self._aws.rt = value
+
+    @property
+    def topic_arn(self) -> str:
+        return str(self.stack.outputs["aws_notifications_topic_arn"])
+
+    @property
+    def function_arn(self) -> str:
+        fn = self._aws.function
+        return str(fn.arn)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """The program's own stack outputs (`pulumi stack output --json`)."""
+        return self.stack.outputs
+
+    # -- pulumi up ------------------------------------------------------------------------
+
+    def provision(
+        self,
+        name: str,
+        kind: str,
+        region: str = "us",
+        workspace: str = "",
+        webhook_endpoint: str = "",
+    ) -> str:
+        """Add the credential to the stack config and re-deploy; returns its live ARN."""
+        spec: dict[str, Any] = {"name": name, "kind": kind}
+        if kind != "webhook_signing":
+            spec["region"] = region
         if workspace:
-            tags[cv.TAG_WORKSPACE] = workspace
-        arn = self.sm.create_secret(
-            Name=live_name, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
-        )["ARN"]
-        self.sm.tag_resource(SecretId=inbox, Tags=[{"Key": cv.TAG_INBOX_OF, "Value": arn}])
-        self.sm.rotate_secret(
-            SecretId=arn,
-            RotationLambdaARN=self.function_arn,
-            RotationRules={"AutomaticallyAfterDays": self.policy.rotation_days},
-            RotateImmediately=False,
-        )
-        self.secrets[name] = str(arn)
-        return str(arn)
+            spec["workspace_id"] = workspace
+        if webhook_endpoint:
+            spec["webhook_endpoint"] = webhook_endpoint
+        self.provision_many([spec])
+        return self.secrets[name]
+
+    def provision_many(self, specs: list[dict[str, Any]]) -> None:
+        """Add credentials (stack config entries) in one `pulumi up`, as a platform team
+        adding many at once would (the benches' thousands)."""
+        names = {s["name"] for s in specs}
+        self.credentials = [c for c in self.credentials if c["name"] not in names] + specs
+        self.stack.up(local_config(self.credentials, ("aws",), schedule_config(self.policy)))
+        self.secrets.update(self.stack.secret_ids())
+
+    def advance(self, duration: timedelta) -> list[Fired]:
+        """Let time pass; AWS fires its schedules and rotations meanwhile."""
+        return self.stack.advance(duration)
 
     # -- what operators and AWS do ------------------------------------------------------
 
@@ -204,6 +215,8 @@ class AwsHarness:
 
     def notifications(self) -> list[dict[str, Any]]:
         """Everything published to the operators' topic, oldest first."""
+        if self.stack.aws is None:
+            return []
         topic = sns_backends[DEFAULT_ACCOUNT_ID][REGION].topics[self.topic_arn]
         out = []
         for _, message, subject, attributes, _ in topic.sent_notifications:

@@ -12,6 +12,15 @@ patches just those two seams of moto's backends (not boto3, not a client):
   the testSecret configuration test against an empty pending version.
 - lambda:Invoke of a registered function runs the handler in-process.
 
+Rotation bookkeeping as DescribeSecret shows it (Secrets Manager API reference,
+DescribeSecret): `LastRotatedDate` is "the most recent date and time that the Secrets
+Manager rotation process was successfully completed", so it moves when all four steps
+succeed and at no other time (not on a failure, not on the configuration test), at
+the runtime's clock (the simulated one when given); `RotationEnabled`, `RotationRules`
+and `LastRotatedDate` appear once rotation is configured. `NextRotationDate` is not
+modelled: when AWS moves it after a rotation completed outside its own process (a
+rotation the rotator resumed) is not documented.
+
 Plus the bookkeeping moto skips: AWSCURRENT moved by UpdateSecretVersionStage
 becomes what GetSecretValue without a stage returns; and PutSecretValue's token
 check and write happen as one step, as in AWS (the state document's
@@ -39,6 +48,8 @@ from moto.secretsmanager.exceptions import (
 )
 from moto.secretsmanager.models import SecretsManagerBackend
 
+from rotation.clock import Clock
+
 Handler = Callable[[dict[str, Any], Any], Any]
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 
@@ -53,9 +64,13 @@ class RotationEvent:
 @dataclass
 class LocalAwsRuntime:
     functions: dict[str, Handler] = field(default_factory=dict)
+    # Where AWS's own timestamps (LastRotatedDate) come from: a
+    # simulated clock makes them follow simulated time, as everything else does.
+    clock: Clock | None = None
     rotation_events: list[RotationEvent] = field(default_factory=list)
     lambda_invocations: int = 0
     errors: list[str] = field(default_factory=list)  # what a failed invocation reported
+    on_rotated: Callable[[str], None] | None = None  # told each secret ARN rotated in full
 
     def register(self, function_name: str, handler: Handler) -> None:
         self.functions[function_name] = handler
@@ -98,6 +113,7 @@ class LocalAwsRuntime:
             if rotation_rules:
                 secret.auto_rotate_after_days = rotation_rules.get("AutomaticallyAfterDays", 0)
                 secret.rotation_enabled = True
+            secret.rotation_requested = True  # DescribeSecret shows the rotation fields
             if not secret.rotation_lambda_arn:
                 raise InvalidRequestException("No Lambda rotation function ARN is associated.")
             for version in secret.versions.values():
@@ -119,7 +135,24 @@ class LocalAwsRuntime:
                 secret.versions.pop(token, None)  # the configuration test leaves nothing behind
             return json.dumps({"ARN": secret.arn, "Name": secret.name, "VersionId": token})
 
+        atomic = threading.RLock()
+
         def update_stage(
+            backend: SecretsManagerBackend,
+            secret_id: str,
+            version_stage: str,
+            remove_from_version_id: str,
+            move_to_version_id: str,
+        ) -> Any:
+            # AWS checks RemoveFromVersionId and moves the label as one step (the
+            # compare-and-swap promotions rely on); moto's check-then-move is not atomic
+            # between threads, so it is made so here, under the same lock as writes.
+            with atomic:
+                return _update_stage(
+                    backend, secret_id, version_stage, remove_from_version_id, move_to_version_id
+                )
+
+        def _update_stage(
             backend: SecretsManagerBackend,
             secret_id: str,
             version_stage: str,
@@ -154,7 +187,6 @@ class LocalAwsRuntime:
             return result
 
         original_put = SecretsManagerBackend.put_secret_value
-        atomic = threading.RLock()
 
         def put_secret_value(
             backend: SecretsManagerBackend,
@@ -222,8 +254,14 @@ class LocalAwsRuntime:
                 )
                 return
         if len(steps) == len(STEPS):
-            secret.last_rotation_date = int(time.time())
+            secret.last_rotation_date = self.now()
+            if self.on_rotated is not None:
+                self.on_rotated(secret.arn)
         self.rotation_events.append(RotationEvent(secret.name, token, "succeeded"))
+
+    def now(self) -> int:
+        """AWS's clock, in the epoch seconds moto keeps."""
+        return int(self.clock.now().timestamp()) if self.clock is not None else int(time.time())
 
     def _handler_for(self, arn: str) -> Handler:
         name = arn.rsplit(":", 1)[-1]

@@ -1,171 +1,175 @@
-"""A GCP project on this machine: the Secret Manager emulator, the Cloud Function under
-functions-framework, Pub/Sub delivery as Eventarc does it, and a fake Customer.io.
+"""A GCP project on this machine, running the stack the Pulumi program declares.
 
-Secrets are created the way the Pulumi program creates them (labels, the inbox
-annotation, the rotation topic on both secrets, a 90-day rotation); the function
-is reached only through CloudEvents carrying real Pub/Sub message envelopes.
+A thin facade over `localcloud.stack.LocalStack`: `provision` adds a credential to
+the stack config and re-deploys the program, so the secrets (labels, annotations,
+topics, rotation), the function's environment and its trigger come from infra/.
+The function is reached only through CloudEvents carrying real Pub/Sub envelopes.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import sys
-import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
-from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import functions_framework
-from flask import Flask
 from google.api_core import exceptions as gexc
 from requests import PreparedRequest, Response
 from requests.adapters import BaseAdapter
 from werkzeug import Request as WerkzeugRequest
 from werkzeug.test import Client as WerkzeugClient
 
+from localcloud.aws_harness import schedule_config
 from localcloud.customerio import FakeCustomerIO
+from localcloud.gcp_stack import (
+    RecordingNotifier,
+    binary_cloud_event,
+    function_app,
+    pubsub_message,
+)
+from localcloud.monitoring import CloudLogging, LocalMonitoring
 from localcloud.secretmanager_emulator import SecretManagerEmulator
+from localcloud.stack import GCP_PROJECT, STACK, Fired, LocalStack, local_config
 from rotation import conventions as cv
 from rotation.clock import SimulatedClock
 from rotation.credentials import Credential
+from rotation.notify_gcp import StructuredLogNotifier, notice_policy
 from rotation.policy import Policy
-from rotation.runbook import Notification
 from rotation.stores.gcp import build_client
-from rotation.verify import RETRY_STATUSES, Verifier, build_session
+from rotation.verify import RETRY_STATUSES, build_session
 
-PROJECT = "cio-test"
-TOPIC = f"projects/{PROJECT}/topics/cio-rotation"
+PROJECT = GCP_PROJECT
+TOPIC = f"projects/{PROJECT}/topics/cio-rotation-events"  # the program's rotation topic
 SUBSCRIPTION = f"projects/{PROJECT}/subscriptions/eventarc-cio-rotator"
-SOURCE = "lambdas/gcp_rotation/main.py"
+FUNCTION_NAME = "cio-rotator"  # naming.rotator_function_name of the default prefix
+WHERE = f"GCP stack {STACK}, project {PROJECT}"  # as infra/gcp_component.py names it
 
-_app: Flask | None = None
-
-
-def function_app() -> tuple[Flask, ModuleType]:
-    """The function as functions-framework serves it (loaded once: it registers routes)."""
-    global _app
-    if _app is None:
-        _app = functions_framework.create_app(  # type: ignore[no-untyped-call]
-            target="handle_event", source=SOURCE, signature_type="cloudevent"
-        )
-    return _app, sys.modules["main"]
-
-
-def pubsub_message(attributes: dict[str, str], data: bytes | dict[str, Any]) -> dict[str, Any]:
-    raw = json.dumps(data).encode() if isinstance(data, dict) else data
-    return {
-        "attributes": attributes,
-        "data": base64.b64encode(raw).decode("ascii"),
-        "messageId": uuid.uuid4().hex[:16],
-        "publishTime": "2026-03-02T09:00:00.000Z",
-    }
-
-
-def binary_cloud_event(message: dict[str, Any]) -> tuple[dict[str, str], bytes]:
-    """What Eventarc POSTs for a Pub/Sub message: ce-* headers, the envelope as body."""
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
-        "ce-source": f"//pubsub.googleapis.com/{TOPIC}",
-        "ce-id": message.get("messageId", uuid.uuid4().hex),
-        "Content-Type": "application/json",
-    }
-    body = json.dumps({"message": message, "subscription": SUBSCRIPTION}).encode()
-    return headers, body
-
-
-class RecordingNotifier:
-    """The operators' channel: records every notice; can be told to fail the next sends."""
-
-    def __init__(self) -> None:
-        self.sent: list[Notification] = []
-        self.fail_next = 0
-
-    def send(self, notification: Notification) -> None:
-        if self.fail_next:
-            self.fail_next -= 1
-            raise RuntimeError("notification channel unavailable")
-        self.sent.append(notification)
+__all__ = [
+    "PROJECT",
+    "SUBSCRIPTION",
+    "TOPIC",
+    "GcpHarness",
+    "InProcessAdapter",
+    "RecordingNotifier",
+    "binary_cloud_event",
+    "function_app",
+    "in_process_client",
+    "in_process_customerio",
+    "pubsub_message",
+]
 
 
 @dataclass
 class GcpHarness:
+    """The stack deploys at the first `provision` (a stack config needs a credential)."""
+
     cio: FakeCustomerIO
     clock: SimulatedClock
     emulator: SecretManagerEmulator
     policy: Policy = field(default_factory=Policy)
     secrets: dict[str, str] = field(default_factory=dict)
-    cursor: int = 0
-    nacked: list[dict[str, Any]] = field(default_factory=list)
-    statuses: list[tuple[str, int]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    credentials: list[dict[str, Any]] = field(default_factory=list)  # the stack config's
 
     def __post_init__(self) -> None:
         self.emulator.clock = self.clock.now
         self.client = build_client(self.emulator.endpoint)
-        self.notifier = RecordingNotifier()
+        self.stack = LocalStack(
+            clock=self.clock, cio=self.cio, emulator=self.emulator, gcp_client=self.client
+        )
         self.app, self.module = function_app()
-        env = self.cio.env()
-        self.rt = self.module.build_runtime(
-            env=env,
-            clock=self.clock,
-            verifier=Verifier(
-                session=build_session(backoff_factor=0.01), env=env, timeout=(0.5, 0.5)
-            ),
-            client=self.client,
-            notifier=self.notifier,
-        )
-        self.rt.engine.policy = self.policy
-        self.module.use_runtime(self.rt)
+        # What reaches a person: the stack's alert policies over the function's log entries.
+        self.monitoring = LocalMonitoring(now=self.clock.now)
+        self.logging = CloudLogging(FUNCTION_NAME, self.monitoring)
 
-    # -- provisioning, as the Pulumi program does it --------------------------------
+    @property
+    def _gcp(self) -> Any:
+        if self.stack.gcp is None:
+            raise RuntimeError("nothing deployed yet: provision a credential first")
+        return self.stack.gcp
 
-    def provision(self, name: str, kind: str, region: str = "us", workspace: str = "") -> str:
-        parent = f"projects/{PROJECT}"
-        live = f"{parent}/secrets/{name}"
-        inbox = self.client.create_secret(
-            request={
-                "parent": parent,
-                "secret_id": f"{name}-inbox",
-                "secret": {
-                    "replication": {"automatic": {}},
-                    "topics": [{"name": TOPIC}],
-                    "annotations": {cv.GCP_ANNOTATION_INBOX_OF: live},
-                },
-            }
-        ).name
-        labels = {
-            cv.GCP_LABEL_MANAGED: "true",
-            cv.GCP_LABEL_CREDENTIAL: name,
-            cv.GCP_LABEL_KIND: kind,
-        }
+    @property
+    def rt(self) -> Any:
+        """The function's runtime (built from the environment the program declared)."""
+        return self._gcp.rt
+
+    @rt.setter
+    def rt(self, value: Any) -> None:
+        """Replace the function's runtime (tests wiring their own store or verifier)."""
+        self._gcp.rt = value
+        self.module.use_runtime(value)
+
+    @property
+    def notifier(self) -> RecordingNotifier:
+        notifier: RecordingNotifier = self._gcp.notifier
+        return notifier
+
+    @property
+    def cursor(self) -> int:
+        return int(self._gcp.cursor)
+
+    @cursor.setter
+    def cursor(self, value: int) -> None:
+        """Skip messages (a test losing an event): Eventarc reads on from here."""
+        self._gcp.cursor = value
+
+    @property
+    def nacked(self) -> list[dict[str, Any]]:
+        return list(self._gcp.nacked)
+
+    @property
+    def statuses(self) -> list[tuple[str, int]]:
+        return list(self._gcp.statuses)
+
+    @property
+    def errors(self) -> list[str]:
+        return list(self._gcp.errors)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """The program's own stack outputs (`pulumi stack output --json`)."""
+        return self.stack.outputs
+
+    # -- pulumi up ------------------------------------------------------------------------
+
+    def provision(
+        self,
+        name: str,
+        kind: str,
+        region: str = "us",
+        workspace: str = "",
+        webhook_endpoint: str = "",
+    ) -> str:
+        """Add the credential to the stack config and re-deploy; returns its live name."""
+        spec: dict[str, Any] = {"name": name, "kind": kind}
         if kind != "webhook_signing":
-            labels[cv.GCP_LABEL_REGION] = region
+            spec["region"] = region
         if workspace:
-            labels[cv.GCP_LABEL_WORKSPACE] = workspace
-        period = timedelta(days=self.policy.rotation_days)
-        self.client.create_secret(
-            request={
-                "parent": parent,
-                "secret_id": name,
-                "secret": {
-                    "replication": {"automatic": {}},
-                    "labels": labels,
-                    "annotations": {cv.GCP_ANNOTATION_INBOX: inbox},
-                    "topics": [{"name": TOPIC}],
-                    "rotation": {
-                        "next_rotation_time": self.clock.now() + period,
-                        "rotation_period": period,
-                    },
-                },
-            }
-        )
-        self.secrets[name] = live
-        self.pump()
-        return live
+            spec["workspace_id"] = workspace
+        if webhook_endpoint:
+            spec["webhook_endpoint"] = webhook_endpoint
+        self.provision_many([spec])
+        return self.secrets[name]
+
+    def provision_many(self, specs: list[dict[str, Any]]) -> None:
+        """Add credentials (stack config entries) in one `pulumi up`, as a platform team
+        adding many at once would (the benches' thousands)."""
+        names = {s["name"] for s in specs}
+        self.credentials = [c for c in self.credentials if c["name"] not in names] + specs
+        self.stack.up(local_config(self.credentials, ("gcp",), schedule_config(self.policy)))
+        self.secrets.update(self.stack.secret_ids())
+        # The function writes each notice to its log, where the credential's alert policy
+        # (the one infra/gcp_component.py declares) e-mails it.
+        self._gcp.notifier.log = StructuredLogNotifier(stream=self.logging)
+        known = {p.display_name for p in self.monitoring.policies}
+        for spec in specs:
+            policy = notice_policy(FUNCTION_NAME, spec["name"], WHERE)
+            if policy.display_name not in known:
+                self.monitoring.add_policy(policy)
+
+    def advance(self, duration: timedelta) -> list[Fired]:
+        """Let time pass; GCP fires its jobs and rotation times, Pub/Sub delivers."""
+        return self.stack.advance(duration)
 
     # -- what operators, Pub/Sub and Secret Manager do ------------------------------------
 
@@ -181,47 +185,15 @@ class GcpHarness:
 
     def deliver(self, message: dict[str, Any], structured: bool = False) -> int:
         """One Eventarc delivery to the function; 2xx acknowledges, anything else retries."""
-        headers, body = binary_cloud_event(message)
-        with self.app.test_client() as client:
-            if structured:
-                envelope = {
-                    "specversion": "1.0",
-                    "type": headers["ce-type"],
-                    "source": headers["ce-source"],
-                    "id": headers["ce-id"],
-                    "datacontenttype": "application/json",
-                    "data": json.loads(body),
-                }
-                response = client.post(
-                    "/",
-                    data=json.dumps(envelope),
-                    headers={"Content-Type": "application/cloudevents+json"},
-                )
-            else:
-                response = client.post("/", data=body, headers=headers)
-        kind = message.get("attributes", {}).get("eventType", "action")
-        self.statuses.append((kind, response.status_code))
-        if response.status_code >= 300:
-            self.nacked.append(message)
-            self.errors.append(response.get_data(as_text=True))  # what the crash handler shows
-        return response.status_code
+        return int(self._gcp.deliver(message, structured))
 
     def pump(self) -> list[tuple[str, int]]:
         """Deliver everything published to the rotation topic since the last pump."""
-        out = []
-        while self.cursor < len(self.emulator.published):
-            entry = self.emulator.published[self.cursor]
-            self.cursor += 1
-            if entry["topic"] != TOPIC:
-                continue
-            message = entry["message"]
-            out.append((message["attributes"]["eventType"], self.deliver(message)))
-        return out
+        return list(self._gcp.pump())
 
     def redeliver(self) -> list[int]:
         """Pub/Sub retrying what the function did not acknowledge."""
-        pending, self.nacked = self.nacked, []
-        return [self.deliver(m) for m in pending]
+        return list(self._gcp.redeliver())
 
     def action(self, doc: dict[str, Any]) -> int:
         return self.deliver(pubsub_message({}, doc))

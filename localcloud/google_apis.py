@@ -47,7 +47,11 @@ class GoogleApis(BaseAdapter):
             if "logs" in self.deny:
                 return _answer(request, 403, _denied("logging.logEntries.list"))
             self.queries.append(body)
-            newest_first = sorted(self.entries, key=lambda e: e["n"], reverse=True)
+            # Cloud Logging gives every entry an insertId (unique per log): kept as stored.
+            entries = [{"insertId": f"{e['n']:08x}-fake", **e} for e in self.entries]
+            if body.get("orderBy") == "timestamp asc":
+                return _answer(request, 200, {"entries": entries})
+            newest_first = sorted(entries, key=lambda e: e["n"], reverse=True)
             return _answer(request, 200, {"entries": newest_first})
         return _answer(request, 404, {"error": {"code": 404, "message": path}})
 

@@ -1,52 +1,45 @@
-"""The `pulumi stack output --json` document for a local account, as the CLI reads it.
+"""The `pulumi stack output --json` document of a local stack, as the CLI reads it.
 
-One builder for the CLI tests and the drill, so both point `cio-rotate` at the
-local cloud exactly the way a platform engineer's saved outputs file would.
+The program's own outputs (infra/program.py), as the deployed LocalStack resolved
+them: the CLI tests, the benches and the drill point `cio-rotate` at the local
+cloud exactly the way a platform engineer's saved outputs file would.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Protocol
 
-from localcloud.aws_harness import FUNCTION, PREFIX
-from localcloud.gcp_harness import TOPIC
+from infra import naming
 
-AWS_LOG_GROUP = f"/aws/lambda/{FUNCTION}"
+AWS_LOG_GROUP = naming.rotator_log_group_name("cio")  # the program's, with its default prefix
 
 
-def aws_outputs(secrets: dict[str, str], log_group: str | None = None) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "credentials": {
-            name: {
-                "kind": "",  # informational in the outputs; the CLI reads the secret's tags
-                "region": "",
-                "bootstrap_command": f"cio-rotate submit {name}",
-                "aws_secret_arn": arn,
-                "aws_secret_name": f"{PREFIX}/{name}",
-                "aws_inbox_name": f"{PREFIX}/{name}/inbox",
-            }
-            for name, arn in secrets.items()
-        },
-        "aws_rotator_function_name": FUNCTION,
-        "aws_operator_role_arn": "arn:aws:iam::123456789012:role/cio-operator",
-    }
-    if log_group:
-        doc["aws_rotator_log_group"] = log_group
+class Deployed(Protocol):
+    @property
+    def outputs(self) -> dict[str, Any]: ...
+
+
+def stack_outputs(deployed: Deployed) -> dict[str, Any]:
+    """The outputs as JSON would carry them (a copy: the CLI may not change the stack's)."""
+    doc: dict[str, Any] = json.loads(json.dumps(deployed.outputs))
     return doc
 
 
-def gcp_outputs(secrets: dict[str, str]) -> dict[str, Any]:
-    return {
-        "credentials": {
-            name: {
-                "kind": "",
-                "region": "",
-                "bootstrap_command": f"cio-rotate submit {name}",
-                "gcp_secret_version": f"{live}/versions/latest",
-                "gcp_inbox_secret": f"{live}-inbox",
-            }
-            for name, live in secrets.items()
-        },
-        "gcp_rotation_topic": TOPIC,
-        "gcp_function_name": "cio-rotator",
-    }
+def aws_outputs(deployed: Deployed) -> dict[str, Any]:
+    return stack_outputs(deployed)
+
+
+def gcp_outputs(deployed: Deployed) -> dict[str, Any]:
+    return stack_outputs(deployed)
+
+
+def both_outputs(aws: Deployed, gcp: Deployed) -> dict[str, Any]:
+    """One stack on both clouds: the document `pulumi stack output --json` prints for it
+    (the local clouds deploy one program each; a real stack holds both in one)."""
+    a, g = stack_outputs(aws), stack_outputs(gcp)
+    credentials: dict[str, dict[str, Any]] = {}
+    for doc in (a, g):
+        for name, entry in doc.get("credentials", {}).items():
+            credentials.setdefault(name, {}).update(entry)
+    return {**a, **g, "credentials": credentials}

@@ -54,6 +54,13 @@ RESOURCE_POLICY_PROPS: dict[str, str] = {
     "aws:iam/role:Role": "assumeRolePolicy",
 }
 AWS_LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
+# A managed policy can be attached to any principal, so its reading of secrets is bound to
+# the stages applications may read: AWSCURRENT, and AWSPREVIOUS only for secrets a tag
+# condition picks (webhook signing keys, whose receivers accept the old signature).
+AWS_MANAGED_POLICY = "aws:iam/policy:Policy"
+CONSUMER_STAGES = frozenset({"AWSCURRENT", "AWSPREVIOUS"})
+VERSION_STAGE_KEY = "secretsmanager:VersionStage"
+VERSION_ID_KEY = "secretsmanager:VersionId"
 
 # Managed policies that make a principal an administrator of the account, or of IAM.
 ADMIN_POLICY_NAMES = frozenset({"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"})
@@ -71,9 +78,23 @@ GCP_ADMIN_ROLES = frozenset(
         "roles/resourcemanager.projectIamAdmin",
     }
 )
-# The one project-level grant allowed: writing logs (logging has no narrower scope for
-# it, and it lets nothing be read), needed by the function's own build account.
-PROJECT_WIDE_ALLOWED_ROLES = frozenset({"roles/logging.logWriter"})
+# The project-level grants allowed, each only in the one shape Google leaves no narrower
+# form of (see infra/gcp_iam.py for why each exists):
+# - writing logs (logging has no narrower scope; it lets nothing be read), for the build;
+# - reading objects, conditioned on Cloud Functions' own `gcf-v2-sources-<N>-<region>`
+#   bucket, which Google creates during the first deploy (no bucket grant can exist yet);
+# - the Eventarc service agent's own role, to the Eventarc service agent only.
+LOG_WRITER_ROLE = "roles/logging.logWriter"
+SOURCES_READER_ROLE = "roles/storage.objectViewer"
+EVENTARC_AGENT_ROLE = "roles/eventarc.serviceAgent"
+PROJECT_WIDE_ALLOWED_ROLES = frozenset({LOG_WRITER_ROLE, SOURCES_READER_ROLE, EVENTARC_AGENT_ROLE})
+_SOURCES_CONDITION = re.compile(
+    r'resource\.name == "projects/_/buckets/(gcf-v2-sources-\d+-[a-z0-9-]+)" \|\| '
+    r'resource\.name\.startsWith\("projects/_/buckets/\1/"\)'
+)
+_EVENTARC_AGENT = re.compile(
+    r"serviceAccount:service-\d+@gcp-sa-eventarc\.iam\.gserviceaccount\.com"
+)
 
 GCP_PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
 
@@ -228,17 +249,34 @@ def no_wildcard_resources(resource_type: str, props: Mapping[str, Any]) -> list[
     return problems
 
 
+def _allowed_project_grant(resource_type: str, props: Mapping[str, Any]) -> bool:
+    """One of the three project-level grants Google leaves no narrower form of, exactly."""
+    if resource_type != "gcp:projects/iAMMember:IAMMember":
+        return False  # a binding or policy replaces others' members; never allowed
+    role, member = props.get("role"), str(props.get("member", ""))
+    condition = _mapping(props.get("condition"))
+    if role == LOG_WRITER_ROLE:
+        return not condition
+    if role == SOURCES_READER_ROLE:
+        return _SOURCES_CONDITION.fullmatch(str(condition.get("expression", ""))) is not None
+    if role == EVENTARC_AGENT_ROLE:
+        return _EVENTARC_AGENT.fullmatch(member) is not None
+    return False
+
+
 def no_project_wide_grants(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    """GCP grants are made on single resources, never on a project, folder or organization
-    (except writing logs: PROJECT_WIDE_ALLOWED_ROLES, granted through a member, not a policy).
+    """GCP grants are made on single resources, never on a project, folder or organization,
+    except PROJECT_WIDE_ALLOWED_ROLES in the one shape each is allowed (a member, not a
+    policy; object reading only on the Cloud Functions source bucket; the Eventarc role
+    only to its agent).
     """
     if resource_type in PROJECT_WIDE_GRANT_TYPES:
-        role = props.get("role", "roles")
-        if resource_type.endswith("/iAMMember:IAMMember") and role in PROJECT_WIDE_ALLOWED_ROLES:
+        if _allowed_project_grant(resource_type, props):
             return []
+        role = props.get("role", "roles")
         return [
             f"{resource_type} grants {role} on a whole project/folder/organization; bind it on "
-            "the secret, topic or service instead."
+            "the secret, topic, bucket or service instead."
         ]
     return []
 
@@ -385,6 +423,81 @@ def no_credentials_in_function_env(resource_type: str, props: Mapping[str, Any])
     return problems
 
 
+def _reads_secret_values(stmt: Mapping[str, Any]) -> bool:
+    actions = [str(a).lower() for a in _items(stmt.get("Action"))]
+    return "NotAction" in stmt or any(
+        re.fullmatch(a.replace("*", ".*"), "secretsmanager:getsecretvalue") for a in actions
+    )
+
+
+def _condition_values(stmt: Mapping[str, Any], key: str) -> set[str] | None:
+    """The values `key` is held to by StringEquals (None: not held by it at all)."""
+    for operator, pairs in _mapping(stmt.get("Condition")).items():
+        if operator == "StringEquals" and key in _mapping(pairs):
+            return {str(v) for v in _items(_mapping(pairs)[key])}
+    return None
+
+
+def _default_stage_only(stmt: Mapping[str, Any]) -> bool:
+    """Neither a stage nor a version id in the request: Secrets Manager reads AWSCURRENT."""
+    nulls = _mapping(_mapping(stmt.get("Condition")).get("Null"))
+    return all(str(nulls.get(k)).lower() == "true" for k in (VERSION_STAGE_KEY, VERSION_ID_KEY))
+
+
+def _tag_conditioned(stmt: Mapping[str, Any]) -> bool:
+    return any(
+        str(key).startswith(("aws:ResourceTag/", "secretsmanager:ResourceTag/"))
+        for operator, pairs in _mapping(stmt.get("Condition")).items()
+        if operator == "StringEquals"
+        for key in _mapping(pairs)
+    )
+
+
+def consumers_read_current_only(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """A managed policy reads secret values only at AWSCURRENT (and AWSPREVIOUS only of
+    secrets a resource-tag condition picks): never AWSPENDING, never any version."""
+    if resource_type != AWS_MANAGED_POLICY:
+        return []
+    problems: list[str] = []
+    for i, stmt in enumerate(_statements(props.get("policy"))):
+        if stmt.get("Effect") != "Allow" or not _reads_secret_values(stmt):
+            continue
+        sid = stmt.get("Sid", f"#{i}")
+        stages = _condition_values(stmt, VERSION_STAGE_KEY)
+        if stages is None and _default_stage_only(stmt):
+            continue
+        if not stages or not stages <= CONSUMER_STAGES:
+            problems.append(
+                f"statement {sid} reads secret values without a StringEquals "
+                f"{VERSION_STAGE_KEY} of AWSCURRENT: applications read the current key only."
+            )
+        elif "AWSPREVIOUS" in stages and not _tag_conditioned(stmt):
+            problems.append(
+                f"statement {sid} reads AWSPREVIOUS of every secret; bind it with a resource "
+                "tag condition to the webhook signing keys."
+            )
+    return problems
+
+
+def service_permissions_name_their_source(
+    resource_type: str, props: Mapping[str, Any]
+) -> list[str]:
+    """A Lambda permission for an AWS service names the resource that may invoke
+    (sourceArn) and its account: otherwise any secret, rule or bucket of the service may."""
+    if resource_type != AWS_LAMBDA_PERMISSION:
+        return []
+    principal = str(props.get("principal", ""))
+    if not principal.endswith(".amazonaws.com"):
+        return []
+    missing = [k for k in ("sourceArn", "sourceAccount") if not props.get(k)]
+    if missing:
+        return [
+            f"the permission lets {principal} invoke the function without {' or '.join(missing)}"
+            ": any resource of that service could invoke it (confused deputy)."
+        ]
+    return []
+
+
 VALIDATORS: dict[str, tuple[str, Validator]] = {
     "rotation-at-most-90-days": (
         "Secrets rotate at least every 90 days (AWS SecretRotation, GCP rotation_period).",
@@ -425,5 +538,13 @@ VALIDATORS: dict[str, tuple[str, Validator]] = {
     "no-credentials-in-function-env": (
         "No function environment variable looks like a credential or a webhook URL.",
         no_credentials_in_function_env,
+    ),
+    "aws-consumers-read-current-only": (
+        "Managed policies read secret values at AWSCURRENT only (AWSPREVIOUS by tag).",
+        consumers_read_current_only,
+    ),
+    "aws-service-permissions-name-their-source": (
+        "Lambda permissions for AWS services carry sourceArn and sourceAccount.",
+        service_permissions_name_their_source,
     ),
 }

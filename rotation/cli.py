@@ -59,6 +59,8 @@ from rotation.operator.config import (
     load_config,
     shell_policy_variables,
 )
+from rotation.origin import Origin
+from rotation.state import REASON_MAX, reason_problem
 
 EPILOG = (
     "Exit codes: 0 done; 1 aborted at a confirmation prompt; 2 usage error (a flag, an "
@@ -74,7 +76,7 @@ quiet_sdk_loggers()  # the SDKs log PutSecretValue parameters (the key) at DEBUG
 
 # Options of the main callback: moved in front of the command wherever they are typed.
 GLOBAL_VALUE_OPTIONS = frozenset(
-    {"--outputs", "--region", "--function", "--log-group", "--cloud", "--output"}
+    {"--outputs", "--region", "--function", "--log-group", "--cloud", "--stack", "--output"}
 )
 GLOBAL_FLAGS = frozenset({"--json"})
 MAX_TIMEOUT = 3600.0
@@ -248,6 +250,7 @@ class Cli:
     overrides: Overrides
     as_json: bool = False
     outputs_origin: str = "--outputs"
+    stack: str | None = None
     _config: OperatorConfig | None = None
 
     @property
@@ -260,6 +263,16 @@ class Cli:
                 log_group=self.log_group,
                 outputs_origin=self.outputs_origin,
             )
+            found = self._config.stack or os.environ.get(cv.ENV_STACK, "")
+            if self.stack and found and self.stack != found:
+                # Typed as printed by a notice of another stack: never act on this one.
+                raise ConfigError(
+                    f"--stack {self.stack} does not match the stack of {self._config.source}, "
+                    f"which is {found!r}. Point the CLI at the outputs of stack {self.stack} "
+                    f"(`pulumi stack output --stack {self.stack} --json > outputs.json`, then "
+                    "--outputs outputs.json or CIO_OUTPUTS), or pass --stack "
+                    f"{found}."
+                )
             ignored = shell_policy_variables()
             if ignored and not self.as_json:
                 names = ", ".join(ignored)
@@ -424,6 +437,13 @@ def main(
     cloud: Annotated[
         str | None, typer.Option(help="aws or gcp, for a credential managed on both.")
     ] = None,
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            help="The Pulumi stack the command is meant for (notices print it); refused "
+            "if the outputs file is another stack's."
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Machine-readable output (same as --output json).")
     ] = False,
@@ -438,7 +458,7 @@ def main(
     """Rotate Customer.io credentials kept in AWS Secrets Manager / GCP Secret Manager."""
     overrides = ctx.obj if isinstance(ctx.obj, Overrides) else Overrides()
     json_mode = as_json or output == "json"
-    cli = Cli(outputs, region, function, log_group, cloud, overrides, json_mode)
+    cli = Cli(outputs, region, function, log_group, cloud, overrides, json_mode, stack=stack)
     if ctx.get_parameter_source("outputs") is ParameterSource.ENVIRONMENT:
         cli.outputs_origin = ENV_OUTPUTS
     ctx.obj = cli
@@ -553,6 +573,8 @@ def _cells(r: ops.CredentialStatus) -> list[tuple[str, str]]:
     )
     if r.phase in ("retiring", "retired"):
         opened = f"{r.phase} ({r.rotation_id or 'end of life'}) since {ops.when(r.opened_at)}"
+    if r.reason and opened != "-":
+        opened += f"; reason: {r.reason}"  # as written: the consoles read no markup
     nxt = ops.when(r.next_rotation)
     if r.native_deadline:
         nxt += f" (AWS deadline {ops.when(r.native_deadline)})"
@@ -805,6 +827,7 @@ def emergency(
             "an emergency needs a reason (it goes into the audit trail and the notices).",
             "Add e.g. --reason 'key seen in a CI log'.",
         )
+    _check_reason(cli, reason)
     if bool(name) == all_:
         _fail(
             cli,
@@ -838,9 +861,17 @@ def emergency(
         with _errors(cli):
             ref = refs[0]
             summary = cli.backend(ref).invoke(ref, cv.ACTION_EMERGENCY, **event)
-        _report(cli, ops.emergency_result(summary, ref.name))
+            outcome = ops.emergency_result(summary, ref.name)  # a refusal is an error
+        _report(cli, outcome)
         return
     _emergency_all(cli, refs, event, reason)
+
+
+def _check_reason(cli: Cli, reason: str) -> None:
+    """Reasons are recorded as written, up to a limit: a longer one is refused, never cut."""
+    problem = reason_problem(reason)
+    if problem:
+        _bad_value(cli, "--reason", problem, f"Shorten it to at most {REASON_MAX} characters.")
 
 
 def _emergency_all(cli: Cli, refs: list[CredentialRef], event: dict[str, Any], reason: str) -> None:
@@ -952,6 +983,7 @@ def retire(
             "a retirement needs a reason (it goes into the audit trail and the notices).",
             "Add e.g. --reason 'moved to the private key billing-private'.",
         )
+    _check_reason(cli, reason)
     with _errors(cli):
         ref = cli.ref(name)
         backend = cli.backend(ref)
@@ -1033,7 +1065,9 @@ def runbook_cmd(
     with _errors(cli):
         ref = cli.ref(name)
         snap = cli.backend(ref).snapshot(ref)
-        outcome = ops.runbook_text(snap, cli.clock.now(), cli.config.policy)
+        # Its commands carry --cloud and --stack, like the notices', so they can be pasted.
+        origin = Origin(ref.cloud, cli.config.stack or os.environ.get(cv.ENV_STACK, ""))
+        outcome = ops.runbook_text(snap, cli.clock.now(), cli.config.policy, origin)
     _report(cli, outcome)
 
 
@@ -1050,6 +1084,97 @@ def check(
         backend.invoke(ref, cv.ACTION_RECONCILE)
         outcome = ops.check_result(backend.snapshot(ref), cli.clock.now())
     _report(cli, outcome)
+
+
+# -- evidence ------------------------------------------------------------------------------
+
+EVIDENCE_FORMATS = ("json", "csv", "html")
+
+
+def _writable(cli: Cli, path: str) -> None:
+    """Refuse an --out that cannot be written before reading any cloud (nothing is created)."""
+    target = os.path.abspath(path)
+    parent = os.path.dirname(target)
+    problem = ""
+    if os.path.isdir(target):
+        problem = "is a directory"
+    elif not os.path.isdir(parent):
+        problem = f"its directory {parent} does not exist"
+    elif not os.access(parent, os.W_OK) or (
+        os.path.exists(target) and not os.access(target, os.W_OK)
+    ):
+        problem = "is not writable by you"
+    if problem:
+        _bad_value(
+            cli, "--out", f"{path} {problem}.", "Give a file path in a directory you can write."
+        )
+
+
+@app.command(epilog=EPILOG)
+def evidence(
+    ctx: typer.Context,
+    since: Annotated[
+        str,
+        typer.Option(help="Start of the period: YYYY-MM-DD (UTC) or an ISO 8601 timestamp."),
+    ],
+    until: Annotated[
+        str | None,
+        typer.Option(help="End of the period (a date includes that day; default: now)."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="json (default), csv or html.")] = "json",
+    out_file: Annotated[
+        str | None, typer.Option("--out", help="Write the report to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Audit evidence for every managed credential over a period, from the audit trail:
+    rotations, who, verified when, old key refused when, late ones, emergencies, gaps."""
+    from rotation.evidence.collect import collect
+    from rotation.evidence.period import BadPeriod, period_of
+    from rotation.evidence.render import render
+
+    cli = _cli(ctx)
+    if fmt not in EVIDENCE_FORMATS:
+        _bad_value(cli, "--format", f"{fmt!r} is not a report format.", "Use json, csv or html.")
+    now = cli.clock.now()
+    try:
+        period = period_of(since, until, now)
+    except BadPeriod as e:
+        _fail(cli, "bad_value", EXIT_USAGE, str(e), e.fix, field=e.option)
+    if out_file is not None:
+        _writable(cli, out_file)
+    with _errors(cli):
+        refs = [r for r in cli.config.credentials if not cli.cloud or r.cloud == cli.cloud]
+        report = collect(
+            refs,
+            cli.backend,
+            period,
+            cli.config.policy.rotation_days,
+            now=now,
+            source=cli.config.source,
+        )
+    text = render(report, fmt)
+    if out_file is None:
+        typer.echo(text, nl=False)
+    else:
+        try:
+            with open(out_file, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as e:
+            _bad_value(
+                cli,
+                "--out",
+                f"{out_file} could not be written ({e.strerror}).",
+                "Give a file path in a directory you can write.",
+            )
+        if not cli.as_json:
+            _say(f"Wrote the {fmt} evidence report to {out_file}.", console=err)
+    if not cli.as_json and report.gaps:
+        _say(
+            f"The audit trail has {ops.plural(len(report.gaps), 'gap')}: the report lists "
+            "them; nothing in them is reported.",
+            "yellow",
+            err,
+        )
 
 
 __all__ = ["EXIT_CLOUD", "Overrides", "app"]

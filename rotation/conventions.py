@@ -34,6 +34,10 @@ STATE_PREFIX = "cio-state:"
 AWSCURRENT = "AWSCURRENT"
 AWSPENDING = "AWSPENDING"
 AWSPREVIOUS = "AWSPREVIOUS"
+# A webhook signing key's previous version carries this label plus the grace end
+# (`cio-grace-until:2026-03-02T09:00:00Z`) while receivers may still accept it: the consumer
+# library reads it with DescribeSecret, as applications may not read state documents.
+AWS_GRACE_STAGE_PREFIX = "cio-grace-until:"
 
 # Environment of the rotation function (both clouds).
 ENV_SNS_TOPIC_ARN = "CIO_SNS_TOPIC_ARN"

@@ -56,6 +56,9 @@ SECRET_FIELD: dict[Kind, str] = {
 KEY_PREFIX: dict[Kind, str] = {Kind.PRIVATE: "sk_"}
 # Customer.io's public keys: meant to be embedded in apps, never a secret to manage.
 PUBLIC_KEY_PREFIX = "pk_"
+# Kinds whose key is never a private (sk_) key: one pasted there belongs to a `private`
+# credential (sent as a Track or App key, Customer.io would only reject it).
+NOT_PRIVATE = frozenset({Kind.TRACK, Kind.APP})
 # What to do instead when someone submits a public key for a kind (Customer.io's dashboard).
 INSTEAD_OF_PUBLIC: dict[Kind, str] = {
     Kind.TRACK: "Create a Tracking API key pair (Site ID + API key) under Account Settings > "
@@ -152,6 +155,7 @@ def parse_credential(
     secret = doc[SECRET_FIELD[kind]]
     _check_key(SECRET_FIELD[kind], secret)
     _check_prefix(kind, secret)
+    _refuse_private_key(kind, secret)
     if kind is Kind.WEBHOOK_SIGNING:
         return Credential(kind=kind, secret=secret)
     doc_region = _region(doc["region"], "field 'region'")
@@ -211,6 +215,18 @@ def _check_prefix(kind: Kind, secret: str) -> None:
             f"field {SECRET_FIELD[kind]!r} does not start with {prefix}: a {kind.value} key is "
             f"the one Customer.io shows starting with {prefix}. Copy it whole from the dashboard; "
             "a Site ID + Tracking API key pair or an App API key is a track or app credential."
+        )
+
+
+def _refuse_private_key(kind: Kind, secret: str) -> None:
+    prefix = KEY_PREFIX[Kind.PRIVATE]
+    if kind in NOT_PRIVATE and secret.startswith(prefix):
+        raise MalformedKey(
+            f"field {SECRET_FIELD[kind]!r} holds a private API key (it starts with {prefix}), "
+            f"not {_article(kind)} {kind.value} key: Customer.io would refuse it here. Hand it "
+            f"to a credential of kind `{Kind.PRIVATE.value}` instead (stack config: "
+            f"`kind: {Kind.PRIVATE.value}`), or paste this credential's "
+            f"{'Tracking API key' if kind is Kind.TRACK else 'App API key'} from the dashboard."
         )
 
 

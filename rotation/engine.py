@@ -18,22 +18,32 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from rotation import audit, outbox
+from rotation import audit, intake, outbox
 from rotation import conventions as cv
 from rotation.clock import Clock
-from rotation.credentials import Credential, Kind, parse_credential
+from rotation.credentials import SECRET_FIELD, Credential, Kind, parse_credential
 from rotation.errors import (
     AwaitingOperatorKey,
     KeyRejected,
     MalformedKey,
+    ReasonTooLong,
     RetireRefused,
     RollbackRefused,
     StateConflict,
     VerificationInconclusive,
 )
 from rotation.notify import Notifier
+from rotation.origin import Origin
 from rotation.policy import Policy, rotation_due
-from rotation.state import Mode, Phase, RotationState, format_time, tag_safe
+from rotation.state import (
+    Mode,
+    Phase,
+    RotationState,
+    format_time,
+    key_name_stem,
+    reason_problem,
+    tag_safe,
+)
 from rotation.stores.base import SecretStore, Snapshot, Submission
 from rotation.transitions import (
     ENDED,
@@ -116,6 +126,28 @@ def is_tombstone(raw: bytes) -> bool:
     return isinstance(doc, dict) and cv.TOMBSTONE_FIELD in doc
 
 
+def key_material(raw: bytes, kind: Kind) -> list[str]:
+    """The key a stored document holds (its secret field), for the free-text check; a
+    document that is not a credential yields each of its strings, a non-JSON one itself."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        return [raw.decode("utf-8", "replace")]
+    if not isinstance(doc, dict):
+        return [doc] if isinstance(doc, str) else []
+    secret = doc.get(SECRET_FIELD[kind])
+    if isinstance(secret, str):
+        return [secret]
+    return [v for v in doc.values() if isinstance(v, str)]
+
+
+def _check_reason(reason: str) -> None:
+    """A reason is recorded as written or not at all (state.reason_problem)."""
+    problem = reason_problem(reason)
+    if problem:
+        raise ReasonTooLong(f"Nothing was changed: {problem}")
+
+
 class Engine:
     def __init__(
         self,
@@ -127,6 +159,7 @@ class Engine:
         cli: str = cv.CLI_NAME,
         max_attempts: int = 8,
         via: str = "",
+        origin: Origin | None = None,
     ) -> None:
         self.store = store
         self.verifier = verifier
@@ -138,6 +171,8 @@ class Engine:
         # The cloud service that carries requests to this engine (secretsmanager, pubsub):
         # the audit trail's `via`, while `actor` names the person a step is owed to.
         self.via = via
+        # Where notices say they come from (cloud, stack, account/region or project).
+        self.origin = origin or Origin()
         # The outbox claims this invocation made: credential -> (session, claim written).
         self._claims: dict[str, tuple[int, str]] = {}
 
@@ -151,6 +186,7 @@ class Engine:
         clock: Clock,
         via: str,
         verifier: Verifier | None = None,
+        origin: Origin | None = None,
     ) -> Engine:
         """The engine a function entry point runs, configured by the function's environment
         (the policy and CLI name the stack set; Customer.io endpoints for tests and probes)."""
@@ -162,6 +198,7 @@ class Engine:
             policy=Policy.from_env(env),
             cli=env.get(cv.ENV_CLI_NAME, cv.CLI_NAME),
             via=via,
+            origin=origin,
         )
 
     # -- the compare-and-swap loop --------------------------------------------
@@ -232,7 +269,7 @@ class Engine:
                 policy=self.policy,
                 rotation_id=new_rotation_id(snap.config.id, now, snap.current_version or ""),
                 has_current=snap.current_version is not None,
-                name=snap.config.name,
+                name=key_name_stem(snap.config.name, self.origin.cloud),
                 kind=snap.config.kind,
                 current_since=snap.state.current_since or snap.current_created,
             )
@@ -282,6 +319,23 @@ class Engine:
             },
         )
 
+    def refuse_keys_in_free_text(self, credential_id: str, fields: dict[str, str]) -> None:
+        """KeyInFreeText when a person's text (by field name) holds the credential's current,
+        previous or pending key, or the submission waiting in its inbox, or their base64, or
+        a piece of one (intake.refuse_keys_in_text). Reads those once per session; writes,
+        publishes and records nothing, so a refused text is kept nowhere."""
+        texts = {field: text for field, text in fields.items() if text}
+        if not texts:
+            return
+        snap = self.store.snapshot(credential_id)
+        versions = [snap.current_version, snap.previous_version, snap.pending_version]
+        raws = [self.store.read_value(credential_id, v) for v in dict.fromkeys(versions) if v]
+        submission = self.store.read_submission(credential_id)
+        if submission is not None:
+            raws.append(submission.raw)
+        keys = [key for raw in raws if raw for key in key_material(raw, snap.config.kind)]
+        intake.refuse_keys_in_text(texts, keys)
+
     # -- entry points ------------------------------------------------------------
 
     def open_rotation(
@@ -293,8 +347,15 @@ class Engine:
         actor: str = "schedule",
         revoke_first: bool = False,
     ) -> RotationState:
-        """Open a rotation (or upgrade the open one to an emergency), then reconcile."""
+        """Open a rotation (or upgrade the open one to an emergency), then reconcile.
+
+        An emergency's reason and actor are a person's words: refused (KeyInFreeText)
+        before anything is written when they hold one of the credential's keys.
+        """
+        _check_reason(reason)
         with self.store.session():
+            if mode is Mode.EMERGENCY:
+                self.refuse_keys_in_free_text(credential_id, {"--reason": reason, "actor": actor})
             decide = self._opening(mode, reason, actor, revoke_first, notify=True)
             snap, new = self._apply(credential_id, decide)
             if new is not None:
@@ -362,7 +423,9 @@ class Engine:
         is not deleted yet, and retiring either would leave applications a key nobody
         tracks. Retiring one that is already retiring or retired changes nothing.
         """
+        _check_reason(reason)
         with self.store.session():
+            self.refuse_keys_in_free_text(credential_id, {"--reason": reason, "actor": actor})
             snap = self.store.snapshot(credential_id)
             st, name = snap.state, snap.config.name
             if st.phase is Phase.AWAITING_KEY:
@@ -524,8 +587,8 @@ class Engine:
         with self.store.session():
             snap = self.store.snapshot(credential_id)
             value = verified.credential.to_json().encode("utf-8")
-            new_version = self.store.promote(
-                credential_id, value, pending_version, expected_current=snap.current_version
+            new_version = self._promote_once(
+                credential_id, value, pending_version, snap.current_version, verified.credential
             )
             cred = verified.credential
             by = (submission.actor if submission else "") or snap.state.submitted_by or actor
@@ -542,6 +605,36 @@ class Engine:
                 key_name=submission.key_name if submission else "",
                 pending=pending_version or "",
             )
+
+    def _promote_once(
+        self,
+        credential_id: str,
+        value: bytes,
+        pending_version: str | None,
+        expected_current: str | None,
+        credential: Credential | None = None,
+    ) -> str:
+        """Promote with compare-and-swap; a duplicate delivery that lost the race to its own
+        outcome (the same version, or the same key, is current now) returns that version:
+        it succeeded. Only another key becoming current is a conflict."""
+        try:
+            return self.store.promote(
+                credential_id, value, pending_version, expected_current=expected_current
+            )
+        except StateConflict:
+            fresh = self.store.snapshot(credential_id, fresh=True)
+            current = fresh.current_version
+            if current is not None and current == pending_version:
+                log.info("%s: %s was made current by a racing delivery", credential_id, current)
+                return current
+            if current is not None and credential is not None and pending_version is None:
+                raw = self.store.read_value(credential_id, current)
+                if raw is not None and credential.secret in key_material(raw, credential.kind):
+                    log.info(
+                        "%s: the same key was made current by a racing delivery", credential_id
+                    )
+                    return current
+            raise
 
     def staged(
         self,
@@ -577,11 +670,15 @@ class Engine:
         with self.store.session():
             snap = self.store.snapshot(credential_id)
             st = snap.state
+            if st.current_version == token:
+                # A racing delivery promoted it and recorded it: the outcome holds.
+                log.info("finishSecret: %s was promoted by a racing delivery", token)
+                return st
             if st.staged_token != token or not st.staged_fp:
                 raise AwaitingOperatorKey(
                     f"version {token} holds no verified key: createSecret did not stage one."
                 )
-            self.store.promote(credential_id, b"", token, expected_current=snap.current_version)
+            self._promote_once(credential_id, b"", token, snap.current_version)
             return self._record_promotion(
                 credential_id,
                 snap,
@@ -637,6 +734,7 @@ class Engine:
         the rotation stays open so a working key can be submitted.
         """
         with self.store.session():
+            self.refuse_keys_in_free_text(credential_id, {"actor": actor})
             snap = self.store.snapshot(credential_id)
             st, name = snap.state, snap.config.name
             refusal = rollback_refusal(st, snap.config.kind, name, snap.previous_version, self.cli)
@@ -748,6 +846,7 @@ class Engine:
             now=now,
             cli=self.cli,
             webhook_endpoint=cfg.webhook_endpoint,
+            origin=self.origin,
         )
 
     def _current_credential(self, snap: Snapshot) -> Credential | None:

@@ -71,3 +71,25 @@ class RetireRefused(RotationError):
     """A retirement cannot start now (a rotation is open): finish or wait for it first."""
 
     code = "retire_refused"
+
+
+class KeyInFreeText(RotationError):
+    """Free text a person gave (a reason, a name) holds a key or a piece of one: refused
+    before anything is written, published or audited. `field` names where, never what."""
+
+    code = "key_in_text"
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            f"{field} contains a Customer.io key, or a piece of one: nothing was done and the "
+            f"text was not recorded. Describe what happened without quoting the key (its last "
+            "4 characters or its fingerprint, from `status`, are enough), then run the command "
+            "again. If the key was exposed, declare an emergency for it."
+        )
+        self.field = field
+
+
+class ReasonTooLong(RotationError):
+    """A reason longer than the rotator records (state.REASON_MAX): nothing was changed."""
+
+    code = "reason_too_long"

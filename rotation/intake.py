@@ -11,15 +11,21 @@ never echoes what was typed: the bytes may be a key pasted into the wrong place.
 Both the CLI (before anything is written) and the rotator (through
 `credentials.parse_credential`) decode with `load_document`, so the same input
 gets the same answer on the operator's terminal and in the rotator's notice.
+
+Free text a person gives beside a key (a reason, a key's name, who they are) is
+the other way a key leaks: `refuse_keys_in_text` refuses text holding any known
+key, its base64, or any KEY_PIECE-character piece of either, before the text is
+written, published or audited.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rotation.errors import MalformedKey
+from rotation.errors import KeyInFreeText, MalformedKey
 
 MAX_BYTES = 8 * 1024
 # A credential is a flat object; a little nesting is allowed so that a nested value
@@ -29,6 +35,10 @@ MAX_DEPTH = 4
 MAX_NUMBER_CHARS = 32
 
 WHERE = "the submission"
+# A run of this many characters of a key (or of its base64) in free text counts as the key:
+# short enough to catch a partial paste, long enough (about 60 bits of a random key) that
+# ordinary words never match.
+KEY_PIECE = 12
 
 _BOMS = (
     (b"\xef\xbb\xbf", "starts with a UTF-8 byte-order mark"),
@@ -213,3 +223,49 @@ def _json_type(value: Any) -> str:
     if value is None:
         return "null"
     return "number"
+
+
+def _encodings(key: str) -> list[str]:
+    """The key as typed, and its base64 (standard and URL-safe) at each byte alignment,
+    keeping only the characters that depend on the key's bytes alone."""
+    data = key.encode("utf-8")
+    forms = [key]
+    for offset in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(b"\0" * offset + data).decode("ascii")
+            # The first group mixes the padding bytes in; the last may hold '=' padding.
+            forms.append(text[4 if offset else 0 : -4 if len(text) > 8 else None])
+    return forms
+
+
+def key_pieces(keys: Iterable[str]) -> frozenset[str]:
+    """Every KEY_PIECE-character window of each key and of its base64, casefolded."""
+    pieces: set[str] = set()
+    for key in keys:
+        for form in _encodings(key):
+            folded = form.casefold()
+            if len(folded) < KEY_PIECE:
+                if form == key:  # a short key (8 characters at least) counts whole
+                    pieces.add(folded)
+                continue
+            pieces.update(folded[i : i + KEY_PIECE] for i in range(len(folded) - KEY_PIECE + 1))
+    return frozenset(pieces)
+
+
+def holds_key(text: str, pieces: frozenset[str]) -> bool:
+    """Whether `text` contains any of `pieces` (see key_pieces)."""
+    folded = text.casefold()
+    if any(folded[i : i + KEY_PIECE] in pieces for i in range(len(folded) - KEY_PIECE + 1)):
+        return True
+    return any(piece in folded for piece in pieces if len(piece) < KEY_PIECE)
+
+
+def refuse_keys_in_text(fields: dict[str, str], keys: Iterable[str]) -> None:
+    """KeyInFreeText naming the first field (e.g. "--reason") whose text holds a key, its
+    base64, or a KEY_PIECE-character piece of either; the message never holds the text."""
+    pieces = key_pieces(k for k in keys if k)
+    if not pieces:
+        return
+    for field, text in fields.items():
+        if text and holds_key(text, pieces):
+            raise KeyInFreeText(field)

@@ -99,11 +99,16 @@ def _config(
     what: str,
 ) -> CredentialConfig:
     credential, kind_key, region_key, workspace_key = fields
-    if not managed or kind_key not in values:
+    if not managed:
         raise NotManaged(
             f"secret {secret} is not a managed Customer.io credential ({what} "
             f"{fields[0].rsplit('credential', 1)[0]}managed=true missing): it is provisioned "
             "by the Pulumi program."
+        )
+    if kind_key not in values:
+        raise NotManaged(
+            f"secret {secret} has no {what} {kind_key}: the Pulumi program that provisioned it "
+            "does not write what this rotator reads; deploy the two from the same commit."
         )
     region = values.get(region_key, "")
     try:

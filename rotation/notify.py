@@ -57,7 +57,7 @@ class WebhookNotifier:
 
     def send(self, notification: Notification) -> None:
         payload = {
-            "text": f"*{notification.subject}*\n{notification.body}",
+            "text": f"*{chat_escape(notification.subject)}*\n{chat_escape(notification.body)}",
             "notification_id": notification.id,
             "credential": notification.credential,
             "rotation_id": notification.rotation_id,
@@ -91,6 +91,14 @@ class FanOut:
                 log.warning("notification %s not delivered by %s", notification.id, failures[-1])
         if failures and len(failures) == len(self.notifiers):
             raise RuntimeError("no channel delivered notification " + notification.id)
+
+
+def chat_escape(text: str) -> str:
+    """Text as Slack-style chat shows it as written: `&`, `<` and `>` are the characters its
+    markup reserves for links and mentions (`<!channel>`), and are escaped as it documents.
+    Other markup characters (`*`, `_`, `~`) have no escape in that format: they may style
+    what a person wrote, never hide or link it. The e-mail channels show text as it is."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _sns_subject(subject: str) -> str:

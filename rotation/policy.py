@@ -166,3 +166,32 @@ def revoke_followup(state: RotationState, now: datetime, policy: Policy) -> Revo
     if state.followups > policy.revoke_reminders_before_escalation and not state.escalated:
         return RevokeFollowup.ESCALATE
     return RevokeFollowup.REMIND
+
+
+def rotation_config_drift(
+    period: timedelta | None,
+    next_time: datetime | None,
+    topics: int,
+    now: datetime,
+    policy: Policy,
+) -> list[str]:
+    """What differs between a GCP secret's native rotation config and the stack's calendar
+    (the rotator may move `next_rotation_time` sooner, never the period, topics or a later
+    time): each problem as a sentence naming the fix. Empty when nothing drifted."""
+    expected = timedelta(days=policy.rotation_days)
+    fix = "run `pulumi up` to restore it, and find out who changed it (Cloud Audit Logs)."
+    problems: list[str] = []
+    if period != expected:
+        shown = f"{int(period.total_seconds())}s" if period else "unset"
+        problems.append(
+            f"its rotation period is {shown}, not the stack's {policy.rotation_days} days: {fix}"
+        )
+    if topics == 0:
+        problems.append(f"it names no rotation topic, so SECRET_ROTATE reaches nobody: {fix}")
+    if next_time is None or next_time > now + expected:
+        problems.append(
+            "its next rotation time is "
+            + (next_time.isoformat() if next_time else "unset")
+            + f", beyond the stack's {policy.rotation_days}-day calendar: {fix}"
+        )
+    return problems

@@ -13,14 +13,22 @@ characters. The fingerprint is only a cross-reference to `cio-rotate status`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from rotation import conventions as cv
 from rotation.credentials import Kind
 from rotation.notices import Notice, parse
+from rotation.origin import Origin
 from rotation.policy import Policy, grace_until
-from rotation.state import Mode, Phase, RotationState, format_time, suggested_key_name
+from rotation.state import (
+    Mode,
+    Phase,
+    RotationState,
+    format_time,
+    key_name_stem,
+    suggested_key_name,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,15 @@ class Context:
     # webhook_signing only: the endpoint URL the reporting webhook posts to, which is how
     # the dashboard lists webhooks (stack config); empty when not configured.
     webhook_endpoint: str = ""
+    # The cloud, stack and account/region or project the notice comes from (rotation/origin.py).
+    origin: Origin = field(default_factory=Origin)
+
+
+def command(ctx: Context, verb: str, tail: str = "") -> str:
+    """An operator command for this credential, runnable as printed on a machine that knows
+    several stacks and both clouds: it always names the cloud and the stack."""
+    parts = [ctx.cli, verb, ctx.name, tail, ctx.origin.flags()]
+    return " ".join(p for p in parts if p)
 
 
 # -- per-kind facts ------------------------------------------------------------
@@ -188,6 +205,9 @@ class KeyRef:
     since: datetime | None  # the day it went live: it was created on or before that day
     last4: str
     fp: str
+    # When its rotation opened, for the key that rotation asked for: it was created between
+    # this and `since`. None when not recorded (the day it was created is then unknown).
+    created_after: datetime | None = None
 
 
 def new_key_name(ctx: Context) -> str:
@@ -196,7 +216,9 @@ def new_key_name(ctx: Context) -> str:
     if st.key_name:
         return st.key_name
     if st.opened_at is not None:
-        return suggested_key_name(ctx.name, st.opened_at)
+        current = st.current_name if st.phase is Phase.AWAITING_KEY else ""
+        stem = key_name_stem(ctx.name, ctx.origin.cloud)
+        return suggested_key_name(stem, st.opened_at, current)
     return ctx.name
 
 
@@ -205,24 +227,44 @@ def current_key(ctx: Context) -> KeyRef:
     name = st.current_name
     if not name and (st.phase is Phase.PROMOTED or (st.phase is Phase.IDLE and st.key_name)):
         name = new_key_name(ctx)  # promoted before the engine recorded current_name
-    return KeyRef(name, st.current_since, st.current_last4, st.current_fp)
+    return KeyRef(name, st.current_since, st.current_last4, st.current_fp, st.current_opened_at)
 
 
 def previous_key(ctx: Context) -> KeyRef:
     st = ctx.state
-    return KeyRef(st.previous_name, st.previous_since, st.previous_last4, st.previous_fp)
+    return KeyRef(
+        st.previous_name,
+        st.previous_since,
+        st.previous_last4,
+        st.previous_fp,
+        st.previous_opened_at,
+    )
+
+
+def created(key: KeyRef) -> str:
+    """What is known of the day a key was created, and no more.
+
+    `created on DAY` when its rotation opened and it went live the same day; `created
+    between A and B` when they differ; `created no later than DAY (day not recorded)` when
+    only the day it went live is known.
+    """
+    if key.since is None:
+        return ""
+    live = key.since.strftime("%Y-%m-%d")
+    if key.created_after is not None:
+        opened = key.created_after.strftime("%Y-%m-%d")
+        return f"created on {live}" if opened == live else f"created between {opened} and {live}"
+    return f"created no later than {live} (day not recorded)"
 
 
 def describe(key: KeyRef, kind: Kind | str, noun: str = "the key") -> str:
-    """`the old key "name" (created on or before DAY, ends in "ab12"; fingerprint 1234abcd)`.
+    """`the old key "name" (created on DAY, ends in "ab12"; fingerprint 1234abcd)`.
 
     Only what the dashboard shows (name, creation day, last 4 where the key is listed),
     then the fingerprint as a cross-reference to `status`. Never the key.
     """
     shown = kind_text(kind).shows_key
-    facts = []
-    if key.since is not None:
-        facts.append(f"created on or before {key.since.strftime('%Y-%m-%d')}")
+    facts = [created(key)] if key.since is not None else []
     if key.last4 and shown:
         facts.append(f'ends in "{key.last4}"')
     ref = f"fingerprint {key.fp}" if key.fp else ""
@@ -240,9 +282,14 @@ def short(key: KeyRef, kind: Kind | str, noun: str = "the key") -> str:
 
 def how_to_tell(key: KeyRef, kind: Kind | str, keep: str = "") -> str:
     """For a key recorded before names were: how to pick it out in the dashboard."""
-    if key.name:
-        return ""
     text = kind_text(kind)
+    if key.name:
+        if text.shows_key:
+            return ""
+        return (
+            f"The dashboard never shows {_a(text.title)} again after creation: it lists it by "
+            f'its name "{key.name}" and its creation day only, so pick it by both.'
+        )
     keep_text = f' The key to keep is "{keep}".' if keep else ""
     if text.shows_key:
         return (
@@ -282,14 +329,39 @@ def steps(ctx: Context) -> list[str]:
 
 
 def _handover(ctx: Context) -> list[str]:
-    submit = f"{ctx.cli} submit {ctx.name}"
+    submit = command(ctx, "submit")
     return [
         f"Hand it over: run `{submit}` and paste {kind_text(ctx.kind).paste} when asked "
         "(input is hidden). Never paste a key into chat, a ticket or e-mail.",
         f"What happens next: the rotator verifies the key ({kind_text(ctx.kind).checks}). If it "
         f"passes, it becomes current at once and `{submit}` says so. If not, you are told why "
-        "and the current key stays in use: fix it and submit again.",
+        f"and {_unchanged(ctx)}: fix it and submit again.",
     ]
+
+
+def old_key_gone(ctx: Context) -> bool:
+    """Whether applications may already be failing: the old key was to be deleted first
+    (revoke-first), or Customer.io already refuses the current key."""
+    st = ctx.state
+    return st.revoke_first or st.live_outcome == "rejected"
+
+
+def _unchanged(ctx: Context) -> str:
+    """What a refused or unverified submission leaves, in words true for this rotation."""
+    st = ctx.state
+    if st.mode is Mode.BOOTSTRAP:
+        return "the secret stays empty"
+    if st.live_outcome == "rejected":
+        return (
+            "nothing is promoted: the current key, which Customer.io already refuses, stays in "
+            "the secret, so applications keep failing until a new key passes"
+        )
+    if st.revoke_first:
+        return (
+            "nothing is promoted: the secret still holds the old key, which you deleted in "
+            "step 1, so applications keep failing until a new key passes"
+        )
+    return "the current key stays in use"
 
 
 def _open_page(ctx: Context) -> str:
@@ -350,7 +422,7 @@ def _key_steps(ctx: Context, *, dead: bool) -> list[str]:
         )
         out.append(
             f'Then delete it in the same dashboard page, keep "{name}", and run '
-            f"`{ctx.cli} check {ctx.name}` (or wait for the daily check)."
+            f"`{command(ctx, 'check')}` (or wait for the daily check)."
         )
     out.append('You are done when you receive "rotation closed": Customer.io refuses the old key.')
     return out
@@ -359,7 +431,7 @@ def _key_steps(ctx: Context, *, dead: bool) -> list[str]:
 def _confirm_and_close(ctx: Context, old_text: str) -> str:
     """Who closes a revoke-first rotation, and when: the same words in runbook and submit."""
     return (
-        f"run `{ctx.cli} check {ctx.name}`: the rotator confirms that Customer.io refuses "
+        f"run `{command(ctx, 'check')}`: the rotator confirms that Customer.io refuses "
         f"{old_text} and closes the rotation (the daily check does it otherwise)."
     )
 
@@ -422,7 +494,7 @@ def after_promotion(ctx: Context) -> list[str]:
     return [
         f"Do NOT delete {old_text} yet: applications switch to the new key as their cache "
         f"expires. At {_when(st.grace_until)} you will be told to delete it.{tell}",
-        f"Then delete it in {_page(ctx)} and run `{ctx.cli} check {ctx.name}`: the rotator "
+        f"Then delete it in {_page(ctx)} and run `{command(ctx, 'check')}`: the rotator "
         "confirms Customer.io refuses it and closes the rotation.",
     ]
 
@@ -434,7 +506,7 @@ def retire_steps(ctx: Context) -> list[str]:
     tell = how_to_tell(key, ctx.kind)
     tell = f" {tell}" if tell else ""
     check = (
-        f"Run `{ctx.cli} check {ctx.name}`: the rotator confirms that Customer.io refuses it, "
+        f"Run `{command(ctx, 'check')}`: the rotator confirms that Customer.io refuses it, "
         f'then marks {ctx.name} retired and tells you ("retired").'
     )
     if ctx.kind is Kind.WEBHOOK_SIGNING:
@@ -443,7 +515,7 @@ def retire_steps(ctx: Context) -> list[str]:
             "deliveries any more (its signing key goes with it)."
         )
         check = (
-            f"Run `{ctx.cli} check {ctx.name}`: Customer.io offers no check of a signing key, so "
+            f"Run `{command(ctx, 'check')}`: Customer.io offers no check of a signing key, so "
             f'the rotator marks {ctx.name} retired and tells you ("retired").'
         )
     else:
@@ -491,13 +563,15 @@ def rejection_text(reason: str, label: str, status: int | None = None, detail: s
     return f"Key {label} was not accepted: " + template.format(status=status_text, detail=detail)
 
 
-def inconclusive_text(reason: str, detail: str, label: str) -> str:
+def inconclusive_text(
+    reason: str, detail: str, label: str, unchanged: str = "the current key is unchanged"
+) -> str:
     template = _INCONCLUSIVE.get(
         reason, "Customer.io could not be asked ({detail}). The rotator retries on its own."
     )
     return (
         f"Key {label} could not be verified yet: {template.format(detail=detail)} "
-        "The current key is unchanged."
+        f"Until it is, {unchanged}."
     )
 
 
@@ -526,6 +600,22 @@ def _base_urgency(ctx: Context) -> str:
     return "urgent" if ctx.state.mode is Mode.EMERGENCY else "action"
 
 
+def deadline_line(ctx: Context) -> str:
+    """The deadline, and what happens when it passes with no key submitted."""
+    st = ctx.state
+    then = (
+        "applications keep failing until a new key is submitted"
+        if old_key_gone(ctx)
+        else "nothing is switched off: the current key keeps working"
+    )
+    if st.overdue or (st.deadline is not None and ctx.now >= st.deadline):
+        return f"Deadline: {_when(st.deadline)}, passed: the rotation is OVERDUE; {then}."
+    return (
+        f"Deadline: {_when(st.deadline)}. If no new key has passed verification by then, the "
+        f"rotation is marked OVERDUE and an urgent notice goes out; {then}."
+    )
+
+
 def _open_family(lead: str, subject: str, urgency: str) -> Renderer:
     """Opening, upgrade, reminders, escalation, overdue: the lead line, then the runbook."""
 
@@ -538,7 +628,7 @@ def _open_family(lead: str, subject: str, urgency: str) -> Renderer:
         body = [_head(rid, ctx), lead.format(title=_title(ctx), n=arg)]
         if st.reason:
             body.append(f"Reason: {st.reason}")
-        body.append(f"Deadline: {_when(st.deadline)}.")
+        body.append(deadline_line(ctx))
         if lead.startswith("OVERDUE") and ctx.kind is not Kind.WEBHOOK_SIGNING:
             body.append("The current key keeps working; rotate it as soon as you can.")
         body += ["", "Do these steps in order:", _numbered(steps(ctx))]
@@ -568,8 +658,8 @@ def _rejected(arg: str, rid: str, ctx: Context) -> _Text:
         [
             _head(rid, ctx),
             why,
-            "The current key is unchanged and still works. The rotation stays open.",
-            f"Next: create a new key as described (`{ctx.cli} runbook {ctx.name}`) and submit it.",
+            _unchanged(ctx)[0].upper() + _unchanged(ctx)[1:] + ". The rotation stays open.",
+            f"Next: create a new key as described (`{command(ctx, 'runbook')}`) and submit it.",
         ],
     )
 
@@ -579,7 +669,10 @@ def _inconclusive(arg: str, rid: str, ctx: Context) -> _Text:
     return _Text(
         urgency,
         f"[{urgency}] Key for {ctx.name} not verified yet",
-        [_head(rid, ctx), inconclusive_text(arg, ctx.state.inconclusive, "submitted")],
+        [
+            _head(rid, ctx),
+            inconclusive_text(arg, ctx.state.inconclusive, "submitted", _unchanged(ctx)),
+        ],
     )
 
 
@@ -607,7 +700,7 @@ def _delete_old(ctx: Context) -> list[str]:
         f"Open {_page(ctx)}{_where(ctx)}.",
         f"Delete {describe(old, ctx.kind, 'the old key')}.{tell} Keep "
         f"{describe(keep, ctx.kind, 'the new key')}: applications use it now.",
-        f"Run `{ctx.cli} check {ctx.name}`: the rotator confirms Customer.io refuses the old key "
+        f"Run `{command(ctx, 'check')}`: the rotator confirms Customer.io refuses the old key "
         "and closes the rotation (the daily check does it otherwise).",
     ]
 
@@ -653,14 +746,13 @@ def _emergency_queued(arg: str, rid: str, ctx: Context) -> _Text:
     tell = how_to_tell(old, ctx.kind)
     return _Text(
         "urgent",
-        f"[urgent] EMERGENCY for {ctx.name}: delete the old key first",
+        f"[urgent] EMERGENCY {ctx.name}: delete old key first",
         [
             _head(rid, ctx),
             f"An emergency was declared for {_title(ctx)}"
             + (f": {st.reason}" if st.reason else "."),
             f"{describe(old, ctx.kind, 'The old key')} is still being retired: delete it now "
-            f"in {_page(ctx)}, then run `{ctx.cli} check {ctx.name}`."
-            + (f" {tell}" if tell else ""),
+            f"in {_page(ctx)}, then run `{command(ctx, 'check')}`." + (f" {tell}" if tell else ""),
             f"Keep {describe(current_key(ctx), ctx.kind, 'the new key')}: applications use it.",
             "As soon as Customer.io refuses it, a new emergency rotation opens and you will get "
             "its runbook.",
@@ -691,7 +783,7 @@ def _rolled_back(arg: str, rid: str, ctx: Context) -> _Text:
                 else []
             ),
             "The rotation is open again: create a new key and submit it "
-            f"(`{ctx.cli} runbook {ctx.name}`).",
+            f"(`{command(ctx, 'runbook')}`).",
             "",
             _numbered(steps(ctx)),
         ],
@@ -699,6 +791,7 @@ def _rolled_back(arg: str, rid: str, ctx: Context) -> _Text:
 
 
 def _external_change(arg: str, rid: str, ctx: Context) -> _Text:
+    rotate = command(ctx, "emergency", "--reason 'changed outside the rotator'")
     return _Text(
         "urgent",
         f"[urgent] {ctx.name} was changed outside the rotator",
@@ -706,7 +799,7 @@ def _external_change(arg: str, rid: str, ctx: Context) -> _Text:
             f"The current version of {ctx.name} changed without the rotator "
             f"(now fingerprint {ctx.state.current_fp}).",
             "Operators never write the live secret: find out who did, and rotate if in doubt "
-            f"(`{ctx.cli} emergency {ctx.name} --reason ...`).",
+            f"(`{rotate}`).",
         ],
     )
 
@@ -716,7 +809,7 @@ def _wrong_key_deleted(arg: str, rid: str, ctx: Context) -> _Text:
     deleted = previous_key(ctx)
     return _Text(
         "urgent",
-        f"[urgent] {ctx.name}: the new key was deleted; the old key is back",
+        f"[urgent] {ctx.name}: new key deleted, old key restored",
         [
             _head(rid, ctx),
             f"Customer.io refuses {describe(deleted, ctx.kind, 'the new key')}: it was deleted in "
@@ -768,7 +861,7 @@ def _both_keys_refused(arg: str, rid: str, ctx: Context) -> _Text:
         ],
         rid,
         ctx,
-        "Customer.io refuses both keys",
+        "both keys refused",
     )
 
 
@@ -784,7 +877,7 @@ def _current_refused(arg: str, rid: str, ctx: Context) -> _Text:
             ],
             rid,
             ctx,
-            "Customer.io refuses the live key",
+            "live key refused",
         )
     body = [
         _head(rid, ctx),
@@ -882,7 +975,7 @@ RENDERERS: dict[Notice, Renderer] = {
     ),
     Notice.REVOKE_REMINDER: _revoke_family(
         "Customer.io still accepts the old key",
-        "Reminder {n}: the old key of {name} still works",
+        "Reminder {n}: old key of {name} still works",
         "",
     ),
     Notice.REVOKE_ESCALATED: _revoke_family(
@@ -915,12 +1008,39 @@ def render(entry: str, ctx: Context) -> Notification:
     rid = parsed.rotation_id or st.rotation_id or st.last_rotation_id
     nid = f"{rid}/{parsed.code}" + (f"/{parsed.seq}" if parsed.seq else "")
     text = RENDERERS[parsed.notice](parsed.arg, rid, ctx)
+    body = [from_line(ctx), "", *text.body] if ctx.origin.cloud else text.body
     return Notification(
         id=nid,
         credential=ctx.name,
         rotation_id=rid,
         notice=parsed.code,
         urgency=text.urgency,
-        subject=text.subject[:100],
-        body="\n".join(text.body) + f"\n\n(notification {nid}, {format_time(ctx.now)})",
+        subject=subject_line(text.subject, ctx.origin, ctx.name),
+        body="\n".join(body) + f"\n\n(notification {nid}, {format_time(ctx.now)})",
     )
+
+
+SUBJECT_MAX = 100  # SNS's limit, and short enough for every mail client's list
+
+
+def subject_line(text: str, origin: Origin, name: str) -> str:
+    """The subject with where it comes from. Past SUBJECT_MAX the notice's own words are
+    shortened, never the credential, the cloud, the stack or the account or project."""
+    tail = f" | {origin.short()}" if origin.cloud else ""
+    room = SUBJECT_MAX - len(tail)
+    if len(text) <= room:
+        return text + tail
+    level, _, words = text.partition("] ")
+    head = f"{level}] {name}: " if words else f"{name}: "
+    words = words.replace(f" of {name}", "").replace(f" {name}", "") if words else text
+    cut = words[: max(room - len(head) - 3, 0)]
+    cut = (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:") + "..."
+    return (head + cut + tail)[:SUBJECT_MAX]
+
+
+def from_line(ctx: Context) -> str:
+    """The first line of every notice: which credential, on which cloud, stack and account."""
+    o = ctx.origin
+    place = o.place()
+    where = f"Pulumi stack {o.stack or '(unnamed)'}" + (f", {place}" if place else "")
+    return f"Credential {ctx.name} on {o.cloud_word} ({where})."

@@ -1,13 +1,15 @@
 """The record of one credential's rotation, as it is kept in the secret store.
 
-It lives in tags (AWS) or annotations (GCP) as flat string fields, so every
-value here is short, secret-free and limited to the characters AWS allows in a
-tag value. Keys are never stored: only version ids and fingerprints.
+It lives in the AWS state document (JSON) or GCP annotations as flat string
+fields, both of which hold any text: what a person wrote (a reason) is stored
+exactly as written and escaped only where it is shown. Keys are never stored:
+only version ids and fingerprints.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
@@ -37,6 +39,9 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 # What AWS accepts in a tag value (letters, digits, spaces and _ . : / = + - @).
 _UNSAFE = re.compile(r"[^A-Za-z0-9 _.:/=+\-@]")
 MAX_FIELD = 250
+# The longest reason the rotator records: GCP keeps the whole state in the live secret's
+# annotations (less than 16 KiB in all), and a notice must stay readable.
+REASON_MAX = 500
 
 
 def format_time(value: datetime | None) -> str:
@@ -48,8 +53,27 @@ def parse_time(value: str) -> datetime | None:
 
 
 def tag_safe(text: str) -> str:
-    """Fold free text (an on-call reason) into what a tag value may hold."""
+    """Fold machine-made detail (a status text) into a short tag-safe word; never applied
+    to what a person wrote, which is kept as written (see reason_problem)."""
     return _UNSAFE.sub("-", text.strip())[:MAX_FIELD]
+
+
+def reason_problem(reason: str) -> str:
+    """Why a reason cannot be recorded as written ("" when it can): its length, or a
+    control character (an escape sequence would repaint the reader's terminal)."""
+    if len(reason) > REASON_MAX:
+        return (
+            f"the reason is {len(reason)} characters long; at most {REASON_MAX} are recorded "
+            "(in the audit trail and every notice, as written). Shorten it and put the "
+            "details in your incident ticket."
+        )
+    for i, char in enumerate(reason):
+        if unicodedata.category(char) == "Cc" and char not in "\n\t":
+            return (
+                f"the reason holds a control character (U+{ord(char):04X} at position {i + 1}), "
+                "which no terminal or mail shows as written. Remove it."
+            )
+    return ""
 
 
 @dataclass(frozen=True)
@@ -88,6 +112,10 @@ class RotationState:
     previous_name: str = ""
     previous_last4: str = ""
     previous_since: datetime | None = None  # when the previous key became current
+    # When the rotation that asked for each key opened: a key made as its runbook said was
+    # created between this and its `_since` (None: not recorded, e.g. for older states).
+    current_opened_at: datetime | None = None
+    previous_opened_at: datetime | None = None
     submitted_by: str = ""  # the operator whose submission the open rotation is verifying
     # AWS: the verified key createSecret put into AWSPENDING, for finishSecret to promote.
     staged_token: str = ""
@@ -134,8 +162,8 @@ class RotationState:
             elif value is None:
                 out[key] = ""
             else:
-                # Free text was folded by tag_safe where it entered; ids are never cut short.
-                out[key] = _UNSAFE.sub("-", str(value))
+                # Stored as it is: both stores hold any text (see the module docstring).
+                out[key] = str(value)
         return out
 
     @classmethod
@@ -218,10 +246,44 @@ def summary(state: RotationState, outcome: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def suggested_key_name(credential_name: str, opened_at: datetime) -> str:
-    """The name a rotation's new key is to be given, computed once when the rotation opens.
+# The word that ends a suggested key name: the next one after the current key's word, so
+# the new key and the old one differ in a word, not only in date digits.
+KEY_NAME_WORDS = (
+    "alfa", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+    "juliett", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
+    "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu",
+)  # fmt: skip
+_SUGGESTED = re.compile(r"^(?P<base>.+)-(?P<day>\d{4}-\d{2}-\d{2})-(?P<word>[a-z]+)$")
+
+
+def suggested_key_name(credential_name: str, opened_at: datetime, current: str = "") -> str:
+    """The name a rotation's new key is to be given, computed once when the rotation opens:
+    `marketing-track-2026-03-22-bravo`, the credential, the day it opened and the word after
+    the current key's (`current`, its recorded name).
+
+    Unique for as long as the credential lives: the day changes between rotations, and two
+    rotations opened the same day differ in the word (26 of them would be needed to repeat
+    one). Credential names are unique in a stack (infra/config.py), so names are unique
+    across everything a stack manages, and never equal the key they replace.
 
     The engine stores it in `RotationState.key_name`; every text reads it from there, so
     the opening notice, reminders, `runbook` and the delete notice all say the same name.
     """
-    return f"{credential_name}-{opened_at.strftime('%Y%m%d')}"
+    word = KEY_NAME_WORDS[0]
+    found = _SUGGESTED.match(current)
+    if found and found["word"] in KEY_NAME_WORDS:
+        word = KEY_NAME_WORDS[(KEY_NAME_WORDS.index(found["word"]) + 1) % len(KEY_NAME_WORDS)]
+    return f"{credential_name}-{opened_at.strftime('%Y-%m-%d')}-{word}"
+
+
+def key_name_stem(credential_name: str, cloud: str) -> str:
+    """What a suggested key name starts with: the credential and its cloud, so the keys of a
+    credential configured on both clouds (`cloud: both`) never share a name, and a key in
+    the dashboard says which rotator it belongs to."""
+    return f"{credential_name}-{cloud}" if cloud else credential_name
+
+
+def key_name_base(name: str) -> str:
+    """The credential part of a suggested key name ("" if it is not one)."""
+    found = _SUGGESTED.match(name)
+    return found["base"] if found else ""

@@ -28,7 +28,14 @@ from rotation.policy import (
     key_followup,
     revoke_followup,
 )
-from rotation.state import Mode, Phase, RotationState, suggested_key_name, tag_safe
+from rotation.state import (
+    Mode,
+    Phase,
+    RotationState,
+    key_name_base,
+    suggested_key_name,
+    tag_safe,
+)
 
 RevocationOutcome = Literal["revoked", "alive", "unknown", "unprobeable"]
 # The end of a credential's life: no rotation opens, no deadline fires, no liveness page.
@@ -81,7 +88,7 @@ def opened(
             rotation_id=rotation_id,
             mode=mode,
             revoke_first=revoke_first,
-            reason=tag_safe(reason),
+            reason=reason,
             actor=tag_safe(actor),
             opened_at=now,
             deadline=deadline_for(mode, now, current_since, policy),
@@ -92,7 +99,7 @@ def opened(
             rejections=0,
             follow_up_emergency=False,
             previous_revoked=False,
-            key_name=suggested_key_name(name, now) if name else st.key_name,
+            key_name=suggested_key_name(name, now, st.current_name) if name else st.key_name,
             submitted_by="",
         )
         return new.with_notice(N.OPENED) if notify else new
@@ -106,7 +113,7 @@ def opened(
             st,
             mode=Mode.EMERGENCY,
             revoke_first=st.revoke_first or revoke_first,
-            reason=tag_safe(reason),
+            reason=reason,
             actor=tag_safe(actor),
             deadline=min(st.deadline, deadline) if st.deadline else deadline,
             escalated=True,
@@ -120,7 +127,7 @@ def opened(
         st,
         follow_up_emergency=True,
         mode=Mode.EMERGENCY,
-        reason=tag_safe(reason),
+        reason=reason,
         actor=tag_safe(actor),
         grace_until=min(st.grace_until, now) if st.grace_until else now,
     )
@@ -263,6 +270,8 @@ def promoted(
         previous_name=st.current_name if old_version else "",
         previous_last4=st.current_last4 if old_version else "",
         previous_since=st.current_since if old_version else None,
+        current_opened_at=st.opened_at or now,
+        previous_opened_at=st.current_opened_at if old_version else None,
         submitted_by=submitted_by or st.submitted_by,
         live_checked_at=now,
         live_outcome="accepted",
@@ -377,6 +386,8 @@ def rolled_back(
         previous_name=st.current_name,
         previous_last4=st.current_last4,
         previous_since=st.current_since,
+        current_opened_at=st.previous_opened_at,
+        previous_opened_at=st.current_opened_at,
         promoted_at=None,
         grace_until=None,
         followups=0,
@@ -450,7 +461,9 @@ def current_refused(
             base,
             rotation_id=rotation_id,
             opened_at=now,
-            key_name=suggested_key_name(st.current_name or "key", now)
+            key_name=suggested_key_name(
+                key_name_base(st.current_name) or st.current_name or "key", now, st.current_name
+            )
             if not st.key_name
             else st.key_name,
             reason="Customer.io refuses the current key",
@@ -473,6 +486,8 @@ def current_refused(
             previous_name=st.current_name,
             previous_last4=st.current_last4,
             previous_since=st.current_since,
+            current_opened_at=st.previous_opened_at,
+            previous_opened_at=st.current_opened_at,
             previous_revoked=True,  # Customer.io refuses it: it never comes back
             promoted_at=None,
             grace_until=None,
@@ -531,7 +546,7 @@ def retire_opened(
         rotation_id=rotation_id,
         mode=None,
         revoke_first=False,
-        reason=tag_safe(reason),
+        reason=reason,
         actor=tag_safe(actor),
         opened_at=now,
         deadline=None,
@@ -606,7 +621,7 @@ class Moment(TypedDict):
     policy: Policy  # the stack's rotation policy
     rotation_id: str  # the id a rotation opened now would get (deterministic: races agree)
     has_current: bool  # whether the store holds a current key
-    name: str  # the credential's name
+    name: str  # what the credential's suggested key names start with (state.key_name_stem)
     kind: Kind  # the credential's kind
     current_since: datetime | None  # when the current key became current (record, else store)
 

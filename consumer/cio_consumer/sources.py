@@ -3,10 +3,10 @@
 Both sources read exactly what the rotator promises applications:
 
 - AWS: `GetSecretValue` of the `AWSCURRENT` stage. For webhook signing keys
-  also `AWSPREVIOUS`, plus the grace deadline from the rotator's state document
-  (named by the live secret's `cio-rotation:state` tag; the consumer policy allows
-  reading it: it holds no key), so the previous key is accepted only until the
-  grace period ends.
+  also `AWSPREVIOUS`, while that version carries the rotator's
+  `cio-grace-until:<time>` staging label (read with `DescribeSecret`: the consumer
+  policy allows no other stage and no state document), so the previous key is
+  accepted only until the grace period ends.
 - GCP: `versions/latest` (the rotator only ever adds verified versions, so
   latest is current). For webhook signing keys also the version aliased
   `previous`, and the grace deadline from the secret's annotations (needs
@@ -27,7 +27,6 @@ Customer.io retries, instead of accepting a key nobody vouches for.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,9 +43,9 @@ from cio_consumer.usage import (
 
 log = logging.getLogger("cio_consumer")
 
-# The live secret's tag naming the rotator's state document (rotation/conventions.py
-# TAG_STATE); older deployments kept the state in `cio-state:*` tags instead.
-AWS_STATE_TAG = "cio-rotation:state"
+# The staging label the rotator puts on a webhook signing key's previous version while
+# its grace period runs, followed by the deadline (rotation/conventions.py).
+AWS_GRACE_STAGE_PREFIX = "cio-grace-until:"
 # GCP annotation keys cannot contain ':'; this is the name the GCP store is expected to use.
 GCP_GRACE_ANNOTATION = "cio-state-grace-until"
 GCP_PREVIOUS_ALIAS = "previous"
@@ -171,26 +170,21 @@ class AwsSecretsManagerSource:
         stages = described.get("VersionIdsToStages", {})
         return next((v for v, s in stages.items() if "AWSCURRENT" in s), "")
 
-    def _rotation_fields(self, tags: dict[str, str]) -> dict[str, str]:
-        """The rotator's record: its state document (named by the live secret's
-        `cio-rotation:state` tag), or the `cio-state:*` tags of older deployments."""
-        state_secret = tags.get(AWS_STATE_TAG)
-        if not state_secret:
-            return {
-                k[len("cio-state:") :]: v for k, v in tags.items() if k.startswith("cio-state:")
-            }
-        got = self.client.get_secret_value(SecretId=state_secret)
-        doc = json.loads(got.get("SecretString") or "{}")
-        fields = doc.get("fields") if isinstance(doc, dict) else None
-        return {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
-
     def _previous(self) -> tuple[bytes | None, datetime | None]:
         try:
             described = self.client.describe_secret(SecretId=self.secret_id)
-            tags = {t["Key"]: t["Value"] for t in described.get("Tags", [])}
-            record = self._rotation_fields(tags)
-            until = parse_deadline(record.get("grace-until"))
-            if until is None:
+            stages: dict[str, list[str]] = described.get("VersionIdsToStages", {})
+            previous = next((v for v, s in stages.items() if "AWSPREVIOUS" in s), None)
+            labels = stages.get(previous or "", [])
+            until = next(
+                (
+                    parse_deadline(label[len(AWS_GRACE_STAGE_PREFIX) :])
+                    for label in labels
+                    if label.startswith(AWS_GRACE_STAGE_PREFIX)
+                ),
+                None,
+            )
+            if previous is None or until is None:
                 return None, None
             got = self._get("AWSPREVIOUS")
         except Exception as err:
@@ -200,9 +194,8 @@ class AwsSecretsManagerSource:
                 type(err).__name__,
             )
             return None, None
-        expected = record.get("previous-version")
-        if expected and got.get("VersionId") != expected:
-            # AWSPREVIOUS is not the version the rotator demoted: vouch for nothing.
+        if got.get("VersionId") != previous:
+            # AWSPREVIOUS moved since the labels were read: vouch for nothing.
             return None, None
         return self._payload(got), until
 

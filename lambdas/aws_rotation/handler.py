@@ -26,6 +26,7 @@ from rotation.clock import Clock, SystemClock
 from rotation.engine import Engine
 from rotation.errors import (
     AwaitingOperatorKey,
+    KeyInFreeText,
     KeyRejected,
     NotManaged,
     RetireRefused,
@@ -35,6 +36,8 @@ from rotation.errors import (
 )
 from rotation.logs import quiet_sdk_loggers
 from rotation.notify import FanOut, Notifier, SnsNotifier, WebhookNotifier, chat_webhook_url
+from rotation.origin import aws_origin
+from rotation.policy import ENV_NAMES
 from rotation.state import Mode, Phase, summary
 from rotation.stores.aws import AwsSecretsStore
 from rotation.verify import Verifier
@@ -42,6 +45,12 @@ from rotation.verify import Verifier
 log = logging.getLogger("cio.rotator")
 log.setLevel(logging.INFO)
 quiet_sdk_loggers()
+
+
+# What the stack must set on this function: the calendar (Policy.from_env would quietly fall
+# back to its defaults) and the operators' topic (without it nobody is ever notified).
+# The local stack refuses to run the function without them (localcloud/aws_stack.py).
+REQUIRED_ENV: tuple[str, ...] = (*ENV_NAMES.values(), cv.ENV_SNS_TOPIC_ARN, cv.ENV_STACK)
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,7 @@ def build_runtime(
         clock=clock or SystemClock(),
         via="secretsmanager",
         verifier=verifier,
+        origin=aws_origin(env),
     )
     return Runtime(engine=engine, store=store)
 
@@ -253,13 +263,16 @@ def emergency(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     reason = str(event.get("reason") or "")
     if not reason:
         raise ValueError("an emergency needs a 'reason' (it goes into the audit trail)")
-    rt.engine.open_rotation(
-        arn,
-        Mode.EMERGENCY,
-        reason=reason,
-        actor=str(event.get("actor") or "on-call"),
-        revoke_first=bool(event.get("revoke_first", False)),
-    )
+    try:
+        rt.engine.open_rotation(
+            arn,
+            Mode.EMERGENCY,
+            reason=reason,
+            actor=str(event.get("actor") or "on-call"),
+            revoke_first=bool(event.get("revoke_first", False)),
+        )
+    except KeyInFreeText as err:  # an answer, never logged with the text
+        return _summary(rt, arn, "refused", message=str(err), field=err.field)
     return _summary(rt, arn, "emergency")
 
 
@@ -267,7 +280,7 @@ def rollback(rt: Runtime, arn: str, actor: str) -> dict[str, Any]:
     """The previous key becomes current again, if it still works; refused otherwise."""
     try:
         rt.engine.rollback(arn, actor=actor)
-    except RollbackRefused as err:
+    except (RollbackRefused, KeyInFreeText) as err:
         return _summary(rt, arn, "refused", message=str(err))
     return _summary(rt, arn, "rolled_back")
 
@@ -280,7 +293,7 @@ def retire(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("a retirement needs a 'reason' (it goes into the audit trail)")
     try:
         rt.engine.retire(arn, reason, actor=str(event.get("actor") or "operator"))
-    except RetireRefused as err:
+    except (RetireRefused, KeyInFreeText) as err:
         return _summary(rt, arn, "refused", message=str(err))
     return _summary(rt, arn, "retiring")
 

@@ -36,6 +36,7 @@ from rotation.clock import Clock, SystemClock
 from rotation.engine import Engine
 from rotation.errors import (
     AwaitingOperatorKey,
+    KeyInFreeText,
     KeyRejected,
     NotManaged,
     RetireRefused,
@@ -45,7 +46,9 @@ from rotation.errors import (
 from rotation.logs import quiet_sdk_loggers
 from rotation.notify import FanOut, Notifier, WebhookNotifier, chat_webhook_url
 from rotation.notify_gcp import PubSubNotifier, StructuredLogNotifier
-from rotation.state import Mode
+from rotation.origin import gcp_origin
+from rotation.policy import ENV_NAMES, rotation_config_drift
+from rotation.state import Mode, Phase
 from rotation.stores.gcp import GcpSecretStore, build_client
 from rotation.verify import Verifier
 
@@ -55,6 +58,12 @@ quiet_sdk_loggers()
 
 EVENT_ROTATE = "SECRET_ROTATE"
 EVENT_VERSION_ADD = "SECRET_VERSION_ADD"
+
+
+# What the stack must set on this function: the calendar (Policy.from_env would quietly fall
+# back to its defaults) and the notifications topic (without it nobody is ever notified).
+# The local stack refuses to run the function without them (localcloud/gcp_stack.py).
+REQUIRED_ENV: tuple[str, ...] = (*ENV_NAMES.values(), cv.ENV_PUBSUB_TOPIC, cv.ENV_STACK)
 
 
 @dataclass(frozen=True)
@@ -86,7 +95,13 @@ def build_runtime(
             notifiers.append(WebhookNotifier(url))
         notifier = FanOut(notifiers)
     engine = Engine.from_env(
-        env, store=store, notifier=notifier, clock=clock, via="pubsub", verifier=verifier
+        env,
+        store=store,
+        notifier=notifier,
+        clock=clock,
+        via="pubsub",
+        verifier=verifier,
+        origin=gcp_origin(env),
     )
     managed = tuple(s.strip() for s in env.get(cv.ENV_MANAGED_SECRETS, "").split(",") if s.strip())
     return Runtime(engine=engine, store=store, managed=managed)
@@ -232,7 +247,7 @@ def rollback(rt: Runtime, secret_id: str, actor: str) -> dict[str, Any]:
     """The previous key becomes current again (a new, newest version); refusals are answers."""
     try:
         state = rt.engine.rollback(secret_id, actor=actor)
-    except RollbackRefused as err:
+    except (RollbackRefused, KeyInFreeText) as err:
         log.warning("rollback of %s refused: %s", secret_id, err)
         return {"outcome": "refused", "secret": secret_id, "message": str(err)}
     return {"outcome": "rolled_back", "phase": state.phase.value, "secret": secret_id}
@@ -243,13 +258,17 @@ def emergency(rt: Runtime, doc: dict[str, Any]) -> dict[str, Any]:
     reason = doc.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise Malformed("an emergency needs a 'reason' (it goes into the audit trail)")
-    state = rt.engine.open_rotation(
-        secret_id,
-        Mode.EMERGENCY,
-        reason=reason,
-        actor=str(doc.get("actor") or "on-call"),
-        revoke_first=doc.get("revoke_first") is True,
-    )
+    try:
+        state = rt.engine.open_rotation(
+            secret_id,
+            Mode.EMERGENCY,
+            reason=reason,
+            actor=str(doc.get("actor") or "on-call"),
+            revoke_first=doc.get("revoke_first") is True,
+        )
+    except KeyInFreeText as err:  # the message names the field, never the text
+        log.warning("emergency for %s refused: %s", secret_id, err)
+        return {"outcome": "refused", "secret": secret_id, "message": str(err)}
     return {"outcome": "emergency", "phase": state.phase.value, "secret": secret_id}
 
 
@@ -261,10 +280,26 @@ def retire(rt: Runtime, doc: dict[str, Any]) -> dict[str, Any]:
         raise Malformed("a retirement needs a 'reason' (it goes into the audit trail)")
     try:
         state = rt.engine.retire(secret_id, reason, actor=str(doc.get("actor") or "operator"))
-    except RetireRefused as err:
+    except (RetireRefused, KeyInFreeText) as err:
         log.warning("retirement of %s refused: %s", secret_id, err)
         return {"outcome": "refused", "secret": secret_id, "message": str(err)}
     return {"outcome": "retiring", "phase": state.phase.value, "secret": secret_id}
+
+
+def report_rotation_drift(rt: Runtime, secret_id: str) -> list[str]:
+    """A changed native rotation config (the runtime account may update the secret, for its
+    aliases and annotations) is logged at WARNING, which the stack's alert policy sends to
+    the operators; the rotator itself never changes it back (Pulumi owns it)."""
+    with rt.store.session():
+        if rt.store.snapshot(secret_id, quick=True).state.phase in (Phase.RETIRING, Phase.RETIRED):
+            return []
+        period, next_time, topics = rt.store.rotation_config(secret_id)
+    problems = rotation_config_drift(
+        period, next_time, topics, rt.engine.clock.now(), rt.engine.policy
+    )
+    for problem in problems:
+        log.warning("sweep: the rotation config of %s changed: %s", secret_id, problem)
+    return problems
 
 
 def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:
@@ -279,6 +314,7 @@ def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:
                 # at an inbox only while a rotation waits for its key.
                 if rt.engine.submission_waiting(secret_id):
                     process_submission(rt, secret_id, actor="sweep")
+                report_rotation_drift(rt, secret_id)
         except NotManaged as err:
             log.warning("sweep: skipping %s: %s", secret_id, err)
             skipped.append(secret_id)

@@ -8,7 +8,7 @@ Logging; the commands in `operations` and the CLI never know which one they use.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -100,6 +100,12 @@ class AuditEntry:
     outcome: str
     fingerprints: dict[str, str] = field(default_factory=dict)
     detail: str = ""
+    # The cloud's own id of the log event (CloudWatch Logs eventId, Cloud Logging insertId):
+    # what evidence cites, since the rotator's lines carry no id of their own.
+    event_id: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    via: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,6 +118,19 @@ class AuditEntry:
             "fingerprints": self.fingerprints,
             "detail": self.detail,
         }
+
+
+@dataclass(frozen=True)
+class Trail:
+    """Every audit event of some credentials over a window, oldest first, by credential.
+
+    `problem` says why the trail could not be read (whole or in part); `earliest` is
+    the first event the cloud returned for any credential of the read, so a trail that
+    starts late (retention, deleted logs) shows as such instead of as a quiet period."""
+
+    events: dict[str, list[AuditEntry]] = field(default_factory=dict)
+    problem: str = ""
+    earliest: datetime | None = None
 
 
 class Backend(Protocol):
@@ -144,12 +163,20 @@ class Backend(Protocol):
         `since`, newest first, by credential name: ONE bounded read of the audit trail for
         them all (an accepted check writes no state, so the trail alone has its time)."""
 
+    def audit_trail(self, refs: Sequence[CredentialRef], since: datetime, until: datetime) -> Trail:
+        """Every audit event of these credentials from `since` to `until` (exclusive),
+        oldest first, each with the cloud's event id: ONE paged read for them all. A read
+        that fails part-way keeps what was read and says why in `problem`."""
 
-def parse_audit_line(message: str, timestamp: Any = None) -> tuple[AuditEntry, str] | None:
+
+def parse_audit_line(
+    message: str, timestamp: Any = None, event_id: str = ""
+) -> tuple[AuditEntry, str] | None:
     """An audit event and its credential's name from a log line, or None for other lines.
 
     Lambda's text format prefixes `[INFO] <time> <request id>`; its JSON format wraps
-    the line in {"message": ...}. Both are accepted.
+    the line in {"message": ...}. Both are accepted. `event_id` is the cloud's id of
+    the log event, kept so evidence can cite it.
     """
     start = message.find("{")
     if start < 0:
@@ -162,7 +189,7 @@ def parse_audit_line(message: str, timestamp: Any = None) -> tuple[AuditEntry, s
         return None
     if "message" in doc and isinstance(doc["message"], str) and "audit" not in doc:
         # Lambda's JSON log format wraps the line.
-        return parse_audit_line(doc["message"], timestamp)
+        return parse_audit_line(doc["message"], timestamp, event_id)
     if doc.get("audit") is not True:
         return None
     logged = (
@@ -176,18 +203,53 @@ def parse_audit_line(message: str, timestamp: Any = None) -> tuple[AuditEntry, s
         mode=str(doc.get("mode", "")),
         actor=str(doc.get("actor", "")),
         outcome=str(doc.get("outcome", "")),
-        fingerprints={str(k): str(v) for k, v in dict(doc.get("fingerprints") or {}).items()},
+        fingerprints=_strings(doc.get("fingerprints")),
         detail=str(doc.get("detail", "")),
+        event_id=event_id,
+        versions=_strings(doc.get("versions")),
+        names=_strings(doc.get("names")),
+        via=str(doc.get("via", "")),
     )
     return entry, str(doc.get("credential", ""))
 
 
+def _strings(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
 def entry_time(entry: AuditEntry) -> datetime | None:
     """When the rotator says the event happened (its `at`), else when it was logged."""
+    at = entry.at
+    if len(at) == 20 and at.endswith("Z"):
+        # The rotator's own format (state.format_time): fromisoformat reads it many times
+        # faster than strptime, which matters for a year of a hundred credentials' trail.
+        try:
+            return datetime.fromisoformat(at).astimezone(UTC)
+        except ValueError:
+            return entry.logged_at
     try:
-        return parse_time(entry.at) or entry.logged_at
+        return parse_time(at) or entry.logged_at
     except ValueError:
         return entry.logged_at
+
+
+def trail_of(
+    lines: Iterable[tuple[AuditEntry, str]], wanted: Sequence[str], since: datetime, until: datetime
+) -> tuple[dict[str, list[AuditEntry]], datetime | None]:
+    """The wanted credentials' events in [since, until), oldest first, and the earliest
+    event time seen. The cloud's filter narrows the read; this is the exact test."""
+    found: dict[str, list[tuple[datetime, int, AuditEntry]]] = {}
+    earliest: datetime | None = None
+    for n, (entry, name) in enumerate(lines):
+        at = entry_time(entry)
+        if at is None or not since <= at < until or name not in wanted:
+            continue
+        earliest = at if earliest is None else min(earliest, at)
+        found.setdefault(name, []).append((at, n, entry))
+    return {
+        name: [entry for _, _, entry in sorted(items, key=lambda i: i[:2])]
+        for name, items in found.items()
+    }, earliest
 
 
 def liveness_entry(

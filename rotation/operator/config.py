@@ -84,6 +84,8 @@ class OperatorConfig:
     # The rotator's policy as the stack deployed it (output `policy`), else the defaults:
     # `status` and `runbook` compute dates with the rotator's numbers, not the shell's.
     policy: Policy = field(default_factory=Policy)
+    # The Pulumi stack the outputs came from (output `stack`, else CIO_STACK); "" if unknown.
+    stack: str = ""
 
     def names(self) -> list[str]:
         return sorted({c.name for c in self.credentials})
@@ -153,6 +155,7 @@ def parse_outputs(doc: Any, source: str) -> OperatorConfig:
         gcp_topic=str(doc.get("gcp_rotation_topic") or ""),
         credentials=tuple(refs),
         source=source,
+        stack=str(doc.get("stack") or ""),
     )
 
 

@@ -36,9 +36,12 @@ from rotation.operator.backend import (
     CloudFailure,
     Details,
     NotFound,
+    OperatorError,
+    Trail,
     Waiting,
     liveness_entry,
     parse_audit_line,
+    trail_of,
 )
 from rotation.operator.config import CredentialRef, OperatorConfig
 from rotation.state import Mode, Phase, format_time, summary
@@ -229,9 +232,10 @@ class GcpBackend:
         _check_http(response, "pubsub.topics.publish", what)
 
     def _entries(
-        self, project: str, query: str, what: str, page_size: int
+        self, project: str, query: str, what: str, page_size: int, order: str = "desc"
     ) -> Iterator[list[tuple[AuditEntry, str]]]:
-        """Pages of the function's audit lines that `query` finds, newest first."""
+        """Pages of the function's audit lines that `query` finds, newest first (or
+        oldest first with order "asc"), each with its entry's insertId."""
         if self.config.gcp_function_name:
             query = f'resource.labels.service_name="{self.config.gcp_function_name}" AND ({query})'
         token = ""
@@ -239,7 +243,7 @@ class GcpBackend:
             body: dict[str, Any] = {
                 "resourceNames": [f"projects/{project}"],
                 "filter": query,
-                "orderBy": "timestamp desc",
+                "orderBy": f"timestamp {order}",
                 "pageSize": page_size,
             }
             if token:
@@ -261,7 +265,7 @@ class GcpBackend:
                     if isinstance(payload, dict)
                     else entry.get("textPayload", "")
                 )
-                parsed = parse_audit_line(str(line))
+                parsed = parse_audit_line(str(line), event_id=str(entry.get("insertId", "")))
                 if parsed is not None:
                     parsed_page.append(parsed)
             yield parsed_page
@@ -307,6 +311,25 @@ class GcpBackend:
                 if alive >= set(wanted) or n >= TRAIL_MAX_PAGES:
                     break
         return found
+
+    def audit_trail(self, refs: Sequence[CredentialRef], since: datetime, until: datetime) -> Trail:
+        """Every audit entry of the window, oldest first, all pages, per project. A failure
+        part-way keeps what was read and says why in `problem`."""
+        wanted = [ref.name for ref in refs]
+        query = (
+            f'timestamp>="{format_time(since)}" AND timestamp<"{format_time(until)}" AND '
+            '(jsonPayload.audit=true OR textPayload:"audit")'
+        )
+        read: list[tuple[AuditEntry, str]] = []
+        problems: list[str] = []
+        for project in sorted({_project(ref) for ref in refs}):
+            try:
+                for page in self._entries(project, query, "read the audit trail", 1000, "asc"):
+                    read += page
+            except OperatorError as err:
+                problems.append(str(err))
+        events, earliest = trail_of(read, wanted, since, until)
+        return Trail(events, " ".join(problems), earliest)
 
 
 def _project(ref: CredentialRef) -> str:

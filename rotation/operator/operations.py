@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rotation import conventions as cv
-from rotation import runbook
+from rotation import intake, runbook
 from rotation.credentials import Credential, Kind
+from rotation.errors import KeyInFreeText
 from rotation.operator.backend import (
     ALIVE_EVENT,
     EXIT_OK,
@@ -31,6 +32,7 @@ from rotation.operator.backend import (
     entry_time,
 )
 from rotation.operator.config import CredentialRef
+from rotation.origin import Origin
 from rotation.policy import Policy
 from rotation.state import Phase, RotationState, format_time
 from rotation.stores.base import Snapshot
@@ -93,6 +95,7 @@ class CredentialStatus:
     last_check_outcome: str = ""  # accepted | the inconclusive cause
     last_alive_at: datetime | None = None
     live_trail: str = ""
+    reason: str = ""  # why the open rotation (emergency) or retirement began, as written
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -155,6 +158,7 @@ def describe(
         native_deadline=details.native_next_rotation,
         phase=st.phase.value,
         mode=st.mode.value if st.mode and st.phase is not Phase.IDLE else "",
+        reason=st.reason if st.phase is not Phase.IDLE else "",
         rotation_id=st.rotation_id,
         opened_at=st.opened_at if st.phase is not Phase.IDLE else None,
         waiting_on=waiting_on(st, now),
@@ -285,8 +289,11 @@ class Outcome:
         }
 
 
-def context(snap: Snapshot, now: datetime, policy: Policy) -> runbook.Context:
-    """What the runbook texts see of a credential, as the rotator builds it for notices."""
+def context(
+    snap: Snapshot, now: datetime, policy: Policy, origin: Origin | None = None
+) -> runbook.Context:
+    """What the runbook texts see of a credential, as the rotator builds it for notices;
+    with `origin`, its commands name the cloud and stack as the notices' do."""
     st, cfg = snap.state, snap.config
     return runbook.Context(
         name=cfg.name,
@@ -298,6 +305,7 @@ def context(snap: Snapshot, now: datetime, policy: Policy) -> runbook.Context:
         now=now,
         cli=CLI,
         webhook_endpoint=cfg.webhook_endpoint,
+        origin=origin or Origin(),
     )
 
 
@@ -308,6 +316,16 @@ def _promoted_lines(snap: Snapshot, now: datetime, policy: Policy) -> list[str]:
             return ["This is the first key: there is no old key to delete. Nothing left to do."]
         return ["The rotation is closed: nothing left to do."]
     return runbook.after_promotion(context(snap, now, policy))
+
+
+def refuse_free_text(fields: dict[str, str], keys: list[str]) -> None:
+    """The CLI's own check of what an operator typed, against the keys it holds (the one
+    being handed over): Rejected before anything is written. The rotator checks again
+    against the keys only it may read (current, previous, pending, the inbox)."""
+    try:
+        intake.refuse_keys_in_text(fields, keys)
+    except KeyInFreeText as err:
+        raise Rejected(str(err)) from None
 
 
 def submit_key(
@@ -334,6 +352,7 @@ def submit_key(
     Without `wait` it returns once the key is handed over, unless the hand-over itself
     brought a verdict.
     """
+    refuse_free_text({"--key-name": key_name, "actor": actor}, [credential.secret])
     now = clock or (lambda: datetime.now(UTC))
     policy = policy or Policy()
     before = before or backend.snapshot(ref, quick=True)  # the caller's read, when it had one
@@ -510,10 +529,12 @@ def _stage_verdict(name: str, label: str, fp: str, snap: Snapshot, *, mine: bool
 # -- the other commands ---------------------------------------------------------------
 
 
-def runbook_text(snap: Snapshot, now: datetime, policy: Policy) -> Outcome:
+def runbook_text(
+    snap: Snapshot, now: datetime, policy: Policy, origin: Origin | None = None
+) -> Outcome:
     """The instructions of the open rotation, from the runbook module's own text."""
     st, cfg = snap.state, snap.config
-    ctx = context(snap, now, policy)
+    ctx = context(snap, now, policy, origin)
     rid = st.rotation_id or st.last_rotation_id
     if st.phase is Phase.IDLE:
         raise NotFound(
@@ -636,6 +657,8 @@ def emergency_queued(summary: dict[str, Any]) -> bool:
 
 
 def emergency_result(summary: dict[str, Any], name: str) -> Outcome:
+    if summary.get("outcome") == "refused":  # e.g. a key in --reason: nothing was done
+        raise Rejected(f"Emergency refused: {summary.get('message', 'the rotator refused it.')}")
     mode = summary.get("mode", "")
     phase = summary.get("phase", "")
     lines = [f"Rotation {summary.get('rotation_id', '')}: phase {phase}, mode {mode}."]

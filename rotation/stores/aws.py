@@ -20,6 +20,9 @@
 - The live secret's tags hold configuration only; Pulumi manages them.
 - The submission inbox is a second secret. A consumed submission is replaced as
   AWSCURRENT by a small marker version (compare-and-swap on the label).
+- A webhook signing key's previous version carries a `cio-grace-until:<time>` label
+  while its grace period runs: receivers (who may read neither state documents nor
+  any stage but AWSCURRENT and AWSPREVIOUS) learn the window from DescribeSecret.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from rotation import conventions as cv
 from rotation.credentials import Kind, Region
 from rotation.errors import NotManaged, StateConflict
 from rotation.metadata import config_from_aws
-from rotation.state import Phase, RotationState
+from rotation.state import Phase, RotationState, format_time
 from rotation.stores.base import (
     CredentialConfig,
     Snapshot,
@@ -77,6 +80,9 @@ class AwsSecretsStore(StoreBase):
         self.read_payloads = read_payloads
         # Set once by Pulumi and never moved: safe to keep across invocations.
         self._links: dict[str, dict[str, str]] = {}
+        # The live secret's version stages as last described (grace labels are kept in
+        # step with the state from them).
+        self._stages: dict[str, dict[str, list[str]]] = {}
 
     # -- reading -----------------------------------------------------------------
 
@@ -96,6 +102,7 @@ class AwsSecretsStore(StoreBase):
         links = {k: tags[k] for k in (cv.TAG_INBOX, cv.TAG_STATE) if tags.get(k)}
         self._links[credential_id] = self._links[d["ARN"]] = links
         stages: dict[str, list[str]] = d.get("VersionIdsToStages", {})
+        self._stages[credential_id] = stages
         state, revision = self._read_state(links.get(cv.TAG_STATE), tags)
         return Snapshot(
             config=config,
@@ -180,6 +187,7 @@ class AwsSecretsStore(StoreBase):
         links = {k: tags[k] for k in (cv.TAG_INBOX, cv.TAG_STATE) if tags.get(k)}
         self._links[partial.config.id] = self._links[d["ARN"]] = links
         stages: dict[str, list[str]] = d.get("VersionIdsToStages", {})
+        self._stages[partial.config.id] = stages
         return replace(
             partial,
             config=config,
@@ -291,7 +299,37 @@ class AwsSecretsStore(StoreBase):
                     "invocation first."
                 ) from None
             raise
+        if known is not None and known.config.kind is Kind.WEBHOOK_SIGNING:
+            self._label_grace(credential_id, state)
         return str(revision)
+
+    def _label_grace(self, credential_id: str, state: RotationState) -> None:
+        """Keep the grace label on the previous version in step with the state just written:
+        on it while the grace period runs, on no version otherwise. Idempotent; a racing
+        writer's label is replaced by the state that won (the next write of either)."""
+        want: tuple[str, str] | None = None
+        if state.phase is Phase.PROMOTED and state.grace_until and state.previous_version:
+            want = (grace_stage(format_time(state.grace_until)), state.previous_version)
+        stages = self._stages.get(credential_id)
+        if stages is None:
+            stages = self._describe(credential_id).get("VersionIdsToStages", {})
+        have = {
+            (label, version)
+            for version, labels in stages.items()
+            for label in labels
+            if label.startswith(cv.AWS_GRACE_STAGE_PREFIX)
+        }
+        for label, version in have - {want}:
+            self._move_stage(credential_id, label, version, None)
+        if want is not None and want not in have:
+            self.client.update_secret_version_stage(
+                SecretId=credential_id, VersionStage=want[0], MoveToVersionId=want[1]
+            )
+        updated = {v: [x for x in ls if not x.startswith(cv.AWS_GRACE_STAGE_PREFIX)]
+                   for v, ls in stages.items()}  # fmt: skip
+        if want is not None:
+            updated.setdefault(want[1], []).append(want[0])
+        self._stages[credential_id] = updated
 
     def _consume_submission(self, credential_id: str, submission: Submission, outcome: str) -> None:
         """A marker replaces the submission as AWSCURRENT, unless a newer one arrived."""
@@ -445,6 +483,11 @@ class AwsSecretsStore(StoreBase):
             # The label is no longer on that version: someone else already moved it.
             if _code(err) not in ("InvalidParameterException", "InvalidRequestException"):
                 raise
+
+
+def grace_stage(until: str) -> str:
+    """The staging label saying until when a webhook's previous signing key is accepted."""
+    return f"{cv.AWS_GRACE_STAGE_PREFIX}{until}"
 
 
 def state_name_of(live_arn: str) -> str | None:

@@ -205,6 +205,16 @@ class GcpSecretStore(StoreBase):
         )
         return snap, secret
 
+    def rotation_config(self, credential_id: str) -> tuple[timedelta | None, datetime | None, int]:
+        """The live secret's native rotation (period, next time) and how many topics it
+        names, from the session's copy (no extra call after a snapshot): the rotator's role
+        may update the secret, so the sweep checks these against the stack's calendar."""
+        secret = self._secret(credential_id)
+        rotation = secret.rotation if "rotation" in secret else None
+        period: timedelta | None = rotation.rotation_period if rotation else None
+        next_time: datetime | None = rotation.next_rotation_time if rotation else None
+        return period or None, next_time or None, len(secret.topics)
+
     def _webhook_endpoint(self, live: Any) -> str:
         """The endpoint the stack config names, from the inbox's annotations.
 

@@ -25,6 +25,7 @@ is moto's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -79,6 +80,11 @@ def _secret_resource(response: Any) -> str:
     if action == "RotateSecret":
         modifies = _param(response, "RotationRules") is not None
         _context["secretsmanager:ModifyRotationRules"] = ["true" if modifies else "false"]
+    if action == "GetSecretValue":
+        # secretsmanager:VersionStage / VersionId are in the context only when asked for.
+        for key, param in (("VersionStage", "VersionStage"), ("VersionId", "VersionId")):
+            if _param(response, param):
+                _context[f"secretsmanager:{key}"] = [_param(response, param)]
     secret_id = _param(response, "SecretId")
     if action == "CreateSecret":
         return f"arn:aws:secretsmanager:{response.region}:{ACCOUNT}:secret:{_param(response, 'Name')}-??????"
@@ -86,7 +92,10 @@ def _secret_resource(response: Any) -> str:
         return "*"
     backend = secretsmanager_backends[response.current_account][response.region]
     if backend._is_valid_identifier(secret_id):
-        return str(backend.secrets[secret_id].arn)
+        secret = backend.secrets[secret_id]
+        for tag in secret.tags or []:  # aws:ResourceTag/<key>: the secret's own tags
+            _context[f"aws:ResourceTag/{tag['Key']}"] = [tag["Value"]]
+        return str(secret.arn)
     return f"arn:aws:secretsmanager:{response.region}:{ACCOUNT}:secret:{secret_id}"
 
 
@@ -271,8 +280,11 @@ def create_account(
     foreign = secret("payments/stripe-key")
     sm.put_secret_value(SecretId=foreign, SecretString="sk_live_not_ours")
     lookalike = secret(f"{prefix}x/{credential}")
-    logs.create_log_group(logGroupName=f"/aws/lambda/{prefix}-rotator")
-    logs.create_log_group(logGroupName="/aws/lambda/someone-else")
+    for group in (f"/aws/lambda/{prefix}-rotator", "/aws/lambda/someone-else"):
+        # The deployed stack made the rotator's already.
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=group)
+
     ciphertext = kms.encrypt(
         KeyId=key_arn, Plaintext=b"data key", EncryptionContext={"SecretARN": live}
     )["CiphertextBlob"]
@@ -546,24 +558,74 @@ def test_operator_submits_and_rotates_but_never_reads_a_live_key(
             denied(call)
 
 
-def test_consumer_reads_live_secrets_only(
+def _with_stages(sm: Any, secret: str) -> None:
+    """A rotated secret: AWSCURRENT, AWSPREVIOUS and an AWSPENDING of an open rotation."""
+    newer, pending = (json.dumps({"api_key": value}) for value in ("newer", "pending"))
+    sm.put_secret_value(SecretId=secret, SecretString=newer)
+    sm.put_secret_value(SecretId=secret, SecretString=pending, VersionStages=["AWSPENDING"])
+
+
+def test_consumer_reads_the_current_key_only(
     account: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Issue 21: AWSCURRENT of live secrets; never AWSPREVIOUS, AWSPENDING, a version by id,
+    a state document or an inbox (nor DescribeSecret of either)."""
+    admin = _admin("secretsmanager")
+    _with_stages(admin, account.live)
+    stages = admin.describe_secret(SecretId=account.live)["VersionIdsToStages"]
+    previous = next(v for v, labels in stages.items() if "AWSPREVIOUS" in labels)
     consumer = principal_with("app", consumer_document(account))
     sm = consumer.client("secretsmanager")
     with enforced_iam(monkeypatch):
-        assert sm.get_secret_value(SecretId=account.live)["SecretString"]
-        sm.get_secret_value(SecretId=account.other_live)
-        sm.describe_secret(SecretId=account.state)  # no key in it: the grace deadline
-        for call in [
-            lambda: sm.get_secret_value(SecretId=account.inbox),
+        current = sm.get_secret_value(SecretId=account.live, VersionStage="AWSCURRENT")
+        assert json.loads(current["SecretString"])["api_key"] == "newer"  # pragma: allowlist secret
+        assert sm.get_secret_value(SecretId=account.live)["SecretString"] == current["SecretString"]
+        sm.get_secret_value(SecretId=account.other_live, VersionStage="AWSCURRENT")
+        sm.describe_secret(SecretId=account.live)  # stages and grace labels: no value
+        refused = [
+            lambda: sm.get_secret_value(SecretId=account.live, VersionStage="AWSPREVIOUS"),
+            lambda: sm.get_secret_value(SecretId=account.live, VersionStage="AWSPENDING"),
+            lambda: sm.get_secret_value(SecretId=account.live, VersionId=previous),
+            lambda: sm.get_secret_value(
+                SecretId=account.live, VersionId=previous, VersionStage="AWSCURRENT"
+            ),
+            lambda: sm.get_secret_value(SecretId=account.state),
+            lambda: sm.get_secret_value(SecretId=account.state, VersionStage="AWSCURRENT"),
+            lambda: sm.describe_secret(SecretId=account.state),
+            lambda: sm.get_secret_value(SecretId=account.inbox, VersionStage="AWSCURRENT"),
             lambda: sm.describe_secret(SecretId=account.inbox),
             lambda: sm.put_secret_value(SecretId=account.state, SecretString="{}"),
             lambda: sm.get_secret_value(SecretId=account.foreign),
+            lambda: sm.get_secret_value(SecretId=account.lookalike, VersionStage="AWSCURRENT"),
             lambda: sm.put_secret_value(SecretId=account.live, SecretString="x"),
             lambda: sm.list_secrets(),
-        ]:
+        ]
+        for call in refused:
             denied(call)
+
+
+def test_webhook_receivers_may_also_read_the_previous_signing_key(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one exception: a webhook signing key's AWSPREVIOUS (the old signature is
+    accepted during the grace period), picked by the kind tag only Pulumi writes."""
+    admin = _admin("secretsmanager")
+    hooks = admin.create_secret(
+        Name=f"{account.prefix}/hooks",
+        KmsKeyId=account.key_arn,
+        SecretString='{"signing_key": "old-signing-key"}',
+        Tags=[{"Key": cv.TAG_KIND, "Value": "webhook_signing"}],
+    )["ARN"]
+    _with_stages(admin, hooks)
+    _with_stages(admin, account.live)  # a track key: its previous stays out of reach
+    consumer = principal_with("app", consumer_document(account))
+    sm = consumer.client("secretsmanager")
+    with enforced_iam(monkeypatch):
+        old = sm.get_secret_value(SecretId=hooks, VersionStage="AWSPREVIOUS")["SecretString"]
+        assert json.loads(old) == {"signing_key": "old-signing-key"}
+        sm.get_secret_value(SecretId=hooks, VersionStage="AWSCURRENT")
+        denied(lambda: sm.get_secret_value(SecretId=hooks, VersionStage="AWSPENDING"))
+        denied(lambda: sm.get_secret_value(SecretId=account.live, VersionStage="AWSPREVIOUS"))
 
 
 # -- a whole rotation under the rotator's own credentials ------------------------------
@@ -646,7 +708,7 @@ def test_whole_rotation_runs_under_the_rotator_policy(
 def test_policies_only_use_condition_operators_the_evaluator_knows() -> None:
     """Guard for this module: an unknown operator would otherwise pass silently."""
     account = Account("cio", "", "", "", "", "", "k", "t", "t2", "g", "f", "g2", b"")
-    known = {"StringEquals", "StringLike", "ArnEqualsIfExists", "Bool"}
+    known = {"StringEquals", "StringLike", "ArnEqualsIfExists", "Bool", "Null"}
     for document in (
         rotator_document(account),
         operator_document(account),

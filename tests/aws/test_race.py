@@ -8,16 +8,24 @@ ClientRequestToken) is the only thing keeping them apart.
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 import boto3
 import pytest
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.secretsmanager.models import secretsmanager_backends
 
+from lambdas.aws_rotation import handler as rotator
 from localcloud.aws_harness import REGION
+from rotation import conventions as cv
 from rotation.engine import Engine
 from rotation.errors import StateConflict
 from rotation.notices import Notice
-from rotation.state import RotationState
+from rotation.state import Phase, RotationState
 from rotation.stores.aws import AwsSecretsStore
 from rotation.stores.base import Snapshot
 
@@ -87,3 +95,89 @@ def test_two_writers_of_one_revision_one_wins(aws, cio):
     with pytest.raises(StateConflict):
         b.save_state(arn, snap.state.with_notice(Notice.ESCALATED), snap.revision)
     assert b.snapshot(arn).state.outbox[0].startswith("opened/")
+
+
+# -- one step delivered 16 times at once (issue 21) -----------------------------------
+
+DELIVERIES = 16
+
+
+def _open_with_a_submission(aws: Any, cio: Any, clock: Any) -> tuple[str, str, Any]:
+    """A rotation waiting for its key, the key in the inbox, and the empty AWSPENDING
+    version RotateSecret creates before it calls the function (no step run yet)."""
+    arn = aws.provision(NAME, "track", "us", workspace="1001")
+    aws.submit(NAME, cio.new_track_key("1001"))
+    clock.advance(timedelta(days=76))
+    aws.sweep()
+    new = cio.new_track_key("1001")
+    aws._remember(new.to_json())
+    AwsSecretsStore(aws.sm).write_submission(arn, new.to_json().encode("utf-8"))
+    token = str(uuid.uuid4())
+    secret = secretsmanager_backends[DEFAULT_ACCOUNT_ID][REGION].secrets[arn]
+    secret.versions[token] = {
+        "createdate": int(time.time()),
+        "version_id": token,
+        "version_stages": ["AWSPENDING"],
+    }
+    return arn, token, new
+
+
+def _deliver_at_once(aws: Any, event: dict[str, Any]) -> list[str]:
+    """`event` delivered DELIVERIES times at once, each to its own warm instance; returns
+    what each failed delivery raised (what Secrets Manager would record as RotationFailed)."""
+    env = {cv.ENV_SNS_TOPIC_ARN: aws.topic_arn, **aws.cio.env()}
+    runtimes = [
+        rotator.build_runtime(env=env, clock=aws.clock, verifier=aws.rt.engine.verifier)
+        for _ in range(DELIVERIES)
+    ]
+    for rt in runtimes:
+        rt.engine.policy = aws.policy
+    failures: list[str] = []
+    start = threading.Barrier(DELIVERIES)
+
+    def deliver(rt: Any) -> None:
+        start.wait()
+        try:
+            rotator.handle(dict(event), rt)
+        except Exception as err:  # what the invocation reports to Secrets Manager
+            failures.append(f"{type(err).__name__}: {err}")
+
+    threads = [threading.Thread(target=deliver, args=(rt,)) for rt in runtimes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return failures
+
+
+@pytest.mark.parametrize("step", ["createSecret", "finishSecret"])
+def test_sixteen_racing_deliveries_of_one_step_all_succeed(aws, cio, clock, step):
+    """A duplicate delivery that finds its outcome already reached (staged, promoted)
+    returns success: no RotationFailed for a rotation that succeeded. One promotion,
+    one promotion notice."""
+    arn, token, new = _open_with_a_submission(aws, cio, clock)
+    event = {"SecretId": arn, "ClientRequestToken": token}
+    if step == "finishSecret":
+        rotator.handle({**event, "Step": "createSecret"}, aws.rt)
+    sent = len(aws.notifications())
+    failures = _deliver_at_once(aws, {**event, "Step": step})
+    print(f"\n{step}: {len(failures)} of {DELIVERIES} racing deliveries failed")
+    assert failures == []
+    if step == "createSecret":
+        rotator.handle({**event, "Step": "finishSecret"}, aws.rt)
+    snap = AwsSecretsStore(aws.sm).snapshot(arn)
+    assert snap.current_version == token and snap.state.phase is Phase.PROMOTED
+    assert aws.current_value(NAME)["api_key"] == new.secret
+    promoted = [n for n in aws.notifications()[sent:] if "promoted" in (n["subject"] or "").lower()]
+    assert len(promoted) <= 1
+    assert sum(1 for e in snap.state.outbox if e.startswith("promoted")) <= 1
+
+
+def test_a_real_conflict_still_fails(aws, cio, clock):
+    """Only another outcome is a conflict: a promotion expecting a current version that
+    is no longer current, of a version that did not become current, raises."""
+    arn, token, _ = _open_with_a_submission(aws, cio, clock)
+    rotator.handle({"Step": "createSecret", "SecretId": arn, "ClientRequestToken": token}, aws.rt)
+    with aws.rt.store.session(), pytest.raises(StateConflict):
+        aws.rt.engine._promote_once(arn, b"", token, expected_current=str(uuid.uuid4()))
+    assert AwsSecretsStore(aws.sm).snapshot(arn).current_version != token

@@ -15,7 +15,8 @@ NAME = "marketing-track"
 
 
 def subjects(aws):
-    return [n["subject"] for n in aws.notifications()]
+    """Each subject's own words, without where it comes from (`| AWS stack ...`)."""
+    return [n["subject"].split(" | ")[0] for n in aws.notifications()]
 
 
 def retire(aws, name=NAME, reason="moved to billing-private"):

@@ -41,10 +41,15 @@ class CloudWatchShipper(logging.Handler):
         super().__init__(logging.INFO)
         self.client = client
         self.sequence = 0
-        client.create_log_group(logGroupName=LOG_GROUP)
-        client.create_log_stream(logGroupName=LOG_GROUP, logStreamName="rotator")
+        self.stream = False
 
     def emit(self, record: logging.LogRecord) -> None:
+        if not self.stream:  # the log group is the deployed stack's
+            try:
+                self.client.create_log_stream(logGroupName=LOG_GROUP, logStreamName="rotator")
+            except self.client.exceptions.ResourceNotFoundException:
+                return  # nothing deployed yet
+            self.stream = True
         self.sequence += 1
         line = f"[INFO]\t{time.strftime('%Y-%m-%dT%H:%M:%S')}Z\treq-{self.sequence}\t"
         self.client.put_log_events(
@@ -89,7 +94,7 @@ class CliHarness:
     calls: list[str] = field(default_factory=list)
 
     def outputs_file(self) -> str:
-        doc = aws_outputs(self.aws.secrets, log_group=LOG_GROUP)
+        doc = aws_outputs(self.aws)  # the program's own stack outputs
         path = self.tmp / "outputs.json"
         path.write_text(json.dumps(doc))
         return str(path)
@@ -201,7 +206,7 @@ class GcpCliHarness:
     keys: list[Credential] = field(default_factory=list)
 
     def outputs_file(self) -> str:
-        doc = gcp_outputs(self.gcp.secrets)
+        doc = gcp_outputs(self.gcp)  # the program's own stack outputs
         path = self.tmp / "outputs.json"
         path.write_text(json.dumps(doc))
         return str(path)

@@ -283,7 +283,7 @@ def test_runbook_after_promotion_tells_when_to_delete(cli, aws, clock):
     result = cli.run("runbook", NAME)
     assert result.exit_code == 0
     # The old key by its dashboard name, its creation day, last 4 and fingerprint.
-    assert 'Do NOT delete the old key "marketing-track-20260302"' in result.output
+    assert 'Do NOT delete the old key "marketing-track-aws-2026-03-02-alfa"' in result.output
     assert f'ends in "{first.secret[-4:]}"; fingerprint {first.fingerprint}) yet' in result.output
     clock.advance(timedelta(days=2))
     result = cli.run("runbook", NAME)

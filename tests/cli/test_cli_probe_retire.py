@@ -37,11 +37,16 @@ def new_key(cli, kind: str, workspace: str = "1001", region: str = "us") -> Cred
     return key
 
 
+def name_of(kind: str) -> str:
+    """The credential named after its kind (stack config names allow no '_')."""
+    return kind.replace("_", "-")
+
+
 def provisioned(cli, aws, kind: str) -> Credential:
     region = "" if kind == "webhook_signing" else "us"
-    aws.provision(kind, kind, region or "us", workspace="" if not region else "1001")
+    aws.provision(name_of(kind), kind, region or "us", workspace="" if not region else "1001")
     first = new_key(cli, kind)
-    assert aws.submit(kind, first)["outcome"] == "submitted"
+    assert aws.submit(name_of(kind), first)["outcome"] == "submitted"
     return first
 
 
@@ -55,21 +60,21 @@ def probe(cli, name, key, *flags):
 @pytest.mark.parametrize("kind", ["track", "app", "private", "webhook_signing"])
 def test_probe_accepts_a_good_key_for_every_kind_and_writes_nothing(cli, aws, kind):
     current = provisioned(cli, aws, kind)
-    before = state(aws, kind)
+    before = state(aws, name_of(kind))
     good = new_key(cli, kind)
-    result = probe(cli, kind, good)
+    result = probe(cli, name_of(kind), good)
     assert result.exit_code == 0, result.output
     assert "nothing was written anywhere" in result.output
     assert f"…{good.secret[-4:]}" in result.output and good.fingerprint in result.output
-    assert state(aws, kind) == before
-    assert aws.current_value(kind) == json.loads(current.to_json())
-    assert aws.rt.store.read_submission(aws.secrets[kind]) is None
+    assert state(aws, name_of(kind)) == before
+    assert aws.current_value(name_of(kind)) == json.loads(current.to_json())
+    assert aws.rt.store.read_submission(aws.secrets[name_of(kind)]) is None
 
 
 @pytest.mark.parametrize("kind", ["track", "app", "private", "webhook_signing"])
 def test_probe_refuses_the_current_key_again_by_its_fingerprint(cli, aws, kind):
     current = provisioned(cli, aws, kind)
-    result = probe(cli, kind, current, "--json")
+    result = probe(cli, name_of(kind), current, "--json")
     assert result.exit_code == 3, result.output
     report = json.loads(result.output)
     assert report["decision"] == "reject"
@@ -80,7 +85,7 @@ def test_probe_refuses_the_current_key_again_by_its_fingerprint(cli, aws, kind):
 @pytest.mark.parametrize("kind", ["track", "app", "private"])
 def test_probe_refuses_a_key_of_another_workspace(cli, aws, kind):
     provisioned(cli, aws, kind)
-    result = probe(cli, kind, new_key(cli, kind, workspace="2002"), "--json")
+    result = probe(cli, name_of(kind), new_key(cli, kind, workspace="2002"), "--json")
     assert result.exit_code == 3, result.output
     report = json.loads(result.output)
     workspace = next(c for c in report["checks"] if c["name"] == "workspace")
@@ -92,7 +97,9 @@ def test_probe_says_a_key_of_the_other_region_is_not_accepted(cli, aws, kind):
     provisioned(cli, aws, kind)
     eu = new_key(cli, kind, region="eu")
     us_doc = json.loads(eu.to_json()) | {"region": "us"}
-    result = cli.run("probe", kind, "--stdin", input=json.dumps(us_doc), env=cli.aws.cio.env())
+    result = cli.run(
+        "probe", name_of(kind), "--stdin", input=json.dumps(us_doc), env=cli.aws.cio.env()
+    )
     assert result.exit_code == 3, result.output
 
 

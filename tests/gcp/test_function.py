@@ -182,3 +182,55 @@ def test_pubsub_notifier_publishes_over_rest(httpserver):
         assert "403" in str(err)
     else:
         raise AssertionError("a refused publish must raise so the notice is retried")
+
+
+def test_the_sweep_reports_a_changed_rotation_config(gcp, cio, clock, logs):
+    """Issue 21: the runtime account may update the secret (aliases, annotations), so a
+    changed rotation period, a removed topic or a later rotation time is reported by the
+    daily sweep at WARNING (the alert policy's trigger); an unchanged one is quiet."""
+    live, _ = provision_and_bootstrap(gcp, cio)
+    assert gcp.sweep() == 200
+    assert not [line for line in logs.lines if "rotation config" in line]
+    secret = gcp.client.get_secret(name=live)
+    secret.rotation.rotation_period = timedelta(days=365)
+    secret.rotation.next_rotation_time = clock.now() + timedelta(days=300)
+    gcp.client.update_secret(
+        request={
+            "secret": secret,
+            "update_mask": {"paths": ["rotation.rotation_period", "rotation.next_rotation_time"]},
+        }
+    )
+    assert gcp.sweep() == 200
+    reported = [line for line in logs.lines if "rotation config" in line]
+    assert len(reported) == 2, reported
+    assert any("31536000s, not the stack's 90 days" in line for line in reported)
+    assert any("beyond the stack's 90-day calendar" in line for line in reported)
+    assert all("pulumi up" in line for line in reported)
+
+
+def test_a_key_in_an_emergency_reason_is_refused_by_the_function(gcp, cio, logs):
+    """Issue 21 on GCP: the function refuses a reason holding the current key or the one
+    waiting in the inbox (base64 and pieces too) before writing or notifying anything.
+    (The CLI cannot read either key on GCP, so the request itself reached Pub/Sub.)"""
+    import base64
+
+    live, key = provision_and_bootstrap(gcp, cio)
+    waiting = cio.new_app_key(("42",), "eu")
+    gcp.rt.store.write_submission(live, waiting.to_json().encode())
+    gcp.cursor = len(gcp.emulator.published)  # the inbox event is not delivered here
+    before, sent = gcp.rt.store.snapshot(live).revision, list(gcp.notices())
+    reasons = [
+        key.secret,
+        base64.b64encode(key.secret.encode()).decode(),
+        f"starts {key.secret[2:14]}",
+        f"new one {waiting.secret}",
+    ]
+    for reason in reasons:
+        assert gcp.emergency(NAME, reason) == 200  # an answer, not a retry
+        assert gcp.rt.store.snapshot(live).revision == before
+        assert gcp.notices() == sent
+    refused = [line for line in logs.lines if "--reason contains a Customer.io key" in line]
+    assert len(refused) == len(reasons)
+    assert not any(reason in line for reason in reasons for line in logs.lines)
+    assert gcp.emergency(NAME, "key seen in a CI log") == 200
+    assert gcp.rt.store.snapshot(live).revision != before

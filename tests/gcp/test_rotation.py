@@ -178,6 +178,7 @@ def test_rate_limited_then_success(gcp, cio, clock):
 
 
 def test_no_secret_in_any_output(gcp, cio, clock, logs, capsys):
+    gcp.provision(NAME, "track", "us", workspace="111")  # the function exists once deployed
     # Notices also go out as structured log lines on stdout, as on Cloud Functions.
     gcp.rt.engine.notifier = FanOut([gcp.notifier, StructuredLogNotifier()])
     keys = []

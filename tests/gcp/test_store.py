@@ -237,7 +237,7 @@ def test_emulator_publishes_secret_manager_events(gcp):
     message = gcp.emulator.published[-1]["message"]
     attrs = message["attributes"]
     assert attrs["eventType"] == "SECRET_VERSION_ADD"
-    assert attrs["secretId"].endswith("/secrets/hook-inbox")
+    assert attrs["secretId"].endswith("/secrets/cio-hook-inbox")  # the program's inbox id
     assert attrs["dataFormat"] == "JSON_API_V1"
     assert "versionId" in attrs and "timestamp" in attrs
     assert "payload" not in json.dumps(message)

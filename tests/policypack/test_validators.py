@@ -22,9 +22,16 @@ from infra.program import BuildOptions, build
 from policypack import validators as v
 from policypack.policies import build_policies
 from rotation import conventions as cv
-from tests.program.harness import evaluate, make_source_tree, sample_raw_config
+from tests.program.harness import (
+    Evaluation,
+    Recorded,
+    evaluate,
+    make_source_tree,
+    sample_raw_config,
+)
 
 WEBHOOK = "https://hooks.example.com/services/T000/B000/policy-pack"
+BUILD_MEMBER = "serviceAccount:cio-builder@test-project.iam.gserviceaccount.com"
 
 
 def _doc(*statements: dict[str, Any]) -> str:
@@ -319,6 +326,77 @@ def test_policies_are_mandatory_and_report_through_the_sdk() -> None:
     args = _args(v.GCP_SECRET_VERSION, {"secretData": "x"})
     policy.validate(args, lambda message, _: reported.append(message))
     assert len(reported) == 1 and "cio-rotate submit" in reported[0]
+
+
+def _violations(ev: Evaluation) -> list[tuple[str, str, str]]:
+    return [
+        (r.type, r.name, message)
+        for r in ev.resources
+        for _, check in v.VALIDATORS.values()
+        for message in check(r.type, r.inputs)
+    ]
+
+
+def _changed(resource: Recorded, **inputs: Any) -> Recorded:
+    return Recorded(resource.type, resource.name, {**resource.inputs, **inputs}, {}, resource.id)
+
+
+def test_the_pack_passes_the_stack_and_fails_each_broader_grant(tmp_path: Path) -> None:
+    """Issue 21: the grants the first deploy needs pass; each broader one is refused."""
+    source = make_source_tree(tmp_path / "src")
+    config = parse_config(sample_raw_config(3), frozenset())
+    options = BuildOptions(
+        repo_root=source, build_dir=tmp_path / "b", now=datetime(2025, 1, 1, tzinfo=UTC)
+    )
+    ev = evaluate(lambda: build(config, options).outputs)
+    assert _violations(ev) == []
+    sources = ev.named("gcp-builder-reads-function-sources")
+    agent_role = ev.named("gcp-eventarc-agent-role")
+    logs = ev.named("gcp-builder-writes-logs")
+    consumer = ev.named("aws-consumer-policy")
+    permission = ev.named("aws-secretsmanager-invoke")
+    document = json.loads(consumer.inputs["policy"])
+    unconditioned = [
+        {k: s[k] for k in ("Sid", "Effect", "Action", "Resource")} for s in document["Statement"]
+    ]
+    any_stage = [
+        {**s, "Condition": {"Null": {"secretsmanager:VersionId": "true"}}}
+        if s["Sid"] == "ReadCurrentKeys"
+        else s
+        for s in document["Statement"]
+    ]
+    broader = {
+        "project-wide storage.admin": _changed(sources, role="roles/storage.admin"),
+        "project-wide objectViewer": _changed(sources, condition=None),
+        "objectViewer on another bucket": _changed(
+            sources,
+            condition={
+                "title": "x",
+                "expression": 'resource.name.startsWith("projects/_/buckets/")',
+            },
+        ),
+        "roles/editor": _changed(logs, role="roles/editor"),
+        "the Eventarc role to someone else": _changed(agent_role, member=BUILD_MEMBER),
+        "a binding instead of a member": Recorded(
+            "gcp:projects/iAMBinding:IAMBinding",
+            "x",
+            {"role": "roles/logging.logWriter", "members": [BUILD_MEMBER]},
+            {},
+            "x",
+        ),
+        "a consumer policy without the VersionStage condition": _changed(
+            consumer, policy=json.dumps({**document, "Statement": unconditioned})
+        ),
+        "a consumer policy reading any stage": _changed(
+            consumer, policy=json.dumps({**document, "Statement": any_stage})
+        ),
+        "a Lambda permission without source_arn": _changed(permission, sourceArn=None),
+    }
+    for what, resource in broader.items():
+        found = [
+            m for _, check in v.VALIDATORS.values() for m in check(resource.type, resource.inputs)
+        ]
+        assert found, f"the pack lets through {what}"
 
 
 def test_the_stack_passes_its_own_policy_pack(tmp_path: Path) -> None:

@@ -157,15 +157,28 @@ def test_operator_writes_inboxes_but_never_reads_or_moves_live_keys() -> None:
     assert allowed(doc, "logs:FilterLogEvents", LOGS)
 
 
-def test_consumers_read_live_secrets_never_inboxes() -> None:
+def test_consumers_read_live_secrets_never_inboxes_or_state() -> None:
     doc = consumer()
     assert allowed(doc, "secretsmanager:GetSecretValue", LIVE)
     assert not allowed(doc, "secretsmanager:GetSecretValue", INBOX)
     assert not allowed(doc, "secretsmanager:DescribeSecret", INBOX)
-    # The state document holds no key: webhook receivers read the grace deadline there.
-    assert allowed(doc, "secretsmanager:GetSecretValue", STATE)
+    # Issue 21: state documents too (receivers learn the grace end from version labels).
+    assert not allowed(doc, "secretsmanager:GetSecretValue", STATE)
+    assert not allowed(doc, "secretsmanager:DescribeSecret", STATE)
     assert not allowed(doc, "secretsmanager:PutSecretValue", STATE)
     assert not allowed(doc, "secretsmanager:PutSecretValue", LIVE)
+    # Every value read is bound to a stage (moto's IAM enforcement tests the verdicts:
+    # tests/aws/test_least_privilege.py).
+    reads = [s for s in doc["Statement"] if "secretsmanager:GetSecretValue" in s["Action"]]
+    for statement in reads:
+        if statement["Effect"] == "Allow":
+            assert statement["Condition"]["Null"]["secretsmanager:VersionId"] == "true"
+    stages = {
+        s["Condition"].get("StringEquals", {}).get("secretsmanager:VersionStage")
+        for s in reads
+        if s["Effect"] == "Allow"
+    }
+    assert stages == {"AWSCURRENT", "AWSPREVIOUS", None}
 
 
 def test_nobody_but_the_deployer_moves_the_rotation_deadline() -> None:
@@ -184,7 +197,7 @@ def test_no_over_grants() -> None:
         operator(),
         consumer(),
         p.secrets_key_policy(SCOPE),
-        p.topic_key_policy(SCOPE, "/cio/rotation/chat-webhook-url"),
+        p.topic_key_policy(SCOPE, "/cio/rotation/chat-webhook-url", topic_arn=TOPIC),
         p.topic_policy(SCOPE, topic_arn=TOPIC, rule_arns=["arn:aws:events:eu-west-1:1:rule/x"]),
     ]
     for doc in documents:
@@ -216,10 +229,12 @@ def test_chat_webhook_parameter_is_read_by_the_rotator_only_through_ssm() -> Non
         "kms:EncryptionContext:PARAMETER_ARN": arn,
     }
     assert "ssm:GetParameter" not in {a for s in rotator()["Statement"] for a in s["Action"]}
-    key = p.topic_key_policy(SCOPE, name)
+    key = p.topic_key_policy(SCOPE, name, topic_arn=TOPIC)
     use = next(s for s in key["Statement"] if s["Sid"] == "ChatWebhookThroughSsm")
     assert use["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"] == arn
-    assert "ChatWebhookThroughSsm" not in {s["Sid"] for s in p.topic_key_policy(SCOPE)["Statement"]}
+    assert "ChatWebhookThroughSsm" not in {
+        s["Sid"] for s in p.topic_key_policy(SCOPE, topic_arn=TOPIC)["Statement"]
+    }
 
 
 def test_key_policies_confine_use_to_the_services() -> None:
@@ -235,9 +250,20 @@ def test_key_policies_confine_use_to_the_services() -> None:
     admin = next(s for s in secrets["Statement"] if s["Sid"] == "KeyAdministration")
     assert "kms:CreateGrant" not in admin["Action"]
     assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} & set(admin["Action"])
-    topic = p.topic_key_policy(SCOPE)
+    topic = p.topic_key_policy(SCOPE, topic_arn=TOPIC)
     alarms = next(s for s in topic["Statement"] if s["Sid"] == "CloudWatchAlarms")
     assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    # Issue 21: every use through SNS is bound to the one topic, in the key policy and in
+    # the rotator's own statement.
+    for statement in topic["Statement"]:
+        if statement["Sid"] in ("PublishThroughSns", "CloudWatchAlarms", "EventBridgeRules"):
+            context = statement["Condition"]["StringEquals"]
+            assert context["kms:EncryptionContext:aws:sns:topicArn"] == TOPIC, statement["Sid"]
+    via_sns = next(s for s in rotator()["Statement"] if s["Sid"] == "TopicKeyViaSns")
+    assert via_sns["Condition"]["StringEquals"] == {
+        "kms:ViaService": "sns.eu-west-1.amazonaws.com",
+        "kms:EncryptionContext:aws:sns:topicArn": TOPIC,
+    }
 
 
 def test_sizes_fit_iam_limits_whatever_the_number_of_credentials() -> None:

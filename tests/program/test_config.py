@@ -63,7 +63,7 @@ def test_single_cloud_needs_only_its_settings() -> None:
 
 
 def test_values_as_pulumi_hands_them_over() -> None:
-    raw = sample_raw_config(1)
+    raw = sample_raw_config(1, ("aws",))
     raw.update(clouds="aws", rotation_days="60", lead_days=10, log_retention_days="90")
     raw["credentials"][0]["workspace_id"] = 998877
     config = parse_config(raw)
@@ -190,7 +190,7 @@ def test_lead_must_fit_inside_the_rotation_period() -> None:
 
 
 def test_all_problems_are_reported_at_once() -> None:
-    raw = {**sample_raw_config(2), "rotation_days": 365, "clouds": ["aws", "azure"]}
+    raw = {**sample_raw_config(2, ("aws",)), "rotation_days": 365, "clouds": ["aws", "azure"]}
     raw["credentials"][0]["kind"] = "sms"
     with pytest.raises(ConfigError) as info:
         parse_config(raw)
@@ -233,6 +233,8 @@ def test_the_example_stack_file_is_a_valid_config() -> None:
     config = parse_config(raw)
     assert config.clouds == {Cloud.AWS, Cloud.GCP}
     assert [c.kind for c in config.credentials] == list(Kind)
+    # Issue 20: copying it does not double every rotation: each credential on one cloud.
+    assert all(c.cloud is not None for c in config.credentials)
     assert set(raw) <= set(KNOWN_KEYS)
 
 
@@ -339,3 +341,28 @@ def test_webhook_endpoint_only_on_a_webhook_signing_key() -> None:
         CredentialSpec("x", Kind.TRACK, Region.US, webhook_endpoint="https://a.example.com/")
     with pytest.raises(ValueError, match="https"):
         CredentialSpec("x", Kind.WEBHOOK_SIGNING, webhook_endpoint="ftp://a.example.com/")
+
+
+def test_a_credential_on_a_two_cloud_stack_says_which_cloud() -> None:
+    """Issue 20: copying a two-cloud config never silently doubles every rotation."""
+    raw = sample_raw_config(2)
+    for c in raw["credentials"]:
+        del c["cloud"]
+    keys = {p.split(":", 2)[1] for p in errors_of(raw)}
+    assert keys == {"credentials[0].cloud", "credentials[1].cloud"}
+    raw["credentials"][0]["cloud"] = "aws"
+    raw["credentials"][1]["cloud"] = "gcp"
+    config = parse_config(raw)
+    assert [c.cloud for c in config.credentials] == [Cloud.AWS, Cloud.GCP]
+    assert [c.name for c in config.on(Cloud.AWS).credentials] == ["cred-000"]
+    assert [c.name for c in config.on(Cloud.GCP).credentials] == ["cred-001"]
+    raw["credentials"][1]["cloud"] = "both"  # on purpose: one of that name on each cloud
+    assert parse_config(raw).on(Cloud.AWS).credentials[1].name == "cred-001"
+
+
+def test_both_needs_two_clouds_and_a_single_cloud_stack_needs_no_cloud() -> None:
+    raw = sample_raw_config(1, ("aws",))
+    assert parse_config(raw).credentials[0].cloud is Cloud.AWS
+    raw["credentials"][0]["cloud"] = "both"
+    [problem] = errors_of(raw)
+    assert "credentials[0].cloud" in problem and "not one of aws" in problem

@@ -67,6 +67,7 @@ def test_main_exports_what_applications_and_operators_need(
         "aws_rotator_log_group",
         "aws_secret_recovery_days",
         "policy",
+        "stack",
         "gcp_rotation_topic",
         "gcp_notifications_topic",
         "gcp_function_name",

@@ -71,8 +71,18 @@ def test_live_secret_inbox_and_state_per_credential(evaluation: Evaluation) -> N
         assert live.inputs["tags"][cv.TAG_CREDENTIAL] == name
         assert live.inputs["tags"][cv.TAG_INBOX] == inbox.outputs["arn"]
         assert live.inputs["tags"][cv.TAG_STATE] == state.outputs["arn"]
-        assert inbox.inputs["tags"] == {cv.TAG_CREDENTIAL: name, cv.TAG_INBOX_OF: f"cio/{name}"}
-        assert state.inputs["tags"] == {cv.TAG_CREDENTIAL: name, cv.TAG_STATE_OF: f"cio/{name}"}
+        stack = {cv.TAG_STACK: evaluation.stack}  # every secret names its Pulumi stack
+        assert live.inputs["tags"][cv.TAG_STACK] == evaluation.stack
+        assert inbox.inputs["tags"] == {
+            cv.TAG_CREDENTIAL: name,
+            cv.TAG_INBOX_OF: f"cio/{name}",
+            **stack,
+        }
+        assert state.inputs["tags"] == {
+            cv.TAG_CREDENTIAL: name,
+            cv.TAG_STATE_OF: f"cio/{name}",
+            **stack,
+        }
         assert not any(k.startswith(cv.STATE_PREFIX) for k in live.inputs["tags"])
     track = _secret(evaluation, "cio/cred-000").inputs["tags"]
     assert track[cv.TAG_KIND] == "track" and track[cv.TAG_REGION] == "us"

@@ -14,6 +14,7 @@ from infra.config import parse_config
 from infra.gcp_component import managed_secrets_env
 from infra.program import BuildOptions, build
 from rotation import conventions as cv
+from rotation.notify_gcp import notice_policy
 from rotation.policy import Policy
 from tests.program.conftest import NOW, WEBHOOK
 from tests.program.harness import (
@@ -34,6 +35,10 @@ TRIGGER_SA = f"serviceAccount:cio-trigger@{PROJECT}.iam.gserviceaccount.com"
 BUILD_SA = f"serviceAccount:cio-builder@{PROJECT}.iam.gserviceaccount.com"
 SM_AGENT = "serviceAccount:service-123456789@gcp-sa-secretmanager.iam.gserviceaccount.com"
 ROTATION_TOPIC = f"projects/{PROJECT}/topics/cio-rotation-events"
+PUBLISHER_READY = "gcp-secretmanager-agent-publishes-propagated"
+EVENTARC_AGENT = "serviceAccount:service-123456789@gcp-sa-eventarc.iam.gserviceaccount.com"
+SOURCES_BUCKET = "gcf-v2-sources-123456789-europe-west1"
+SLEEP_T = "time:index/sleep:Sleep"
 
 
 def _secret(ev: Evaluation, secret_id: str) -> Recorded:
@@ -68,11 +73,13 @@ def test_live_secret_rotates_every_90_days_through_the_topic(evaluation: Evaluat
             "annotations",
             "versionAliases",
         }
-        assert "gcp-secretmanager-agent-publishes" in options.depends_on
+        # After the agent's publisher grant has propagated (a wait on it).
+        assert options.depends_on == (PUBLISHER_READY,)
         inbox = _secret(evaluation, f"cio-{name}-inbox")
         assert inbox.inputs["topics"] == [{"name": ROTATION_TOPIC}]
         assert "rotation" not in inbox.inputs
-        assert "gcp-secretmanager-agent-publishes" in evaluation.options[inbox.name].depends_on
+        assert evaluation.options[inbox.name].depends_on == (PUBLISHER_READY,)
+    assert "gcp-secretmanager-agent-publishes" in evaluation.depends_on(PUBLISHER_READY)
     # The one version Pulumi writes is the chat webhook's, never a credential's.
     [version] = evaluation.of_type("gcp:secretmanager/secretVersion:SecretVersion")
     assert version.inputs["secret"] == f"projects/{PROJECT}/secrets/cio_chat_webhook"
@@ -87,10 +94,14 @@ def test_labels_and_annotations_follow_the_conventions(evaluation: Evaluation) -
         cv.GCP_LABEL_KIND: "track",
         cv.GCP_LABEL_REGION: "us",
         cv.GCP_LABEL_WORKSPACE: "112233",
+        cv.GCP_LABEL_STACK: evaluation.stack,  # the Pulumi stack, for notices and the CLI
     }
     assert live["annotations"] == {cv.GCP_ANNOTATION_INBOX: f"{secrets}/cio-cred-000-inbox"}
     inbox = _secret(evaluation, "cio-cred-000-inbox").inputs
-    assert inbox["labels"] == {cv.GCP_LABEL_CREDENTIAL: "cred-000"}
+    assert inbox["labels"] == {
+        cv.GCP_LABEL_CREDENTIAL: "cred-000",
+        cv.GCP_LABEL_STACK: evaluation.stack,
+    }
     assert inbox["annotations"] == {cv.GCP_ANNOTATION_INBOX_OF: f"{secrets}/cio-cred-000"}
     webhook = _secret(evaluation, "cio-cred-002").inputs["labels"]
     assert webhook[cv.GCP_LABEL_KIND] == "webhook_signing"
@@ -130,11 +141,25 @@ def test_secret_manager_agent_publishes_to_the_rotation_topic(evaluation: Evalua
 
 
 def test_grants_are_per_secret_and_least_privilege(evaluation: Evaluation) -> None:
-    # The one project-level grant: the build account writes its build logs.
+    # The project-level grants Google leaves no narrower form of: the build account reads
+    # Cloud Functions' own source bucket (one bucket, by condition) and writes build logs;
+    # the Eventarc agent holds its own role.
     project_wide = [r for r in evaluation.resources if r.type in gcp_iam.PROJECT_WIDE_GRANT_TYPES]
-    assert [(r.type, r.inputs["role"], r.inputs["member"]) for r in project_wide] == [
-        ("gcp:projects/iAMMember:IAMMember", gcp_iam.LOG_WRITER, BUILD_SA)
-    ]
+    assert sorted((r.inputs["role"], r.inputs["member"]) for r in project_wide) == sorted(
+        [
+            (gcp_iam.STORAGE_OBJECT_VIEWER, BUILD_SA),
+            (gcp_iam.LOG_WRITER, BUILD_SA),
+            (gcp_iam.EVENTARC_SERVICE_AGENT, EVENTARC_AGENT),
+        ]
+    )
+    assert {r.type for r in project_wide} == {"gcp:projects/iAMMember:IAMMember"}
+    [sources] = [r for r in project_wide if r.inputs["role"] == gcp_iam.STORAGE_OBJECT_VIEWER]
+    expression = sources.inputs["condition"]["expression"]
+    assert expression == (
+        f'resource.name == "projects/_/buckets/{SOURCES_BUCKET}" || '
+        f'resource.name.startsWith("projects/_/buckets/{SOURCES_BUCKET}/")'
+    )
+    assert all("condition" not in r.inputs for r in project_wide if r is not sources)
     custom_role = f"projects/{PROJECT}/roles/cio_rotator"
     role = evaluation.named("gcp-rotator-role").inputs
     assert role["roleId"] == "cio_rotator"
@@ -191,6 +216,8 @@ def test_function_gen2(evaluation: Evaluation) -> None:
     assert service["ingressSettings"] == "ALLOW_INTERNAL_ONLY"
     env = service["environmentVariables"]
     assert cv.ENV_CHAT_WEBHOOK_URL not in env
+    # Notices say where they come from: the stack and the project.
+    assert env[cv.ENV_STACK] == evaluation.stack and env["GOOGLE_CLOUD_PROJECT"] == PROJECT
     assert Policy.from_env(env) == Policy() and Policy().to_env().items() <= env.items()
     assert env[cv.ENV_PUBSUB_TOPIC] == f"projects/{PROJECT}/topics/cio-rotation-notifications"
     assert env[cv.ENV_MANAGED_SECRETS].split(",") == [
@@ -225,19 +252,62 @@ def test_function_builds_as_its_own_account(evaluation: Evaluation) -> None:
     assert repository.inputs["format"] == "DOCKER"
     grants = {
         "gcp-builder-reads-source": ("bucket", "test-project-cio-rotator-src"),
+        "gcp-builder-reads-function-sources": ("project", PROJECT),
         "gcp-builder-pushes-images": ("repository", "cio-rotator-builds"),
         "gcp-builder-writes-logs": ("project", PROJECT),
     }
     for name, (field, target) in grants.items():
         grant = evaluation.named(name).inputs
         assert grant["member"] == BUILD_SA and grant[field] == target, name
-        assert name in evaluation.depends_on("gcp-rotator")
+        # Granted, then waited on, before the build: the wait follows every grant.
+        assert name in evaluation.depends_on("gcp-builder-grants-propagated"), name
+    assert "gcp-builder-grants-propagated" in evaluation.options["gcp-rotator"].depends_on
     assert evaluation.named("gcp-builder-reads-source").inputs["role"] == (
         "roles/storage.objectViewer"
     )
     assert evaluation.named("gcp-builder-pushes-images").inputs["role"] == (
         "roles/artifactregistry.writer"
     )
+
+
+def test_first_deploy_order_grants_then_waits_then_what_needs_them(
+    evaluation: Evaluation,
+) -> None:
+    """Issue 21: each grant a following resource needs in the same update is followed by a
+    wait the resource depends on: the build's grants, the Eventarc agent (created, then
+    granted), the Secret Manager agent's publisher grant, the chat secret's accessor."""
+    sleeps = {r.name: r for r in evaluation.of_type(SLEEP_T)}
+    assert set(sleeps) == {
+        "gcp-builder-grants-propagated",
+        "gcp-eventarc-agent-role-propagated",
+        "gcp-secretmanager-agent-publishes-propagated",
+        "gcp-chat-webhook-rotator-propagated",
+    }
+    assert all(r.inputs["createDuration"] == gcp_iam.IAM_PROPAGATION for r in sleeps.values())
+    agent = evaluation.named("gcp-eventarc-agent")
+    assert agent.inputs["service"] == "eventarc.googleapis.com"
+    role = evaluation.named("gcp-eventarc-agent-role")
+    assert role.inputs["member"] == EVENTARC_AGENT
+    assert "gcp-eventarc-agent" in evaluation.depends_on(role.name)
+    assert role.name in evaluation.depends_on("gcp-eventarc-agent-role-propagated")
+    function_waits = evaluation.options["gcp-rotator"].depends_on
+    for sleep in ("gcp-builder-grants-propagated", "gcp-eventarc-agent-role-propagated"):
+        assert sleep in function_waits
+    assert "gcp-chat-webhook-rotator-propagated" in evaluation.depends_on("gcp-rotator")
+    # A wait is replaced (and waits again) when a grant it follows is replaced.
+    builder = sleeps["gcp-builder-grants-propagated"].inputs["triggers"]
+    assert len(builder) == 4
+    # The order of registration is the order of creation a real `up` follows.
+    order = [r.name for r in evaluation.resources]
+    for before, after in [
+        ("gcp-builder-reads-function-sources", "gcp-builder-grants-propagated"),
+        ("gcp-builder-grants-propagated", "gcp-rotator"),
+        ("gcp-eventarc-agent", "gcp-eventarc-agent-role"),
+        ("gcp-eventarc-agent-role", "gcp-eventarc-agent-role-propagated"),
+        ("gcp-eventarc-agent-role-propagated", "gcp-rotator"),
+        ("gcp-secretmanager-agent-publishes-propagated", "gcp-cred-000-live"),
+    ]:
+        assert order.index(before) < order.index(after), (before, after)
 
 
 def test_topics_and_publishers(evaluation: Evaluation) -> None:
@@ -280,6 +350,36 @@ def test_warnings_alert_the_operators(evaluation: Evaluation) -> None:
     assert "severity>=WARNING" in log_filter
     assert 'resource.labels.service_name="cio-rotator"' in log_filter
     assert policy["alertStrategy"]["notificationRateLimit"] == {"period": "300s"}
+
+
+def test_every_notice_is_mailed_whole_by_a_policy_per_credential(evaluation: Evaluation) -> None:
+    """Issue 20: the policy the local Monitoring evaluates is the one the program declares."""
+    channels = evaluation.of_type("gcp:monitoring/notificationChannel:NotificationChannel")
+    where = f"GCP stack {evaluation.stack}, project {PROJECT}"
+    for name in ("cred-000", "cred-001", "cred-002"):
+        declared = evaluation.named(f"gcp-{name}-notices").inputs
+        spec = notice_policy("cio-rotator", name, where)
+        [condition] = declared["conditions"]
+        assert condition["conditionMatchedLog"] == {
+            "filter": spec.filter,
+            "labelExtractors": spec.label_extractors,
+        }
+        assert declared["documentation"] == {
+            "subject": spec.subject,
+            "content": spec.content,
+            "mimeType": "text/markdown",
+        }
+        assert declared["displayName"] == spec.display_name
+        assert declared["alertStrategy"]["notificationRateLimit"] == {"period": "300s"}
+        assert sorted(declared["notificationChannels"]) == sorted(
+            c.outputs["name"] for c in channels
+        )
+    # The catch-all policy leaves notices to their own policies.
+    catch_all = evaluation.named("gcp-rotator-alert").inputs["conditions"][0]
+    assert (
+        "NOT jsonPayload.cio_notification.notification_id:*"
+        in catch_all["conditionMatchedLog"]["filter"]
+    )
 
 
 def test_outputs(evaluation: Evaluation) -> None:

@@ -264,3 +264,13 @@ def test_malformed_outputs_are_nothing_deployed(outputs: dict[str, Any]) -> None
 def test_a_credential_deployed_nowhere_is_not_a_removal() -> None:
     deployed = [Deployed("ghost", frozenset(), False)]
     assert removal_problems(_config("cred-000"), deployed) == []
+
+
+def test_narrowing_a_credentials_cloud_is_refused_with_the_fix(
+    deployed: dict[str, Any], source_tree: Path, bundles: Path
+) -> None:
+    """Issue 20: `cloud: both` -> `cloud: aws` would delete its GCP secrets: refused."""
+    raw = _raw(cred_001={"cloud": "aws"})
+    message = _refused(raw, source_tree, bundles, previous=deployed)
+    assert "credentials[1].cloud" in message and "no longer includes gcp" in message
+    assert "pulumi config set --path 'credentials[1].cloud' both" in message

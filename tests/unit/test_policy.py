@@ -87,3 +87,20 @@ def test_policy_from_env():
     assert Policy.from_env({"CIO_ROTATION_DAYS": "60", "CIO_LEAD_DAYS": "10"}).rotation_days == 60
     with pytest.raises(ValueError, match="CIO_GRACE_HOURS must be a whole number"):
         Policy.from_env({"CIO_GRACE_HOURS": "a day"})
+
+
+def test_rotation_config_drift_names_each_change() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from rotation.policy import Policy, rotation_config_drift
+
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    policy = Policy()
+    period = timedelta(days=90)
+    assert rotation_config_drift(period, now + timedelta(days=1), 1, now, policy) == []
+    assert rotation_config_drift(period, now + period, 1, now, policy) == []
+    [topics] = rotation_config_drift(period, now + period, 0, now, policy)
+    assert "no rotation topic" in topics
+    assert len(rotation_config_drift(None, None, 1, now, policy)) == 2
+    [later] = rotation_config_drift(period, now + period + timedelta(days=1), 1, now, policy)
+    assert "beyond the stack's 90-day calendar" in later

@@ -238,7 +238,7 @@ def test_customerio_down_or_rate_limited_until_exhausted_is_inconclusive(
     assert isinstance(result, Inconclusive) and result.reason == reason
     assert [s for _, s in fake.log] == [status] * 4
     fake.fail_next(status, times=4, retry_after="0")
-    with pytest.raises(VerificationInconclusive, match="The current key is unchanged"):
+    with pytest.raises(VerificationInconclusive, match="the current key is unchanged"):
         verifier.verify(key, None, "1001", Region.US)
 
 
@@ -404,3 +404,19 @@ def test_messages_never_hold_the_key(fake, verifier):
         texts.append(str(err.value))
     blob = "\n".join(texts)
     assert current.secret not in blob and stranger.secret not in blob
+
+
+@pytest.mark.parametrize("kind", [Kind.TRACK, Kind.APP])
+def test_a_private_key_is_refused_for_track_and_app_with_the_kind_to_use(kind):
+    """Issue 21: an sk_ key pasted into a Track or App credential is refused locally (it
+    would only be sent to Customer.io as the wrong kind of key), naming `private`."""
+    field = {Kind.TRACK: "api_key", Kind.APP: "app_api_key"}[kind]
+    doc = {**GOOD[kind], field: SK}
+    with pytest.raises(MalformedKey) as err:
+        parse_credential(json.dumps(doc), kind)
+    message = str(err.value)
+    assert f"field {field!r} holds a private API key (it starts with sk_)" in message
+    assert "kind `private`" in message
+    assert SK not in message and SK[3:] not in message
+    # The same key is accepted where it belongs.
+    assert parse_credential(private(), Kind.PRIVATE).secret == SK

@@ -24,7 +24,7 @@ from rotation.state import Mode, Phase, RotationState, suggested_key_name
 NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 OLD_SINCE = datetime(2026, 2, 3, 9, 0, tzinfo=UTC)
 NAME = "marketing-track"
-NEW_NAME = "marketing-track-20260504"
+NEW_NAME = "marketing-track-2026-05-04-alfa"
 OLD_NAME = "marketing-track-20260203"
 # "private" is listed even before rotation.credentials grows Kind.PRIVATE: its texts exist.
 KIND_VALUES = sorted({k.value for k in Kind} | {"private"})
@@ -72,6 +72,7 @@ def promoted(kind=Kind.TRACK, **kw):
         phase=Phase.PROMOTED,
         current_name=NEW_NAME,
         current_since=NOW + timedelta(days=2),
+        current_opened_at=NOW,  # the rotation that asked for it opened two days before
         current_last4="cd34",
         current_fp="5678ffff",
         previous_name=OLD_NAME,
@@ -171,7 +172,10 @@ def test_webhook_without_configured_endpoint_points_at_the_receiver():
 def test_revoke_first_deletes_the_named_key_before_creating():
     lines = steps(ctx(mode=Mode.EMERGENCY, revoke_first=True))
     assert lines[0].startswith("Contain the leak first") and "DELETE" in lines[0]
-    assert f'DELETE the old key "{OLD_NAME}" (created on or before 2026-02-03' in lines[0]
+    assert (
+        f'DELETE the old key "{OLD_NAME}" (created no later than 2026-02-03 (day not recorded)'
+        in lines[0]
+    )
     assert 'ends in "ab12"' in lines[0]
     assert not any("Do NOT delete" in line for line in lines)
 
@@ -208,7 +212,10 @@ def test_bootstrap_has_nothing_to_delete():
 
 def test_a_key_without_recorded_name_is_told_apart_by_day_and_last_four():
     text = text_of(steps(ctx(current_name="")))
-    assert 'Do NOT delete the old key (created on or before 2026-02-03, ends in "ab12"' in text
+    assert (
+        'Do NOT delete the old key (created no later than 2026-02-03 (day not recorded), ends in "ab12"'
+        in text
+    )
     assert "pick it by its creation day and the last 4 characters" in text
 
 
@@ -287,9 +294,13 @@ def test_unknown_notice_is_an_error():
 def test_delete_notice_names_the_old_key_and_the_one_to_keep():
     body = render("revoke_now/r1/3", promoted(now=NOW + timedelta(days=3))).body
     assert (
-        f'Delete the old key "{OLD_NAME}" (created on or before 2026-02-03, ends in "ab12"' in body
+        f'Delete the old key "{OLD_NAME}" (created no later than 2026-02-03 (day not recorded), ends in "ab12"'
+        in body
     )
-    assert f'Keep the new key "{NEW_NAME}" (created on or before 2026-05-06, ends in "cd34"' in body
+    assert (
+        f'Keep the new key "{NEW_NAME}" (created between 2026-05-04 and 2026-05-06, ends in "cd34"'
+        in body
+    )
     assert "fingerprint 1234abcd" in body  # a cross-reference to status, not the identification
 
 

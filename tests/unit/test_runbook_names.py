@@ -108,4 +108,4 @@ def test_the_same_name_from_opening_to_deletion(
         assert "not named" not in body.lower()
 
     assert set(names) == {key_name}
-    assert key_name == f"{NAME}-{opened_at:%Y%m%d}"
+    assert key_name == f"{NAME}-{opened_at:%Y-%m-%d}-alfa"

@@ -336,10 +336,10 @@ def test_a_pair_outside_the_table_is_no_step(phase, event):
 
 def test_the_name_given_at_opening_is_the_name_promoted():
     opened = step(IDLE, Event.OPEN, **OPEN)
-    assert opened is not None and opened.key_name == "billing-20260601"
+    assert opened is not None and opened.key_name == "billing-2026-06-01-alfa"
     later = step(opened, Event.PROMOTED, **{**PROMOTE, "now": NOW + timedelta(days=3)})
     assert later is not None
-    assert later.current_name == "billing-20260601"
+    assert later.current_name == "billing-2026-06-01-alfa"
     assert later.previous_name == IDLE.current_name and later.previous_last4 == "a111"
     assert later.submitted_by == "alice"
 

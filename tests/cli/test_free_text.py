@@ -1,0 +1,130 @@
+"""Issue 21: no key through a free-text field.
+
+`--reason` (and the other words an operator gives beside a command) is refused when it
+holds the credential's current, previous, pending or submitted key, its base64, or a
+12-character piece of one: the answer names the field and says nothing of the value,
+and nothing is written, published or audited (the state revision, the notifications
+and the rotator's log group are unchanged). The operator's CLI cannot read live keys,
+so the rotator, which can, makes the check; the CLI checks what it holds (the key it
+is handing over).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+
+from localcloud.aws_harness import REGION
+from rotation.credentials import Credential
+from rotation.stores.aws import AwsSecretsStore
+from tests.cli.conftest import LOG_GROUP
+from tests.cli.test_cli_aws import NAME, promoted, stdin_doc
+
+EXIT_REJECTED = 3
+
+Reason = Callable[[dict[str, Credential]], str]
+CORPUS: dict[str, Reason] = {
+    "the current key": lambda k: f"leaked: {k['current'].secret}",
+    "its base64": lambda k: base64.b64encode(k["current"].secret.encode()).decode(),
+    "its url-safe base64, mid-sentence": lambda k: (
+        "saw "
+        + base64.urlsafe_b64encode(b"key=" + k["current"].secret.encode()).decode()
+        + " in a CI log"
+    ),
+    "a 12-character piece of it": lambda k: f"key starting {k['current'].secret[3:15]} leaked",
+    "the same piece in capitals": lambda k: k["current"].secret[2:14].upper(),
+    "the previous key": lambda k: k["previous"].secret,
+    "the submitted key": lambda k: f"new one is {k['submitted'].secret}",
+    "the key as a JSON document": lambda k: json.dumps({"api_key": k["current"].secret}),
+}
+
+
+def _audit_lines() -> int:
+    logs = boto3.client("logs", region_name=REGION)
+    events = logs.filter_log_events(logGroupName=LOG_GROUP).get("events", [])
+    return len(events)
+
+
+def _scene(cli: Any, aws: Any, clock: Any) -> dict[str, Credential]:
+    """A promoted rotation (current + previous) with a further key waiting in the inbox."""
+    previous, current = promoted(cli, aws, clock)
+    submitted = cli.track("1001")
+    AwsSecretsStore(aws.sm).write_submission(aws.secrets[NAME], submitted.to_json().encode("utf-8"))
+    return {"current": current, "previous": previous, "submitted": submitted}
+
+
+def _footprint(aws: Any) -> tuple[str, int, int]:
+    snap = AwsSecretsStore(aws.sm).snapshot(aws.secrets[NAME])
+    return snap.revision, len(aws.notifications()), _audit_lines()
+
+
+@pytest.mark.parametrize("case", sorted(CORPUS))
+def test_a_key_in_the_reason_is_refused_and_kept_nowhere(
+    cli: Any, aws: Any, clock: Any, case: str
+) -> None:
+    keys = _scene(cli, aws, clock)
+    reason = CORPUS[case](keys)
+    before = _footprint(aws)
+    result = cli.run("emergency", NAME, "--reason", reason, "--yes")
+    assert result.exit_code == EXIT_REJECTED, (case, result.output)
+    assert "--reason contains a Customer.io key" in result.output
+    assert reason not in result.output
+    assert _footprint(aws) == before, f"{case}: something was written or published"
+    # Under --json too: one error object, naming the field, without the value.
+    result = cli.run("--json", "emergency", NAME, "--reason", reason, "--yes")
+    assert result.exit_code == EXIT_REJECTED
+    assert reason not in result.output and "--reason" in result.output
+    assert _footprint(aws) == before
+
+
+def test_an_ordinary_reason_still_declares_the_emergency(cli: Any, aws: Any, clock: Any) -> None:
+    """Not vacuous: the same scene, words only, goes through (and is recorded)."""
+    keys = _scene(cli, aws, clock)
+    before = _footprint(aws)
+    reason = f"key ending {keys['current'].secret[-4:]} seen in a CI log"
+    result = cli.run("emergency", NAME, "--reason", reason, "--yes")
+    assert result.exit_code in (0, 7), result.output  # declared, or queued behind the old key
+    assert _footprint(aws) != before
+    assert aws.state(NAME).reason == reason or aws.state(NAME).follow_up_emergency
+
+
+@pytest.mark.parametrize(
+    "case", ["the current key", "its base64", "a 12-character piece of it", "the submitted key"]
+)
+def test_a_key_in_a_retirement_reason_is_refused(cli: Any, aws: Any, clock: Any, case: str) -> None:
+    """Retiring is allowed only with no rotation open: an idle credential, a key waiting in
+    its inbox all the same."""
+    from tests.cli.test_cli_aws import bootstrapped
+
+    current = bootstrapped(cli, aws, clock, open_rotation=False)
+    submitted = cli.track("1001")
+    AwsSecretsStore(aws.sm).write_submission(aws.secrets[NAME], submitted.to_json().encode("utf-8"))
+    reason = CORPUS[case]({"current": current, "submitted": submitted})
+    before = _footprint(aws)
+    result = cli.run("retire", NAME, "--reason", reason, "--yes")
+    assert result.exit_code == EXIT_REJECTED, result.output
+    assert "--reason contains a Customer.io key" in result.output
+    assert _footprint(aws) == before
+    assert cli.run("retire", NAME, "--reason", "moved to billing-private", "--yes").exit_code != 3
+
+
+def test_a_key_name_holding_a_piece_of_the_key_is_refused_before_the_hand_over(
+    cli: Any, aws: Any, clock: Any
+) -> None:
+    from tests.cli.test_cli_aws import bootstrapped
+
+    bootstrapped(cli, aws, clock)
+    key = cli.track("1001")
+    before = _footprint(aws)
+    result = cli.run(
+        "submit", NAME, "--stdin", "--key-name", f"ci {key.secret[4:16]}", input=stdin_doc(key)
+    )
+    assert result.exit_code == EXIT_REJECTED, result.output
+    assert "--key-name" in result.output
+    assert _footprint(aws) == before
+    assert AwsSecretsStore(aws.sm).read_submission(aws.secrets[NAME]) is None
