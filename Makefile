@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.status_stream
 	$(BIN)/python -m bench.coldstart
 	$(BIN)/python -m bench.evidence
+	PYTHONPATH=consumer $(BIN)/python -m bench.loader_get
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

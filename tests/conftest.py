@@ -21,6 +21,9 @@ settings.register_profile("dev", max_examples=30, stateful_step_count=20, deadli
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 fake_aws_environment()
+# Applications' key-usage reports (cio_consumer.usage) go to the cloud a source names; in
+# tests only those that build their own reporter against the local cloud send any.
+os.environ["CIO_USAGE_REPORTING"] = "off"
 
 
 @pytest.fixture(scope="session")

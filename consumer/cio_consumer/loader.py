@@ -51,6 +51,7 @@ from cio_consumer.errors import (
 )
 from cio_consumer.logsafe import install_sdk_log_filter
 from cio_consumer.sources import SecretSnapshot, SecretSource
+from cio_consumer.usage import UsageReporter, reporting_enabled
 
 log = logging.getLogger("cio_consumer")
 
@@ -68,6 +69,8 @@ DEFAULT_MAX_STALE_SECONDS = 3600.0
 # Version probes on an unrecognised signature: at most one per this interval.
 DEFAULT_PROBE_INTERVAL_SECONDS = 1.0
 REJECTED_STATUSES = frozenset({401, 403})
+# `usage=` default: report to the source's cloud unless CIO_USAGE_REPORTING=off.
+AUTO = "auto"
 
 
 class TtlTooLongWarning(UserWarning):
@@ -117,7 +120,14 @@ class CredentialLoader(Generic[T]):
         probe_interval: float = DEFAULT_PROBE_INTERVAL_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        usage: UsageReporter | str | None = AUTO,
+        service_name: str | None = None,
     ) -> None:
+        """`usage`: where to report the key this process uses (cio_consumer.usage), so the
+        rotator deletes the old key only once nobody uses it: "auto" (the source's cloud,
+        unless CIO_USAGE_REPORTING=off), a `UsageReporter`, or None to opt out.
+        `service_name` names this application in those reports (default: OTEL_SERVICE_NAME).
+        """
         check_ttl(ttl, emergency_grace)
         if max_stale is not None and max_stale < 0:
             raise ValueError("max_stale cannot be negative (None serves the cache without limit).")
@@ -137,6 +147,11 @@ class CredentialLoader(Generic[T]):
         self._last_reject_reload: float | None = None
         self._last_probe: float | None = None
         self.fetches = 0  # reads of the secret store, for metrics and tests
+        self.usage = _usage_reporter(source, usage, service_name)
+        self._usage_secret = str(getattr(source, "usage_secret", source.description))
+        # When the next usage report is due (monotonic); +inf when not reporting, so the
+        # fast path of get() pays one comparison.
+        self._report_due = 0.0 if self.usage is not None else float("inf")
         self.probes = 0  # version checks caused by unrecognised signatures
 
     def __repr__(self) -> str:
@@ -145,13 +160,37 @@ class CredentialLoader(Generic[T]):
     def get(self) -> T:
         """The cached credential, re-read from the store when older than `ttl`."""
         entry = self._entry
-        if entry is not None and self._monotonic() < entry.next_refresh:
-            return entry.value
+        if entry is not None:
+            now = self._monotonic()
+            if now < entry.next_refresh:
+                if now >= self._report_due:
+                    self._report(entry.value, now)
+                return entry.value
         with self._lock:
             entry = self._entry
             if entry is not None and self._monotonic() < entry.next_refresh:
                 return entry.value  # another thread refreshed while we waited
             return self._reload(entry)
+
+    def close(self) -> None:
+        """Report the key this loader holds once more and send it (bounded wait): call at
+        shutdown so the rotator learns this process stopped using it. Interpreter exit
+        does the same for every reporter."""
+        entry = self._entry
+        if self.usage is None or entry is None:
+            return
+        self._report(entry.value, self._monotonic())
+        self.usage.flush()
+
+    def _report(self, value: T, now: float) -> None:
+        """Hand the served key's fingerprint to the reporter (non-blocking, never raises)."""
+        usage = self.usage
+        if usage is None:
+            return
+        self._report_due = now + usage.interval
+        fingerprint = getattr(value, "fingerprint", None)
+        if isinstance(fingerprint, str) and fingerprint:
+            usage.note(self._usage_secret, fingerprint)
 
     def refresh(self) -> T:
         """Re-read now, whatever the cache's age."""
@@ -299,7 +338,28 @@ class CredentialLoader(Generic[T]):
                 snapshot.version,
             )
         self._entry = _Entry(value, snapshot.version, now, now + self.ttl)
+        if now >= self._report_due or (entry is not None and entry.value != value):
+            self._report(value, now)  # a new key is reported at once, not a minute later
         return value
+
+
+def _usage_reporter(
+    source: SecretSource, usage: UsageReporter | str | None, service_name: str | None
+) -> UsageReporter | None:
+    """The reporter a loader uses; never fails the loader (reporting is best effort)."""
+    if usage is None or isinstance(usage, UsageReporter):
+        return usage
+    if usage != AUTO:
+        raise ValueError(f"usage must be {AUTO!r}, a UsageReporter or None, not {usage!r}.")
+    make = getattr(source, "usage_reporter", None)
+    if make is None or not reporting_enabled():
+        return None
+    try:
+        reporter = make(service_name)
+    except Exception as err:  # e.g. the cloud's SDK is missing: the app still works
+        log.debug("key usage reporting is off: %s", type(err).__name__)
+        return None
+    return reporter if isinstance(reporter, UsageReporter) else None
 
 
 def check_ttl(ttl: float, emergency_grace: float) -> None:

@@ -34,6 +34,12 @@ from typing import Any, Protocol
 
 from cio_consumer.errors import CredentialRetired, CredentialUnavailable
 from cio_consumer.logsafe import install_sdk_log_filter
+from cio_consumer.usage import (
+    CloudMonitoringSink,
+    CloudWatchSink,
+    UsageReporter,
+    shared_reporter,
+)
 
 log = logging.getLogger("cio_consumer")
 
@@ -107,6 +113,20 @@ class AwsSecretsManagerSource:
     @property
     def description(self) -> str:
         return f"AWS secret {self.secret_id}"
+
+    @property
+    def usage_secret(self) -> str:
+        """The secret as usage reports name it: its name (an ARN's name part, suffix kept)."""
+        if self.secret_id.startswith("arn:"):
+            return self.secret_id.split(":", 6)[-1]
+        return self.secret_id
+
+    def usage_reporter(self, service_name: str | None = None) -> UsageReporter:
+        """CloudWatch in the secret client's region: one reporter per region per process."""
+        region = str(getattr(getattr(self.client, "meta", None), "region_name", "") or "")
+        return shared_reporter(
+            ("aws", region), lambda: CloudWatchSink(region_name=region or None), service_name
+        )
 
     def _get(self, stage: str) -> dict[str, Any]:
         response: dict[str, Any] = self.client.get_secret_value(
@@ -218,6 +238,21 @@ class GcpSecretManagerSource:
     @property
     def description(self) -> str:
         return f"GCP secret {self.name}"
+
+    @property
+    def usage_secret(self) -> str:
+        return self.name
+
+    def usage_reporter(self, service_name: str | None = None) -> UsageReporter:
+        """Cloud Monitoring in the secret's project: one reporter per project per process."""
+        project = self.name.split("/")[1] if self.name.startswith("projects/") else ""
+        transport = getattr(self.client, "transport", None)
+        credentials = getattr(transport, "_credentials", None)
+        return shared_reporter(
+            ("gcp", project),
+            lambda: CloudMonitoringSink(project, credentials=credentials),
+            service_name,
+        )
 
     def fetch(self, include_previous: bool = False) -> SecretSnapshot:
         got = self._latest()

@@ -1,0 +1,129 @@
+"""Who may still hold the old key after a promotion: the drain, as a pure function.
+
+The grace period is a guess at the applications' cache lifetime; the drain replaces it
+with what is known. Two kinds of evidence, read by the store's cloud (rotation/stores):
+
+- key-usage reports from the consumer library (cio_consumer.usage): each process says,
+  about once a minute, the fingerprint of the key it serves;
+- the audit trail of reads of the live secret (CloudTrail GetSecretValue on AWS, Data
+  Access logs AccessSecretVersion on GCP): a principal that read the secret before the
+  promotion and not since may still hold the old key in memory, whether or not it uses
+  the library.
+
+The old key is drained when no reporter has used its fingerprint for `quiet` and no
+principal that read before the promotion is still without a read since. Otherwise the
+rotator waits, up to the grace maximum, and then names every straggler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class KeyReport:
+    """The last time one process reported serving a key with `fingerprint`."""
+
+    service: str
+    instance: str
+    fingerprint: str
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class SecretRead:
+    """The last time a principal read the live secret, from the cloud's audit trail."""
+
+    principal: str
+    last_read: datetime
+
+
+@dataclass(frozen=True)
+class Straggler:
+    """Someone who may still use the old key, as a person can find them."""
+
+    who: str  # "service on instance" or the cloud principal
+    last_seen: datetime
+    evidence: str  # "reports the old key" | "read the secret before the promotion, not since"
+
+    def describe(self) -> str:
+        return f"{self.who} ({self.evidence}; last {self.last_seen:%Y-%m-%d %H:%M} UTC)"
+
+
+@dataclass(frozen=True)
+class Drain:
+    """Where the drain stands at `checked_at`."""
+
+    checked_at: datetime
+    stragglers: tuple[Straggler, ...]
+    reporters_on_new: int  # processes seen with the new key since the promotion
+    quiet_since: datetime | None  # when the old key was last reported (None: never)
+    audit_read: bool  # whether the audit trail could be read (else only reports count)
+
+    @property
+    def drained(self) -> bool:
+        return not self.stragglers
+
+
+def drain(
+    reports: Iterable[KeyReport],
+    reads: Iterable[SecretRead],
+    *,
+    old_fingerprint: str,
+    new_fingerprint: str,
+    promoted_at: datetime,
+    now: datetime,
+    quiet: timedelta,
+    audit_read: bool = True,
+    ignore_principals: Iterable[str] = (),
+) -> Drain:
+    """Who still holds the old key. Pure: the caller reads the clouds.
+
+    A reporter is a straggler while its last report of the old fingerprint is less than
+    `quiet` old and came after its last report of the new one (a process that loaded
+    the new key is off the old one, whatever it reported before). A principal is a
+    straggler when its last read of the secret came before the promotion. The rotator's
+    own principal is in `ignore_principals`.
+    """
+    latest: dict[tuple[str, str], dict[str, datetime]] = {}
+    for report in reports:
+        seen = latest.setdefault((report.service, report.instance), {})
+        if report.last_seen > seen.get(report.fingerprint, datetime.min.replace(tzinfo=now.tzinfo)):
+            seen[report.fingerprint] = report.last_seen
+    stragglers: list[Straggler] = []
+    quiet_since: datetime | None = None
+    on_new = 0
+    for (service, instance), seen in sorted(latest.items()):
+        old = seen.get(old_fingerprint)
+        new = seen.get(new_fingerprint)
+        if new is not None and new >= promoted_at:
+            on_new += 1
+        if old is None:
+            continue
+        quiet_since = old if quiet_since is None else max(quiet_since, old)
+        moved = new is not None and new >= old
+        if not moved and now - old < quiet:
+            stragglers.append(Straggler(f"{service} on {instance}", old, "reports the old key"))
+    ignored = set(ignore_principals)
+    for read in sorted(reads, key=lambda r: r.principal):
+        if read.principal in ignored or read.last_read >= promoted_at:
+            continue
+        stragglers.append(
+            Straggler(
+                read.principal,
+                read.last_read,
+                "read the secret before the promotion, not since",
+            )
+        )
+    return Drain(now, tuple(stragglers), on_new, quiet_since, audit_read)
+
+
+def latest_reads(events: Iterable[tuple[str, datetime]]) -> list[SecretRead]:
+    """Each principal's last read, from (principal, time) audit events in any order."""
+    last: dict[str, datetime] = {}
+    for principal, at in events:
+        if principal and (principal not in last or at > last[principal]):
+            last[principal] = at
+    return [SecretRead(p, t) for p, t in sorted(last.items())]
