@@ -67,7 +67,12 @@ class Narrator:
         for n in fresh:
             style = {"urgent": "red", "action": "yellow"}.get(n.urgency, "green")
             # Text, not markup: a reason's `[bold]` or `:smile:` shows as the person wrote it.
-            self.console.print(Panel(Text(n.body), title=escape(n.subject), border_style=style))
+            # Wrapped inside the panel even in a pipe (soft wrap would crop what does not fit).
+            # The subject whole above the panel (a panel's title is cut to its width).
+            self.console.print(
+                Text(f"Subject: {n.subject}", style=f"bold {style}"), soft_wrap=False
+            )
+            self.console.print(Panel(Text(n.body), border_style=style), soft_wrap=False)
 
     def remember(self, credential: Credential) -> Credential:
         self.keys.append(credential.secret)
