@@ -82,6 +82,9 @@ class FakeCustomerIO(Served):
     rate_limit: int = 0
     pace: Pace | None = None
     over_limit: int = 0
+    # Keys whose every check hangs (a broken shard, say): `hang_seconds` spent, then 504.
+    hanging: set[str] = field(default_factory=set)
+    hang_seconds: float = 10.0
     _recent: deque[float] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -129,6 +132,8 @@ class FakeCustomerIO(Served):
             self.pace = None
             self.over_limit = 0
             self._recent.clear()
+            self.hanging.clear()
+            self.hang_seconds = 10.0
             self.private_path = DEFAULT_PRIVATE_PATH
             self.private_auth = "bearer"
 
@@ -228,6 +233,17 @@ class FakeCustomerIO(Served):
             return True
         return False
 
+    def hang(self, credential: Credential) -> None:
+        """Every check of this key hangs `hang_seconds` (on `pace`), then answers 504."""
+        with self._lock:
+            self.hanging.add(credential.secret)
+
+    def _hung(self, request: Request, secret: str) -> Response | None:
+        if secret not in self.hanging:
+            return None
+        self._spend(self.hang_seconds)
+        return self._answer(request, 504, {"meta": {"error": "gateway timeout"}})
+
     def _answer(
         self, request: Request, status: int, body: object, headers: dict[str, str] | None = None
     ) -> Response:
@@ -251,6 +267,9 @@ class FakeCustomerIO(Served):
         if fault is not None:
             return fault
         auth = self._basic(request)
+        hung = self._hung(request, auth[1]) if auth else None
+        if hung is not None:
+            return hung
         key = self.track_keys.get(auth) if auth else None
         if key is None:
             # The spec documents 400 for bad credentials on this endpoint.
@@ -272,6 +291,9 @@ class FakeCustomerIO(Served):
         if fault is not None:
             return fault
         token = self._bearer(request)
+        hung = self._hung(request, token)
+        if hung is not None:
+            return hung
         key = self.app_keys.get(token)
         if key is not None and key.scope == "app":
             host_region = request.path.split("/")[1]

@@ -1,0 +1,83 @@
+"""GCP: every promised moment kept by the secret's own `next_rotation_time` (no sweep, no
+`check` by the test), and a lost wake-up repaired by the next daily sweep."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from rotation.state import Phase
+from tests.local_timers import GcpTimers
+from tests.promises import Cloud, assert_kept, emergency_rotation, scheduled_rotation
+
+NAME = "marketing-track"
+
+
+@pytest.fixture
+def cloud(gcp, cio, clock):
+    timers = GcpTimers(gcp)
+
+    def provision(name: str) -> None:
+        gcp.provision(name, "track", "us", workspace="1001")
+        timers.advance(timedelta(0))
+
+    def submit(name: str, cred) -> None:
+        gcp.rt.store.write_submission(gcp.secrets[name], cred.to_json().encode())
+        timers.advance(timedelta(0))
+
+    def emergency(name: str, reason: str) -> None:
+        gcp.action({"action": "emergency", "secret_id": gcp.secrets[name], "reason": reason})
+        timers.advance(timedelta(0))
+
+    return Cloud(
+        timers=timers,
+        provision=provision,
+        submit=submit,
+        emergency=emergency,
+        state=gcp.state,
+        cio=cio,
+        clock=clock,
+    )
+
+
+def rotation_time(gcp):
+    return gcp.client.get_secret(name=gcp.secrets[NAME]).rotation.next_rotation_time
+
+
+def test_scheduled_rotation_keeps_every_promised_moment(cloud, gcp, clock):
+    assert_kept(scheduled_rotation(cloud, NAME))
+    # Closed: the secret's timer is the 90-day calendar again, from the new key's promotion.
+    st = gcp.state(NAME)
+    assert rotation_time(gcp) == st.current_since + timedelta(days=90)
+
+
+def test_emergency_rotation_keeps_every_promised_moment(cloud):
+    assert_kept(emergency_rotation(cloud, NAME))
+
+
+def test_a_lost_wake_up_is_repaired_by_the_next_daily_sweep(cloud, gcp, cio, clock):
+    cloud.provision(NAME)
+    cloud.submit(NAME, cio.new_track_key("1001"))
+    cloud.advance(timedelta(days=77))
+    st = gcp.state(NAME)
+    assert st.phase is Phase.AWAITING_KEY and st.wake_at is not None
+    assert rotation_time(gcp) == st.wake_at
+    # Someone moves the secret's timer far away by hand.
+    gcp.client.update_secret(
+        request={
+            "secret": {
+                "name": gcp.secrets[NAME],
+                "rotation": {
+                    "next_rotation_time": clock.now() + timedelta(days=60),
+                    "rotation_period": timedelta(days=90),
+                },
+            },
+            "update_mask": {"paths": ["rotation.next_rotation_time"]},
+        }
+    )
+    cloud.advance(timedelta(days=1))  # the next daily sweep sets it back
+    assert rotation_time(gcp) == gcp.state(NAME).wake_at
+    cloud.timers.daily = False
+    cloud.advance(timedelta(days=3))
+    assert "reminder.1" in [n for _, n in cloud.sent(NAME)]
