@@ -60,7 +60,7 @@ def lag(cloud: Cloud, name: str, notice: str, promised: datetime) -> timedelta:
 def bootstrap_and_open(cloud: Cloud, name: str) -> Credential:
     """A live key; its rotation opens at the daily sweep once it is 76 days old (the calendar)."""
     cloud.provision(name)
-    first = cloud.cio.new_track_key("1001")
+    first: Credential = cloud.cio.new_track_key("1001")
     cloud.submit(name, first)
     cloud.advance(timedelta(days=77))
     assert cloud.state(name).phase is Phase.AWAITING_KEY
