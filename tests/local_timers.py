@@ -39,7 +39,8 @@ from localcloud.gcp_harness import TOPIC, GcpHarness, pubsub_message
 from rotation import conventions as cv
 from rotation.runbook import Notification
 from rotation.stores.aws_wakeups import ScheduledWakeUps
-from rotation.workqueue import Budget, PubSubWorkQueue, SqsWorkQueue
+from rotation.workqueue import Budget, SqsWorkQueue
+from rotation.workqueue_gcp import PubSubWorkQueue
 
 DAILY_SWEEP = time(6, 0)  # infra: the recurring sweep schedule (UTC)
 LAMBDA_TIMEOUT = 300.0  # infra.aws_component.LAMBDA_TIMEOUT_SECONDS

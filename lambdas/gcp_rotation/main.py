@@ -53,7 +53,8 @@ from rotation.notify_gcp import PubSubNotifier, StructuredLogNotifier
 from rotation.state import Mode
 from rotation.stores.gcp import GcpSecretStore, build_client
 from rotation.verify import Verifier
-from rotation.workqueue import Budget, PubSubWorkQueue, WorkQueue, unit
+from rotation.workqueue import Budget, WorkQueue, unit
+from rotation.workqueue_gcp import PubSubWorkQueue
 
 log = logging.getLogger("cio.rotator")
 log.setLevel(logging.INFO)
