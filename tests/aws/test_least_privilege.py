@@ -310,6 +310,11 @@ def rotator_document(account: Account) -> dict[str, Any]:
         topic_arn=account.topic_arn,
         log_group_arn=log_group_arn(account),
         function_arn=account.function_arn,
+        wakeups=aws_policies.WakeUpGrants(
+            schedule_group=f"{account.prefix}-rotation-wakeups",
+            scheduler_role_arn=f"arn:aws:iam::{ACCOUNT}:role/{account.prefix}-scheduler",
+            work_queue_arn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:{account.prefix}-rotation-work",
+        ),
     )
 
 
