@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.policies
 	$(BIN)/python -m bench.cli_startup
 	$(BIN)/python -m bench.coldstart
+	$(BIN)/python -m bench.wakeups
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
