@@ -318,8 +318,9 @@ def retire(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
 
 def sweep(rt: Runtime, secret_ids: list[str], budget: Budget | None = None) -> dict[str, Any]:
     """The daily pass: every credential handed to its own unit of work on the work queue
-    (its own invocation, its own retry), or, with no queue, worked through here within
-    the invocation's time and the rest handed on in a sweep of its own.
+    (its own invocation, its own retry). The stack always configures the queue; without
+    one (a bare local harness) the credentials are worked through here within the
+    invocation's time, and those left are reported (`handed_on`) for the next sweep.
     """
     budget = budget or Budget.unlimited()
     if rt.work is not None:
@@ -336,8 +337,7 @@ def sweep(rt: Runtime, secret_ids: list[str], budget: Budget | None = None) -> d
             failed.append(arn)
     rest = secret_ids[done:]
     if rest:
-        # Out of time: the rest in a sweep of its own (asynchronously, with its own budget).
-        log.warning("sweep: out of time after %d credentials; %d handed on", done, len(rest))
+        log.warning("sweep: out of time after %d credentials; %d left", done, len(rest))
     if failed:
         log.error("sweep: %d of %d credentials failed", len(failed), done)
     return {"swept": done, "failed": failed, "handed_on": rest}
