@@ -3,8 +3,10 @@ invocation inside its timeout, and a failing credential retries alone."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
+from localcloud.counting import AwsCalls
 from rotation.state import Phase
 from tests.local_timers import LAMBDA_TIMEOUT, AwsTimers
 
@@ -54,3 +56,19 @@ def test_a_failing_credential_retries_alone(aws, cio, clock):
     timers.advance(timedelta(hours=1))
     assert aws.state("broken").phase is Phase.IDLE
     assert keys["healthy"].secret not in str(timers.units)
+
+
+def test_a_daily_pass_at_300_ms_stays_under_customerios_limit(aws, cio, clock):
+    """The smaller, deterministic version of bench.wakeups' 10,000 (same code path)."""
+    names = [f"cred-{i:03d}" for i in range(60)]
+    provision(aws, cio, names)
+    timers = AwsTimers(aws)
+    clock.advance(timedelta(hours=20))  # 05:00 the next day: every key idle
+    cio.pace, cio.latency, cio.rate_limit = clock, 0.3, 10
+    calls = AwsCalls(aws.rt.store.client)
+    before = len(cio.log)
+    with calls.counting() as counted:
+        timers.advance(timedelta(hours=2))
+    assert len(cio.log) - before == 60 and cio.over_limit == 0  # one probe each, none refused
+    assert counted == Counter(GetSecretValue=2 * 60)  # 2 store calls per idle credential
+    assert timers.invocations == 6 and timers.longest <= LAMBDA_TIMEOUT  # batches of 10
