@@ -351,15 +351,22 @@ class GcpSecretStore(StoreBase):
         The secret's own timer is its one wake-up: Secret Manager publishes SECRET_ROTATE at
         that time and moves it on by `rotation_period`. While a moment is owed (the state's
         `wake_at`) the timer is set to it; otherwise to the 90-day calendar, one period
-        after the current key became current (the promotion sets it, as before). Google
-        takes a time 5 minutes to 100 years ahead: an earlier moment fires 5 minutes out.
+        after the current key became current (the promotion sets it, as before), or one
+        period from now once that has passed. Google takes a time 5 minutes to 100 years
+        ahead: an earlier owed moment fires 5 minutes out.
         """
         period: timedelta | None = secret.rotation.rotation_period if secret.rotation else None
         if not period:
             return []
         now = self.clock.now()
-        target = state.wake_at or (state.current_since or now) + period
-        target = max(target, now + MIN_ROTATION_LEAD)
+        if state.wake_at is not None:
+            target = max(state.wake_at, now + MIN_ROTATION_LEAD)
+        else:
+            target = (state.current_since or now) + period
+            if target < now + MIN_ROTATION_LEAD:
+                # The calendar's moment has passed (it fired; a retired credential): one
+                # period on, as Secret Manager itself moves it, never a 5-minute loop.
+                target = now + period
         armed = secret.rotation.next_rotation_time
         if armed and int(armed.timestamp()) == int(target.timestamp()):
             return []

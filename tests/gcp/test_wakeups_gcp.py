@@ -81,3 +81,19 @@ def test_a_lost_wake_up_is_repaired_by_the_next_daily_sweep(cloud, gcp, cio, clo
     cloud.timers.daily = False
     cloud.advance(timedelta(days=3))
     assert "reminder.1" in [n for _, n in cloud.sent(NAME)]
+
+
+def test_a_retired_credentials_timer_never_loops(cloud, gcp, cio, clock):
+    """Its calendar has passed: the timer moves a whole period on, as Google moves it."""
+    cloud.provision(NAME)
+    key = cio.new_track_key("1001")
+    cloud.submit(NAME, key)
+    gcp.action({"action": "retire", "secret_id": gcp.secrets[NAME], "reason": "replaced"})
+    cio.delete_key(key)
+    cloud.advance(timedelta(days=2))  # the daily sweep sees the key refused: retired
+    assert gcp.state(NAME).phase is Phase.RETIRED
+    deliveries = cloud.timers.invocations
+    cloud.advance(timedelta(days=100))  # past the old calendar moment
+    assert rotation_time(gcp) > clock.now() + timedelta(days=60)  # fired once, moved on
+    # 100 daily sweeps (each: the sweep and its one unit) and the calendar firing once.
+    assert cloud.timers.invocations - deliveries < 100 * 2 + 10
