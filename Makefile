@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.cli_startup
 	$(BIN)/python -m bench.coldstart
 	$(BIN)/python -m bench.evidence
+	$(BIN)/python -m bench.wakeups
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
