@@ -20,7 +20,7 @@ from rotation import conventions as cv
 from rotation.credentials import Kind
 from rotation.notices import Notice, parse
 from rotation.origin import Origin
-from rotation.policy import REVOKE_PROBE_MAX, Policy, grace_until
+from rotation.policy import REVOKE_PROBE_MAX, REVOKE_PROBE_WINDOW, Policy, grace_until
 from rotation.state import (
     Mode,
     Phase,
@@ -441,10 +441,18 @@ def _probe_gap() -> str:
 
 
 def _self_check(ctx: Context) -> str:
-    """After the old key's deletion nobody has to do anything: the rotator probes it."""
+    """After the old key's deletion nobody has to do anything: the rotator probes it, every
+    REVOKE_PROBE_MAX at most for REVOKE_PROBE_WINDOW after the grace end, then at its daily
+    pass (policy.next_due), and the sentence says which applies."""
+    grace = ctx.state.grace_until
+    until = grace + REVOKE_PROBE_WINDOW if grace is not None else None
+    tail = f'and tells you "rotation closed" (`{command(ctx, "check")}` confirms it at once).'
+    if until is not None and ctx.now >= until:
+        return f"The rotator confirms by itself, at its daily pass, that Customer.io refuses it, {tail}"
+    when = f"until {_when(until)}" if until is not None else "for a day after the grace period"
     return (
-        f"The rotator confirms by itself, within {_probe_gap()}, that Customer.io refuses it, "
-        f'and tells you "rotation closed" (`{command(ctx, "check")}` confirms it at once).'
+        f"The rotator confirms by itself, within {_probe_gap()} ({when}; after that at its "
+        f"daily pass), that Customer.io refuses it, {tail}"
     )
 
 

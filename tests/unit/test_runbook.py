@@ -468,3 +468,16 @@ def test_suggested_name_is_the_opening_day():
 def test_a_missing_recorded_name_falls_back_to_the_opening_day_not_today():
     late = ctx(key_name="", now=NOW + timedelta(days=9))
     assert re.findall(r'name it "([^"]+)"', text_of(steps(late))) == [NEW_NAME]
+
+
+def test_after_the_probe_window_the_self_check_promises_the_daily_pass_only():
+    """The old key is probed every 15 minutes for a day after the grace end, then daily
+    (policy.next_due): a reminder sent later must not promise 15 minutes."""
+    from rotation.runbook import steps
+
+    grace = NOW + timedelta(days=3)
+    soon = text_of(steps(promoted(now=grace)))
+    assert "within 15 minutes (until 2026-05-08 09:00 UTC; after that at its daily pass)" in soon
+    late = text_of(steps(promoted(now=grace + timedelta(days=3))))
+    assert "within 15 minutes" not in late
+    assert "The rotator confirms by itself, at its daily pass, that Customer.io refuses it" in late
