@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: drill test lint bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@echo "Building $(VENV): the first run installs the dependencies (about 3 minutes); later runs start at once."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
@@ -32,13 +33,14 @@ test: lint
 		echo "detect-secrets: a credential-like string is committed (above). Remove it; if it is a false positive, review and update .secrets.baseline."; \
 		exit 1; \
 	fi
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.store_calls
 	$(BIN)/python -m bench.program_eval
 	$(BIN)/python -m bench.policies
 	$(BIN)/python -m bench.cli_startup
+	$(BIN)/python -m bench.status_stream
 	$(BIN)/python -m bench.coldstart
 	$(BIN)/python -m bench.evidence
 	$(BIN)/python -m bench.wakeups

@@ -5,17 +5,23 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import warnings
 
-from rich.console import Console
+# google.api_core warns about this machine's Python on import (once per module that
+# imports it): a note for whoever maintains the interpreter, not part of the drill.
+warnings.filterwarnings("ignore", message="You are using a Python version", category=FutureWarning)
 
-from drill import aws, gcp
+from drill import aws, gcp  # noqa: E402 (after the filter: importing them warns)
+from rotation.operator import terminal  # noqa: E402
 
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.setLevel(logging.WARNING)  # the audit trail is INFO: the drill shows notices
-    console = Console(width=150)
+    # The terminal's width, wrapped at words; in a pipe whole lines. No escape codes when
+    # piped, with NO_COLOR or TERM=dumb.
+    console = terminal.console(soft_wrap=not terminal.is_terminal(sys.stdout), markup=True)
     start = time.perf_counter()
     aws.run(console)
     gcp.run(console)

@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import boto3
 from moto import mock_aws
 from rich.console import Console
 
 from drill.narrate import Narrator, Shown
 from drill.operator import Operator
-from localcloud.aws_harness import AwsHarness, fake_aws_environment
+from localcloud.aws_harness import REGION, AwsHarness, fake_aws_environment
+from localcloud.cloudwatch import shipped_audit
 from localcloud.customerio import FakeCustomerIO
 from rotation.clock import SimulatedClock
 from rotation.credentials import Credential
@@ -237,7 +239,7 @@ def migration(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     op.run("retire", old_name, "--reason", f"moved to {new_name}", "--yes")
     n.notifications()
 
-    n.step("Four days later the old key still works: a reminder")
+    n.step("Three days later the old key still works: a reminder")
     h.advance(timedelta(days=3, hours=1))  # its wake-up, three days after the notice
     n.notifications()
 
@@ -273,7 +275,9 @@ def run(console: Console) -> list[str]:
     try:
         with mock_aws():
             harness = AwsHarness(cio=cio, clock=clock)
-            with harness.runtime.active():
+            # Lambda ships the rotator's audit lines to its log group: `status` reads them.
+            logs = boto3.client("logs", region_name=REGION)
+            with harness.runtime.active(), shipped_audit(logs):
                 n = Narrator(console, _notices(harness), Operator.for_aws(console, harness))
                 t1 = scheduled(n, harness, cio, clock)
                 t2 = emergency(n, harness, cio, clock)

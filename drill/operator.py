@@ -87,7 +87,7 @@ class Operator:
             ["--outputs", str(path), *args],
             input=typed,
             obj=self.overrides,
-            env={"COLUMNS": "140", "CIO_ACTOR": "drill-operator", **self.env},
+            env={"CIO_ACTOR": "drill-operator", **self.env},  # whole lines: the drill wraps
         )
         for line in result.output.rstrip().splitlines():
             self.console.print(f"    {escape(line)}", emoji=False)
@@ -96,6 +96,7 @@ class Operator:
 
     def submit(self, name: str, key: Credential, key_name: str = "") -> int:
         typed = f"{key.site_id}\n{key.secret}\n" if key.site_id else f"{key.secret}\n"
+        typed += "\n"  # Enter at the name question: the suggested name, as the notice asked
         named = ("--key-name", key_name) if key_name else ()
         return self.run("submit", name, *named, typed=typed)
 

@@ -65,9 +65,11 @@ def function_environment(
     config: StackConfig,
     topic_arn: pulumi.Input[str],
     chat_parameter: str | None,
+    stack: str,
     wakeups: dict[str, pulumi.Input[str]] | None = None,
 ) -> dict[str, pulumi.Input[str]]:
-    """The rotator's environment: the calendar (Policy.to_env), where to notify, and
+    """The rotator's environment: the calendar (Policy.to_env), where to notify, the stack
+    it belongs to (every notice names it, and the commands it prints select it), and
     (`wakeups`) the schedule group, queue and role its wake-ups and fan-out use.
 
     The chat webhook URL is never here: only the name of the SSM SecureString holding
@@ -77,6 +79,7 @@ def function_environment(
         **config.schedule.to_env(),
         cv.ENV_SNS_TOPIC_ARN: topic_arn,
         cv.ENV_CLI_NAME: naming.CLI_NAME,
+        cv.ENV_STACK: stack,
         cv.ENV_PROBE_RATE: f"{APP_API_RATE / WORK_CONCURRENCY:g}",
         **(wakeups or {}),
     }
@@ -253,7 +256,7 @@ class AwsRotation(pulumi.ComponentResource):
             # cannot spare it. An operator may still set one as a cost or blast cap.
             reserved_concurrent_executions=cfg.aws.reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables=function_environment(cfg, self.topic.arn, chat_parameter, wake_env)
+                variables=function_environment(cfg, self.topic.arn, chat_parameter, stack, wake_env)
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="Text", log_group=self.log_group.name

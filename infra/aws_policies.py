@@ -98,6 +98,8 @@ OPERATOR_ACTIONS = frozenset(
         "kms:GenerateDataKey",
         "kms:Decrypt",
         "logs:FilterLogEvents",
+        "secretsmanager:ListSecrets",  # on "*" only: the CLI finds its stack (LIST_SECRETS)
+        "lambda:GetFunctionConfiguration",  # the rotator's: its log group and policy
     }
 )
 CONSUMER_ACTIONS = frozenset(
@@ -207,6 +209,12 @@ class WakeUpGrants:
     schedule_group: str
     scheduler_role_arn: str
     work_queue_arn: str
+
+
+# The one action an identity policy here may grant on "*" (no resource-level permission
+# exists for it; it returns metadata, never a value): the operator CLI's stack discovery.
+LIST_SECRETS = "secretsmanager:ListSecrets"  # pragma: allowlist secret (an IAM action name)
+LIST_SECRETS_SID = "DiscoverManagedSecrets"  # pragma: allowlist secret (a statement id)
 
 
 def _statement(
@@ -406,6 +414,14 @@ def operator_policy(
                 "RotationHistory",
                 ["logs:FilterLogEvents"],
                 [log_group_arn, f"{log_group_arn}:*"],
+            ),
+            # `cio-rotate` finds the stack without an outputs file: ListSecrets (metadata
+            # only) has no resource-level permission, so it alone is granted on "*" (the
+            # policy pack's one exception, LIST_ONLY_ACTIONS); the rotator's configuration
+            # gives its log group and policy (its environment holds no secret).
+            _statement(LIST_SECRETS_SID, [LIST_SECRETS], ["*"]),
+            _statement(
+                "ReadRotatorConfiguration", ["lambda:GetFunctionConfiguration"], [function_arn]
             ),
         ],
     }

@@ -461,7 +461,11 @@ def write_bundle(files: Mapping[str, bytes], path: Path) -> Bundle:
     data = zip_bytes(files)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.is_file() or path.read_bytes() != data:
-        path.write_bytes(data)
+        # Written whole, then renamed: a reader (a concurrent build, `pulumi up`) never
+        # sees half a zip.
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        partial.write_bytes(data)
+        os.replace(partial, path)
     return Bundle(
         path=path,
         sha256=hashlib.sha256(data).hexdigest(),

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import boto3
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
@@ -22,6 +21,7 @@ from moto.sns.models import sns_backends
 from lambdas.aws_rotation import handler as rotator
 from localcloud.aws_runtime import LocalAwsRuntime
 from localcloud.aws_stack import REGION as REGION
+from localcloud.aws_stack import local_client
 from localcloud.customerio import FakeCustomerIO
 from localcloud.stack import Fired, LocalStack, local_config
 from rotation import conventions as cv
@@ -79,10 +79,10 @@ class AwsHarness:
         self.runtime.clock = self.clock  # AWS's own dates (LastRotatedDate) in simulated time
         self.stack = LocalStack(clock=self.clock, cio=self.cio, aws_runtime=self.runtime)
         # Clients of the same (moto) account, usable before the first deploy too.
-        self.sm = boto3.client("secretsmanager", region_name=REGION)
-        self.sns = boto3.client("sns", region_name=REGION)
-        self.lam = boto3.client("lambda", region_name=REGION)
-        self.iam = boto3.client("iam", region_name=REGION)
+        self.sm = local_client("secretsmanager")
+        self.sns = local_client("sns")
+        self.lam = local_client("lambda")
+        self.iam = local_client("iam")
 
     @property
     def _aws(self) -> Any:

@@ -121,6 +121,8 @@ class LocalAwsRuntime:
             secret.rotation_requested = True  # DescribeSecret shows the rotation fields
             if not secret.rotation_lambda_arn:
                 raise InvalidRequestException("No Lambda rotation function ARN is associated.")
+            # DescribeSecret and ListSecrets then show RotationLambdaARN, as AWS does.
+            secret.rotation_requested = True
             for version in secret.versions.values():
                 stages = version["version_stages"]
                 if "AWSPENDING" in stages and "AWSCURRENT" not in stages:

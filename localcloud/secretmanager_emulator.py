@@ -216,6 +216,8 @@ class SecretManagerEmulator(Served):
         if secret_id is None:
             if method == "POST" and verb is None:
                 return self._create(parent, args.get("secretId", ""), doc)
+            if method == "GET" and verb is None:
+                return self._list_secrets(parent, args)
             raise ApiError(404, "NOT_FOUND", "method not emulated")
         name = f"{parent}/secrets/{secret_id}"
         is_versions = "/versions" in path
@@ -246,6 +248,24 @@ class SecretManagerEmulator(Served):
         if secret is None:
             raise ApiError(404, "NOT_FOUND", f"Secret [{name}] not found or has no versions.")
         return secret
+
+    def _list_secrets(self, parent: str, args: Mapping[str, str]) -> dict[str, Any]:
+        """secrets.list of a project, one page; the filter `labels.KEY=VALUE` (the one the
+        operator CLI's discovery sends) or none."""
+        wanted = (args.get("filter") or "").strip()
+        label: tuple[str, str] | None = None
+        if wanted:
+            found = re.fullmatch(r"labels\.([a-z0-9_-]+)=([a-z0-9_-]*)", wanted)
+            if found is None:
+                raise ApiError(400, "INVALID_ARGUMENT", "only labels.KEY=VALUE is emulated")
+            label = (found.group(1), found.group(2))
+        secrets = [
+            self._secret_json(s)
+            for name, s in sorted(self.secrets.items())
+            if name.startswith(parent + "/")
+            and (label is None or s.labels.get(label[0]) == label[1])
+        ]
+        return {"secrets": secrets, "totalSize": len(secrets)}
 
     def _create(self, parent: str, secret_id: str, doc: dict[str, Any]) -> dict[str, Any]:
         if not _SECRET_ID.match(secret_id):

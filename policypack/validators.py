@@ -219,6 +219,18 @@ def _policy_documents(resource_type: str, props: Mapping[str, Any]) -> list[Any]
     return []
 
 
+# Actions AWS offers no resource-level permission for, returning metadata only: a statement
+# granting only these may name "*" (the operator CLI lists the managed secrets to find its
+# stack). Nothing else in such a statement, and no other action, gets the exception.
+LIST_ONLY_ACTIONS = frozenset({"secretsmanager:ListSecrets"})
+
+
+def _list_only(stmt: Mapping[str, Any]) -> bool:
+    actions = {a for a in _items(stmt.get("Action")) if isinstance(a, str)}
+    resources = list(_items(stmt.get("Resource")))
+    return bool(actions) and actions <= LIST_ONLY_ACTIONS and resources == ["*"]
+
+
 def wildcard_statements(document: Any) -> list[str]:
     """Violations in one identity policy document (JSON text or a mapping)."""
     if isinstance(document, str):
@@ -232,6 +244,8 @@ def wildcard_statements(document: Any) -> list[str]:
         if stmt.get("Effect") != "Allow":
             continue  # a broad Deny only takes permissions away
         sid = stmt.get("Sid", f"#{i}")
+        if "NotResource" not in stmt and _list_only(stmt):
+            continue
         if "NotResource" in stmt:
             problems.append(f"statement {sid} allows NotResource, i.e. everything else.")
         for resource in _items(stmt.get("Resource")):

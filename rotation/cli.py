@@ -16,15 +16,14 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 from typer._click import exceptions as click_exc
 from typer._click.core import ParameterSource
 from typer.core import TyperGroup
@@ -36,6 +35,7 @@ from rotation.credentials import FIELDS, SECRET_FIELD, Kind, parse_credential
 from rotation.errors import MalformedKey
 from rotation.logs import quiet_sdk_loggers
 from rotation.operator import operations as ops
+from rotation.operator import terminal
 from rotation.operator.backend import (
     EXIT_ABORTED,
     EXIT_CLOUD,
@@ -44,6 +44,7 @@ from rotation.operator.backend import (
     EXIT_QUEUED,
     EXIT_REJECTED,
     EXIT_USAGE,
+    AuditEntry,
     Backend,
     CloudFailure,
     OperatorError,
@@ -58,9 +59,10 @@ from rotation.operator.config import (
     UnknownCredential,
     load_config,
     shell_policy_variables,
+    wants_discovery,
 )
 from rotation.origin import Origin
-from rotation.state import REASON_MAX, reason_problem
+from rotation.state import REASON_MAX, reason_problem, suggested_key_name
 
 EPILOG = (
     "Exit codes: 0 done; 1 aborted at a confirmation prompt; 2 usage error (a flag, an "
@@ -69,7 +71,9 @@ EPILOG = (
     "known yet); 5 cloud error (permission, credentials, rotator failure); 6 not found "
     "(unknown credential name, missing secret or function, no open rotation); 7 emergency "
     "queued (an old key must be deleted before it opens). Global options (--json, --cloud, "
-    "--outputs, ...) may come before or after the command."
+    "--stack, --outputs, ...) may come before or after the command. Policy variables "
+    "(CIO_GRACE_HOURS, CIO_ROTATION_DAYS, ...) in your shell are not read at all: dates come "
+    "from the stack's policy."
 )
 
 quiet_sdk_loggers()  # the SDKs log PutSecretValue parameters (the key) at DEBUG
@@ -81,7 +85,6 @@ GLOBAL_VALUE_OPTIONS = frozenset(
 GLOBAL_FLAGS = frozenset({"--json"})
 MAX_TIMEOUT = 3600.0
 MAX_LIMIT = 10_000
-WIDE = 160  # a terminal at least this wide gets tables; narrower or piped, one block per row
 
 PROMPTS = {
     "site_id": "Site ID",
@@ -90,8 +93,9 @@ PROMPTS = {
     "signing_key": "Signing key",
 }
 
-out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+# Made afresh for each invocation (CioGroup.main), for the streams of that moment.
+out = terminal.console()
+err = terminal.console(stderr=True)
 
 
 def hoist_globals(args: Sequence[str], commands: Sequence[str]) -> list[str]:
@@ -175,6 +179,8 @@ class CioGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        global out, err
+        out, err = terminal.console(), terminal.console(stderr=True)
         argv = list(sys.argv[1:] if args is None else args)
         code = EXIT_OK
         try:
@@ -221,6 +227,7 @@ app = typer.Typer(
     help="Rotate Customer.io credentials: status, hand-over, emergencies, audit trail.",
     epilog=EPILOG,
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: flags as flags (no `<bool>`), no box drawing in a pipe
     pretty_exceptions_enable=False,  # a traceback's locals could hold a pasted key
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -256,23 +263,36 @@ class Cli:
     @property
     def config(self) -> OperatorConfig:
         if self._config is None:
+            found = None
+            if wants_discovery(self.outputs):
+                from rotation.operator.discover import discover
+
+                found = discover(
+                    self.overrides, cloud=self.cloud, region=self.region, stack=self.stack
+                )
             self._config = load_config(
                 self.outputs,
                 aws_region=self.region,
                 function_name=self.function,
                 log_group=self.log_group,
                 outputs_origin=self.outputs_origin,
+                discovered=found,
             )
-            found = self._config.stack or os.environ.get(cv.ENV_STACK, "")
-            if self.stack and found and self.stack != found:
+            config = self._config
+            known = config.stack or os.environ.get(cv.ENV_STACK, "")
+            if self.stack and known and self.stack != known:
                 # Typed as printed by a notice of another stack: never act on this one.
                 raise ConfigError(
-                    f"--stack {self.stack} does not match the stack of {self._config.source}, "
-                    f"which is {found!r}. Point the CLI at the outputs of stack {self.stack} "
+                    f"--stack {self.stack} does not match the stack of {config.source}, "
+                    f"which is {known!r}. Point the CLI at the outputs of stack {self.stack} "
                     f"(`pulumi stack output --stack {self.stack} --json > outputs.json`, then "
                     "--outputs outputs.json or CIO_OUTPUTS), or pass --stack "
-                    f"{found}."
+                    f"{known}."
                 )
+            if found is not None and not self.as_json:
+                _say(f"Acting on {config.source}.", console=err)
+                if config.policy_note:
+                    _say(f"note: {config.policy_note}.", console=err)
             ignored = shell_policy_variables()
             if ignored and not self.as_json:
                 names = ", ".join(ignored)
@@ -312,10 +332,14 @@ class Cli:
         return backend
 
 
-def _say(text: str, style: str | None = None, console: Console | None = None) -> None:
-    (console or out).print(
-        text, style=style, markup=False, emoji=False, highlight=False, soft_wrap=True
-    )
+def _say(
+    text: str, style: str | None = None, console: Console | None = None, indent: int = 0
+) -> None:
+    """One message: wrapped at word boundaries in a terminal, whole lines in a pipe."""
+    console = console or out
+    if terminal.is_terminal(console.file):
+        text = terminal.wrap(text, console.width, indent)
+    console.print(text, style=style, markup=False, emoji=False, highlight=False, soft_wrap=True)
 
 
 def _emit(doc: Any) -> None:
@@ -331,7 +355,8 @@ def _report(cli: Cli, outcome: ops.Outcome) -> None:
         _say(outcome.headline, style)
         for line in outcome.lines:
             if line:
-                _say(line)
+                step = re.match(r"\d+\. ", line)  # a numbered step's text lines up under it
+                _say(line, indent=len(step.group(0)) if step else 0)
     if outcome.code:
         raise typer.Exit(outcome.code)
 
@@ -421,7 +446,7 @@ def main(
         typer.Option(
             "--outputs",
             envvar="CIO_OUTPUTS",
-            help="The stack outputs: `pulumi stack output --json > outputs.json`.",
+            help="The stack outputs file (`pulumi stack output --json`); default: find the stack by its tags.",
         ),
     ] = None,
     region: Annotated[
@@ -440,8 +465,8 @@ def main(
     stack: Annotated[
         str | None,
         typer.Option(
-            help="The Pulumi stack the command is meant for (notices print it); refused "
-            "if the outputs file is another stack's."
+            help="The Pulumi stack to act on (notices print it): chosen among the stacks "
+            "found by their tags/labels, or checked against the outputs file's stack."
         ),
     ] = None,
     as_json: Annotated[
@@ -481,30 +506,23 @@ def status(ctx: typer.Context) -> None:
     """Every managed credential: key age, next rotation, open rotation, old key revoked."""
     cli = _cli(ctx)
     rows: list[ops.CredentialStatus] = []
-    worst = EXIT_OK
+    unread: dict[str, str] = {}
     with _errors(cli):
         now = cli.clock.now()
-        policy = cli.config.policy
-        refs: list[CredentialRef] = []
-        for ref in cli.config.credentials:
-            if cli.cloud and ref.cloud != cli.cloud:
-                continue
-            refs.append(ref)
-            try:
-                backend = cli.backend(ref)
-                snap = backend.snapshot(ref)
-                rows.append(ops.describe(ref, snap, backend.details(ref), now, policy))
-            except OperatorError as e:
-                worst = max(worst, e.exit_code)
-                rows.append(ops.unavailable(ref, str(e)))
-        rows, unread = _with_trails(cli, refs, rows, now)
+        refs = [r for r in cli.config.credentials if not cli.cloud or r.cloud == cli.cloud]
+        if not cli.as_json:
+            n = len(refs)
+            _say(
+                f"Customer.io credentials: {ops.plural(n, 'credential')}, from {cli.config.source}"
+            )
+        for row in _status_rows(cli, refs, now, unread):
+            rows.append(row)
+            if not cli.as_json:
+                _status_block(row)
+    worst = max((r.exit_code for r in rows), default=EXIT_OK)
     if cli.as_json:
         typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
-    elif out.is_terminal and out.width >= WIDE:
-        _status_table(rows, cli.config.source)
     else:
-        _status_blocks(rows, cli.config.source)
-    if not cli.as_json:
         for r in rows:
             if r.problem:
                 _say(f"{r.name} ({r.cloud}): {r.problem}", "yellow", err)
@@ -521,32 +539,87 @@ def status(ctx: typer.Context) -> None:
         raise typer.Exit(worst)
 
 
-def _with_trails(
-    cli: Cli, refs: list[CredentialRef], rows: list[ops.CredentialStatus], now: datetime
-) -> tuple[list[ops.CredentialStatus], dict[str, str]]:
-    """Each live key's last daily check, from the audit trail: one read per cloud for all
-    its credentials. A trail that cannot be read leaves the state's record and a reason
-    (by cloud); it never fails `status`."""
-    unread: dict[str, str] = {}
-    by_cloud: dict[str, list[int]] = {}
-    for i, r in enumerate(rows):
-        if ops.wants_trail(r):
-            by_cloud.setdefault(refs[i].cloud, []).append(i)
-    out = list(rows)
-    for cloud, indexes in by_cloud.items():
-        since = {i: ops.trail_since(rows[i], now) for i in indexes}
-        try:
-            trail = cli.backend(refs[indexes[0]]).liveness_trail(
-                [refs[i] for i in indexes], min(since.values())
-            )
-        except OperatorError as e:
-            unread[cloud] = str(e)
-            for i in indexes:
-                out[i] = ops.with_trail(rows[i], None, since[i], problem=_first_clause(str(e)))
-            continue
-        for i in indexes:
-            out[i] = ops.with_trail(rows[i], trail.get(rows[i].name, []), since[i])
-    return out, unread
+# Credentials `status` reads at once: each read is two store calls, mostly network wait.
+STATUS_WORKERS = 8
+
+
+def _status_rows(
+    cli: Cli, refs: list[CredentialRef], now: datetime, unread: dict[str, str]
+) -> Iterator[ops.CredentialStatus]:
+    """Each credential's row, in order, as soon as it and what it needs are read.
+
+    Every credential is read in parallel (at most STATUS_WORKERS at once, two store calls
+    each). The audit trail (one read per cloud, for each live key's last daily check)
+    starts when the first row that needs it arrives, over the whole window, and rows that
+    need it wait for it; a trail that cannot be read leaves the state's record and a
+    reason (in `unread`, by cloud): it never fails `status`.
+    """
+    if not refs:
+        return
+    for ref in refs:
+        cli.backend(ref).warm()  # clients made once, before the threads share them
+    since = now - timedelta(days=ops.TRAIL_DAYS)
+    trails: dict[str, Future[dict[str, list[AuditEntry]]]] = {}
+    # The trail reads get threads of their own: queued behind the credentials' reads, the
+    # first line would wait for nearly all of them.
+    with (
+        ThreadPoolExecutor(max_workers=min(STATUS_WORKERS, len(refs))) as pool,
+        ThreadPoolExecutor(max_workers=len(CLOUDS)) as trail_pool,
+    ):
+        reads = [pool.submit(_status_read, cli, ref, now) for ref in refs]
+        pending: set[Future[Any]] = set(reads)
+
+        def trail_of(i: int) -> Future[dict[str, list[AuditEntry]]]:
+            """The trail read of credential i's cloud, started on first need."""
+            cloud = refs[i].cloud
+            if cloud not in trails:
+                wanted = [r for r in refs if r.cloud == cloud]
+                trails[cloud] = trail_pool.submit(
+                    cli.backend(refs[i]).liveness_trail, wanted, since
+                )
+                pending.add(trails[cloud])
+            return trails[cloud]
+
+        shown = 0
+        while shown < len(refs):
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            pending.difference_update(done)
+            for i, read in enumerate(reads):  # start each needed trail read early
+                if read.done() and ops.wants_trail(read.result()):
+                    trail_of(i)
+            while shown < len(refs) and reads[shown].done():
+                row = reads[shown].result()
+                if ops.wants_trail(row):
+                    trail = trail_of(shown)  # done after the loop above: started here
+                    if not trail.done():
+                        break
+                    row = _with_trail(row, trail, now, unread, refs[shown].cloud)
+                yield row
+                shown += 1
+
+
+def _status_read(cli: Cli, ref: CredentialRef, now: datetime) -> ops.CredentialStatus:
+    try:
+        snap, details = cli.backend(ref).status_read(ref)
+    except OperatorError as e:
+        return ops.unavailable(ref, str(e), e.exit_code)
+    return ops.describe(ref, snap, details, now, cli.config.policy)
+
+
+def _with_trail(
+    row: ops.CredentialStatus,
+    trail: Future[dict[str, list[AuditEntry]]],
+    now: datetime,
+    unread: dict[str, str],
+    cloud: str,
+) -> ops.CredentialStatus:
+    since = ops.trail_since(row, now)
+    try:
+        found = trail.result()
+    except OperatorError as e:
+        unread[cloud] = str(e)
+        return ops.with_trail(row, None, since, problem=_first_clause(str(e)))
+    return ops.with_trail(row, found.get(row.name, []), since)
 
 
 def _first_clause(text: str) -> str:
@@ -554,18 +627,9 @@ def _first_clause(text: str) -> str:
     return head if dot else text
 
 
-CELL_LABELS = (
-    "current key",
-    "next rotation",
-    "open rotation",
-    "waiting on",
-    "deadline",
-    "previous key revoked",
-    "current key works",
-)
-
-
 def _cells(r: ops.CredentialStatus) -> list[tuple[str, str]]:
+    """The lines of a credential's block, label and value; a line only where it says
+    something (the grace period and the requested key name only while they apply)."""
     opened = (
         f"{r.mode} {r.rotation_id} since {ops.when(r.opened_at)}"
         if r.rotation_id and r.phase != "idle"
@@ -581,40 +645,32 @@ def _cells(r: ops.CredentialStatus) -> list[tuple[str, str]]:
     previous = r.previous_revoked
     if r.previous_fp:
         previous += f" ({r.previous_fp})"
-    current = r.current_fp or "-"
-    values = (
-        f"{current}, age {r.key_age}" if r.current_fp else r.key_age,
-        nxt,
-        opened,
-        r.waiting_on,
-        ops.when(r.deadline),
-        previous,
-        ops.liveness(r),
-    )
-    return list(zip(CELL_LABELS, values, strict=True))
+    current = r.key_age
+    if r.current_fp:
+        named = f'"{r.current_key_name}", ' if r.current_key_name else ""
+        current = f"{named}fingerprint {r.current_fp}, age {r.key_age}"
+    cells = [("current key", current), ("next rotation", nxt), ("open rotation", opened)]
+    if r.requested_key_name:
+        cells.append(("new key to be named", f'"{r.requested_key_name}"'))
+    cells.append(("waiting on", r.waiting_on))
+    cells.append(("deadline", ops.when(r.deadline)))
+    if r.grace_until:
+        cells.append(("grace period ends", ops.when(r.grace_until)))
+    cells.append(("previous key revoked", previous))
+    cells.append(("current key works", ops.liveness(r)))
+    return cells
 
 
-def _status_blocks(rows: list[ops.CredentialStatus], source: str) -> None:
-    """One block per credential: readable at 80 columns and when piped, nothing cut."""
-    n = len(rows)
-    _say(f"Customer.io credentials ({source}): {ops.plural(n, 'credential')}", "bold")
-    for r in rows:
-        _say("")
-        where = ", ".join(x for x in (r.cloud, r.kind, r.region) if x)
-        _say(f"{r.name} ({where})", "bold")
-        for label, value in _cells(r):
-            _say(f"  {label + ':':<22}{value}")
+LABEL_WIDTH = 24
 
 
-def _status_table(rows: list[ops.CredentialStatus], source: str) -> None:
-    table = Table(title=Text(f"Customer.io credentials ({source})"))
-    heads = ["credential", "cloud", "kind", "region", *CELL_LABELS]
-    for head in heads:
-        table.add_column(head, overflow="fold")
-    for r in rows:
-        values = [r.name, r.cloud, r.kind, r.region or "-"] + [v for _, v in _cells(r)]
-        table.add_row(*(Text(v) for v in values))
-    out.print(table)
+def _status_block(r: ops.CredentialStatus) -> None:
+    """One block per credential: whole lines in a pipe, wrapped at words in a terminal."""
+    _say("")
+    where = ", ".join(x for x in (r.cloud, r.kind, r.region) if x)
+    _say(f"{r.name} ({where})", "bold")
+    for label, value in _cells(r):
+        _say(f"  {label + ':':<{LABEL_WIDTH - 2}}{value}", indent=LABEL_WIDTH - 2)
 
 
 # -- submit ----------------------------------------------------------------------------
@@ -659,7 +715,8 @@ def _read_submission(cli: Cli, name: str, kind: Kind, region: str, from_stdin: b
         prompt = PROMPTS.get(field_name, field_name)
         if field_name == SECRET_FIELD[kind]:
             prompt += " (input hidden)"
-        values[field_name] = _ask(cli, name, prompt, hidden=True)
+        secret = field_name == SECRET_FIELD[kind]
+        values[field_name] = _ask(cli, name, prompt, hidden=secret)  # a Site ID is shown
     return json.dumps(values).encode("utf-8")
 
 
@@ -699,6 +756,18 @@ def submit(
 ) -> None:
     """Hand over a new key: it is verified, then promoted, or you are told why not."""
     cli = _cli(ctx)
+    if no_wait and ctx.get_parameter_source("timeout") is ParameterSource.COMMANDLINE:
+        _fail(
+            cli,
+            "usage",
+            EXIT_USAGE,
+            "--no-wait and --timeout contradict each other: --no-wait does not look for the "
+            "verdict, --timeout says how long to look. Give one of them.",
+            "Give one of them.",
+            field="--no-wait",
+        )
+    if cli.as_json and not stdin:
+        _missing_input(cli, "submit", name, "the key")
     if not 0 <= timeout <= MAX_TIMEOUT:
         _bad_value(
             cli,
@@ -722,7 +791,9 @@ def submit(
             )
         raw = _read_submission(cli, ref.name, kind, region.value if region else "", stdin)
         credential = parse_credential(raw, kind, region)
-        given = _key_name(cli, snap.state.key_name, key_name, kind, stdin)
+        suggested = snap.state.key_name or suggested_key_name(ref.name, cli.clock.now())
+        bootstrap = not snap.state.current_fp
+        given = _key_name(cli, suggested, key_name, kind, stdin, bootstrap)
         secret = credential.secret
         if given and len(given) >= 8 and (given in secret or secret in given):
             _bad_value(
@@ -755,33 +826,84 @@ KEY_NAME_MAX = 100
 _KEY_NAME = re.compile(r"[A-Za-z0-9 _.:/=+\-@]+")
 
 
-def _key_name(cli: Cli, suggested: str, given: str | None, kind: Kind, from_stdin: bool) -> str:
-    """The key's dashboard name: --key-name, else asked in a terminal (the suggested name
-    is the default), else "" (the suggested name stands). Webhook signing keys have none."""
+def _key_name(
+    cli: Cli, suggested: str, given: str | None, kind: Kind, from_stdin: bool, bootstrap: bool
+) -> str:
+    """The key's dashboard name, recorded so that every notice names a key that exists.
+
+    --key-name, else asked like the key was (a terminal prompt, or the next line of piped
+    input): an empty answer accepts the suggested name, shown in [...]. With --stdin, or
+    when the input ends before the name: during a rotation the name the rotation asked
+    for stands (every notice quoted it); a first key (bootstrap) was named by nobody's
+    instructions, so --key-name is required. Webhook signing keys have no name."""
     if kind is Kind.WEBHOOK_SIGNING:
         return ""
+    option = "--key-name"
     if given is None:
-        if from_stdin or sys.stdin is None or not sys.stdin.isatty():
-            return ""
-        try:
-            given = str(
-                typer.prompt(
-                    "What is the key called in the dashboard?", default=suggested or "", err=True
+        answer = (
+            None
+            if from_stdin
+            else _ask_line(f"What is the key called in the dashboard? [{suggested}]")
+        )
+        if answer is None:
+            if bootstrap:
+                fix = (
+                    "Add --key-name NAME: the name the key has in the dashboard's list, "
+                    f"e.g. {suggested}."
                 )
-            )
-        except (typer.Abort, EOFError):
+                _fail(
+                    cli,
+                    "missing_argument",
+                    EXIT_USAGE,
+                    "a first key needs its dashboard name: no rotation named it, and notices "
+                    f"must name a key that exists. {fix}",
+                    fix,
+                    field="--key-name",
+                )
             return ""
+        option = "the key name you typed"
+        given = answer or suggested
     name = given.strip()
     if not name or len(name) > KEY_NAME_MAX or not _KEY_NAME.fullmatch(name):
         _bad_value(
             cli,
-            "--key-name",
+            option,
             f"give 1 to {KEY_NAME_MAX} letters, digits, spaces or _ . : / = + - @ "
             "(what the rotator can record).",
-            f"Name the key e.g. {suggested or 'marketing-track-20260302'} in the dashboard and "
-            "pass that.",
+            f"Name the key e.g. {suggested} in the dashboard and give that name.",
         )
     return name
+
+
+def _ask_line(prompt: str) -> str | None:
+    """One visible answer: from the terminal, or the next line of piped input; None when
+    the input has ended (or the terminal was closed)."""
+    if sys.stdin is None:
+        return None
+    typer.echo(f"{prompt}: ", nl=False, err=True)
+    try:
+        line = sys.stdin.readline()
+    except (OSError, ValueError):
+        return None
+    if not sys.stdin.isatty():
+        typer.echo("", err=True)
+    return line.strip() if line else None
+
+
+def _missing_input(cli: Cli, command: str, name: str, what: str) -> NoReturn:
+    """JSON mode never prompts: what a prompt would ask is a usage error, before any read."""
+    fix = {
+        "submit": f"Pipe the JSON document: `... | {cv.CLI_NAME} submit {name} --stdin --json`.",
+        "probe": f"Pipe the JSON document: `... | {cv.CLI_NAME} probe {name} --stdin --json`.",
+    }.get(command, f"Add --yes: `{cv.CLI_NAME} {command} {name} ... --yes --json`.")
+    _fail(
+        cli,
+        "missing_input",
+        EXIT_USAGE,
+        f"--json never prompts, so {what} must be given on the command line or stdin. {fix}",
+        fix,
+        field="--stdin" if command in ("submit", "probe") else "--yes",
+    )
 
 
 def _sleep(seconds: float) -> None:
@@ -838,6 +960,8 @@ def emergency(
             f"Run e.g. `{cv.CLI_NAME} emergency NAME --reason TEXT`.",
             field="NAME",
         )
+    if cli.as_json and not yes:
+        _missing_input(cli, "emergency", name or "--all", "the confirmation")
     with _errors(cli):
         if all_:
             refs = [r for r in cli.config.credentials if not cli.cloud or r.cloud == cli.cloud]
@@ -944,6 +1068,8 @@ def probe(
     refuse it (the report says why); 4: Customer.io could not tell.
     """
     cli = _cli(ctx)
+    if cli.as_json and not stdin:
+        _missing_input(cli, "probe", name, "the key")
     with _errors(cli):
         ref = cli.ref(name)
         snap = cli.backend(ref).snapshot(ref)
@@ -976,6 +1102,7 @@ def retire(
     """Start the end of a credential's life: consumers move off, the key is deleted,
     the rotator confirms Customer.io refuses it and marks it retired."""
     cli = _cli(ctx)
+    _check_reason(cli, reason)
     if not reason.strip():
         _bad_value(
             cli,
@@ -984,6 +1111,8 @@ def retire(
             "Add e.g. --reason 'moved to the private key billing-private'.",
         )
     _check_reason(cli, reason)
+    if cli.as_json and not yes:
+        _missing_input(cli, "retire", name, "the confirmation")
     with _errors(cli):
         ref = cli.ref(name)
         backend = cli.backend(ref)
@@ -1045,14 +1174,30 @@ def history(
     if not entries:
         _say(f"No audit events for {name} yet.")
         return
-    table = Table(title=Text(f"Audit trail of {name} (newest first)"))
-    for column in ("at", "event", "rotation", "mode", "actor", "outcome", "fingerprints"):
-        table.add_column(column, overflow="fold")
-    for e in entries:
-        fps = " ".join(f"{k}={v}" for k, v in sorted(e.fingerprints.items()) if v)
-        cells = (e.at, e.event, e.rotation_id, e.mode, e.actor, e.outcome, fps)
-        table.add_row(*(Text(c) for c in cells))
-    out.print(table)
+    columns = ("at", "event", "rotation", "mode", "actor", "outcome", "fingerprints")
+    rows = [
+        (
+            e.at,
+            e.event,
+            e.rotation_id,
+            e.mode,
+            e.actor,
+            e.outcome,
+            " ".join(f"{k}={v}" for k, v in sorted(e.fingerprints.items()) if v),
+        )
+        for e in entries
+    ]
+    if not terminal.is_terminal(out.file):
+        # A pipe gets whole rows, tab-separated, one per line: `| grep`, `| cut -f2` work.
+        typer.echo("\t".join(columns))
+        for row in rows:
+            typer.echo("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row))
+        return
+    _say(f"Audit trail of {name} (newest first)", "bold")
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for row in rows:
+        head = "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+        _say(f"{head}  " + "  ".join(c for c in row[3:] if c), indent=widths[0] + 2)
 
 
 @app.command("runbook", epilog=EPILOG)

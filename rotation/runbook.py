@@ -1020,6 +1020,14 @@ RENDERERS: dict[Notice, Renderer] = {
 }
 
 
+# The last line of every notice: where a person new to this finds how to install the CLI,
+# log in with the operator role and run a first command.
+OPERATOR_GUIDE = (
+    "New to this? The operator guide (install cio-rotate, log in, first command): the "
+    'cio-rotation repository\'s README, section "Operating rotations".'
+)
+
+
 def render(entry: str, ctx: Context) -> Notification:
     """The full text of one queued outbox entry `code[.arg]/rotation-id/seq` (see notices.py)."""
     st = ctx.state
@@ -1035,7 +1043,8 @@ def render(entry: str, ctx: Context) -> Notification:
         notice=parsed.code,
         urgency=text.urgency,
         subject=subject_line(text.subject, ctx.origin, ctx.name),
-        body="\n".join(body) + f"\n\n(notification {nid}, {format_time(ctx.now)})",
+        body="\n".join(body)
+        + f"\n\n(notification {nid}, {format_time(ctx.now)})\n{OPERATOR_GUIDE}",
     )
 
 

@@ -129,12 +129,16 @@ def gcp_cloud(gcp: GcpHarness, cio: Any, clock: Any) -> Cloud:
     def emergency(name: str, reason: str) -> None:
         gcp.emergency(name, reason)
 
+    def pause_sweep() -> None:
+        assert gcp.stack.gcp is not None
+        gcp.stack.gcp.pause_job(SWEEP)
+
     cloud = Cloud(
         harness=gcp,
         provision=provision,
         submit=lambda name, cred: (gcp.submit(name, cred), None)[1],
         emergency=emergency,
-        pause_sweep=lambda: gcp.stack.gcp.pause_job(SWEEP),
+        pause_sweep=pause_sweep,
         cio=cio,
         clock=clock,
     )

@@ -58,6 +58,7 @@ quiet_sdk_loggers()
 REQUIRED_ENV: tuple[str, ...] = (
     *ENV_NAMES.values(),
     cv.ENV_SNS_TOPIC_ARN,
+    cv.ENV_STACK,
     # Each credential's wake-up (without them no promised moment is kept) and the sweep's
     # fan-out (without it one invocation works through every credential), and this
     # instance's share of Customer.io's rate limit.

@@ -16,8 +16,7 @@ def facts_of(ref: CredentialRef, backend: Backend) -> CredentialFacts:
     """Kind, region, workspace and state of one credential; AWS's LastRotatedDate too.
     A credential whose state cannot be read is still reported, with the reason."""
     try:
-        snap = backend.snapshot(ref)
-        details = backend.details(ref)
+        snap, details = backend.status_read(ref)  # two store calls, as for `status`
     except OperatorError as err:
         return CredentialFacts(ref.name, ref.cloud, problem=str(err))
     st, config = snap.state, snap.config

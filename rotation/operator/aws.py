@@ -69,7 +69,7 @@ def denied_action(err: ClientError, service: str) -> str:
     return _IAM_ACTION.get(action, action)
 
 
-def _translate(err: Exception, service: str, what: str) -> Exception:
+def translate(err: Exception, service: str, what: str) -> Exception:
     """A cloud error as an OperatorError that names the fix."""
     if isinstance(err, NoCredentialsError):
         return CloudFailure(
@@ -120,7 +120,7 @@ def _aws(service: str, what: str) -> Iterator[None]:
             f"{err} Refresh the outputs file with `pulumi stack output --json`."
         ) from None
     except (ClientError, BotoCoreError) as err:
-        raise _translate(err, service, what) from None
+        raise translate(err, service, what) from None
 
 
 class AwsBackend:
@@ -163,13 +163,18 @@ class AwsBackend:
             lambda: self.store.snapshot(ref.secret_id, quick=quick),
         )
 
-    def details(self, ref: CredentialRef) -> Details:
-        d = self._call(
+    def warm(self) -> None:
+        """boto3 makes clients thread-unsafely; the clients themselves are thread-safe."""
+        _ = self.store, self.logs
+
+    def status_read(self, ref: CredentialRef) -> tuple[Snapshot, Details]:
+        """DescribeSecret (tags, stages, the native schedule) and the state document."""
+        snap, d = self._call(
             "secretsmanager",
             f"describe {ref.name}",
-            lambda: self.sm.describe_secret(SecretId=ref.secret_id),
+            lambda: self.store.described_snapshot(ref.secret_id),
         )
-        return Details(
+        return snap, Details(
             native_next_rotation=_utc(d.get("NextRotationDate")),
             native_last_rotated=_utc(d.get("LastRotatedDate")),
         )

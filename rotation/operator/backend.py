@@ -141,8 +141,13 @@ class Backend(Protocol):
         document). `quick`: the cheapest read the cloud has (it may leave the version
         stages out)."""
 
-    def details(self, ref: CredentialRef) -> Details:
-        """The cloud's own schedule for the credential, if it has one."""
+    def warm(self) -> None:
+        """Make the clients now, in this thread, before several threads share them."""
+
+    def status_read(self, ref: CredentialRef) -> tuple[Snapshot, Details]:
+        """What `status` shows of one credential, in at most two store calls: the snapshot
+        and the cloud's own schedule from the same metadata read. Safe to call from
+        several threads at once (`status` reads credentials in parallel)."""
 
     def hand_over(
         self, ref: CredentialRef, raw: bytes, actor: str, key_name: str = ""

@@ -84,8 +84,8 @@ class OperatorConfig:
     # The rotator's policy as the stack deployed it (output `policy`), else the defaults:
     # `status` and `runbook` compute dates with the rotator's numbers, not the shell's.
     policy: Policy = field(default_factory=Policy)
-    # The Pulumi stack the outputs came from (output `stack`, else CIO_STACK); "" if unknown.
-    stack: str = ""
+    policy_note: str = ""  # what could not be confirmed about the policy (discovery)
+    stack: str = ""  # the Pulumi stack's name, where known (discovery, or outputs 'stack')
 
     def names(self) -> list[str]:
         return sorted({c.name for c in self.credentials})
@@ -206,6 +206,12 @@ def _secrets_from_env(text: str) -> list[CredentialRef]:
     return out
 
 
+def wants_discovery(outputs: str | None, env: Mapping[str, str] | None = None) -> bool:
+    """No outputs file (flag or CIO_OUTPUTS) and no CIO_SECRETS: find the stack by tags."""
+    env = os.environ if env is None else env
+    return not (outputs or env.get(ENV_OUTPUTS) or env.get(ENV_SECRETS))
+
+
 def load_config(
     outputs: str | None = None,
     *,
@@ -214,12 +220,13 @@ def load_config(
     function_name: str | None = None,
     log_group: str | None = None,
     outputs_origin: str = "--outputs",
+    discovered: OperatorConfig | None = None,
 ) -> OperatorConfig:
     """The stack outputs file (flag, then `CIO_OUTPUTS`), overridden by flags and env vars."""
     env = os.environ if env is None else env
     path = outputs or env.get(ENV_OUTPUTS, "")
     origin = outputs_origin if outputs else ENV_OUTPUTS
-    config = OperatorConfig()
+    config = discovered or OperatorConfig()
     if path:
         try:
             text = Path(path).read_text(encoding="utf-8")

@@ -166,17 +166,21 @@ class GcpBackend:
         )
         return snap
 
-    def details(self, ref: CredentialRef) -> Details:
-        secret = self._call(
+    def warm(self) -> None:
+        _ = self.store
+
+    def status_read(self, ref: CredentialRef) -> tuple[Snapshot, Details]:
+        """GetSecret (labels, annotations, the rotation schedule) and ListSecretVersions."""
+        snap, secret = self._call(
             "secretmanager.secrets.get",
             f"describe {ref.name}",
-            lambda: self.store.client.get_secret(name=ref.secret_id),
+            lambda: self.store.described_snapshot(ref.secret_id),
         )
         rotation = getattr(secret, "rotation", None)
         when = getattr(rotation, "next_rotation_time", None) if rotation else None
         if isinstance(when, datetime):
             when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
-        return Details(native_next_rotation=when if isinstance(when, datetime) else None)
+        return snap, Details(native_next_rotation=when if isinstance(when, datetime) else None)
 
     def hand_over(
         self, ref: CredentialRef, raw: bytes, actor: str, key_name: str = ""

@@ -8,6 +8,7 @@ fingerprint and last-4 label.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -82,6 +83,13 @@ class CredentialStatus:
     previous_fp: str
     previous_revoked: str  # "yes" | "no" | "n/a"
     problem: str = ""
+    # Keys by their dashboard names: the current one, and the name the open rotation asked
+    # the new key to be given (as the runbook quotes it; "" when no rotation asks for one).
+    current_key_name: str = ""
+    requested_key_name: str = ""
+    # During the grace period after a promotion: when the old key is to be deleted.
+    # (`deadline` is the rotation's own deadline, in every phase.)
+    grace_until: datetime | None = None
     # The daily liveness check of the current key (state.live_*): when Customer.io last
     # confirmed it working (recorded at promotion, rollback and whenever the outcome
     # changes), what the last check found, and since when checks are inconclusive.
@@ -96,6 +104,7 @@ class CredentialStatus:
     last_alive_at: datetime | None = None
     live_trail: str = ""
     reason: str = ""  # why the open rotation (emergency) or retirement began, as written
+    exit_code: int = 0  # what this row alone would make `status` exit with (a read failure)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -128,6 +137,8 @@ def waiting_on(st: RotationState, now: datetime) -> str:
         return f"operator: switch consumers, delete key {st.current_fp}, then `{CLI} check`"
     if st.phase is Phase.RETIRED:
         return f"nobody: retired {when(st.retired_at)}; set `retired: true` in the stack config"
+    if not st.current_fp:
+        return "operator: the first key (create it in the dashboard and submit it)"
     return "-"
 
 
@@ -140,12 +151,7 @@ def describe(
         next_rotation = st.current_since + timedelta(days=policy.rotation_days - policy.lead_days)
     if st.phase is Phase.IDLE and snap.current_version is None:
         next_rotation = None
-    revoked = "n/a"
-    if st.previous_fp:
-        revoked = "yes" if st.previous_revoked else "no"
-    deadline = st.deadline
-    if st.phase is Phase.PROMOTED:
-        deadline = st.grace_until
+    requested = st.key_name if st.phase is Phase.AWAITING_KEY else ""
     return CredentialStatus(
         name=cfg.name or ref.name,
         cloud=ref.cloud,
@@ -162,13 +168,42 @@ def describe(
         rotation_id=st.rotation_id,
         opened_at=st.opened_at if st.phase is not Phase.IDLE else None,
         waiting_on=waiting_on(st, now),
-        deadline=deadline if st.phase is not Phase.IDLE else None,
+        deadline=st.deadline if st.phase is not Phase.IDLE else None,
         previous_fp=st.previous_fp,
-        previous_revoked=revoked,
+        previous_revoked=previous_revoked(st),
+        current_key_name=st.current_name if st.current_fp else "",
+        requested_key_name=requested if cfg.kind is not Kind.WEBHOOK_SIGNING else "",
+        grace_until=st.grace_until if st.phase is Phase.PROMOTED else None,
         live_checked_at=st.live_checked_at,
         live_outcome=st.live_outcome,
         live_unknown_since=st.live_unknown_since,
     )
+
+
+def previous_revoked(st: RotationState) -> str:
+    """Whether Customer.io is known to refuse the previous key: "yes", "no" or "n/a".
+
+    Opening a rotation clears the state's flag for the rotation to come, while the
+    previous key is still the one the last rotation retired: a rotation closes only once
+    Customer.io refuses its old key, so a previous key older than the current one, with
+    a close recorded after the current key went live, is dead. (After a rollback the
+    previous key is the newer one, and only the flag speaks for it.)
+    """
+    if not st.previous_fp:
+        return "n/a"
+    if st.previous_revoked:
+        return "yes"
+    closed_since_current = (
+        st.last_closed_at is not None
+        and st.current_since is not None
+        and st.last_closed_at >= st.current_since
+    )
+    older = st.previous_since is None or (
+        st.current_since is not None and st.previous_since <= st.current_since
+    )
+    if st.phase is Phase.AWAITING_KEY and closed_since_current and older:
+        return f"yes (when {st.last_rotation_id or 'the last rotation'} closed)"
+    return "no"
 
 
 # How far back `status` looks for daily checks: the sweep runs daily, so a few days
@@ -219,8 +254,12 @@ def liveness(r: CredentialStatus) -> str:
     from the audit trail, else the state's record of the last change of outcome."""
     if r.kind == Kind.WEBHOOK_SIGNING.value:
         return "n/a (no API checks a signing key; a delivery proves it)"
+    if r.phase == Phase.RETIRED.value:
+        return "n/a (retired: Customer.io is to refuse its key)"
     if not r.current_fp:
         return "-"
+    if r.phase == Phase.RETIRING.value and r.live_outcome == "rejected":
+        return f"refused by Customer.io, as a retirement wants (`{CLI} check` records it)"
     if r.live_outcome == "rejected":
         return f"REFUSED by Customer.io (seen {when(r.live_checked_at)}); see `{CLI} runbook`"
     working = max((t for t in (r.last_alive_at, r.live_checked_at) if t), default=None)
@@ -243,8 +282,8 @@ def liveness(r: CredentialStatus) -> str:
     return f"{confirmed} (last change of outcome recorded{why})"
 
 
-def unavailable(ref: CredentialRef, problem: str) -> CredentialStatus:
-    """A row for a credential whose metadata could not be read."""
+def unavailable(ref: CredentialRef, problem: str, exit_code: int) -> CredentialStatus:
+    """A row for a credential whose metadata could not be read (and the exit code it earns)."""
     return CredentialStatus(
         name=ref.name,
         cloud=ref.cloud,
@@ -264,6 +303,7 @@ def unavailable(ref: CredentialRef, problem: str) -> CredentialStatus:
         previous_fp="",
         previous_revoked="?",
         problem=problem,
+        exit_code=exit_code,
     )
 
 
@@ -529,10 +569,51 @@ def _stage_verdict(name: str, label: str, fp: str, snap: Snapshot, *, mine: bool
 # -- the other commands ---------------------------------------------------------------
 
 
+_STEP = re.compile(r"^\s*(\d+)\.\s+(.*)$")
+_COMMAND = re.compile(r"`([^`]+)`")
+
+
+def structured(outcome: Outcome, snap: Snapshot) -> Outcome:
+    """`--json` fields beside the prose: the credential, where its rotation stands, and
+    each numbered step as {number, text, commands} (the commands as quoted in the text)."""
+    st = snap.state
+    steps = []
+    for line in outcome.lines:
+        found = _STEP.match(line)
+        if found:
+            text = found.group(2)
+            steps.append(
+                {"number": int(found.group(1)), "text": text, "commands": _COMMAND.findall(text)}
+            )
+    data = {
+        "credential": snap.config.name,
+        "kind": snap.config.kind.value,
+        "phase": st.phase.value,
+        "mode": st.mode.value if st.mode and st.phase is not Phase.IDLE else "",
+        "rotation_id": st.rotation_id,
+        "deadline": format_time(st.deadline) if st.phase is not Phase.IDLE else "",
+        "grace_until": format_time(st.grace_until) if st.phase is Phase.PROMOTED else "",
+        "current_fp": st.current_fp,
+        "current_key_name": st.current_name,
+        "previous_fp": st.previous_fp,
+        "requested_key_name": st.key_name if st.phase is Phase.AWAITING_KEY else "",
+        "steps": steps,
+        "commands": [c for line in outcome.lines for c in _COMMAND.findall(line)],
+        **outcome.data,
+    }
+    return replace(outcome, data=data)
+
+
 def runbook_text(
     snap: Snapshot, now: datetime, policy: Policy, origin: Origin | None = None
 ) -> Outcome:
     """The instructions of the open rotation, from the runbook module's own text."""
+    return structured(_runbook_text(snap, now, policy, origin), snap)
+
+
+def _runbook_text(
+    snap: Snapshot, now: datetime, policy: Policy, origin: Origin | None = None
+) -> Outcome:
     st, cfg = snap.state, snap.config
     ctx = context(snap, now, policy, origin)
     rid = st.rotation_id or st.last_rotation_id
@@ -575,15 +656,21 @@ def runbook_text(
 
 
 def check_result(snap: Snapshot, now: datetime) -> Outcome:
-    """What a reconcile left behind, in an operator's words."""
+    """What a reconcile left behind, in an operator's words (and, for --json, in fields)."""
+    return structured(_check_result(snap, now), snap)
+
+
+def _check_result(snap: Snapshot, now: datetime) -> Outcome:
     st, name = snap.state, snap.config.name
     page = runbook.DASHBOARD[snap.config.kind][0]
     if st.phase is Phase.IDLE:
-        if st.previous_revoked:
+        if not st.last_closed_at:
+            return Outcome(EXIT_OK, f"{name}: no rotation is open; nothing to check.", [])
+        closed = f"{st.last_rotation_id}, {when(st.last_closed_at)}"
+        if st.previous_revoked and st.previous_fp:
             text = f"Customer.io refuses the old key (fingerprint {st.previous_fp}): it is dead."
-        else:
-            text = "No rotation is open."
-        return Outcome(EXIT_OK, f"{name}: rotation closed. {text}", [])
+            return Outcome(EXIT_OK, f"{name}: rotation closed ({closed}). {text}", [])
+        return Outcome(EXIT_OK, f"{name}: no rotation is open (the last one closed: {closed}).", [])
     if st.phase is Phase.RETIRED:
         return Outcome(
             EXIT_OK,
@@ -782,8 +869,9 @@ def retire_result(summary: dict[str, Any], name: str) -> Outcome:
             ],
             dict(summary),
         )
+    # The request succeeded (exit 0): what is left is the operators' part, in the lines.
     return Outcome(
-        EXIT_WAITING,
+        EXIT_OK,
         f"{name} is being retired (fingerprint {summary.get('current_fp', '')}).",
         [
             f"Switch every application that reads {name} to its replacement, delete the key "

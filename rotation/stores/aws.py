@@ -101,6 +101,11 @@ class AwsSecretsStore(StoreBase):
 
     def _read_snapshot(self, credential_id: str) -> Snapshot:
         """DescribeSecret of the live secret, then GetSecretValue of its state document."""
+        return self.described_snapshot(credential_id)[0]
+
+    def described_snapshot(self, credential_id: str) -> tuple[Snapshot, dict[str, Any]]:
+        """The full snapshot and the DescribeSecret answer it came from (two calls): the
+        operator's `status` reads the native schedule there instead of describing again."""
         d = self._describe(credential_id)
         tags = _tags(d)
         config = config_from_aws(d["ARN"], d.get("Name", credential_id), tags)
@@ -109,7 +114,7 @@ class AwsSecretsStore(StoreBase):
         stages: dict[str, list[str]] = d.get("VersionIdsToStages", {})
         self._stages[credential_id] = stages
         state, revision = self._read_state(links.get(cv.TAG_STATE), tags)
-        return Snapshot(
+        snap = Snapshot(
             config=config,
             state=state,
             revision=revision,
@@ -117,6 +122,7 @@ class AwsSecretsStore(StoreBase):
             previous_version=_holder(stages, cv.AWSPREVIOUS),
             pending_version=_pending(stages),
         )
+        return snap, d
 
     def _read_quick_snapshot(self, credential_id: str) -> Snapshot | None:
         """An idle credential in two reads: its state document, then the current version

@@ -167,6 +167,12 @@ class GcpSecretStore(StoreBase):
         snap, live = self._read_live(credential_id)
         return self._with_endpoint(snap, live)
 
+    def described_snapshot(self, credential_id: str) -> tuple[Snapshot, Any]:
+        """The snapshot (partial for a webhook signing key: no endpoint) and the Secret
+        resource it came from: the operator's `status` reads `next_rotation_time` there
+        instead of getting the secret again. Two calls (GetSecret, ListSecretVersions)."""
+        return self._read_live(credential_id)
+
     def _read_quick_snapshot(self, credential_id: str) -> Snapshot | None:
         """The sweep's read of an idle credential: a webhook signing key's endpoint (only
         the runbook's words need it) is left for `complete`, which any write or notice

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +22,7 @@ from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from localcloud.aws_harness import REGION
+from localcloud.cloudwatch import CloudWatchShipper
 from localcloud.google_apis import GoogleApis
 from localcloud.stack_outputs import AWS_LOG_GROUP, aws_outputs, gcp_outputs
 from rotation.audit import AUDIT_LOGGER
@@ -32,36 +32,6 @@ from rotation.stores.gcp import build_client
 from tests.gcp.conftest import emulator, emulator_server, gcp  # noqa: F401 (fixtures)
 
 LOG_GROUP = AWS_LOG_GROUP
-
-
-class CloudWatchShipper(logging.Handler):
-    """What the Lambda runtime does with the rotator's log lines."""
-
-    def __init__(self, client: Any) -> None:
-        super().__init__(logging.INFO)
-        self.client = client
-        self.sequence = 0
-        self.stream = False
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not self.stream:  # the log group is the deployed stack's
-            try:
-                self.client.create_log_stream(logGroupName=LOG_GROUP, logStreamName="rotator")
-            except self.client.exceptions.ResourceNotFoundException:
-                return  # nothing deployed yet
-            self.stream = True
-        self.sequence += 1
-        line = f"[INFO]\t{time.strftime('%Y-%m-%dT%H:%M:%S')}Z\treq-{self.sequence}\t"
-        self.client.put_log_events(
-            logGroupName=LOG_GROUP,
-            logStreamName="rotator",
-            logEvents=[
-                {
-                    "timestamp": int(time.time() * 1000) + self.sequence,
-                    "message": line + record.getMessage(),
-                }
-            ],
-        )
 
 
 def access_denied(action: str) -> Any:

@@ -119,18 +119,34 @@ def test_status_shows_when_the_current_key_was_last_confirmed_working(cli, aws, 
 def test_bootstrap_submit_with_hidden_prompts(cli, aws):
     aws.provision(NAME, "track", "us", workspace="1001")
     key = cli.track("1001")
-    result = cli.run("submit", NAME, input=f"{key.site_id}\n{key.secret}\n")
+    # Site ID, key, then Enter: the suggested name, shown in [...], is the one recorded.
+    result = cli.run("submit", NAME, input=f"{key.site_id}\n{key.secret}\n\n")
     assert result.exit_code == 0, result.output
     assert "Site ID" in result.output and "Tracking API key (input hidden)" in result.output
     assert f"…{key.secret[-4:]}" in result.output and key.fingerprint in result.output
     assert "first key" in result.output
     assert aws.current_value(NAME)["api_key"] == key.secret
+    suggested = f"{NAME}-{aws.clock.now():%Y%m%d}"
+    assert f"[{suggested}]" in result.output
+    assert aws.state(NAME).current_name == suggested
+
+
+def test_bootstrap_from_stdin_requires_the_dashboard_name(cli, aws):
+    aws.provision(NAME, "track", "us", workspace="1001")
+    key = cli.track("1001")
+    doc = json.dumps({"site_id": key.site_id, "api_key": key.secret})
+    result = cli.run("submit", NAME, "--stdin", input=doc)
+    assert result.exit_code == 2
+    assert "--key-name" in result.output and "PutSecretValue" not in cli.calls
+    result = cli.run("submit", NAME, "--stdin", "--key-name", "Marketing prod", input=doc)
+    assert result.exit_code == 0, result.output
+    assert aws.state(NAME).current_name == "Marketing prod"
 
 
 def test_app_key_prompt_takes_region_from_the_credential(cli, aws):
     aws.provision("billing-app", "app", "eu")
     key = cli.app_key(("77",), "eu")
-    result = cli.run("submit", "billing-app", input=f"{key.secret}\n")
+    result = cli.run("submit", "billing-app", input=f"{key.secret}\n\n")
     assert result.exit_code == 0, result.output
     assert aws.current_value("billing-app") == {"app_api_key": key.secret, "region": "eu"}
 
@@ -452,8 +468,11 @@ def test_history_reads_the_audit_trail_newest_first(cli, aws, clock):
     )
     promoted_event = next(e for e in events if e["event"] == "key.promoted")
     assert promoted_event["fingerprints"]["current"] == second.fingerprint
-    table = cli.run("history", NAME, "--limit", "3")
-    assert "key.promoted" in table.output and "Audit trail" in table.output
+    table = cli.run("history", NAME)  # not a terminal: a header, then one row a line (TSV)
+    lines = table.output.splitlines()
+    assert lines[0] == "at\tevent\trotation\tmode\tactor\toutcome\tfingerprints"
+    assert len(lines) == len(events) + 1
+    assert [line.split("\t")[1] for line in lines[1:]] == names
     assert (
         len(
             json.loads(
@@ -480,7 +499,7 @@ def test_no_key_appears_in_any_output_of_a_whole_rotation(cli, aws, clock):
     """Every command, happy and unhappy; the fixture repeats this scan after every test."""
     aws.provision(NAME, "track", "us", workspace="1001")
     first = cli.track("1001")
-    cli.run("submit", NAME, input=f"{first.site_id}\n{first.secret}\n")
+    cli.run("submit", NAME, input=f"{first.site_id}\n{first.secret}\n\n")
     cli.run("emergency", NAME, "--reason", "drill", "--yes")
     cli.run("submit", NAME, "--stdin", input=stdin_doc(cli.track("2002")))  # wrong workspace
     cli.run("submit", NAME, "--stdin", input=stdin_doc(first))  # the old key again

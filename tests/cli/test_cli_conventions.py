@@ -166,7 +166,7 @@ def test_unavailable_shows_the_http_status(cli, aws):
     aws.provision(NAME, "track", "us", workspace="1001")
     aws.cio.fail_next(503, times=50)
     key = cli.track("1001")
-    result = cli.run("submit", NAME, "--stdin", input=stdin_doc(key))
+    result = cli.run("submit", NAME, "--stdin", "--key-name", "k1", input=stdin_doc(key))
     assert result.exit_code == 4, result.output
     assert "503" in result.output and "(unavailable)" not in result.output
     aws.cio.faults.clear()

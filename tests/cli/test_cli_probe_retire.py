@@ -142,7 +142,7 @@ def test_retire_asks_for_a_reason_and_a_confirmation(cli, aws):
 def test_retire_then_check_then_retired_in_status(cli, aws):
     first = provisioned(cli, aws, "track")
     result = cli.run("retire", "track", "--reason", "moved to billing-private", "--yes")
-    assert result.exit_code == 4, result.output
+    assert result.exit_code == 0, result.output  # the request succeeded; the rest is people's
     assert "is being retired" in result.output
     rows = json.loads(cli.run("status", "--json").output)
     assert rows[0]["phase"] == "retiring" and "switch consumers" in rows[0]["waiting_on"]

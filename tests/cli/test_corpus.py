@@ -570,7 +570,7 @@ JSON_CASES: list[Case] = [
         2,
         ("--stdin",),
         lambda k: "",
-        json_error="no_terminal",
+        json_error="missing_input",
     ),
     Case(
         "json-env",

@@ -1,10 +1,9 @@
-"""`submit` asks a person at a terminal what the key is called, the suggested name first."""
+"""`submit` asks what the key is called, the suggested name first; Enter accepts it."""
 
 from __future__ import annotations
 
 import io
 import sys
-from typing import Any
 
 import pytest
 import typer
@@ -18,29 +17,42 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_terminal_prompt_defaults_to_the_suggested_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    asked: list[dict[str, Any]] = []
-
-    def prompt(text: str, **kw: Any) -> str:
-        asked.append({"text": text, **kw})
-        return str(kw["default"])  # the operator presses Enter
-
-    monkeypatch.setattr(sys, "stdin", Terminal())
-    monkeypatch.setattr(typer, "prompt", prompt)
-    got = cli_module._key_name(None, "billing-20260302", None, Kind.TRACK, False)  # type: ignore[arg-type]
-    assert got == "billing-20260302"
-    assert asked and asked[0]["default"] == "billing-20260302"
-    assert "called in the dashboard" in asked[0]["text"]
+def key_name(*args: object) -> str:
+    return cli_module._key_name(None, *args)  # type: ignore[arg-type]
 
 
-def test_no_prompt_for_webhook_keys_piped_input_or_a_given_name(
+def test_enter_accepts_the_suggested_name_shown_in_brackets(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", Terminal("\n"))
+    assert key_name("billing-20260302", None, Kind.TRACK, False, True) == "billing-20260302"
+    assert "called in the dashboard? [billing-20260302]:" in capsys.readouterr().err
+
+
+def test_a_typed_name_is_recorded_as_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", Terminal("Billing prod Dec\n"))
+    assert key_name("billing-20260302", None, Kind.TRACK, False, True) == "Billing prod Dec"
+
+
+def test_no_question_for_webhook_keys_stdin_documents_or_a_given_name(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def prompt(text: str, **kw: Any) -> str:
-        raise AssertionError("asked")
+    monkeypatch.setattr(sys, "stdin", Terminal("never read\n"))
+    assert key_name("s", None, Kind.WEBHOOK_SIGNING, False, True) == ""
+    assert key_name("s", None, Kind.APP, True, False) == ""  # a rotation's name stands
+    assert key_name("s", "given-name", Kind.APP, False, True) == "given-name"
+    assert sys.stdin.read() == "never read\n"
 
-    monkeypatch.setattr(sys, "stdin", Terminal())
-    monkeypatch.setattr(typer, "prompt", prompt)
-    assert cli_module._key_name(None, "s", None, Kind.WEBHOOK_SIGNING, False) == ""  # type: ignore[arg-type]
-    assert cli_module._key_name(None, "s", None, Kind.APP, True) == ""  # type: ignore[arg-type]
-    assert cli_module._key_name(None, "s", "given-name", Kind.APP, False) == "given-name"  # type: ignore[arg-type]
+
+def test_a_first_key_from_stdin_needs_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", Terminal(""))
+    with pytest.raises(typer.Exit) as raised:
+        key_name("billing-20260302", None, Kind.APP, True, True)
+    assert raised.value.exit_code == 2
+
+
+def test_input_that_ends_before_the_name_keeps_the_rotations_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "stdin", Terminal(""))
+    assert key_name("billing-20260302", None, Kind.APP, False, False) == ""

@@ -69,14 +69,17 @@ def test_status_shows_the_last_daily_check_with_one_trail_read_for_all(cli, aws,
     assert "could not be read" not in text
 
 
-def test_the_window_starts_at_the_states_record_when_that_is_newer(cli, aws, clock):
+def test_one_read_of_the_whole_window_and_each_row_keeps_its_own(cli, aws, clock):
+    """The trail is read while the rows are (so rows stream): over the whole window, once."""
     two_live_keys(cli, aws)
     clock.advance(timedelta(hours=3))
     aws.sweep()
     calls = filter_calls(cli)
     found = rows(cli.run("status", "--json"))
-    promoted_at = clock.now() - timedelta(hours=3)
-    assert calls[0]["startTime"] == int(promoted_at.timestamp() * 1000)
+    assert len(calls) == 1
+    assert calls[0]["startTime"] == int(
+        (clock.now() - timedelta(days=TRAIL_DAYS)).timestamp() * 1000
+    )
     assert found[NAME]["last_alive_at"] == clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -166,7 +169,6 @@ def test_status_on_gcp_reads_the_last_daily_check(gcli):
     gcp = gcli.gcp
     gcp.provision(NAME, "track", "us", workspace="111")
     gcp.submit(NAME, gcli.track("111"))
-    promoted_at = gcp.clock.now()  # newer than now - TRAIL_DAYS: the window starts there
     gcp.clock.advance(timedelta(days=1))
     gcp.sweep()
     before = len(gcli.apis.queries)
@@ -175,7 +177,9 @@ def test_status_on_gcp_reads_the_last_daily_check(gcli):
     assert len(queries) == 1
     query = queries[0]
     assert query["orderBy"] == "timestamp desc"
-    assert f'timestamp>="{promoted_at:%Y-%m-%dT%H:%M:%SZ}"' in query["filter"]
+    # The read starts before any row is known (rows stream): the whole window.
+    since = gcp.clock.now() - timedelta(days=TRAIL_DAYS)
+    assert f'timestamp>="{since:%Y-%m-%dT%H:%M:%SZ}"' in query["filter"]
     assert 'jsonPayload.event="key.alive"' in query["filter"]
     row = found[NAME]
     assert row["last_alive_at"] == gcp.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -52,12 +52,17 @@ class SimulatedCloudWatch(logging.Handler):
         self.stream = stream
         self.sequence = 0
         self.shipping = True
-        self.client.create_log_group(logGroupName=AWS_LOG_GROUP)
-        self.client.create_log_stream(logGroupName=AWS_LOG_GROUP, logStreamName=stream)
+        self.created = False  # the log group is the deployed stack's: exists after `up`
 
     def emit(self, record: logging.LogRecord) -> None:
         if not self.shipping:
             return
+        if not self.created:
+            try:
+                self.client.create_log_stream(logGroupName=AWS_LOG_GROUP, logStreamName=self.stream)
+            except self.client.exceptions.ResourceNotFoundException:
+                return  # nothing deployed yet: no log group to ship to
+            self.created = True
         self.sequence += 1
         at = self.clock.now()
         line = f"[INFO]\t{at:%Y-%m-%dT%H:%M:%S}Z\treq-{self.sequence}\t{record.getMessage()}"

@@ -145,6 +145,25 @@ def test_no_wildcard_resources_in_identity_policies() -> None:
     assert v.no_wildcard_resources("aws:kms/key:Key", {"policy": _doc(star)}) == []
 
 
+def test_listing_secrets_is_the_one_action_allowed_on_star() -> None:
+    """The operator CLI's discovery: ListSecrets has no resource-level permission."""
+    from infra.aws_policies import LIST_SECRETS
+
+    assert frozenset({LIST_SECRETS}) == v.LIST_ONLY_ACTIONS
+    listing = {"Effect": "Allow", "Action": [LIST_SECRETS], "Resource": "*"}
+    as_string = {"Effect": "Allow", "Action": LIST_SECRETS, "Resource": ["*"]}
+    widened = {"Effect": "Allow", "Action": [LIST_SECRETS, "secretsmanager:DescribeSecret"]}
+    type_ = "aws:iam/policy:Policy"
+    assert v.no_wildcard_resources(type_, {"policy": _doc(listing, as_string)}) == []
+    assert len(v.no_wildcard_resources(type_, {"policy": _doc({**widened, "Resource": "*"})})) == 1
+    other_list = {"Effect": "Allow", "Action": ["secretsmanager:BatchGetSecretValue"]}
+    assert (
+        len(v.no_wildcard_resources(type_, {"policy": _doc({**other_list, "Resource": "*"})})) == 1
+    )
+    sloppy = {"Effect": "Allow", "Action": [LIST_SECRETS], "Resource": "arn:aws:*"}
+    assert len(v.no_wildcard_resources(type_, {"policy": _doc(sloppy)})) == 1
+
+
 def test_no_project_wide_grants() -> None:
     assert PROJECT_WIDE_GRANT_TYPES == v.PROJECT_WIDE_GRANT_TYPES
     for type_ in sorted(v.PROJECT_WIDE_GRANT_TYPES):

@@ -481,3 +481,13 @@ def test_after_the_probe_window_the_self_check_promises_the_daily_pass_only():
     late = text_of(steps(promoted(now=grace + timedelta(days=3))))
     assert "within 15 minutes" not in late
     assert "The rotator confirms by itself, at its daily pass, that Customer.io refuses it" in late
+
+
+@pytest.mark.parametrize("notice", NOTICES)
+def test_every_notice_ends_with_the_operator_guide(notice):
+    """A person who never used cio-rotate learns where the guide is, from any notice."""
+    from rotation.runbook import OPERATOR_GUIDE
+
+    n = render(f"{notice}/r2605040900-abcd", ctx(rejection="revoked"))
+    assert n.body.split("\n")[-1] == OPERATOR_GUIDE
+    assert n.body.count(OPERATOR_GUIDE) == 1

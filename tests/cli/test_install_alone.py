@@ -1,0 +1,82 @@
+"""A fresh laptop: an empty virtualenv, `pip install` of the repository, nothing else.
+
+The one slow test of the CLI (about a minute: pip resolves from the local mirror). It
+proves the package installs with its own pinned dependencies (no Pulumi, no moto, none of
+the checkout's other packages), and that the installed `cio-rotate`, run outside the
+checkout with no outputs file, finds the stack by its tags and hands a key over to
+promotion.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from localcloud.served_aws import STACK, served_aws
+
+ROOT = Path(__file__).resolve().parents[2]
+NAME = "marketing-track"
+
+
+def _run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=False, **kw)  # type: ignore[call-overload, no-any-return]  # noqa: S603
+
+
+def test_pyproject_pins_are_the_runtime_pins():
+    """One version of each dependency: the CLI's pins are requirements.txt's."""
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        spec = line.split("#", 1)[0].strip()
+        if "==" in spec:
+            name, version = spec.split("==")
+            pins[name.lower()] = version
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for dep in deps:
+        name, version = dep.split("==")
+        assert pins[name.lower()] == version, dep
+    assert not {d.split("==")[0] for d in deps} & {"pulumi", "moto", "pulumi-aws", "pulumi-gcp"}
+
+
+def test_installed_alone_it_finds_the_stack_and_promotes_a_key(tmp_path):
+    venv = tmp_path / "venv"
+    assert _run([sys.executable, "-m", "venv", str(venv)], timeout=120).returncode == 0
+    pip = _run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(ROOT)],
+        timeout=900,
+        cwd=tmp_path,
+    )
+    assert pip.returncode == 0, pip.stderr
+    listed = _run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json"])
+    installed = {p["name"].lower() for p in json.loads(listed.stdout)}
+    assert "cio-rotation" in installed and "typer" in installed and "boto3" in installed
+    assert not installed & {"pulumi", "moto", "pytest", "pulumi-aws", "pulumi-gcp"}
+    cli = str(venv / "bin" / "cio-rotate")
+    env_clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    version = _run([cli, "--version"], env=env_clean, cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("cio-rotate 0.1.0")
+    with served_aws() as account:
+        account.provision(NAME)
+        env = {k: v for k, v in account.env().items() if k != "PYTHONPATH"}
+        status = _run([cli, "status"], env=env, cwd=tmp_path, timeout=120)
+        assert status.returncode == 0, status.stderr
+        assert f"Acting on stack {STACK}" in status.stderr
+        assert f"{NAME} (aws, track, us)" in status.stdout and "no key yet" in status.stdout
+        key = account.cio.new_track_key("1001", "us")
+        doc = json.dumps({"site_id": key.site_id, "api_key": key.secret})
+        submit = _run(
+            [cli, "submit", NAME, "--cloud", "aws", "--stack", STACK, "--stdin",
+             "--key-name", "Marketing prod"],
+            env=env, cwd=tmp_path, input=doc, timeout=180,
+        )  # fmt: skip
+        assert submit.returncode == 0, submit.stdout + submit.stderr
+        assert key.secret not in submit.stdout + submit.stderr
+        assert account.harness.current_value(NAME) == {
+            "site_id": key.site_id,
+            "api_key": key.secret,
+            "region": "us",
+        }
+        assert account.harness.state(NAME).current_name == "Marketing prod"
