@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import requests
 
-from localcloud.aws_harness import FUNCTION, REGION, AwsHarness, fake_aws_environment
+from localcloud.aws_harness import REGION, AwsHarness, fake_aws_environment
 from localcloud.customerio import FakeCustomerIO
 from rotation import conventions as cv
 from rotation.clock import SimulatedClock
@@ -81,9 +81,9 @@ def served_aws() -> Iterator[ServedAws]:
         harness = AwsHarness(
             cio=cio, clock=SimulatedClock(datetime.now(UTC).replace(microsecond=0))
         )
-        harness.lam.update_function_configuration(
-            FunctionName=FUNCTION, Environment={"Variables": {cv.ENV_STACK: STACK}}
-        )
+        # The program deploys (at the first provision) as this stack: its tags and the
+        # function's CIO_STACK name it. Nothing exists before that deploy to configure.
+        harness.stack.stack = STACK
         with harness.runtime.active():
             yield ServedAws(endpoint, harness, cio)
     finally:
