@@ -81,9 +81,6 @@ def served_aws() -> Iterator[ServedAws]:
         harness = AwsHarness(
             cio=cio, clock=SimulatedClock(datetime.now(UTC).replace(microsecond=0))
         )
-        # The program deploys (at the first provision) as this stack: its tags and the
-        # function's CIO_STACK name it. Nothing exists before that deploy to configure.
-        harness.stack.stack = STACK
         with harness.runtime.active():
             yield ServedAws(endpoint, harness, cio)
     finally:

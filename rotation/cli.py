@@ -62,7 +62,7 @@ from rotation.operator.config import (
     wants_discovery,
 )
 from rotation.origin import Origin
-from rotation.state import REASON_MAX, reason_problem, suggested_key_name
+from rotation.state import REASON_MAX, key_name_stem, reason_problem, suggested_key_name
 
 EPILOG = (
     "Exit codes: 0 done; 1 aborted at a confirmation prompt; 2 usage error (a flag, an "
@@ -791,7 +791,9 @@ def submit(
             )
         raw = _read_submission(cli, ref.name, kind, region.value if region else "", stdin)
         credential = parse_credential(raw, kind, region)
-        suggested = snap.state.key_name or suggested_key_name(ref.name, cli.clock.now())
+        suggested = snap.state.key_name or suggested_key_name(
+            key_name_stem(ref.name, ref.cloud), cli.clock.now()
+        )
         bootstrap = not snap.state.current_fp
         given = _key_name(cli, suggested, key_name, kind, stdin, bootstrap)
         secret = credential.secret

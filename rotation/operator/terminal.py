@@ -89,5 +89,10 @@ def wrap(text: str, width: int, indent: int | None = None) -> str:
             break_long_words=False,
             break_on_hyphens=False,
         )
-        lines.extend(w.replace(_NBSP, " ") for w in wrapped or [line])
+        for w in wrapped or [line]:
+            w = w.replace(_NBSP, " ")
+            if len(w) > width:  # one word too long for its indent: give it the room it needs
+                word = w.lstrip(" ")
+                w = " " * max(0, min(len(w) - len(word), width - len(word))) + word
+            lines.append(w)
     return "\n".join(lines)

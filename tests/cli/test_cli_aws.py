@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from rotation.state import Mode, Phase, suggested_key_name
+from rotation.state import Mode, Phase, key_name_stem, suggested_key_name
 
 NAME = "marketing-track"
 
@@ -126,7 +126,7 @@ def test_bootstrap_submit_with_hidden_prompts(cli, aws):
     assert f"…{key.secret[-4:]}" in result.output and key.fingerprint in result.output
     assert "first key" in result.output
     assert aws.current_value(NAME)["api_key"] == key.secret
-    suggested = suggested_key_name(NAME, aws.clock.now())  # what the CLI suggests first
+    suggested = suggested_key_name(key_name_stem(NAME, "aws"), aws.clock.now())
     assert f"[{suggested}]" in result.output
     assert aws.state(NAME).current_name == suggested
 

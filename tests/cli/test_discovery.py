@@ -1,7 +1,7 @@
 """`cio-rotate` with no outputs file: it finds its stack from the secrets' tags / labels.
 
-Until the program tags every secret with its stack (rotation.conventions.TAG_STACK /
-GCP_LABEL_STACK), the tests add the tag where they create the secrets.
+The program tags every secret with its stack (rotation.conventions.TAG_STACK /
+GCP_LABEL_STACK); a second stack's secret is simulated by re-tagging one.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from localcloud.gcp_harness import PROJECT
 from rotation import conventions as cv
 from rotation.cli import Overrides, app
+from rotation.policy import Policy
 
 NAME = "marketing-track"
 OTHER = "billing-app"
@@ -26,15 +27,12 @@ def tag_stack(aws: Any, name: str, stack: str) -> None:
 
 
 def prod_stack(cli: Any, aws: Any) -> None:
-    aws.lam.update_function_configuration(
-        FunctionName="cio-rotator",
-        Environment={
-            "Variables": {cv.ENV_ROTATION_DAYS: "60", cv.ENV_LEAD_DAYS: "10", cv.ENV_STACK: "prod"}
-        },
-    )
+    """Stack `prod`, with its own calendar, as the program deploys it: its name on every
+    secret's tags and in the rotator's environment, the calendar in its environment."""
+    aws.stack.stack = "prod"
+    aws.policy = Policy(rotation_days=60, lead_days=10)
     for name, kind, region in ((NAME, "track", "us"), (OTHER, "app", "eu")):
         aws.provision(name, kind, region, workspace="1001" if kind == "track" else "")
-        tag_stack(aws, name, "prod")
 
 
 def test_status_finds_the_stack_by_its_tags_and_says_which(cli, aws):
@@ -105,7 +103,7 @@ def test_the_outputs_file_stays_an_override_and_is_checked_against_stack(cli, aw
     path.write_text(json.dumps(doc))
     assert cli.run_with_outputs(str(path), "status", "--stack", "prod").exit_code == 0
     result = cli.run_with_outputs(str(path), "status", "--stack", "staging")
-    assert result.exit_code == 2 and "belongs to stack prod" in result.output
+    assert result.exit_code == 2 and "which is 'prod'" in result.output
 
 
 def test_nothing_found_says_what_was_tried_and_the_fallback(cli, aws):

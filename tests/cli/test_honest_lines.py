@@ -188,4 +188,5 @@ def test_status_on_gcp_reads_each_credential_with_two_store_calls(gcli):
     result = gcli.run("status", "--json")
     assert result.exit_code == 0, result.output
     made = sorted((method, path.rsplit("/", 1)[-1]) for method, path, _ in requests[before:])
-    assert made == sorted([("GET", n) for n in names] + [("GET", "versions")] * 3)
+    secret_ids = [gcp.secrets[n].rsplit("/", 1)[-1] for n in names]  # the program's ids
+    assert made == sorted([("GET", s) for s in secret_ids] + [("GET", "versions")] * 3)

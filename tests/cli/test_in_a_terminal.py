@@ -21,7 +21,7 @@ import pytest
 from localcloud.cloudwatch import CloudWatchShipper
 from localcloud.served_aws import ServedAws, served_aws
 from rotation.audit import AUDIT_LOGGER
-from rotation.state import suggested_key_name
+from rotation.state import key_name_stem, suggested_key_name
 from tests.cli.pseudo_terminal import run_in_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ def test_bootstrap_paste_paste_enter_is_promoted_under_the_suggested_name(accoun
     assert "Acting on stack prod" in text and "first key" in text
     assert key.site_id in text  # the Site ID is not a secret: shown as typed
     assert key.secret not in text  # the key is not echoed
-    suggested = suggested_key_name(NAME, datetime.now(UTC))  # what the CLI suggests first
+    suggested = suggested_key_name(key_name_stem(NAME, "aws"), datetime.now(UTC))
     assert f"[{suggested}]" in text
     assert account.harness.state(NAME).current_name == suggested
 

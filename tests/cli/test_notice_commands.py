@@ -135,7 +135,7 @@ def test_every_printed_command_does_what_the_notice_says(both: BothClouds, cloud
     assert (
         h.run(
             f"cio-rotate submit {NAME} --cloud {cloud} --stack {STACK}",
-            input=f"{first.site_id}\n{first.secret}\n",
+            input=f"{first.site_id}\n{first.secret}\n\n",
         ).exit_code
         == 0
     )
@@ -148,7 +148,7 @@ def test_every_printed_command_does_what_the_notice_says(both: BothClouds, cloud
     # A wrong key: the refusal prints `runbook`, which shows the steps again.
     wrong = _key(h, "2002")
     submit = _only(opened[-1].commands, "submit")
-    assert h.run(submit, input=f"{wrong.site_id}\n{wrong.secret}\n").exit_code == 3
+    assert h.run(submit, input=f"{wrong.site_id}\n{wrong.secret}\n\n").exit_code == 3
     refused = h.delivered(cloud)
     assert any("NOT accepted" in d.subject for d in refused)
     runbook = _only(refused[-1].commands, "runbook")
@@ -157,7 +157,7 @@ def test_every_printed_command_does_what_the_notice_says(both: BothClouds, cloud
 
     # The right key, by the opening notice's own command.
     good = _key(h)
-    result = h.run(submit, input=f"{good.site_id}\n{good.secret}\n")
+    result = h.run(submit, input=f"{good.site_id}\n{good.secret}\n\n")
     assert result.exit_code == 0 and "passed verification" in result.output
 
     # Grace over: the delete notice's `check`, after deleting the old key, closes it.
@@ -184,7 +184,7 @@ def test_every_printed_command_does_what_the_notice_says(both: BothClouds, cloud
     third = _key(h)
     assert (
         h.run(
-            _only(urgent[-1].commands, "submit"), input=f"{third.site_id}\n{third.secret}\n"
+            _only(urgent[-1].commands, "submit"), input=f"{third.site_id}\n{third.secret}\n\n"
         ).exit_code
         == 0
     )
@@ -223,7 +223,7 @@ def test_a_reason_is_shown_as_written_everywhere(both: BothClouds, cloud: str) -
     first = _key(h)
     flags = ["--cloud", cloud, "--stack", STACK]
     bootstrap = ["cio-rotate", "submit", NAME, *flags]
-    assert h.run_argv(bootstrap, input=f"{first.site_id}\n{first.secret}\n").exit_code == 0
+    assert h.run_argv(bootstrap, input=f"{first.site_id}\n{first.secret}\n\n").exit_code == 0
     h.delivered(cloud)
     declared = h.run_argv(["cio-rotate", "emergency", NAME, *flags, "--reason", REASON, "--yes"])
     assert declared.exit_code == 0, declared.output
