@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.coldstart
 	$(BIN)/python -m bench.evidence
 	PYTHONPATH=consumer $(BIN)/python -m bench.loader_get
+	$(BIN)/python -m bench.wakeups
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -27,7 +27,12 @@ from rotation.credentials import Credential
 
 def _notices(h: AwsHarness) -> Callable[[], list[Shown]]:
     return lambda: [
-        Shown(str(n["subject"]), str(n["body"]), str(n.get("urgency", "")))
+        Shown(
+            str(n["subject"]),
+            str(n["body"]),
+            str(n.get("urgency", "")),
+            str(n.get("credential", "")),
+        )
         for n in h.notifications()
     ]
 
@@ -46,6 +51,7 @@ def scheduled(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     name = "marketing-track"
     op = n.operator
     n.console.rule(f"[bold]AWS: scheduled rotation of {name}[/]")
+    n.follow(name)
     n.step(
         "pulumi up created the empty secret and its inbox; the operator bootstraps the first key"
     )
@@ -86,10 +92,14 @@ def scheduled(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     h.advance(timedelta(days=3))
     n.notifications()
 
-    n.step("The operator deletes the old key in the dashboard and runs `cio-rotate check`")
+    n.step("The operator deletes the old key in the dashboard; the rotator probes it by itself")
     n.dashboard("deletes the old key (the name, creation day and last 4 the notice gives)")
     cio.delete_key(first)
-    op.run("check", name)
+    h.advance(timedelta(minutes=20))  # its wake-up probes the old key (at most 15 minutes)
+    if _phase(h, name) == "promoted":
+        # The 15-minute probes last a day after the delete notice; then the daily pass.
+        n.note("deleted days after the delete notice: the next daily pass (06:00 UTC) sees it")
+        h.advance(_until_sweep(clock, timedelta(0)))
     n.note(f"phase: {_phase(h, name)}")
     n.notifications()
     n.measure("scheduled", since)
@@ -100,17 +110,13 @@ def wrong_deletion(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: Simul
     """The operator deletes the NEW key; the rotator notices, rolls back and says what now."""
     name = "support-track"
     op = n.operator
-
-    def sweep() -> None:  # the daily sweep, shown for this credential only
-        h.invoke({"action": "sweep", "secret_ids": [h.secrets[name]]})
-
     n.console.rule(f"[bold]AWS: the wrong key deleted ({name})[/]")
+    n.follow(name)
     h.provision(name, "track", "us", workspace="1001")
     old = n.remember(cio.new_track_key("1001"))
     h.submit(name, old)
     n.skip_notifications()  # a bootstrap, as above
-    clock.advance(timedelta(days=76))
-    sweep()
+    h.advance(_until_sweep(clock, timedelta(days=76)))  # the daily sweep opens it
     n.step("The rotation opens")
     n.notifications()
     since = n.actions()
@@ -123,14 +129,13 @@ def wrong_deletion(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: Simul
     n.notifications()
 
     n.step("The grace period passes: delete the old key now")
-    clock.advance(timedelta(hours=25))
-    sweep()
+    h.advance(timedelta(hours=24, minutes=5))  # its wake-up at the grace end
     n.notifications()
 
-    n.step("The operator deletes the NEW key by mistake, then runs `cio-rotate check`")
+    n.step("The operator deletes the NEW key by mistake; the rotator's own probe sees it")
     n.dashboard(f"deletes {suggested} (the new key) instead of the old one")
     cio.delete_key(new)
-    op.run("check", name)
+    h.advance(timedelta(minutes=20))  # the probes after the delete notice
     back = _doc(old) == h.current_value(name)
     n.note(
         f"applications read the previous key again: {back}; Customer.io accepts it: "
@@ -146,14 +151,13 @@ def wrong_deletion(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: Simul
     newer = n.remember(cio.new_track_key("1001"))
     op.submit(name, newer, key_name=again)
     n.notifications()
-    clock.advance(timedelta(hours=25))
-    sweep()
+    h.advance(timedelta(hours=24, minutes=5))
     n.notifications()
     n.dashboard(
         "deletes the old key this time (the name, creation day and last 4 the notice gives)"
     )
     cio.delete_key(old)
-    op.run("check", name)
+    h.advance(timedelta(minutes=20))
     n.note(f"phase: {_phase(h, name)}")
     n.notifications()
     if _phase(h, name) != "idle":
@@ -165,13 +169,15 @@ def emergency(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     name = "billing-app"
     op = n.operator
     n.console.rule(f"[bold]AWS: emergency rotation of {name}[/]")
+    n.follow(name)
     h.provision(name, "app", "eu")
     first = n.remember(cio.new_app_key(("3003",), region="eu"))
     h.submit(name, first)
     n.skip_notifications()  # the bootstrap was shown above already
-    clock.advance(timedelta(days=20))
+    h.advance(timedelta(days=20))
 
     n.step("On-call suspects a leak")
+    since = n.actions()
     op.run("emergency", name, "--reason", "key seen in a public CI log", "--yes")
     n.notifications()
 
@@ -188,13 +194,14 @@ def emergency(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     n.notifications()
 
     n.step("15 minutes of grace (the consumers' cache TTL), then the old key must die")
-    clock.advance(timedelta(minutes=16))
-    op.run("check", name)
+    h.advance(timedelta(minutes=16))  # its wake-up 15 minutes after the promotion
     n.notifications()
+    n.dashboard("deletes the old key")
     cio.delete_key(first)
-    op.run("check", name)
+    h.advance(timedelta(minutes=20))  # the rotator probes it by itself
     n.note(f"phase: {_phase(h, name)}")
     n.notifications()
+    n.measure("emergency", since)
     return elapsed
 
 
@@ -204,11 +211,12 @@ def migration(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     op = n.operator
     op.env = cio.env()
     n.console.rule(f"[bold]AWS: moving {old_name} to a private key, then retiring it[/]")
+    n.follow(old_name, new_name)
     h.provision(old_name, "track", "us", workspace="4004")
     old = n.remember(cio.new_track_key("4004"))
     h.submit(old_name, old)
     n.skip_notifications()
-    clock.advance(timedelta(days=10))
+    h.advance(timedelta(days=10))
 
     n.step(f"The platform team adds the private credential {new_name} to the stack: pulumi up")
     h.provision(new_name, "private", "us", workspace="4004")
@@ -231,17 +239,26 @@ def migration(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     op.run("retire", old_name, "--reason", f"moved to {new_name}", "--yes")
     n.notifications()
 
-    n.step("Four days later the old key still works: a reminder")
-    clock.advance(timedelta(days=4))
-    h.sweep()
+    n.step("Three days later the old key still works: a reminder")
+    h.advance(timedelta(days=3, hours=1))  # its wake-up, three days after the notice
     n.notifications()
 
     n.step("The operator deletes the old Track key in the dashboard and runs `cio-rotate check`")
+    n.dashboard("deletes the old Track key")
     cio.delete_key(old)
-    op.run("check", old_name)
+    op.run("check", old_name)  # step 3 of the retirement notice
     n.notifications()
     n.note(f"live value of {old_name} is now the tombstone: {h.current_value(old_name)}")
     op.run("status")
+
+
+def _until_sweep(clock: SimulatedClock, at_least: timedelta) -> timedelta:
+    """From now to the first daily sweep (06:00 UTC) at least `at_least` from now."""
+    then = clock.now() + at_least
+    sweep = then.replace(hour=6, minute=0, second=0)
+    if sweep < then:
+        sweep += timedelta(days=1)
+    return sweep - clock.now() + timedelta(minutes=5)
 
 
 def _doc(credential: Credential) -> dict[str, str]:

@@ -16,12 +16,23 @@ from localcloud.customerio import FakeCustomerIO
 from localcloud.gcp_harness import GcpHarness
 from localcloud.secretmanager_emulator import SecretManagerEmulator
 from rotation.clock import SimulatedClock
+from rotation.notify_gcp import NOTICE_POLICY_PREFIX
 
 
 def _notices(h: GcpHarness) -> Callable[[], list[Shown]]:
     """What reaches a person on GCP: the e-mails Cloud Monitoring sends for the stack's
     alert policies over the function's log entries (localcloud/monitoring.py)."""
-    return lambda: [Shown(m.subject, m.text, _urgency(m.subject)) for m in h.monitoring.sent]
+    return lambda: [
+        Shown(m.subject, m.text, _urgency(m.subject), _credential(m.policy))
+        for m in h.monitoring.sent
+    ]
+
+
+def _credential(policy: str) -> str:
+    """Whose notices a policy mails: notify_gcp.notice_policy names the credential."""
+    if not policy.startswith(NOTICE_POLICY_PREFIX):
+        return ""  # the function's other warnings and errors: about no one credential
+    return policy.removeprefix(NOTICE_POLICY_PREFIX).rsplit(" (", 1)[0]
 
 
 def _urgency(subject: str) -> str:
@@ -32,6 +43,7 @@ def scheduled(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     name = "marketing-track"
     op = n.operator
     n.console.rule(f"[bold]GCP: scheduled rotation of {name}[/]")
+    n.follow(name)
     n.step("pulumi up created the secret (90-day rotation, Pub/Sub topic) and its inbox")
     h.provision(name, "track", "us", workspace="1001")
     first = n.remember(cio.new_track_key("1001"))
@@ -61,10 +73,15 @@ def scheduled(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     h.advance(timedelta(days=3))
     n.notifications()
 
-    n.step("The operator deletes the old key and runs `cio-rotate check`")
+    n.step("The operator deletes the old key; the rotator probes it by itself")
     n.dashboard("deletes the old key (the name, creation day and last 4 the e-mail gives)")
     cio.delete_key(first)
-    op.run("check", name)
+    h.advance(timedelta(minutes=20))  # the secret's timer: probes at most 15 minutes apart
+    if h.state(name).phase.value == "promoted":
+        # The 15-minute probes last a day after the delete notice; then the daily pass.
+        n.note("deleted days after the delete notice: the next daily pass (06:00 UTC) sees it")
+        h.advance(_until_sweep(clock))
+    n.note(f"phase: {h.state(name).phase.value}")
     n.notifications()
     n.measure("scheduled", since)
 
@@ -73,11 +90,12 @@ def emergency(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     name = "support-app"
     op = n.operator
     n.console.rule(f"[bold]GCP: emergency rotation of {name} (revoke first)[/]")
+    n.follow(name)
     h.provision(name, "app", "us")
     first = n.remember(cio.new_app_key(("42",)))
     h.submit(name, first)
     n.skip_notifications()
-    clock.advance(timedelta(days=30))
+    h.advance(timedelta(days=30))
 
     n.step("On-call contains a leak: delete the old key first, then rotate")
     since = n.actions()
@@ -95,7 +113,7 @@ def emergency(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
 
     n.step("The operator submits the new key; the rotator confirms the old one is dead")
     op.submit(name, n.remember(cio.new_app_key(("42",))))
-    op.run("check", name)
+    h.advance(timedelta(minutes=20))  # its own probe of the old key, no `check` needed
     n.notifications()
     n.measure("emergency, revoke first", since)
 
@@ -106,6 +124,7 @@ def migration(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     op = n.operator
     op.env = cio.env()
     n.console.rule(f"[bold]GCP: moving {old_name} to a private key, then retiring it[/]")
+    n.follow(old_name, new_name)
     h.provision(old_name, "app", "us", workspace="77")
     old = n.remember(cio.new_app_key(("77",)))
     h.submit(old_name, old)
@@ -123,10 +142,19 @@ def migration(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     n.notifications()
 
     n.step("The old App key is deleted in the dashboard; `cio-rotate check` confirms it")
+    n.dashboard("deletes the old App key")
     cio.delete_key(old)
-    op.run("check", old_name)
+    op.run("check", old_name)  # step 3 of the retirement notice
     n.notifications()
     n.note(f"versions/latest of {old_name} is now the tombstone: {h.current_value(old_name)}")
+
+
+def _until_sweep(clock: SimulatedClock) -> timedelta:
+    """From now to just after the next daily sweep (06:00 UTC)."""
+    sweep = clock.now().replace(hour=6, minute=0, second=0)
+    if sweep <= clock.now():
+        sweep += timedelta(days=1)
+    return sweep - clock.now() + timedelta(minutes=5)
 
 
 def run(console: Console) -> list[str]:

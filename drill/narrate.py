@@ -19,6 +19,7 @@ class Shown:
     subject: str
     body: str
     urgency: str
+    credential: str = ""  # the stack's name of the credential it is about
 
 
 class Narrator:
@@ -34,6 +35,9 @@ class Narrator:
         self.keys: list[str] = []
         self.dashboard_steps = 0  # what the operator does by hand in the Customer.io dashboard
         self.measured: dict[str, int] = {}  # scene -> actions from the opening notice to closed
+        # The credentials the scene follows: the stack's timers keep every credential's
+        # promises while time passes, so notices about the others arrive too (not shown).
+        self.focus: set[str] = set()
 
     def step(self, text: str) -> None:
         self.console.print(f"\n[bold cyan]▶ {text}[/]")
@@ -61,10 +65,19 @@ class Narrator:
     def skip_notifications(self) -> None:
         self.shown = len(self.notices())
 
+    def follow(self, *names: str) -> None:
+        """From here on, show the notices about these credentials only."""
+        self.focus = set(names)
+
     def notifications(self) -> None:
         fresh = self.notices()[self.shown :]
         self.shown += len(fresh)
+        others = [n for n in fresh if self.focus and n.credential not in self.focus | {""}]
+        if others:
+            self.note(f"({len(others)} notices about other credentials of the stack: not shown)")
         for n in fresh:
+            if n in others:
+                continue
             style = {"urgent": "red", "action": "yellow"}.get(n.urgency, "green")
             # Text, not markup: a reason's `[bold]` or `:smile:` shows as the person wrote it.
             # Wrapped inside the panel even in a pipe (soft wrap would crop what does not fit).

@@ -18,14 +18,30 @@ import pulumi_aws as aws
 from infra import aws_policies as policies
 from infra import naming
 from infra.bundle import AWS_HANDLER, Bundle
-from infra.config import ConfigError, CredentialSpec, StackConfig, foreign_consumers
+from infra.config import (
+    ConfigError,
+    ConfigProblem,
+    CredentialSpec,
+    StackConfig,
+    foreign_consumers,
+)
 from infra.metadata import aws_inbox_tags, aws_live_tags, aws_state_tags
-from infra.sweep import AWS_INPUT_LIMIT_BYTES, plan_chunks, sweep_event
+from infra.sweep import AWS_CRON, AWS_INPUT_LIMIT_BYTES, ManifestTooLarge, manifest_event
 from rotation import conventions as cv
+from rotation.verify import APP_API_RATE
 
 LAMBDA_RUNTIME = "python3.12"
 LAMBDA_TIMEOUT_SECONDS = 300
 LAMBDA_MEMORY_MB = 256
+# The work queue: one credential per message. Lambda's event source mapping takes batches
+# of 10 and runs at most WORK_CONCURRENCY of them at once, so the rotator's probes share
+# Customer.io's 10 requests/s (each instance limits itself to its share, CIO_PROBE_RATE).
+WORK_BATCH = 10
+WORK_CONCURRENCY = 2  # the smallest maximum concurrency an SQS event source accepts
+# A message is invisible while a batch works on it: six times the timeout (AWS's advice),
+# and a failed unit is tried again after that. A day's units expire with the day.
+WORK_VISIBILITY_SECONDS = 6 * LAMBDA_TIMEOUT_SECONDS
+WORK_RETENTION_SECONDS = 24 * 3600
 # Secrets Manager's own failure events (CloudTrail service events) for this stack's secrets.
 ROTATION_FAILURE_EVENTS = ("RotationFailed", "RotationAbandoned")
 
@@ -50,9 +66,11 @@ def function_environment(
     topic_arn: pulumi.Input[str],
     chat_parameter: str | None,
     stack: str,
+    wakeups: dict[str, pulumi.Input[str]] | None = None,
 ) -> dict[str, pulumi.Input[str]]:
-    """The rotator's environment: the calendar (Policy.to_env), where to notify, and the
-    stack it belongs to (every notice names it, and the commands it prints select it).
+    """The rotator's environment: the calendar (Policy.to_env), where to notify, the stack
+    it belongs to (every notice names it, and the commands it prints select it), and
+    (`wakeups`) the schedule group, queue and role its wake-ups and fan-out use.
 
     The chat webhook URL is never here: only the name of the SSM SecureString holding
     it, which reveals nothing to whoever may read the function's configuration.
@@ -62,6 +80,8 @@ def function_environment(
         cv.ENV_SNS_TOPIC_ARN: topic_arn,
         cv.ENV_CLI_NAME: naming.CLI_NAME,
         cv.ENV_STACK: stack,
+        cv.ENV_PROBE_RATE: f"{APP_API_RATE / WORK_CONCURRENCY:g}",
+        **(wakeups or {}),
     }
     if chat_parameter is not None:
         env[cv.ENV_CHAT_WEBHOOK_PARAMETER] = chat_parameter
@@ -116,7 +136,10 @@ class AwsRotation(pulumi.ComponentResource):
 
         def iam_name(role: str) -> pulumi.Output[str]:
             """IAM is account-global: its names carry the stack and the region."""
-            return region.apply(lambda r: naming.iam_name(prefix, role, stack, r))
+            name: pulumi.Output[str] = region.apply(
+                lambda r: naming.iam_name(prefix, role, stack, str(r))
+            )
+            return name
 
         chat_parameter = (
             naming.aws_chat_parameter_name(prefix) if args.chat_webhook_url is not None else None
@@ -174,6 +197,35 @@ class AwsRotation(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # Wake-ups and the work queue: one one-time schedule per credential, in a group of
+        # its own, sent by the scheduler's role to the queue the rotator works.
+        self.work_queue = aws.sqs.Queue(
+            f"{name}-work",
+            name=f"{prefix}-rotation-work",
+            visibility_timeout_seconds=WORK_VISIBILITY_SECONDS,
+            message_retention_seconds=WORK_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            opts=child,
+        )
+        self.wakeup_group = aws.scheduler.ScheduleGroup(
+            f"{name}-wakeups", name=f"{prefix}-rotation-wakeups", opts=child
+        )
+        self.scheduler_role = aws.iam.Role(
+            f"{name}-scheduler-role",
+            name=iam_name("scheduler"),
+            description="EventBridge Scheduler: the Customer.io rotator's sweep and wake-ups",
+            assume_role_policy=account_id.apply(
+                lambda a: policies.to_json(policies.scheduler_trust_policy(a))
+            ),
+            opts=child,
+        )
+        wake_env: dict[str, pulumi.Input[str]] = {
+            cv.ENV_WAKE_GROUP: self.wakeup_group.name,
+            cv.ENV_WAKE_TARGET_ARN: self.work_queue.arn,
+            cv.ENV_WAKE_ROLE_ARN: self.scheduler_role.arn,
+            cv.ENV_WORK_QUEUE_URL: self.work_queue.url,
+        }
+
         # The rotator: its own log group (with retention), role and function.
         function_name = naming.rotator_function_name(prefix)
         self.log_group = aws.cloudwatch.LogGroup(
@@ -204,7 +256,7 @@ class AwsRotation(pulumi.ComponentResource):
             # cannot spare it. An operator may still set one as a cost or blast cap.
             reserved_concurrent_executions=cfg.aws.reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables=function_environment(cfg, self.topic.arn, chat_parameter, stack)
+                variables=function_environment(cfg, self.topic.arn, chat_parameter, stack, wake_env)
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="Text", log_group=self.log_group.name
@@ -222,6 +274,9 @@ class AwsRotation(pulumi.ComponentResource):
                 self.topic.arn,
                 self.log_group.arn,
                 self.function.arn,
+                self.wakeup_group.name,
+                self.scheduler_role.arn,
+                self.work_queue.arn,
             ).apply(
                 lambda a: policies.to_json(
                     policies.rotator_policy(
@@ -232,10 +287,23 @@ class AwsRotation(pulumi.ComponentResource):
                         log_group_arn=a[4],
                         function_arn=a[5],
                         chat_parameter=chat_parameter,
+                        wakeups=policies.WakeUpGrants(a[6], a[7], a[8]),
                     )
                 )
             ),
             opts=child,
+        )
+        # The work queue feeds the rotator: a failed message comes back alone.
+        aws.lambda_.EventSourceMapping(
+            f"{name}-work-mapping",
+            event_source_arn=self.work_queue.arn,
+            function_name=self.function.arn,
+            batch_size=WORK_BATCH,
+            function_response_types=["ReportBatchItemFailures"],
+            scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
+                maximum_concurrency=WORK_CONCURRENCY
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.rotator_policy]),
         )
         # Failed asynchronous invocations (sweeps, emergencies) reach the operators.
         aws.lambda_.FunctionEventInvokeConfig(
@@ -267,7 +335,7 @@ class AwsRotation(pulumi.ComponentResource):
         for spec in cfg.credentials:
             self.credentials[spec.name] = self._credential(name, spec, cfg)
 
-        self._sweep_schedules(name, cfg, account_id, iam_name)
+        self._sweep_schedule(name, cfg, iam_name)
         self._alarms(name, function_name, scope)
 
         # Operators (assume a role) and consumers (a managed policy).
@@ -464,64 +532,43 @@ class AwsRotation(pulumi.ComponentResource):
         )
         return AwsCredentialSecrets(live=live, inbox=inbox, state=state, rotation=rotation)
 
-    def _sweep_schedules(
-        self,
-        name: str,
-        cfg: StackConfig,
-        account_id: pulumi.Output[str],
-        iam_name: Callable[[str], pulumi.Output[str]],
+    def _sweep_schedule(
+        self, name: str, cfg: StackConfig, iam_name: Callable[[str], pulumi.Output[str]]
     ) -> None:
-        """Daily sweeps over explicit secret lists (so no ListSecrets), staggered chunks."""
-        role = aws.iam.Role(
-            f"{name}-scheduler-role",
-            name=iam_name("scheduler"),
-            description="EventBridge Scheduler: daily sweep of the Customer.io rotator",
-            assume_role_policy=account_id.apply(
-                lambda a: policies.to_json(policies.scheduler_trust_policy(a))
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        """One daily sweep whose input is the manifest (rotation starts each credential's
+        unit of work from it); the same role sends the credentials' wake-ups."""
         role_policy = aws.iam.RolePolicy(
             f"{name}-scheduler-policy",
             name=iam_name("scheduler"),
-            role=role.id,
-            policy=self.function.arn.apply(
-                lambda arn: policies.to_json(policies.scheduler_invoke_policy(arn))
+            role=self.scheduler_role.id,
+            policy=pulumi.Output.all(self.function.arn, self.work_queue.arn).apply(
+                lambda a: policies.to_json(policies.scheduler_invoke_policy(a[0], a[1]))
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        by_secret_name = {
-            naming.aws_secret_name(cfg.name_prefix, n): c.live.arn
-            for n, c in self.credentials.items()
-        }
-        for chunk in plan_chunks(list(by_secret_name)):
-            event = pulumi.Output.all(*[by_secret_name[s] for s in chunk.credentials]).apply(
-                _checked_sweep_event
-            )
-            aws.scheduler.Schedule(
-                f"{name}-sweep-{chunk.index:02d}",
-                name=f"{cfg.name_prefix}-rotation-sweep-{chunk.index:02d}",
-                description=f"Daily reconcile of {len(chunk.credentials)} Customer.io credentials",
-                schedule_expression=chunk.aws_cron,
-                schedule_expression_timezone="UTC",
-                flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
-                target=aws.scheduler.ScheduleTargetArgs(
-                    arn=self.function.arn,
-                    role_arn=role.arn,
-                    input=event,
-                    retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
-                        maximum_retry_attempts=3, maximum_event_age_in_seconds=3600
-                    ),
+        names = [naming.aws_secret_name(cfg.name_prefix, n) for n in self.credentials]
+        try:
+            event = manifest_event(names, AWS_INPUT_LIMIT_BYTES)
+        except ManifestTooLarge as err:
+            fix = "split the credentials across stacks, or shorten their names."
+            raise ConfigError([ConfigProblem("credentials", str(err), fix)]) from None
+        aws.scheduler.Schedule(
+            f"{name}-sweep",
+            name=f"{cfg.name_prefix}-rotation-sweep",
+            description=f"Daily reconcile of {len(names)} Customer.io credentials",
+            schedule_expression=AWS_CRON,
+            schedule_expression_timezone="UTC",
+            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+            target=aws.scheduler.ScheduleTargetArgs(
+                arn=self.function.arn,
+                role_arn=self.scheduler_role.arn,
+                input=event,
+                retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                    maximum_retry_attempts=3, maximum_event_age_in_seconds=3600
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
-            )
-
-
-def _checked_sweep_event(arns: list[str]) -> str:
-    event = sweep_event(arns)
-    if len(event.encode()) > AWS_INPUT_LIMIT_BYTES:  # unreachable with plan_chunks' bound
-        raise ValueError("a sweep schedule's input exceeds EventBridge Scheduler's 256 KB")
-    return event
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
 
 
 def _refuse_foreign_consumers(principals: tuple[str, ...], parent: pulumi.Resource) -> None:

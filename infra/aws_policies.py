@@ -58,9 +58,26 @@ ROTATOR_SECRET_ACTIONS = (
     "secretsmanager:PutSecretValue",
     "secretsmanager:UpdateSecretVersionStage",
 )
+# The rotator's calls on its work queue: the sweep sends units, the event source mapping
+# (acting as the function's role) receives and deletes them.
+WORK_QUEUE_ACTIONS = (
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+)
+WAKE_UP_ACTIONS = (
+    "scheduler:CreateSchedule",
+    "scheduler:UpdateSchedule",
+    "scheduler:DeleteSchedule",
+)
 ROTATOR_ACTIONS = frozenset(
     {
         *ROTATOR_SECRET_ACTIONS,
+        *WORK_QUEUE_ACTIONS,
+        *WAKE_UP_ACTIONS,
+        "iam:PassRole",
         "secretsmanager:RotateSecret",
         "lambda:InvokeFunction",
         "kms:Decrypt",
@@ -88,7 +105,7 @@ OPERATOR_ACTIONS = frozenset(
 CONSUMER_ACTIONS = frozenset(
     {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "kms:Decrypt"}
 )
-SCHEDULER_ACTIONS = frozenset({"lambda:InvokeFunction"})
+SCHEDULER_ACTIONS = frozenset({"lambda:InvokeFunction", "sqs:SendMessage"})
 
 # Key administration without any use of the key, and without kms:CreateGrant (a
 # grant would bypass the kms:ViaService condition below).
@@ -170,6 +187,10 @@ class AwsScope:
         """An SNS topic's ARN, known before the topic exists (its key's policy names it)."""
         return f"arn:{self.partition}:sns:{self.region}:{self.account_id}:{name}"
 
+    def schedules_in(self, group: str) -> str:
+        """Every schedule of one EventBridge Scheduler group (the credentials' wake-ups)."""
+        return f"arn:{self.partition}:scheduler:{self.region}:{self.account_id}:schedule/{group}/*"
+
 
 # The encryption context SNS gives KMS for a topic's messages (SNS SSE documentation).
 SNS_TOPIC_CONTEXT = "kms:EncryptionContext:aws:sns:topicArn"
@@ -177,6 +198,17 @@ SNS_TOPIC_CONTEXT = "kms:EncryptionContext:aws:sns:topicArn"
 VERSION_STAGE = "secretsmanager:VersionStage"
 VERSION_ID = "secretsmanager:VersionId"
 PREVIOUS_READERS_TAG = f"aws:ResourceTag/{cv.TAG_KIND}"
+
+
+@dataclass(frozen=True)
+class WakeUpGrants:
+    """What the rotator needs to arm wake-ups and to work its queue (rotation/stores/
+    aws_wakeups.py, rotation/workqueue.py): the schedule group's name, the role the
+    scheduler assumes to send to the queue, and the queue."""
+
+    schedule_group: str
+    scheduler_role_arn: str
+    work_queue_arn: str
 
 
 # The one action an identity policy here may grant on "*" (no resource-level permission
@@ -260,12 +292,15 @@ def rotator_policy(
     log_group_arn: str,
     function_arn: str,
     chat_parameter: str | None = None,
+    wakeups: WakeUpGrants | None = None,
 ) -> PolicyDocument:
     """The rotation function's role: its managed secrets, its key, its topic, its logs.
 
     Live secrets, inboxes and state documents all match `<prefix>/*`. The rotator
     writes no tags: its state is the state document, written with compare-and-swap.
-    `chat_parameter` (an SSM parameter name) adds reading the chat webhook URL.
+    `chat_parameter` (an SSM parameter name) adds reading the chat webhook URL;
+    `wakeups` the credentials' one-time schedules (in their group only, passing only the
+    scheduler's role, to EventBridge Scheduler only) and the work queue.
     """
     statements = [
         _statement("ManagedSecrets", ROTATOR_SECRET_ACTIONS, [scope.managed_secrets]),
@@ -298,6 +333,21 @@ def rotator_policy(
             [f"{log_group_arn}:*"],
         ),
     ]
+    if wakeups is not None:
+        statements += [
+            _statement(
+                "WakeUpSchedules",
+                list(WAKE_UP_ACTIONS),
+                [scope.schedules_in(wakeups.schedule_group)],
+            ),
+            _statement(
+                "PassSchedulerRole",
+                ["iam:PassRole"],
+                [wakeups.scheduler_role_arn],
+                condition={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+            ),
+            _statement("WorkQueue", list(WORK_QUEUE_ACTIONS), [wakeups.work_queue_arn]),
+        ]
     if chat_parameter is not None:
         parameter_arn = scope.parameter_arn(chat_parameter)
         statements += [
@@ -438,12 +488,13 @@ def consumer_policy(scope: AwsScope, *, secrets_key_arn: str) -> PolicyDocument:
     }
 
 
-def scheduler_invoke_policy(function_arn: str) -> PolicyDocument:
-    """EventBridge Scheduler's role: invoke the rotator for the daily sweep."""
-    return {
-        "Version": VERSION,
-        "Statement": [_invoke("InvokeRotator", function_arn)],
-    }
+def scheduler_invoke_policy(function_arn: str, work_queue_arn: str | None = None) -> PolicyDocument:
+    """EventBridge Scheduler's role: invoke the rotator for the daily sweep; send the
+    credentials' wake-ups to the work queue."""
+    statements = [_invoke("InvokeRotator", function_arn)]
+    if work_queue_arn is not None:
+        statements.append(_statement("SendWakeUps", ["sqs:SendMessage"], [work_queue_arn]))
+    return {"Version": VERSION, "Statement": statements}
 
 
 def _service(name: str) -> dict[str, str]:

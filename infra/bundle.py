@@ -70,6 +70,7 @@ AWS_EXCLUDED = (
     *_NEVER_SHIPPED,
     "rotation.stores.gcp",
     "rotation.notify_gcp",
+    "rotation.workqueue_gcp",
     "lambdas.gcp_rotation",
     "google",
     "functions_framework",
@@ -78,6 +79,7 @@ AWS_EXCLUDED = (
 GCP_EXCLUDED = (
     *_NEVER_SHIPPED,
     "rotation.stores.aws",
+    "rotation.stores.aws_wakeups",
     "lambdas.aws_rotation",
     "boto3",
     "botocore",

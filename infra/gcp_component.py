@@ -20,17 +20,18 @@ import pulumiverse_time as time
 
 from infra import gcp_iam, naming
 from infra.bundle import GCP_ENTRY_POINT, Bundle
-from infra.config import CredentialSpec, StackConfig
+from infra.config import ConfigError, ConfigProblem, CredentialSpec, StackConfig
 from infra.metadata import (
     gcp_inbox_annotations,
     gcp_inbox_labels,
     gcp_live_annotations,
     gcp_live_labels,
 )
-from infra.sweep import GCP_JOB_LIMIT_BYTES, plan_chunks, sweep_event
+from infra.sweep import GCP_CRON, GCP_JOB_LIMIT_BYTES, ManifestTooLarge, manifest_event
 from rotation import conventions as cv
 from rotation.metadata import gcp_config_annotations
 from rotation.notify_gcp import NOTICE_FIELD, notice_policy
+from rotation.verify import APP_API_RATE
 
 FUNCTION_RUNTIME = "python312"
 FUNCTION_TIMEOUT_SECONDS = 540  # the maximum for event-driven functions
@@ -181,6 +182,15 @@ class GcpRotation(pulumi.ComponentResource):
             description="Bound on each managed secret only, never on the project.",
             permissions=list(gcp_iam.ROTATOR_PERMISSIONS),
             opts=after_apis,
+        )
+        # The daily sweep publishes one message per credential to its own topic.
+        gcp.pubsub.TopicIAMMember(
+            f"{name}-rotator-fans-out",
+            project=gc.project,
+            topic=self.rotation_topic.name,
+            role=gcp_iam.PUBSUB_PUBLISHER,
+            member=self.runtime_account.member,
+            opts=child,
         )
         gcp.pubsub.TopicIAMMember(
             f"{name}-rotator-notifies",
@@ -341,6 +351,12 @@ class GcpRotation(pulumi.ComponentResource):
             "GOOGLE_CLOUD_PROJECT": gc.project,
             cv.ENV_CLI_NAME: naming.CLI_NAME,
             cv.ENV_STACK: pulumi.get_stack(),
+            # The sweep's fan-out (one message per credential) and each event's deadline.
+            cv.ENV_ROTATION_TOPIC: self.rotation_topic.id,
+            cv.ENV_FUNCTION_TIMEOUT: str(FUNCTION_TIMEOUT_SECONDS),
+            # Each instance's share of Customer.io's 10 requests/s (one request at a time
+            # per instance, at most max_instances of them).
+            cv.ENV_PROBE_RATE: f"{APP_API_RATE / gc.max_instances:g}",
         }
         managed = managed_secrets_env(
             [naming.gcp_secret_name(gc.project, naming.gcp_secret_id(cfg.name_prefix, c.name))
@@ -411,31 +427,33 @@ class GcpRotation(pulumi.ComponentResource):
         return function
 
     def _sweep_jobs(self, name: str, cfg: StackConfig) -> None:
-        """Daily sweeps that name their secrets, so the function needs no secrets.list."""
+        """One daily job whose message is the manifest, so the function needs no
+        secrets.list; the function publishes one message per credential from it."""
         assert cfg.gcp is not None
         gc = cfg.gcp
         ids = [
             naming.gcp_secret_name(gc.project, naming.gcp_secret_id(cfg.name_prefix, spec.name))
             for spec in cfg.credentials
         ]
-        for chunk in plan_chunks(ids):
-            event = sweep_event(chunk.credentials)
-            if len(event.encode()) > GCP_JOB_LIMIT_BYTES:  # unreachable with plan_chunks
-                raise ValueError("a sweep job exceeds Cloud Scheduler's 1 MB job size")
-            gcp.cloudscheduler.Job(
-                f"{name}-sweep-{chunk.index:02d}",
-                project=gc.project,
-                region=gc.region,
-                name=f"{cfg.name_prefix}-rotation-sweep-{chunk.index:02d}",
-                description=f"Daily reconcile of {len(chunk.credentials)} Customer.io credentials",
-                schedule=chunk.gcp_cron,
-                time_zone="Etc/UTC",
-                pubsub_target=gcp.cloudscheduler.JobPubsubTargetArgs(
-                    topic_name=self.rotation_topic.id,
-                    data=base64.b64encode(event.encode()).decode(),
-                ),
-                opts=self._after_apis,
-            )
+        try:
+            event = manifest_event(ids, GCP_JOB_LIMIT_BYTES)
+        except ManifestTooLarge as err:
+            fix = "split the credentials across stacks, or shorten their names."
+            raise ConfigError([ConfigProblem("credentials", str(err), fix)]) from None
+        gcp.cloudscheduler.Job(
+            f"{name}-sweep",
+            project=gc.project,
+            region=gc.region,
+            name=f"{cfg.name_prefix}-rotation-sweep",
+            description=f"Daily reconcile of {len(ids)} Customer.io credentials",
+            schedule=GCP_CRON,
+            time_zone="Etc/UTC",
+            pubsub_target=gcp.cloudscheduler.JobPubsubTargetArgs(
+                topic_name=self.rotation_topic.id,
+                data=base64.b64encode(event.encode()).decode(),
+            ),
+            opts=self._after_apis,
+        )
 
     def _chat_webhook(
         self, name: str, args: GcpRotationArgs

@@ -11,6 +11,10 @@ patches just those two seams of moto's backends (not boto3, not a client):
   AWSPENDING in place (RotationFailed). With RotateImmediately=false it runs only
   the testSecret configuration test against an empty pending version.
 - lambda:Invoke of a registered function runs the handler in-process.
+- SendMessage to a queue with a Lambda event source mapping only queues the message:
+  moto invokes the function inline, inside SendMessage, one message per invocation and
+  ignoring `ReportBatchItemFailures`; Lambda's poller (batches, partial failures, the
+  visibility timeout on the simulated clock) is localcloud/aws_stack.py's instead.
 
 Rotation bookkeeping as DescribeSecret shows it (Secrets Manager API reference,
 DescribeSecret): `LastRotatedDate` is "the most recent date and time that the Secrets
@@ -47,6 +51,7 @@ from moto.secretsmanager.exceptions import (
     SecretNotFoundException,
 )
 from moto.secretsmanager.models import SecretsManagerBackend
+from moto.sqs.models import Message, Queue
 
 from rotation.clock import Clock
 
@@ -232,8 +237,18 @@ class LocalAwsRuntime:
                     version_stages,
                 )
 
+        original_add = Queue.add_message
+
+        def add_message(queue: Queue, message: Message) -> None:
+            mappings, queue.lambda_event_source_mappings = queue.lambda_event_source_mappings, {}
+            try:
+                original_add(queue, message)
+            finally:
+                queue.lambda_event_source_mappings = mappings
+
         with ExitStack() as stack:
             stack.enter_context(patch.object(LambdaFunction, "_invoke_lambda", invoke_lambda))
+            stack.enter_context(patch.object(Queue, "add_message", add_message))
             stack.enter_context(
                 patch.object(SecretsManagerBackend, "put_secret_value", put_secret_value)
             )

@@ -9,6 +9,7 @@ by itself (EventBridge Scheduler schedules, Secrets Manager's rotation schedule)
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from localcloud.customerio import FakeCustomerIO
 from localcloud.timers import is_one_time, schedule_next
 from rotation.clock import SimulatedClock
 from rotation.verify import Verifier, build_session
+from rotation.workqueue import Budget
 
 REGION = "us-east-1"
 ACCOUNT = DEFAULT_ACCOUNT_ID
@@ -95,6 +97,14 @@ class LocalAws:
     schedule_created: dict[str, datetime] = field(default_factory=dict)
     schedule_fired: dict[str, datetime] = field(default_factory=dict)
     rotation_enabled: dict[str, datetime] = field(default_factory=dict)  # secret ARN -> when
+    # Lambda's SQS poller, on the simulated clock: a received message is hidden until
+    # `hidden[id]` (its receive + the queue's visibility timeout), first received at
+    # `received[id]` (the retention period counts from there).
+    hidden: dict[str, datetime] = field(default_factory=dict)
+    received: dict[str, datetime] = field(default_factory=dict)
+    received_handles: dict[str, str] = field(default_factory=dict)
+    invocations: int = 0
+    longest: float = 0.0  # the longest invocation, in seconds (simulated and real)
 
     def __post_init__(self) -> None:
         client = local_client
@@ -145,14 +155,22 @@ class LocalAws:
         return self.rt
 
     def _invoke(self, event: dict[str, Any], context: Any) -> Any:
-        """One invocation; past the declared timeout it fails as Lambda's would (in-process
-        code cannot be stopped, so the limit is checked when it returns)."""
+        """One invocation with the context's remaining time (the declared timeout, counted
+        in real and simulated seconds: a slow Customer.io spends simulated time); past the
+        timeout it fails as Lambda's would (in-process code cannot be stopped, so the limit
+        is checked when it returns)."""
         fn = self.function
         assert fn is not None
-        started = time.monotonic()
-        result = rotator.handle(event, self.warm())
-        elapsed = time.monotonic() - started
-        if elapsed > fn.timeout:
+        started, started_at = time.monotonic(), self.clock.monotonic()
+
+        def elapsed() -> float:
+            return (time.monotonic() - started) + (self.clock.monotonic() - started_at)
+
+        self.invocations += 1
+        result = rotator.handle(event, self.warm(), Budget(lambda: fn.timeout - elapsed()))
+        took = elapsed()
+        self.longest = max(self.longest, took)
+        if took > fn.timeout:
             raise LambdaTimeout(f"Task timed out after {fn.timeout}.00 seconds")
         return result
 
@@ -415,6 +433,11 @@ class LocalAws:
         }
         if i.get("batchSize"):
             args["BatchSize"] = int(i["batchSize"])
+        if i.get("functionResponseTypes"):
+            args["FunctionResponseTypes"] = list(i["functionResponseTypes"])
+        scaling = i.get("scalingConfig") or {}
+        if scaling.get("maximumConcurrency"):
+            args["ScalingConfig"] = {"MaximumConcurrency": int(scaling["maximumConcurrency"])}
         got = self.lam.create_event_source_mapping(**args)
         return got["UUID"], {**i, "uuid": got["UUID"], "functionArn": got["FunctionArn"]}
 
@@ -465,7 +488,9 @@ class LocalAws:
         out: list[tuple[datetime, str, Callable[[], None]]] = []
         for s in self._schedules():
             created = self.schedule_created.setdefault(s.arn, after)
-            if s.state != "ENABLED":
+            # UpdateSchedule replaces every field, State defaulting to ENABLED (Scheduler
+            # API reference); moto keeps None then.
+            if (s.state or "ENABLED") != "ENABLED":
                 continue
             last = self.schedule_fired.get(s.arn)
             when = schedule_next(
@@ -487,7 +512,119 @@ class LocalAws:
                 continue
             when = base + timedelta(days=int(days))
             out.append((max(when, after), f"rotation {secret.name}", self._fire_rotation(secret)))
+        for mapping in self._queue_mappings():
+            when = self._next_visible(mapping["EventSourceArn"], after)
+            if when is not None:
+                queue = mapping["EventSourceArn"].rsplit(":", 1)[-1]
+                out.append((when, f"poll {queue}", self._poll(mapping)))
         return out
+
+    # -- Lambda's SQS poller ---------------------------------------------------------------
+    #
+    # As the Lambda developer guide ("Using Lambda with Amazon SQS") describes it: the
+    # poller receives up to BatchSize messages and invokes the function synchronously with
+    # them; on success it deletes them, except, with ReportBatchItemFailures, those the
+    # function names in `batchItemFailures`; on a function error none. What is not deleted
+    # becomes visible again when the queue's visibility timeout (counted from the receive)
+    # ends, and is received again; a message older than the retention period is dropped.
+    # One batch at a time (in-process: MaximumConcurrency is recorded, not needed).
+
+    # Moto's own visibility runs on real time: a received message stays hidden there (12 h,
+    # SQS's maximum) while the simulated timer in `hidden` decides when it is visible again.
+    _HIDE = 43200
+
+    def _queue_mappings(self) -> list[dict[str, Any]]:
+        mappings = self.lam.list_event_source_mappings().get("EventSourceMappings", [])
+        return [
+            m for m in mappings if m.get("State") == "Enabled" and ":sqs:" in m["EventSourceArn"]
+        ]
+
+    def _queue_url(self, queue_arn: str) -> str:
+        return str(self.sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"])
+
+    def _queue_attributes(self, url: str) -> dict[str, str]:
+        got = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+        return dict(got["Attributes"])
+
+    def _next_visible(self, queue_arn: str, after: datetime) -> datetime | None:
+        """When the poller next finds a message: now if any is visible, else the earliest
+        end of a visibility timeout on this queue."""
+        attributes = self._queue_attributes(self._queue_url(queue_arn))
+        if int(attributes.get("ApproximateNumberOfMessages", "0")):
+            return after
+        hidden = [at for key, at in self.hidden.items() if key.startswith(queue_arn + "/")]
+        return max(min(hidden), after) if hidden else None
+
+    def _poll(self, mapping: dict[str, Any]) -> Callable[[], None]:
+        def fire() -> None:
+            queue_arn = mapping["EventSourceArn"]
+            url = self._queue_url(queue_arn)
+            now = self.clock.now()
+            attributes = self._queue_attributes(url)
+            visibility = timedelta(seconds=int(attributes.get("VisibilityTimeout", "30")))
+            retention = timedelta(seconds=int(attributes.get("MessageRetentionPeriod", "345600")))
+            for key, at in list(self.hidden.items()):
+                if key.startswith(queue_arn + "/") and at <= now:
+                    del self.hidden[key]
+                    receipt = self.received_handles.pop(key)
+                    self.sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=0
+                    )
+            got = self.sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(int(mapping.get("BatchSize") or 10), 10),
+                VisibilityTimeout=self._HIDE,
+                AttributeNames=["All"],
+            ).get("Messages", [])
+            batch = []
+            for m in got:
+                key = f"{queue_arn}/{m['MessageId']}"
+                first = self.received.setdefault(key, now)
+                if now - first > retention:
+                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                    self.received.pop(key, None)
+                    continue
+                batch.append(m)
+            if not batch:
+                return
+            records = [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": queue_arn,
+                    "awsRegion": REGION,
+                }
+                for m in batch
+            ]
+            response = self.lam.invoke(
+                FunctionName=mapping["FunctionArn"],
+                Payload=json.dumps({"Records": records}).encode(),
+            )
+            body = json.loads(response["Payload"].read() or b"null")
+            if response.get("FunctionError"):
+                failed = {m["MessageId"] for m in batch}
+            elif "ReportBatchItemFailures" in (mapping.get("FunctionResponseTypes") or []):
+                items = (
+                    (body or {}).get("batchItemFailures") or [] if isinstance(body, dict) else []
+                )
+                failed = {str(f["itemIdentifier"]) for f in items}
+            else:
+                failed = set()
+            for m in batch:
+                key = f"{queue_arn}/{m['MessageId']}"
+                if m["MessageId"] in failed:
+                    self.hidden[key] = now + visibility
+                    self.received_handles[key] = m["ReceiptHandle"]
+                else:
+                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                    self.received.pop(key, None)
+
+        return fire
 
     def _fire_schedule(self, s: Any) -> Callable[[], None]:
         def fire() -> None:

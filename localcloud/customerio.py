@@ -28,6 +28,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from localcloud.served import Served, loopback_server
+from rotation.clock import Pace
 from rotation.credentials import Credential, Kind, Region
 
 
@@ -75,6 +76,16 @@ class FakeCustomerIO(Served):
     # Where and how this Customer.io checks private keys (the inferred scheme by default).
     private_path: str = DEFAULT_PRIVATE_PATH
     private_auth: str = "bearer"  # bearer | basic (key as user, empty password)
+    # Customer.io's App API limit (10 requests/s): more in any one second answers 429, and
+    # each one is counted in `over_limit`. 0: no limit. `pace`: a simulated clock (sleep,
+    # monotonic) that `latency` is spent on instead of real time, and the limit measured by.
+    rate_limit: int = 0
+    pace: Pace | None = None
+    over_limit: int = 0
+    # Keys whose every check hangs (a broken shard, say): `hang_seconds` spent, then 504.
+    hanging: set[str] = field(default_factory=set)
+    hang_seconds: float = 10.0
+    _recent: deque[float] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _add_routes(self) -> None:
@@ -117,6 +128,12 @@ class FakeCustomerIO(Served):
             self.events.clear()
             self.emails.clear()
             self.latency = 0.0
+            self.rate_limit = 0
+            self.pace = None
+            self.over_limit = 0
+            self._recent.clear()
+            self.hanging.clear()
+            self.hang_seconds = 10.0
             self.private_path = DEFAULT_PRIVATE_PATH
             self.private_auth = "bearer"
 
@@ -181,15 +198,51 @@ class FakeCustomerIO(Served):
     def _fault(self, request: Request) -> Response | None:
         with self._lock:
             fault = self.faults.popleft() if self.faults else None
-        if self.latency:
-            time.sleep(self.latency)
+            limited = self._over_limit()
+        self._spend(self.latency)
+        if limited:
+            return self._answer(
+                request, 429, {"meta": {"error": "rate limited"}}, {"Retry-After": "1"}
+            )
         if fault is None:
             return None
         if fault.delay:
-            time.sleep(fault.delay)
+            self._spend(fault.delay)
             return None
         headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
         return self._answer(request, fault.status, {"meta": {"error": "fault"}}, headers)
+
+    def _spend(self, seconds: float) -> None:
+        if not seconds:
+            return
+        if self.pace is not None:
+            self.pace.sleep(seconds)
+        else:
+            time.sleep(seconds)
+
+    def _over_limit(self) -> bool:
+        """Whether this request is one more than `rate_limit` in the last second (counted)."""
+        if not self.rate_limit:
+            return False
+        now = self.pace.monotonic() if self.pace is not None else time.monotonic()
+        while self._recent and self._recent[0] <= now - 1.0:
+            self._recent.popleft()
+        self._recent.append(now)
+        if len(self._recent) > self.rate_limit:
+            self.over_limit += 1
+            return True
+        return False
+
+    def hang(self, credential: Credential) -> None:
+        """Every check of this key hangs `hang_seconds` (on `pace`), then answers 504."""
+        with self._lock:
+            self.hanging.add(credential.secret)
+
+    def _hung(self, request: Request, secret: str) -> Response | None:
+        if secret not in self.hanging:
+            return None
+        self._spend(self.hang_seconds)
+        return self._answer(request, 504, {"meta": {"error": "gateway timeout"}})
 
     def _answer(
         self, request: Request, status: int, body: object, headers: dict[str, str] | None = None
@@ -214,6 +267,9 @@ class FakeCustomerIO(Served):
         if fault is not None:
             return fault
         auth = self._basic(request)
+        hung = self._hung(request, auth[1]) if auth else None
+        if hung is not None:
+            return hung
         key = self.track_keys.get(auth) if auth else None
         if key is None:
             # The spec documents 400 for bad credentials on this endpoint.
@@ -235,6 +291,9 @@ class FakeCustomerIO(Served):
         if fault is not None:
             return fault
         token = self._bearer(request)
+        hung = self._hung(request, token)
+        if hung is not None:
+            return hung
         key = self.app_keys.get(token)
         if key is not None and key.scope == "app":
             host_region = request.path.split("/")[1]

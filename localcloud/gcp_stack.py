@@ -20,9 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 import functions_framework
 from flask import Flask
+from requests import PreparedRequest, Response, Session
+from requests.adapters import BaseAdapter
 
 from localcloud.aws_stack import Answer, LocalDeployError
 from localcloud.customerio import FakeCustomerIO
@@ -34,6 +37,11 @@ from rotation.runbook import Notification
 from rotation.verify import Verifier, build_session
 
 TOPIC_TYPE = "gcp:pubsub/topic:Topic"
+# Pub/Sub's retry of an Eventarc trigger's unacknowledged message (Eventarc documentation:
+# exponential backoff between 10 and 600 seconds, for up to 24 hours).
+RETRY_MIN = timedelta(seconds=10)
+RETRY_MAX = timedelta(seconds=600)
+RETENTION = timedelta(hours=24)
 SOURCE = "lambdas/gcp_rotation/main.py"
 
 _app: Flask | None = None
@@ -122,6 +130,7 @@ class Job:
     topic: str
     data: bytes
     last: datetime
+    paused: bool = False  # `gcloud scheduler jobs pause`: it fires no more until resumed
 
 
 @dataclass
@@ -142,6 +151,11 @@ class LocalGcp:
     rt: Any = None
     cursor: int = 0  # how far Eventarc has read the published messages
     nacked: list[dict[str, Any]] = field(default_factory=list)
+    # Pub/Sub's retry of what the function did not acknowledge, on the simulated clock:
+    # message id -> (next attempt, attempts so far, first attempt).
+    retry_at: dict[str, tuple[datetime, int, datetime]] = field(default_factory=dict)
+    invocations: int = 0
+    longest: float = 0.0  # the longest delivery, in seconds (simulated and real)
     statuses: list[tuple[str, int]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -174,8 +188,15 @@ class LocalGcp:
             ),
             client=self.client,
             notifier=self.notifier,
+            work_session=self.pubsub_session(),
         )
         self.module.use_runtime(self.rt)
+
+    def pubsub_session(self) -> Session:
+        """What the function's `topics.publish` calls reach: this project's Pub/Sub."""
+        session = Session()
+        session.mount("https://pubsub.googleapis.com/", _LocalPubSub(self))
+        return session
 
     # -- Eventarc: Pub/Sub messages on the trigger's topic reach the function --------------
 
@@ -185,7 +206,8 @@ class LocalGcp:
         topic = self.function.trigger_topic
         subscription = f"projects/{self.project}/subscriptions/eventarc-{self.function.name}"
         headers, body = binary_cloud_event(message, topic, subscription)
-        started = time.monotonic()
+        started, started_at = time.monotonic(), self.clock.monotonic()
+        self.invocations += 1
         with self.app.test_client() as client:
             if structured:
                 envelope = {
@@ -204,14 +226,32 @@ class LocalGcp:
             else:
                 response = client.post("/", data=body, headers=headers)
         status = response.status_code
-        if time.monotonic() - started > self.function.timeout:
+        took = (time.monotonic() - started) + (self.clock.monotonic() - started_at)
+        self.longest = max(self.longest, took)
+        if took > self.function.timeout:
             status = 504  # past the declared timeout: Cloud Run would have cut it off
         kind = message.get("attributes", {}).get("eventType", "action")
         self.statuses.append((kind, status))
         if status >= 300:
             self.nacked.append(message)
             self.errors.append(response.get_data(as_text=True))  # what the crash handler shows
+            self._backoff(message)
+        else:
+            self.retry_at.pop(str(message.get("messageId")), None)
         return status
+
+    def _backoff(self, message: dict[str, Any]) -> None:
+        """Pub/Sub's exponential backoff for the trigger's subscription (Eventarc: 10 s up
+        to 600 s), within its 24-hour retention; after that the message is dropped."""
+        now = self.clock.now()
+        key = str(message.get("messageId"))
+        _, attempts, first = self.retry_at.get(key, (now, 0, now))
+        delay = min(RETRY_MIN * (2 ** min(attempts, 10)), RETRY_MAX)
+        if now + delay - first > RETENTION:
+            self.retry_at.pop(key, None)
+            self.nacked.remove(message)
+            return
+        self.retry_at[key] = (now + delay, attempts + 1, first)
 
     def pump(self) -> list[tuple[str, int]]:
         """Deliver everything published to the trigger's topic since the last pump."""
@@ -229,9 +269,18 @@ class LocalGcp:
         return out
 
     def redeliver(self) -> list[int]:
-        """Pub/Sub retrying what the function did not acknowledge."""
+        """Pub/Sub retrying what the function did not acknowledge, now (without waiting
+        for its backoff: `advance` retries each at its own time)."""
         pending, self.nacked = self.nacked, []
         return [self.deliver(m) for m in pending]
+
+    def _retry(self, message: dict[str, Any]) -> Callable[[], None]:
+        def fire() -> None:
+            if message in self.nacked:
+                self.nacked.remove(message)
+                self.deliver(message)
+
+        return fire
 
     def runtime_env(self) -> dict[str, str]:
         """The declared environment, mounted secrets, and where the local Customer.io is."""
@@ -348,6 +397,8 @@ class LocalGcp:
         """Every timer's next moment after `after`: (when, what, fire)."""
         out: list[tuple[datetime, str, Callable[[], None]]] = []
         for job in self.jobs.values():
+            if job.paused:
+                continue
             if job.time_zone not in ("Etc/UTC", "UTC"):
                 raise LocalDeployError(f"job {job.name}: only UTC jobs are supported locally")
             when = unix_cron_next(job.schedule, max(after, job.last), what=f"job {job.name}")
@@ -357,7 +408,19 @@ class LocalGcp:
             if nxt and secret.rotation.get("rotationPeriod"):
                 when = _timestamp(nxt)
                 out.append((max(when, after), f"SECRET_ROTATE {name}", self._fire_rotations))
+        for message in self.nacked:
+            retry = self.retry_at.get(str(message.get("messageId")))
+            if retry is not None:
+                what = f"redeliver {message.get('messageId')}"
+                out.append((max(retry[0], after), what, self._retry(message)))
         return out
+
+    def pause_job(self, name: str, paused: bool = True) -> None:
+        """Cloud Scheduler's PauseJob, or ResumeJob (by the job's short or full name)."""
+        [job] = [j for j in self.jobs.values() if name in (j.name, j.name.rsplit("/", 1)[-1])]
+        job.paused = paused
+        if not paused:
+            job.last = self.clock.now()  # a resumed job fires at its next time from now
 
     def _fire_rotations(self) -> None:
         """Secret Manager publishes SECRET_ROTATE and moves the time on by the period."""
@@ -385,6 +448,37 @@ class LocalGcp:
                 },
             }
         )
+
+
+class _LocalPubSub(BaseAdapter):
+    """`topics.publish` over REST, into the project's local Pub/Sub (delivered by `pump`,
+    each message on its own, after the publishing event returns)."""
+
+    def __init__(self, gcp: LocalGcp) -> None:
+        super().__init__()
+        self.gcp = gcp
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        path = urlsplit(request.url or "").path
+        response = Response()
+        response.request = request
+        response.headers["Content-Type"] = "application/json"
+        if not (path.startswith("/v1/") and path.endswith(":publish")):
+            response.status_code = 404
+            response._content = b"{}"
+            return response
+        topic = path[len("/v1/") : -len(":publish")]
+        body = json.loads(request.body or b"{}")
+        for message in body.get("messages", []):
+            data = base64.b64decode(message.get("data") or "")
+            self.gcp.publish(topic, dict(message.get("attributes") or {}), data)
+        response.status_code = 200
+        ids = [str(i) for i, _ in enumerate(body.get("messages", []))]
+        response._content = json.dumps({"messageIds": ids}).encode()
+        return response
+
+    def close(self) -> None:
+        return None
 
 
 Creator = Callable[[LocalGcp, str, dict[str, Any]], Answer]

@@ -48,13 +48,21 @@ class MemoryStore(StoreBase):
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         self.now = now
+        # Every wake-up armed, in order: (credential, moment); kept apart from `calls`,
+        # which counts the store's reads and writes.
+        self.armed: list[tuple[str, datetime | None]] = []
 
     def connect(self) -> MemoryStore:
         """Another invocation's store over the same data (its own session), as a second
         Lambda or Cloud Function instance would have."""
         other = MemoryStore(self.now)
         other._credentials, other._lock, other.calls = self._credentials, self._lock, self.calls
+        other.armed = self.armed
         return other
+
+    def arm_wakeup(self, credential_id: str, at: datetime | None) -> None:
+        """A timer in memory: only recorded (tests read `armed`)."""
+        self.armed.append((credential_id, at))
 
     def add(self, name: str, kind: Kind, region: Region | None = None, workspace: str = "") -> str:
         """Provision a credential, as the Pulumi program would."""

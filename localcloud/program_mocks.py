@@ -193,6 +193,13 @@ class RecordingMocks(Mocks):
         elif t == "aws:cloudwatch/eventRule:EventRule":
             out.update(arn=f"{arn_base}:events:{region}:{ACCOUNT}:rule/{name}", name=name)
             rid = name
+        elif t == "aws:sqs/queue:Queue":
+            rid = f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/{name}"
+            out.update(arn=f"{arn_base}:sqs:{region}:{ACCOUNT}:{name}", url=rid, name=name)
+        elif t == "aws:scheduler/scheduleGroup:ScheduleGroup":
+            out.update(arn=f"{arn_base}:scheduler:{region}:{ACCOUNT}:schedule-group/{name}")
+            out.update(name=name)
+            rid = name
         elif t == "gcp:secretmanager/secretVersion:SecretVersion":
             rid = f"{inputs['secret']}/versions/1"
             out.update(name=rid, version="1")

@@ -53,6 +53,12 @@ ENV_GRACE_HOURS = "CIO_GRACE_HOURS"
 ENV_EMERGENCY_GRACE_MINUTES = "CIO_EMERGENCY_GRACE_MINUTES"
 ENV_EMERGENCY_DEADLINE_HOURS = "CIO_EMERGENCY_DEADLINE_HOURS"
 ENV_LIVENESS_ALERT_HOURS = "CIO_LIVENESS_ALERT_HOURS"  # inconclusive daily checks before telling
+# AWS: the credentials' wake-ups (one-time EventBridge Scheduler schedules, see
+# rotation/stores/aws_wakeups.py) and the queue that carries one credential per message.
+ENV_WAKE_GROUP = "CIO_WAKE_SCHEDULE_GROUP"  # the schedule group the program declares
+ENV_WAKE_TARGET_ARN = "CIO_WAKE_TARGET_ARN"  # the work queue's ARN (the schedules' target)
+ENV_WAKE_ROLE_ARN = "CIO_WAKE_ROLE_ARN"  # the role EventBridge Scheduler assumes to send
+ENV_WORK_QUEUE_URL = "CIO_WORK_QUEUE_URL"  # the same queue, for the sweep's fan-out
 ENV_STACK = "CIO_STACK"  # the Pulumi stack name, for notices and the commands they print
 ENV_CLI_NAME = "CIO_CLI_NAME"  # how runbooks spell the CLI, default CLI_NAME
 ENV_TRACK_URL = "CUSTOMERIO_TRACK_URL"  # overrides both regions' Track host (tests, drill)
@@ -62,6 +68,7 @@ ENV_APP_URL = "CUSTOMERIO_APP_URL"  # overrides both regions' App host (tests, d
 # stack overrides it by config if Customer.io documents something else (see rotation/verify.py).
 ENV_PRIVATE_PROBE_URL = "CIO_PRIVATE_PROBE_URL"  # "/path" on the App host, or a full URL;
 # either may hold "{region}" (us | eu)
+ENV_PROBE_RATE = "CIO_PROBE_RATE"  # this instance's share of Customer.io's 10 requests/s
 ENV_PRIVATE_PROBE_AUTH = "CIO_PRIVATE_PROBE_AUTH"  # bearer (default) | basic (key as user)
 PRIVATE_PROBE_AUTH_SCHEMES = ("bearer", "basic")
 
@@ -97,3 +104,5 @@ GCP_ALIAS_PREVIOUS = "previous"
 # Environment of the Cloud Function.
 ENV_MANAGED_SECRETS = "CIO_MANAGED_SECRETS"  # comma-separated live secret resource names
 ENV_PUBSUB_TOPIC = "CIO_NOTIFICATIONS_TOPIC"  # projects/P/topics/T for operator notices
+ENV_ROTATION_TOPIC = "CIO_ROTATION_TOPIC"  # the function's own topic: one message per credential
+ENV_FUNCTION_TIMEOUT = "CIO_FUNCTION_TIMEOUT"  # seconds: the function's deadline per event

@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rotation import audit, intake, outbox
@@ -34,7 +34,7 @@ from rotation.errors import (
 )
 from rotation.notify import Notifier
 from rotation.origin import Origin
-from rotation.policy import Policy, rotation_due
+from rotation.policy import Policy, next_due, rotation_due
 from rotation.state import (
     Mode,
     Phase,
@@ -69,6 +69,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Decide = Callable[[Snapshot], RotationState | None]
+# A moment still due after the wake-up that came for it (Customer.io did not answer, a
+# write conflicted) is tried again this much later, never in a tight loop.
+WAKE_RETRY = timedelta(minutes=15)
 
 
 def rollback_refusal(
@@ -165,6 +168,8 @@ class Engine:
         self.verifier = verifier
         self.notifier = notifier
         self.clock = clock
+        if hasattr(verifier, "pace_with"):
+            verifier.pace_with(clock)
         self.policy = policy or Policy()
         self.cli = cli
         self.max_attempts = max_attempts
@@ -175,6 +180,8 @@ class Engine:
         self.origin = origin or Origin()
         # The outbox claims this invocation made: credential -> (session, claim written).
         self._claims: dict[str, tuple[int, str]] = {}
+        # The wake-ups this invocation armed: credential -> (session, moment).
+        self._armed: dict[str, tuple[int, datetime | None]] = {}
 
     @classmethod
     def from_env(
@@ -215,6 +222,7 @@ class Engine:
                 new = decide(snap)
             if new is None or new == snap.state:
                 return snap, None
+            new = replace(new, wake_at=next_due(new, self.policy))
             if new.outbox != snap.state.outbox:
                 now = self.clock.now()
                 mine = bool(new.sending) and self._holds(credential_id, new.sending)
@@ -227,11 +235,47 @@ class Engine:
                 continue
             if new.sending and new.sending != snap.state.sending:
                 self._claims[credential_id] = (self._session(), new.sending)
+            if new.wake_at != snap.state.wake_at:
+                self._arm(credential_id, new.wake_at)
             return snap, new
         raise StateConflict(
             f"{credential_id} kept changing during {self.max_attempts} attempts; "
             "the next event or the daily sweep will take the step."
         )
+
+    def _arm(self, credential_id: str, at: datetime | None) -> None:
+        """Arm the credential's one wake-up with the cloud's timer. A failure costs at most
+        a day (the daily sweep arms it again), never a step: it is logged, not raised."""
+        try:
+            self.store.arm_wakeup(credential_id, at)
+        except Exception as err:  # the step is written; only its timer is late
+            log.warning(
+                "wake-up of %s not armed (%s); the daily sweep arms it",
+                credential_id,
+                type(err).__name__,
+            )
+            return
+        self._armed[credential_id] = (self._session(), at)
+
+    def _keep_armed(self, credential_id: str, *, fired: bool) -> None:
+        """After a wake-up (`fired`) or the daily sweep: the next moment has a timer.
+
+        A wake-up that found nothing to do (it fired early, or another event took the
+        step) consumed its one-time timer without a write to arm the next one; a timer
+        deleted by hand is found by the sweep. Either way it is armed again here, unless
+        this invocation armed it already. A moment that is still due after this
+        invocation (Customer.io did not answer) is tried again in WAKE_RETRY, not at once.
+        """
+        state = self._state(credential_id)
+        at = next_due(state, self.policy)
+        if at is None and state.wake_at is None and not fired:
+            return  # nothing is owed to the minute: the calendar is the sweep's
+        now = self.clock.now()
+        if at is not None and at <= now:
+            at = now + WAKE_RETRY
+        if self._armed.get(credential_id) == (self._session(), at):
+            return
+        self._arm(credential_id, at)
 
     def _session(self) -> int:
         return int(getattr(self.store, "session_serial", 0))
@@ -363,12 +407,24 @@ class Engine:
                 self._audit(event, snap, new, actor, "ok", detail=new.reason)
             return self.reconcile(credential_id)
 
-    def reconcile(self, credential_id: str, *, liveness: bool = False) -> RotationState:
+    def reconcile(
+        self, credential_id: str, *, liveness: bool = False, wake: bool = False
+    ) -> RotationState:
         """Take every step that is due for this credential now, then deliver notices.
 
         With `liveness` (the daily sweep) the current key is also checked against
         Customer.io: one call, unless the revocation check already asked about it.
+        `wake`: the credential's own timer fired. After either, the next moment owed to
+        the minute has a timer again (see `_keep_armed`).
         """
+        with self.store.session():
+            state = self._reconcile(credential_id, liveness=liveness)
+            if liveness or wake:
+                self._keep_armed(credential_id, fired=wake)
+                state = self._state(credential_id)
+            return state
+
+    def _reconcile(self, credential_id: str, *, liveness: bool) -> RotationState:
         with self.store.session():
             probed = False
             snap = self.store.snapshot(credential_id, quick=liveness)
@@ -1059,8 +1115,9 @@ class Engine:
         return probed
 
     def _probe_current(self, snap: Snapshot) -> ProbeResult | None:
+        """One short attempt: an inconclusive answer is asked again by the next wake-up."""
         current = self._current_credential(snap)
-        return None if current is None else self.verifier.probe(current)
+        return None if current is None else self.verifier.probe(current, short=True)
 
     def _check_liveness(self, credential_id: str) -> None:
         """The daily check of the live key: one Customer.io call per credential."""
@@ -1145,7 +1202,7 @@ class Engine:
             return "unknown"
         if old.fingerprint != snap.state.previous_fp and snap.state.previous_fp:
             return "unknown"
-        result = self.verifier.probe(old)
+        result = self.verifier.probe(old, short=True)
         if isinstance(result, Rejected):
             return "revoked"
         if isinstance(result, Accepted):

@@ -190,6 +190,10 @@ def notices_filter(function_name: str) -> str:
     )
 
 
+# How each credential's notice policy is named: the prefix, the credential, the stack.
+NOTICE_POLICY_PREFIX = "Customer.io rotation notice: "
+
+
 def notice_policy(function_name: str, credential: str, where: str) -> NoticePolicy:
     """The alert policy for `credential`'s notices; `where` names the stack and project.
 
@@ -204,7 +208,7 @@ def notice_policy(function_name: str, credential: str, where: str) -> NoticePoli
         {f"part_{i}": f"EXTRACT(jsonPayload.{NOTICE_FIELD}.part_{i})" for i in range(PARTS)}
     )
     return NoticePolicy(
-        display_name=f"Customer.io rotation notice: {credential} ({where})",
+        display_name=f"{NOTICE_POLICY_PREFIX}{credential} ({where})",
         filter=f'{notices_filter(function_name)} AND jsonPayload.{NOTICE_FIELD}.credential="{credential}"',
         label_extractors=extractors,
         subject="${log.extracted_label.subject}",

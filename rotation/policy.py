@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from rotation import conventions as cv
-from rotation.state import Mode, RotationState
+from rotation.state import Mode, Phase, RotationState
 
 
 @dataclass(frozen=True)
@@ -195,3 +195,56 @@ def rotation_config_drift(
             + f", beyond the stack's {policy.rotation_days}-day calendar: {fix}"
         )
     return problems
+
+
+# After the delete notice the old key is probed by the rotator itself: soon, then less
+# often, never more than REVOKE_PROBE_MAX apart (so "rotation closed" follows a deletion
+# within that), and only for REVOKE_PROBE_WINDOW; after it, at the reminder cadence.
+REVOKE_PROBE_FIRST = timedelta(minutes=5)
+REVOKE_PROBE_MAX = timedelta(minutes=15)
+REVOKE_PROBE_WINDOW = timedelta(hours=24)
+
+
+def revoke_probe_delay(probes: int) -> timedelta:
+    """How long after probe number `probes` (1 = the first) the old key is probed again."""
+    delay: timedelta = REVOKE_PROBE_FIRST * (2 ** min(max(probes - 1, 0), 8))
+    return min(delay, REVOKE_PROBE_MAX)
+
+
+def next_due(state: RotationState, policy: Policy) -> datetime | None:
+    """The next moment a notice or a probe of this credential is owed, or None when only the
+    calendar (the daily sweep and the clouds' native schedules) is: a pure function of the
+    recorded state, so the wake-up armed for it changes only when this changes.
+
+    Every moment a notice promises is here: reminders, escalation and the deadline while a
+    key is awaited; the end of the grace period ("delete the old key now"); the probes of
+    the old key after it, and the reminders about it; a retiring key's checks.
+    """
+    if state.phase is Phase.AWAITING_KEY:
+        moments: list[datetime] = []
+        if state.deadline is not None and not state.overdue:
+            moments.append(state.deadline)
+        escalate_at = escalation_time(state, policy)
+        if escalate_at is not None and not state.escalated:
+            moments.append(escalate_at)
+        last = state.last_notice_at or state.opened_at
+        if last is not None:
+            moments.append(last + reminder_interval(state.mode, policy))
+        return min(moments) if moments else None
+    if state.phase is Phase.PROMOTED:
+        if state.grace_until is None:
+            return None
+        if state.revoke_probed_at is None or state.revoke_probed_at < state.grace_until:
+            return state.grace_until
+        last = state.last_notice_at or state.grace_until
+        reminder = last + reminder_interval(state.mode, policy)
+        if state.revoke_probed_at - state.grace_until >= REVOKE_PROBE_WINDOW:
+            return reminder
+        return min(state.revoke_probed_at + revoke_probe_delay(state.revoke_probes), reminder)
+    if state.phase is Phase.RETIRING:
+        last = state.last_notice_at or state.opened_at
+        moments = [] if last is None else [last + timedelta(days=policy.reminder_days)]
+        if state.grace_until is not None and (last is None or state.grace_until > last):
+            moments.append(state.grace_until)
+        return min(moments) if moments else None
+    return None

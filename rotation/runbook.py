@@ -20,7 +20,7 @@ from rotation import conventions as cv
 from rotation.credentials import Kind
 from rotation.notices import Notice, parse
 from rotation.origin import Origin
-from rotation.policy import Policy, grace_until
+from rotation.policy import REVOKE_PROBE_MAX, REVOKE_PROBE_WINDOW, Policy, grace_until
 from rotation.state import (
     Mode,
     Phase,
@@ -421,8 +421,7 @@ def _key_steps(ctx: Context, *, dead: bool) -> list[str]:
             f"key. {_duration(wait)} after the promotion you will be told to delete it.{tell}"
         )
         out.append(
-            f'Then delete it in the same dashboard page, keep "{name}", and run '
-            f"`{command(ctx, 'check')}` (or wait for the daily check)."
+            f'Then delete it in the same dashboard page and keep "{name}". {_self_check(ctx)}'
         )
     out.append('You are done when you receive "rotation closed": Customer.io refuses the old key.')
     return out
@@ -431,8 +430,29 @@ def _key_steps(ctx: Context, *, dead: bool) -> list[str]:
 def _confirm_and_close(ctx: Context, old_text: str) -> str:
     """Who closes a revoke-first rotation, and when: the same words in runbook and submit."""
     return (
-        f"run `{command(ctx, 'check')}`: the rotator confirms that Customer.io refuses "
-        f"{old_text} and closes the rotation (the daily check does it otherwise)."
+        f"the rotator confirms by itself, within {_probe_gap()}, that Customer.io refuses "
+        f"{old_text}, and closes the rotation (`{command(ctx, 'check')}` confirms it at once)."
+    )
+
+
+def _probe_gap() -> str:
+    """How soon after a deletion the rotator's own probes see it (policy.REVOKE_PROBE_MAX)."""
+    return _duration(REVOKE_PROBE_MAX)
+
+
+def _self_check(ctx: Context) -> str:
+    """After the old key's deletion nobody has to do anything: the rotator probes it, every
+    REVOKE_PROBE_MAX at most for REVOKE_PROBE_WINDOW after the grace end, then at its daily
+    pass (policy.next_due), and the sentence says which applies."""
+    grace = ctx.state.grace_until
+    until = grace + REVOKE_PROBE_WINDOW if grace is not None else None
+    tail = f'and tells you "rotation closed" (`{command(ctx, "check")}` confirms it at once).'
+    if until is not None and ctx.now >= until:
+        return f"The rotator confirms by itself, at its daily pass, that Customer.io refuses it, {tail}"
+    when = f"until {_when(until)}" if until is not None else "for a day after the grace period"
+    return (
+        f"The rotator confirms by itself, within {_probe_gap()} ({when}; after that at its "
+        f"daily pass), that Customer.io refuses it, {tail}"
     )
 
 
@@ -494,8 +514,7 @@ def after_promotion(ctx: Context) -> list[str]:
     return [
         f"Do NOT delete {old_text} yet: applications switch to the new key as their cache "
         f"expires. At {_when(st.grace_until)} you will be told to delete it.{tell}",
-        f"Then delete it in {_page(ctx)} and run `{command(ctx, 'check')}`: the rotator "
-        "confirms Customer.io refuses it and closes the rotation.",
+        f"Then delete it in {_page(ctx)}. {_self_check(ctx)}",
     ]
 
 
@@ -700,8 +719,7 @@ def _delete_old(ctx: Context) -> list[str]:
         f"Open {_page(ctx)}{_where(ctx)}.",
         f"Delete {describe(old, ctx.kind, 'the old key')}.{tell} Keep "
         f"{describe(keep, ctx.kind, 'the new key')}: applications use it now.",
-        f"Run `{command(ctx, 'check')}`: the rotator confirms Customer.io refuses the old key "
-        "and closes the rotation (the daily check does it otherwise).",
+        _self_check(ctx),
     ]
 
 
@@ -752,7 +770,8 @@ def _emergency_queued(arg: str, rid: str, ctx: Context) -> _Text:
             f"An emergency was declared for {_title(ctx)}"
             + (f": {st.reason}" if st.reason else "."),
             f"{describe(old, ctx.kind, 'The old key')} is still being retired: delete it now "
-            f"in {_page(ctx)}, then run `{command(ctx, 'check')}`." + (f" {tell}" if tell else ""),
+            f"in {_page(ctx)}; the rotator sees the deletion within {_probe_gap()}."
+            + (f" {tell}" if tell else ""),
             f"Keep {describe(current_key(ctx), ctx.kind, 'the new key')}: applications use it.",
             "As soon as Customer.io refuses it, a new emergency rotation opens and you will get "
             "its runbook.",

@@ -147,6 +147,13 @@ class RotationState:
     last_rotation_id: str = ""
     last_closed_at: datetime | None = None
     previous_revoked: bool = False
+    # The next moment the rotator must wake for this credential (policy.next_due), armed
+    # with the cloud's own timer after the write that moved it; empty while idle.
+    wake_at: datetime | None = None
+    # Probes of the old key after the delete notice: how many, and the last one's time
+    # (they back off: policy.revoke_probe_delay).
+    revoke_probes: int = 0
+    revoke_probed_at: datetime | None = None
 
     def to_fields(self) -> dict[str, str]:
         out: dict[str, str] = {}

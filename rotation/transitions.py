@@ -281,6 +281,8 @@ def promoted(
         staged_fp="",
         staged_last4="",
         staged_workspace="",
+        revoke_probes=0,
+        revoke_probed_at=None,
     ).with_notice(N.PROMOTED)
     if not old_version:
         return _closed(new, now, revoked=False)
@@ -301,6 +303,8 @@ def _closed(st: RotationState, now: datetime, *, revoked: bool) -> RotationState
         deadline=None,
         grace_until=None,
         revoke_first=False,
+        revoke_probes=0,
+        revoke_probed_at=None,
     )
     return closed.with_notice(N.CLOSED) if st.previous_version else closed
 
@@ -313,13 +317,15 @@ def revocation_checked(
         return None
     if outcome in ("revoked", "unprobeable"):
         return _closed(st, now, revoked=outcome == "revoked")
+    # Every probe is recorded: the next one backs off from it (policy.next_due).
+    probed = replace(st, revoke_probes=st.revoke_probes + 1, revoke_probed_at=now)
     if outcome == "unknown":
-        return None
+        return probed
     step = revoke_followup(st, now, policy)
     if step is RevokeFollowup.NONE:
-        return None
+        return probed
     n = st.followups + 1
-    base = replace(st, followups=n, last_notice_at=now)
+    base = replace(probed, followups=n, last_notice_at=now)
     if step is RevokeFollowup.TELL:
         return base.with_notice(N.REVOKE_NOW)
     if step is RevokeFollowup.ESCALATE:

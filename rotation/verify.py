@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # imported where used: the functions' cold start does not loa
     import requests
 
 from rotation import conventions as cv
+from rotation.clock import Pace, SystemClock
 from rotation.credentials import Credential, Kind, Region
 from rotation.errors import KeyRejected, VerificationInconclusive, WrongWorkspace
 
@@ -106,22 +108,94 @@ def build_session(
     return session
 
 
+# Customer.io's App API allows 10 requests/s per account (docs/CUSTOMERIO.md). A stack runs
+# at most a few rotator instances at once, each gets its share (CIO_PROBE_RATE).
+APP_API_RATE = 10.0
+# The background probes (daily check, revocation probes) make one short attempt: an
+# inconclusive answer is asked again by the credential's own next wake-up.
+SHORT_TIMEOUT = (3.05, 5.0)
+
+
+class RateLimiter:
+    """At most `rate` requests in any one second from this instance (a sliding window, so
+    a burst can never reach twice the rate as a token bucket's can)."""
+
+    def __init__(self, rate: float, pace: Pace | None = None) -> None:
+        if rate <= 0:
+            raise ValueError("the probe rate must be positive")
+        # None: the engine's clock, bound when the engine is wired (`Verifier.pace_with`),
+        # so the drill and the tests wait on simulated time; real time otherwise.
+        self.pace: Pace | None = pace
+        self.window = max(1, int(rate))  # requests per window
+        self.span = self.window / rate  # seconds per window (1 s for a whole rate)
+        self.sent: deque[float] = deque()
+        self.waited = 0.0
+
+    def acquire(self) -> None:
+        """Wait (on `pace`) until one more request stays within the rate, and count it."""
+        if self.pace is None:
+            self.pace = SystemClock()
+        now = self.pace.monotonic()
+        while self.sent and self.sent[0] <= now - self.span:
+            self.sent.popleft()
+        if len(self.sent) >= self.window:
+            # A millisecond past the window's edge, so no float rounding lands on it.
+            wait = self.sent[0] + self.span - now + 0.001
+            self.pace.sleep(wait)
+            self.waited += wait
+            now = self.pace.monotonic()
+            while self.sent and self.sent[0] <= now - self.span:
+                self.sent.popleft()
+        self.sent.append(now)
+
+
+def probe_rate(env: Mapping[str, str]) -> float:
+    """This instance's share of Customer.io's rate (CIO_PROBE_RATE), the whole rate unset."""
+    raw = str(env.get(cv.ENV_PROBE_RATE) or "").strip()
+    try:
+        rate = float(raw) if raw else APP_API_RATE
+    except ValueError:
+        raise ValueError(f"{cv.ENV_PROBE_RATE} must be a number of requests per second") from None
+    if not 0 < rate <= APP_API_RATE:
+        raise ValueError(f"{cv.ENV_PROBE_RATE} must be above 0 and at most {APP_API_RATE:g}")
+    return rate
+
+
 class Verifier:
-    """Customer.io probes. Hosts come from the region, or from the environment in tests."""
+    """Customer.io probes. Hosts come from the region, or from the environment in tests.
+
+    Every request waits its turn at `limiter`. A submission's verification retries 429 and
+    5xx (`session`); a background probe (`probe(short=True)`) makes one attempt
+    (`short_session`) with a short timeout, so a hung Customer.io costs seconds, not a minute.
+    """
 
     def __init__(
         self,
         session: requests.Session | None = None,
         env: Mapping[str, str] | None = None,
         timeout: tuple[float, float] = (3.05, 10.0),
+        limiter: RateLimiter | None = None,
+        short_session: requests.Session | None = None,
+        short_timeout: tuple[float, float] | None = None,
     ) -> None:
         env = os.environ if env is None else env
         self.session = session or build_session()
+        self.short_session = short_session
         self.timeout = timeout
+        self.short_timeout = short_timeout or (
+            min(timeout[0], SHORT_TIMEOUT[0]),
+            min(timeout[1], SHORT_TIMEOUT[1]),
+        )
+        self.limiter = limiter or RateLimiter(probe_rate(env))
         self.track_override = env.get(cv.ENV_TRACK_URL, "").rstrip("/")
         self.app_override = env.get(cv.ENV_APP_URL, "").rstrip("/")
         self.private_url = env.get(cv.ENV_PRIVATE_PROBE_URL, "").strip()
         self.private_auth = env.get(cv.ENV_PRIVATE_PROBE_AUTH, "").strip().lower() or "bearer"
+
+    def pace_with(self, clock: object) -> None:
+        """Let the limiter wait on the engine's clock, unless it was given its own."""
+        if self.limiter.pace is None and hasattr(clock, "monotonic") and hasattr(clock, "sleep"):
+            self.limiter.pace = clock
 
     def track_host(self, region: Region) -> str:
         # An override may hold "{region}" so a local server can play both regions.
@@ -155,8 +229,10 @@ class Verifier:
         schemes = " or ".join(cv.PRIVATE_PROBE_AUTH_SCHEMES)
         return Inconclusive("misconfigured", f"{cv.ENV_PRIVATE_PROBE_AUTH} must be {schemes}")
 
-    def probe(self, credential: Credential) -> ProbeResult:
-        """One side-effect-free call with this key; never raises for HTTP outcomes."""
+    def probe(self, credential: Credential, *, short: bool = False) -> ProbeResult:
+        """One side-effect-free call with this key; never raises for HTTP outcomes.
+
+        `short`: one attempt, short timeout (the background probes)."""
         if credential.kind is Kind.WEBHOOK_SIGNING:
             return Accepted(workspace="", region="")
         assert credential.region is not None
@@ -176,8 +252,13 @@ class Verifier:
         import requests
         from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 
+        if short and self.short_session is None:
+            self.short_session = build_session(attempts=1)
+        session = self.short_session if short and self.short_session is not None else self.session
+        timeout = self.short_timeout if short else self.timeout
+        self.limiter.acquire()
         try:
-            response = self.session.get(url, timeout=self.timeout, allow_redirects=False, **auth_kw)
+            response = session.get(url, timeout=timeout, allow_redirects=False, **auth_kw)
         except requests.Timeout:
             return Inconclusive("timeout", "Customer.io did not answer in time")
         except requests.RequestException as err:

@@ -8,11 +8,14 @@ finishSecret verifies again and moves AWSCURRENT. Every step checks before it
 acts, so a repeated event is harmless.
 
 It also takes {"action": ...} events (see rotation/conventions.py): the daily
-sweep, an emergency, an operator's hand-over, and a one-credential reconcile.
+sweep, an emergency, an operator's hand-over, and a one-credential reconcile; and
+batches of the work queue (SQS), one credential per message: the sweep's fan-out and
+the credentials' own wake-ups (rotation/workqueue.py, rotation/stores/aws_wakeups.py).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -31,7 +34,6 @@ from rotation.errors import (
     NotManaged,
     RetireRefused,
     RollbackRefused,
-    RotationError,
     VerificationInconclusive,
 )
 from rotation.logs import quiet_sdk_loggers
@@ -40,7 +42,9 @@ from rotation.origin import aws_origin
 from rotation.policy import ENV_NAMES
 from rotation.state import Mode, Phase, summary
 from rotation.stores.aws import AwsSecretsStore
+from rotation.stores.aws_wakeups import ScheduledWakeUps
 from rotation.verify import Verifier
+from rotation.workqueue import Budget, SqsWorkQueue, WorkQueue, unit
 
 log = logging.getLogger("cio.rotator")
 log.setLevel(logging.INFO)
@@ -48,17 +52,32 @@ quiet_sdk_loggers()
 
 
 # What the stack must set on this function: the calendar (Policy.from_env would quietly fall
-# back to its defaults) and the operators' topic (without it nobody is ever notified).
+# back to its defaults), the operators' topic (without it nobody is ever notified), and the
+# clocks and queue that keep each credential's promises.
 # The local stack refuses to run the function without them (localcloud/aws_stack.py).
-REQUIRED_ENV: tuple[str, ...] = (*ENV_NAMES.values(), cv.ENV_SNS_TOPIC_ARN, cv.ENV_STACK)
+REQUIRED_ENV: tuple[str, ...] = (
+    *ENV_NAMES.values(),
+    cv.ENV_SNS_TOPIC_ARN,
+    cv.ENV_STACK,
+    # Each credential's wake-up (without them no promised moment is kept) and the sweep's
+    # fan-out (without it one invocation works through every credential), and this
+    # instance's share of Customer.io's rate limit.
+    cv.ENV_WAKE_GROUP,
+    cv.ENV_WAKE_TARGET_ARN,
+    cv.ENV_WAKE_ROLE_ARN,
+    cv.ENV_WORK_QUEUE_URL,
+    cv.ENV_PROBE_RATE,
+)
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """What a warm instance keeps between events: the engine and its store."""
+    """What a warm instance keeps between events: the engine, its store, and the work
+    queue the sweep hands each credential to (None: the sweep works through the list)."""
 
     engine: Engine
     store: AwsSecretsStore
+    work: WorkQueue | None = None
 
 
 def build_runtime(
@@ -68,7 +87,12 @@ def build_runtime(
 ) -> Runtime:
     """Wire the engine from the Lambda's environment (tests pass their own clock)."""
     env = os.environ if env is None else env
-    store = AwsSecretsStore(boto3.client("secretsmanager"))
+    clock = clock or SystemClock()
+    wakeups = ScheduledWakeUps.from_env(env, boto3.client("scheduler"), clock)
+    store = AwsSecretsStore(boto3.client("secretsmanager"), wakeups=wakeups)
+    work: WorkQueue | None = None
+    if env.get(cv.ENV_WORK_QUEUE_URL):
+        work = SqsWorkQueue(boto3.client("sqs"), env[cv.ENV_WORK_QUEUE_URL])
     notifiers: list[Notifier] = []
     if env.get(cv.ENV_SNS_TOPIC_ARN):
         notifiers.append(SnsNotifier(env[cv.ENV_SNS_TOPIC_ARN], boto3.client("sns")))
@@ -79,12 +103,12 @@ def build_runtime(
         env,
         store=store,
         notifier=FanOut(notifiers),
-        clock=clock or SystemClock(),
+        clock=clock,
         via="secretsmanager",
         verifier=verifier,
         origin=aws_origin(env),
     )
-    return Runtime(engine=engine, store=store)
+    return Runtime(engine=engine, store=store, work=work)
 
 
 _runtime: Runtime | None = None
@@ -95,22 +119,39 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _runtime
     if _runtime is None:
         _runtime = build_runtime()
-    return handle(event, _runtime)
+    return handle(event, _runtime, _budget(context))
 
 
-def handle(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
+def _budget(context: Any) -> Budget:
+    """The invocation's remaining time, from the Lambda context (none: unlimited)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return Budget.unlimited()
+    return Budget(lambda: remaining() / 1000.0)
+
+
+def handle(event: dict[str, Any], rt: Runtime, budget: Budget | None = None) -> dict[str, Any]:
     """One invocation, one store session: every credential is read once and carried."""
+    budget = budget or Budget.unlimited()
+    if isinstance(event.get("Records"), list):
+        return work_batch(rt, event["Records"], budget)
     with rt.store.session():
-        return _dispatch(event, rt)
+        return _dispatch(event, rt, budget)
 
 
-def _dispatch(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
+def _dispatch(event: dict[str, Any], rt: Runtime, budget: Budget) -> dict[str, Any]:
     if "Step" in event:
         rotation_step(rt, event["Step"], event["SecretId"], event["ClientRequestToken"])
         return {"step": event["Step"], "outcome": "ok"}
     action = event.get("action")
     if action == cv.ACTION_SWEEP:
-        return sweep(rt, list(event.get("secret_ids") or rt.store.managed_secret_ids()))
+        ids = event.get("secret_ids")
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+            raise ValueError(
+                "a sweep names its credentials ('secret_ids': the stack's manifest); "
+                "re-run pulumi up if the schedule's input has none"
+            )
+        return sweep(rt, ids, budget)
     if action == cv.ACTION_EMERGENCY:
         return emergency(rt, event)
     if action == cv.ACTION_SUBMITTED:
@@ -121,8 +162,11 @@ def _dispatch(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
         return retire(rt, event)
     if action == cv.ACTION_RECONCILE:
         arn = _secret_id(event)
+        if event.get("daily"):
+            daily(rt, arn)
+            return _summary(rt, arn, "swept")
         with rt.store.session():
-            rt.engine.reconcile(arn)
+            rt.engine.reconcile(arn, wake=bool(event.get("wake")))
             return _summary(rt, arn, "reconciled")
     raise ValueError(f"unknown event: expected a rotation Step or an action, got {sorted(event)}")
 
@@ -298,29 +342,80 @@ def retire(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     return _summary(rt, arn, "retiring")
 
 
-def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:
-    """The daily pass: calendar, reminders, revocation checks, lost submissions.
-
-    An idle credential costs its snapshot (two reads). The inbox is looked at only
-    while a rotation waits for a key: a submission that lost its event then is found
-    within a day; one made while idle is handed over by the CLI itself.
+def sweep(rt: Runtime, secret_ids: list[str], budget: Budget | None = None) -> dict[str, Any]:
+    """The daily pass: every credential handed to its own unit of work on the work queue
+    (its own invocation, its own retry). The stack always configures the queue; without
+    one (a bare local harness) the credentials are worked through here within the
+    invocation's time, and those left are reported (`handed_on`) for the next sweep.
     """
+    budget = budget or Budget.unlimited()
+    if rt.work is not None:
+        rt.work.hand_out([unit(arn, daily=True) for arn in secret_ids])
+        log.info("sweep: %d credentials handed to the work queue", len(secret_ids))
+        return {"swept": 0, "queued": len(secret_ids), "failed": []}
     failed: list[str] = []
+    done = 0
     for arn in secret_ids:
-        try:
-            with rt.store.session():
-                rt.engine.reconcile(arn, liveness=True)
-                if rt.engine.submission_waiting(arn):
-                    submitted(rt, arn, actor="sweep")
-        except NotManaged as err:
-            log.warning("sweep: skipping %s: %s", arn, err)
+        if not budget.allows():
+            break
+        done += 1
+        if not _daily_one(rt, arn):
             failed.append(arn)
-        except (RotationError, Exception) as err:  # one credential never stops the others
-            log.error("sweep: %s failed: %s", arn, type(err).__name__)
-            failed.append(arn)
+    rest = secret_ids[done:]
+    if rest:
+        log.warning("sweep: out of time after %d credentials; %d left", done, len(rest))
     if failed:
-        log.error("sweep: %d of %d credentials failed", len(failed), len(secret_ids))
-    return {"swept": len(secret_ids), "failed": failed}
+        log.error("sweep: %d of %d credentials failed", len(failed), done)
+    return {"swept": done, "failed": failed, "handed_on": rest}
+
+
+def daily(rt: Runtime, arn: str) -> None:
+    """One credential's daily pass (a work-queue message): raises so that it retries alone."""
+    with rt.store.session():
+        rt.engine.reconcile(arn, liveness=True)
+        if rt.engine.submission_waiting(arn):
+            submitted(rt, arn, actor="sweep")
+
+
+def _daily_one(rt: Runtime, arn: str) -> bool:
+    try:
+        daily(rt, arn)
+    except NotManaged as err:
+        log.warning("sweep: skipping %s: %s", arn, err)
+        return False
+    except Exception as err:  # one credential never stops the others
+        log.error("sweep: %s failed: %s", arn, type(err).__name__)
+        return False
+    return True
+
+
+def work_batch(rt: Runtime, records: list[Any], budget: Budget) -> dict[str, Any]:
+    """A batch from the work queue: one credential per message, each its own outcome.
+
+    A message that fails, and every message this invocation has no time left for, is
+    reported back (`batchItemFailures`, ReportBatchItemFailures on the event source
+    mapping): SQS delivers each of those again on its own, naming its credential, and
+    deletes the rest.
+    """
+    failures: list[dict[str, str]] = []
+    for record in records:
+        message_id = str(record.get("messageId", ""))
+        if not budget.allows():
+            failures.append({"itemIdentifier": message_id})  # handed on, not failed
+            continue
+        try:
+            event = json.loads(record.get("body") or "{}")
+            if not isinstance(event, dict) or event.get("action") in (None, cv.ACTION_SWEEP):
+                # A sweep is the schedule's, never a queued unit: no message may fan out.
+                raise ValueError("a work-queue message names one credential's action")
+            with rt.store.session():
+                _dispatch(event, rt, budget)
+        except NotManaged as err:
+            log.warning("work: %s dropped: %s", message_id, err)  # redelivery cannot help
+        except Exception as err:
+            log.error("work: message %s failed: %s", message_id, type(err).__name__)
+            failures.append({"itemIdentifier": message_id})
+    return {"batchItemFailures": failures}
 
 
 def _summary(rt: Runtime, arn: str, outcome: str, **extra: Any) -> dict[str, Any]:

@@ -10,11 +10,16 @@ Eventarc delivers the rotation topic's Pub/Sub messages as CloudEvents
   secrets the rotator does not manage, are acknowledged with a logged reason.
 - Messages without eventType carry JSON actions (see rotation/conventions.py):
   the daily sweep from Cloud Scheduler; an emergency, a hand-over, a rollback or a
-  one-credential reconcile from the CLI.
+  one-credential reconcile from the CLI; one credential's daily pass, which the sweep
+  publishes to the same topic for each credential (rotation/workqueue.py).
+- `SECRET_ROTATE` is also each credential's own wake-up: the rotator sets the secret's
+  `next_rotation_time` to the next moment it owes a notice or a probe
+  (rotation/stores/gcp.py), and the 90-day calendar again when none is owed.
 
 Acknowledging means returning; raising makes Pub/Sub redeliver. So a refused key
 and a malformed message return (redelivery cannot change them), while an
-inconclusive verification or any transient failure raises.
+inconclusive verification or any transient failure raises. A sweep never raises for
+its credentials: each is its own message, retried alone.
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ from rotation.policy import ENV_NAMES, rotation_config_drift
 from rotation.state import Mode, Phase
 from rotation.stores.gcp import GcpSecretStore, build_client
 from rotation.verify import Verifier
+from rotation.workqueue import Budget, WorkQueue, unit
+from rotation.workqueue_gcp import PubSubWorkQueue
 
 log = logging.getLogger("cio.rotator")
 log.setLevel(logging.INFO)
@@ -61,18 +68,38 @@ EVENT_VERSION_ADD = "SECRET_VERSION_ADD"
 
 
 # What the stack must set on this function: the calendar (Policy.from_env would quietly fall
-# back to its defaults) and the notifications topic (without it nobody is ever notified).
+# back to its defaults), the notifications topic (without it nobody is ever notified), and
+# what fans the sweep out and bounds each event in time.
 # The local stack refuses to run the function without them (localcloud/gcp_stack.py).
-REQUIRED_ENV: tuple[str, ...] = (*ENV_NAMES.values(), cv.ENV_PUBSUB_TOPIC, cv.ENV_STACK)
+REQUIRED_ENV: tuple[str, ...] = (
+    *ENV_NAMES.values(),
+    cv.ENV_PUBSUB_TOPIC,
+    cv.ENV_STACK,
+    cv.ENV_ROTATION_TOPIC,
+    cv.ENV_FUNCTION_TIMEOUT,
+    cv.ENV_PROBE_RATE,
+)
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """What a warm instance keeps between events: the engine and its store."""
+    """What a warm instance keeps between events: the engine, its store, the work queue
+    the sweep hands each credential to (None: the sweep works through the list itself),
+    and the function's timeout (its deadline is measured from each event's start)."""
 
     engine: Engine
     store: GcpSecretStore
     managed: tuple[str, ...] = ()
+    work: WorkQueue | None = None
+    timeout_seconds: float = 0.0  # 0: unlimited
+
+    def budget(self) -> Budget:
+        if not self.timeout_seconds:
+            return Budget.unlimited()
+        clock = self.engine.clock
+        pace = clock if hasattr(clock, "monotonic") else SystemClock()
+        started = pace.monotonic()
+        return Budget(lambda: self.timeout_seconds - (pace.monotonic() - started))
 
 
 def build_runtime(
@@ -81,6 +108,7 @@ def build_runtime(
     verifier: Verifier | None = None,
     client: Any | None = None,
     notifier: Notifier | None = None,
+    work_session: Any | None = None,
 ) -> Runtime:
     """Wire the engine from the function's environment (tests pass client, clock, verifier)."""
     env = os.environ if env is None else env
@@ -104,7 +132,11 @@ def build_runtime(
         origin=gcp_origin(env),
     )
     managed = tuple(s.strip() for s in env.get(cv.ENV_MANAGED_SECRETS, "").split(",") if s.strip())
-    return Runtime(engine=engine, store=store, managed=managed)
+    work: WorkQueue | None = None
+    if env.get(cv.ENV_ROTATION_TOPIC):
+        work = PubSubWorkQueue(env[cv.ENV_ROTATION_TOPIC], session=work_session)
+    timeout = float(env.get(cv.ENV_FUNCTION_TIMEOUT) or 0)
+    return Runtime(engine=engine, store=store, managed=managed, work=work, timeout_seconds=timeout)
 
 
 _runtime: Runtime | None = None
@@ -176,10 +208,11 @@ def _secret_event(rt: Runtime, event_type: str, attributes: dict[str, str]) -> d
     if not secret_id.startswith("projects/"):
         raise Malformed(f"{event_type} without a secretId resource name")
     if event_type == EVENT_ROTATE:
-        state = rt.engine.open_rotation(
-            secret_id, Mode.SCHEDULED, reason="rotation schedule", actor="secretmanager"
-        )
-        return {"outcome": "opened", "phase": state.phase.value, "secret": secret_id}
+        # The secret's timer: the credential's own wake-up, or the 90-day calendar. Either
+        # way the engine's calendar and follow-ups decide what is due (a rotation opens
+        # when the key is old enough), and the timer is set to the next moment again.
+        state = rt.engine.reconcile(secret_id, wake=True)
+        return {"outcome": "woken", "phase": state.phase.value, "secret": secret_id}
     if event_type == EVENT_VERSION_ADD:
         live = rt.store.live_secret_of(secret_id)
         if live is None:
@@ -203,7 +236,7 @@ def _action(rt: Runtime, payload: bytes) -> dict[str, Any]:
         ids = doc.get("secret_ids") or list(rt.managed)
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise Malformed("secret_ids must be a list of resource names")
-        return sweep(rt, ids)
+        return sweep(rt, ids, rt.budget())
     if action == cv.ACTION_EMERGENCY:
         return emergency(rt, doc)
     if action == cv.ACTION_RETIRE:
@@ -215,7 +248,10 @@ def _action(rt: Runtime, payload: bytes) -> dict[str, Any]:
             return process_submission(rt, secret_id, actor=actor)
         if action == cv.ACTION_ROLLBACK:
             return rollback(rt, secret_id, actor)
-        rt.engine.reconcile(secret_id)
+        if doc.get("daily") is True:
+            daily(rt, secret_id)  # raises on failure: this credential's message retries
+            return {"outcome": "swept", "secret": secret_id}
+        rt.engine.reconcile(secret_id, wake=doc.get("wake") is True)
         return {"outcome": "reconciled", "secret": secret_id}
     raise Malformed(f"unknown action {action!r}")
 
@@ -302,26 +338,50 @@ def report_rotation_drift(rt: Runtime, secret_id: str) -> list[str]:
     return problems
 
 
-def sweep(rt: Runtime, secret_ids: list[str]) -> dict[str, Any]:
-    """The daily pass: calendar, reminders, revocation checks, and unprocessed submissions."""
+def sweep(rt: Runtime, secret_ids: list[str], budget: Budget | None = None) -> dict[str, Any]:
+    """The daily pass: one message per credential on the rotation topic (each its own
+    delivery and retry), or, with no topic configured, worked through here within the
+    function's deadline. Never raises for a credential: one failure retries alone."""
+    budget = budget or Budget.unlimited()
+    if rt.work is not None:
+        rt.work.hand_out([unit(secret_id, daily=True) for secret_id in secret_ids])
+        log.info("sweep: %d credentials published, one message each", len(secret_ids))
+        return {"outcome": "queued", "queued": len(secret_ids)}
     failed: list[str] = []
     skipped: list[str] = []
+    done = 0
     for secret_id in secret_ids:
+        if not budget.allows():
+            break
+        done += 1
         try:
-            with rt.store.session():
-                rt.engine.reconcile(secret_id, liveness=True)
-                # Pub/Sub redelivers inbox events until they are handled; the sweep looks
-                # at an inbox only while a rotation waits for its key.
-                if rt.engine.submission_waiting(secret_id):
-                    process_submission(rt, secret_id, actor="sweep")
-                report_rotation_drift(rt, secret_id)
+            daily(rt, secret_id)
         except NotManaged as err:
             log.warning("sweep: skipping %s: %s", secret_id, err)
             skipped.append(secret_id)
         except Exception as err:  # one credential never stops the others
             log.error("sweep: %s failed: %s", secret_id, type(err).__name__)
             failed.append(secret_id)
-    if failed:
-        # Every step is idempotent: let Pub/Sub redeliver the sweep for the failed ones.
-        raise RuntimeError(f"sweep: {len(failed)} of {len(secret_ids)} credentials failed")
-    return {"outcome": "swept", "swept": len(secret_ids), "skipped": skipped}
+    rest = secret_ids[done:]
+    if rest:
+        log.warning("sweep: out of time after %d credentials; %d left", done, len(rest))
+    return {
+        "outcome": "swept",
+        "swept": done,
+        "skipped": skipped,
+        "failed": failed,
+        "left": rest,
+    }
+
+
+def daily(rt: Runtime, secret_id: str) -> None:
+    """One credential's daily pass: calendar, reminders, revocation checks, the live key's
+    probe, a submission whose event was lost, and a changed native rotation config.
+    Raises so that its message retries."""
+    with rt.store.session():
+        rt.engine.reconcile(secret_id, liveness=True)
+        # Pub/Sub redelivers inbox events until they are handled; the sweep looks at an
+        # inbox only while a rotation waits for its key.
+        if rt.engine.submission_waiting(secret_id):
+            process_submission(rt, secret_id, actor="sweep")
+        report_rotation_drift(rt, secret_id)

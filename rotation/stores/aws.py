@@ -31,6 +31,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -40,6 +41,7 @@ from rotation.credentials import Kind, Region
 from rotation.errors import NotManaged, StateConflict
 from rotation.metadata import config_from_aws
 from rotation.state import Phase, RotationState, format_time
+from rotation.stores.aws_wakeups import ScheduledWakeUps
 from rotation.stores.base import (
     CredentialConfig,
     Snapshot,
@@ -74,10 +76,13 @@ class AwsSecretsStore(StoreBase):
     """`read_payloads`: the rotator's quick read includes the current key (its liveness
     probe needs it); operators, who may not read keys, read the state document alone."""
 
-    def __init__(self, client: Any, *, read_payloads: bool = True) -> None:
+    def __init__(
+        self, client: Any, *, read_payloads: bool = True, wakeups: ScheduledWakeUps | None = None
+    ) -> None:
         super().__init__()
         self.client = client
         self.read_payloads = read_payloads
+        self.wakeups = wakeups
         # Set once by Pulumi and never moved: safe to keep across invocations.
         self._links: dict[str, dict[str, str]] = {}
         # The live secret's version stages as last described (grace labels are kept in
@@ -155,7 +160,9 @@ class AwsSecretsStore(StoreBase):
         }
         value = got.get("SecretString")
         if self.in_session and value is not None:
-            self._values[(credential_id, state.current_version)] = value.encode("utf-8")
+            # Known by the name the manifest gives and by the ARN the engine reads it as.
+            for known in {credential_id, config.id}:
+                self._values[(known, state.current_version)] = value.encode("utf-8")
         return Snapshot(
             config=config,
             state=state,
@@ -429,6 +436,11 @@ class AwsSecretsStore(StoreBase):
         )
         return token
 
+    def arm_wakeup(self, credential_id: str, at: datetime | None) -> None:
+        """The credential's one-time schedule (rotation/stores/aws_wakeups.py)."""
+        if self.wakeups is not None:
+            self.wakeups.arm(credential_id, at)
+
     def stage_pending(self, credential_id: str, token: str, value: bytes) -> None:
         """createSecret: put the verified key into the rotation's AWSPENDING version."""
         self.client.put_secret_value(
@@ -464,16 +476,6 @@ class AwsSecretsStore(StoreBase):
         body = wrap_submission(raw, actor, key_name)
         got = self.client.put_secret_value(SecretId=inbox, SecretString=body.decode("utf-8"))
         return str(got["VersionId"])
-
-    def managed_secret_ids(self) -> list[str]:
-        """Fallback discovery for a sweep event without ids (needs secretsmanager:ListSecrets)."""
-        ids: list[str] = []
-        paginator = self.client.get_paginator("list_secrets")
-        for page in paginator.paginate(Filters=[{"Key": "tag-key", "Values": [cv.TAG_MANAGED]}]):
-            for entry in page.get("SecretList", []):
-                if _tags(entry).get(cv.TAG_MANAGED) == "true":
-                    ids.append(entry["ARN"])
-        return ids
 
     def _move_stage(
         self, secret_id: str, label: str, from_version: str, to_version: str | None

@@ -108,6 +108,11 @@ class SecretStore(Protocol):
     ) -> str:
         """A retired credential only: make the retirement tombstone the live value."""
 
+    def arm_wakeup(self, credential_id: str, at: datetime | None) -> None:
+        """Make the cloud's own timer wake the rotator for this credential at `at` (or, with
+        None, at no moment of its own: the calendar's). One timer per credential: arming
+        again moves it. A cloud detail, like everything else behind this protocol."""
+
 
 _NO_SUBMISSION = Submission(version="", raw=b"")
 # The operator's CLI writes an envelope: the key document exactly as typed (base64, so
@@ -285,6 +290,10 @@ class StoreBase:
     ) -> str:
         # A new newest version, as a promotion adds one (GCP: latest is current).
         return self._promote(credential_id, value, None, expected_current)
+
+    def arm_wakeup(self, credential_id: str, at: datetime | None) -> None:
+        """No timer here (the in-memory store, a store without one configured): the daily
+        sweep and an operator's `check` are the only wake-ups."""
 
     def _remember(self, credential_id: str, snap: Snapshot) -> None:
         if self.in_session:

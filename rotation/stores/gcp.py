@@ -61,6 +61,8 @@ DESTROYED = 3
 # so the state write that records the promotion drops it.
 PROMOTING = cv.GCP_STATE_PREFIX + "promoting"
 PROMOTION_LEASE = timedelta(minutes=5)
+# Secret Manager's `Rotation.next_rotation_time`: 5 minutes to 100 years ahead.
+MIN_ROTATION_LEAD = timedelta(minutes=5)
 
 
 def _crc_table() -> list[int]:
@@ -333,7 +335,6 @@ class GcpSecretStore(StoreBase):
         # Empty fields are left out: from_fields reads a missing field as empty.
         annotations.update({prefix + k: v for k, v in state.to_fields().items() if v})
         aliases = dict(secret.version_aliases)
-        recorded = aliases.get(cv.GCP_ALIAS_CURRENT)
         for alias, version in (
             (cv.GCP_ALIAS_CURRENT, state.current_version),
             (cv.GCP_ALIAS_PREVIOUS, state.previous_version),
@@ -349,10 +350,8 @@ class GcpSecretStore(StoreBase):
             "version_aliases": aliases,
         }
         paths = ["annotations", "version_aliases"]
-        if state.current_version.isdigit() and recorded != int(state.current_version):
-            # This write records a promotion whose alias move never happened (a crash
-            # in between): move the native rotation time on here instead.
-            paths += self._next_rotation(secret, body)
+        # The credential's wake-up rides on the same etag-checked write (no extra call).
+        paths += self._next_rotation(secret, state, body)
         try:
             updated = self._update(body, paths)
         except StateConflict:
@@ -362,16 +361,51 @@ class GcpSecretStore(StoreBase):
             self._secrets[credential_id] = updated
         return str(updated.etag)
 
-    def _next_rotation(self, secret: Any, body: dict[str, Any]) -> list[str]:
-        """Move `rotation.next_rotation_time` one period from now (the promotion)."""
+    def _next_rotation(self, secret: Any, state: RotationState, body: dict[str, Any]) -> list[str]:
+        """Set `rotation.next_rotation_time` to the credential's next wake-up, if it moved.
+
+        The secret's own timer is its one wake-up: Secret Manager publishes SECRET_ROTATE at
+        that time and moves it on by `rotation_period`. While a moment is owed (the state's
+        `wake_at`) the timer is set to it; otherwise to the 90-day calendar, one period
+        after the current key became current (the promotion sets it, as before), or one
+        period from now once that has passed. Google takes a time 5 minutes to 100 years
+        ahead: an earlier owed moment fires 5 minutes out.
+        """
         period: timedelta | None = secret.rotation.rotation_period if secret.rotation else None
         if not period:
             return []
-        body["rotation"] = {
-            "next_rotation_time": self.clock.now() + period,
-            "rotation_period": period,
-        }
+        now = self.clock.now()
+        if state.wake_at is not None:
+            target = max(state.wake_at, now + MIN_ROTATION_LEAD)
+        else:
+            target = (state.current_since or now) + period
+            if target < now + MIN_ROTATION_LEAD:
+                # The calendar's moment has passed (it fired; a retired credential): one
+                # period on, as Secret Manager itself moves it, never a 5-minute loop.
+                target = now + period
+        armed = secret.rotation.next_rotation_time
+        if armed and int(armed.timestamp()) == int(target.timestamp()):
+            return []
+        body["rotation"] = {"next_rotation_time": target, "rotation_period": period}
         return ["rotation.next_rotation_time"]
+
+    def arm_wakeup(self, credential_id: str, at: datetime | None) -> None:
+        """The state write already set the timer (see `_next_rotation`); this repairs it
+        when it was moved by anything else (it fired, or a person changed it): one
+        UpdateSecret then, none when the session's copy shows it right."""
+        secret = self._secret(credential_id)
+        known = self._snapshots.get(credential_id)
+        state = known.state if known is not None else self.snapshot(credential_id).state
+        state = replace(state, wake_at=at)
+        body: dict[str, Any] = {"name": credential_id}
+        paths = self._next_rotation(secret, state, body)
+        if not paths:
+            return
+        updated = self._update(body, paths)  # no etag: the timer is the only field written
+        if self.in_session:
+            self._secrets[credential_id] = updated
+        if known is not None:
+            self._snapshots[credential_id] = replace(known, revision=str(updated.etag))
 
     def _update(self, secret: dict[str, Any], paths: list[str]) -> Any:
         try:

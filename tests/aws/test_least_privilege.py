@@ -137,6 +137,17 @@ def _lambda_resource(response: Any) -> str:
     )
 
 
+def _scheduler_resource(response: Any) -> str:
+    """A schedule's ARN: `schedule/<group>/<name>` (the group in the body or the query)."""
+    _context.clear()
+    path = response.uri.split("?")[0]
+    if "/schedules/" not in path:
+        return "*"
+    group = _param(response, "GroupName") or _param(response, "groupName") or "default"
+    name = unquote(path.rsplit("/", 1)[-1])
+    return f"arn:aws:scheduler:{response.region}:{ACCOUNT}:schedule/{group}/{name}"
+
+
 def _wildcard(pattern: str, value: str, *, case: bool = True) -> bool:
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.fullmatch(regex, value, 0 if case else re.IGNORECASE) is not None
@@ -210,6 +221,7 @@ def enforced_iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from moto.awslambda.responses import LambdaResponse
     from moto.kms.responses import KmsResponse
     from moto.logs.responses import LogsResponse
+    from moto.scheduler.responses import EventBridgeSchedulerResponse
     from moto.secretsmanager.responses import SecretsManagerResponse
     from moto.sns.responses import SNSResponse
 
@@ -221,6 +233,9 @@ def enforced_iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         patch.setattr(SNSResponse, "_determine_resource", _sns_resource, raising=False)
         patch.setattr(LogsResponse, "_determine_resource", _logs_resource, raising=False)
         patch.setattr(LambdaResponse, "_determine_resource", _lambda_resource, raising=False)
+        patch.setattr(
+            EventBridgeSchedulerResponse, "_determine_resource", _scheduler_resource, raising=False
+        )
         patch.setattr(IAMPolicyStatement, "is_action_permitted", _statement_verdict)
         # moto logs every request body it authorises at DEBUG, keys included; the
         # suite's leak detector (rightly) reads all log lines, so keep moto's quiet.
@@ -322,6 +337,11 @@ def rotator_document(account: Account) -> dict[str, Any]:
         topic_arn=account.topic_arn,
         log_group_arn=log_group_arn(account),
         function_arn=account.function_arn,
+        wakeups=aws_policies.WakeUpGrants(
+            schedule_group=f"{account.prefix}-rotation-wakeups",
+            scheduler_role_arn=f"arn:aws:iam::{ACCOUNT}:role/{account.prefix}-scheduler",
+            work_queue_arn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:{account.prefix}-rotation-work",
+        ),
     )
 
 
@@ -501,6 +521,47 @@ def test_rotator_is_denied_everything_else(
         for call in refused:
             denied(call)
     assert len(refused) >= 10
+
+
+def test_rotator_arms_wake_ups_in_its_group_and_works_its_queue_only(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto checks no iam:PassRole on CreateSchedule, and refuses the signature of a
+    DeleteSchedule (its `groupName` query) before IAM: PassRole and DeleteSchedule are
+    checked by parliament and the program tests only."""
+    sqs, scheduler = _admin("sqs"), _admin("scheduler")
+    work = sqs.create_queue(QueueName=f"{account.prefix}-rotation-work")["QueueUrl"]
+    other = sqs.create_queue(QueueName="orders")["QueueUrl"]
+    scheduler.create_schedule_group(Name=f"{account.prefix}-rotation-wakeups")
+    scheduler.create_schedule_group(Name="payments")
+    role = f"arn:aws:iam::{ACCOUNT}:role/{account.prefix}-scheduler"
+    rotator = principal_with("rotator", rotator_document(account))
+    rq, rs = rotator.client("sqs"), rotator.client("scheduler")
+
+    def schedule(group: str, name: str = "wake-x") -> dict[str, Any]:
+        return {
+            "Name": name,
+            "GroupName": group,
+            "ScheduleExpression": "at(2026-03-02T09:15:00)",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "ActionAfterCompletion": "DELETE",
+            "Target": {"Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:x", "RoleArn": role, "Input": "{}"},
+        }
+
+    group = f"{account.prefix}-rotation-wakeups"
+    with enforced_iam(monkeypatch):
+        rq.send_message(QueueUrl=work, MessageBody="{}")
+        got = rq.receive_message(QueueUrl=work, MaxNumberOfMessages=1)["Messages"]
+        rq.delete_message(QueueUrl=work, ReceiptHandle=got[0]["ReceiptHandle"])
+        rs.create_schedule(**schedule(group))
+        rs.update_schedule(**schedule(group))
+        for call in (
+            lambda: rq.send_message(QueueUrl=other, MessageBody="{}"),
+            lambda: rq.receive_message(QueueUrl=other),
+            lambda: rs.create_schedule(**schedule("payments")),
+            lambda: rs.create_schedule(**schedule("default")),
+        ):
+            denied(call)
 
 
 def test_rotator_policy_names_only_its_own_secrets() -> None:

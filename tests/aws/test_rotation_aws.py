@@ -249,10 +249,16 @@ def test_submission_while_retiring_is_refused(aws, cio, live):
     assert out["outcome"] == "rejected" and out["reason"] == "busy"
 
 
-def test_sweep_reports_unmanaged_secrets_and_goes_on(aws, cio, live):
+def test_sweep_reports_unmanaged_secrets_and_goes_on(aws, cio, live, caplog):
     stray = aws.sm.create_secret(Name="other/secret", SecretString="{}")["ARN"]
     out = aws.invoke({"action": "sweep", "secret_ids": [stray, aws.secrets[NAME]]})
-    assert out == {"swept": 2, "failed": [stray]}
+    assert out == {"swept": 0, "queued": 2, "failed": []}  # one unit each, on the work queue
+    probes = len(cio.log)
+    aws.advance(timedelta(0))  # the queue's mapping hands both to the function at once
+    # The stray one is dropped with a warning (redelivery cannot help), not retried.
+    assert [r.levelname for r in caplog.records if "dropped" in r.getMessage()] == ["WARNING"]
+    assert len(cio.log) - probes == 1  # the managed one's daily probe went on
+    assert aws.stack.aws is not None and aws.stack.aws.hidden == {}  # nothing left to retry
 
 
 def test_unknown_events_are_refused(aws):

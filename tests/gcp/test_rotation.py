@@ -52,7 +52,11 @@ def test_scheduled_rotation_end_to_end(gcp, cio, clock):
     assert (state.current_version, state.previous_version) == ("2", "1")
     secret = gcp.client.get_secret(name=gcp.secrets[NAME])
     assert dict(secret.version_aliases) == {"current": 2, "previous": 1}
-    assert secret.rotation.next_rotation_time == clock.now() + timedelta(days=90)
+    # The secret's timer is the credential's wake-up: the end of the grace period, when
+    # "delete the old key now" is owed (the 90-day calendar comes back when it closes).
+    assert (
+        secret.rotation.next_rotation_time == state.grace_until == clock.now() + timedelta(hours=24)
+    )
     assert gcp.rt.store.read_submission(gcp.secrets[NAME]) is None  # inbox copy destroyed
 
     clock.advance(timedelta(hours=2))
@@ -304,7 +308,7 @@ def test_crash_between_adding_and_moving_aliases_is_repaired(gcp, cio, clock, mo
     assert state.previous_fp == first.fingerprint
     secret = gcp.client.get_secret(name=gcp.secrets[NAME])
     assert dict(secret.version_aliases) == {"current": 2, "previous": 1}
-    assert secret.rotation.next_rotation_time == clock.now() + timedelta(days=90)
+    assert secret.rotation.next_rotation_time == state.grace_until  # the wake-up moved too
     assert [
         v.name[-1] for v in gcp.client.list_secret_versions(request={"parent": gcp.secrets[NAME]})
     ] == ["2", "1"]

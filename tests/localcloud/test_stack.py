@@ -113,10 +113,13 @@ def test_a_redeploy_keeps_resources_and_adds_the_new_credential(aws: AwsHarness)
     second = aws.provision("second", "app", "eu")
     assert aws.secrets == {"first": first, "second": second}
     assert aws.current_value("first") is not None  # kept, value and all
-    schedule = boto3.client("scheduler", region_name=REGION).get_schedule(
-        Name="cio-rotation-sweep-00"
-    )
-    assert json.loads(schedule["Target"]["Input"])["secret_ids"] == [first, second]
+    schedule = boto3.client("scheduler", region_name=REGION).get_schedule(Name="cio-rotation-sweep")
+    # The manifest names the secrets (their ARNs' random suffix is not known before).
+    assert json.loads(schedule["Target"]["Input"])["secret_ids"] == ["cio/first", "cio/second"]
+    assert {first.split(":secret:")[1][:-7], second.split(":secret:")[1][:-7]} == {
+        "cio/first",
+        "cio/second",
+    }
 
 
 def test_the_function_runs_with_the_environment_the_program_declared(aws: AwsHarness) -> None:
@@ -205,12 +208,22 @@ def recorded(aws: AwsHarness) -> list[dict[str, Any]]:
 
 
 def test_the_programs_daily_sweep_schedule_fires_each_day_at_six(aws: AwsHarness) -> None:
-    arn = aws.provision("swept", "track", "us")
+    aws.provision("swept", "track", "us")
     events = recorded(aws)
     fired = aws.advance(timedelta(days=3))
-    assert [f.at.hour for f in fired] == [6, 6, 6]
-    assert [f.at.date() for f in fired] == [(START + timedelta(days=d)).date() for d in (1, 2, 3)]
-    assert events == [{"action": cv.ACTION_SWEEP, "secret_ids": [arn]}] * 3
+    sweeps = [f for f in fired if f.what.startswith("schedule ")]
+    assert [f.at.hour for f in sweeps] == [6, 6, 6]
+    assert [f.at.date() for f in sweeps] == [(START + timedelta(days=d)).date() for d in (1, 2, 3)]
+    # The schedule's input is the stack's manifest; the sweep hands each credential to the
+    # work queue, whose mapping brings it to the function at once, one unit per message.
+    assert [f.what for f in fired] == [
+        "schedule default/cio-rotation-sweep",
+        "poll cio-rotation-work",
+    ] * 3
+    swept = [e for e in events if "Records" not in e]
+    assert swept == [{"action": cv.ACTION_SWEEP, "secret_ids": ["cio/swept"]}] * 3
+    units = [json.loads(r["body"]) for e in events for r in e.get("Records", [])]
+    assert units == [{"action": cv.ACTION_RECONCILE, "secret_id": "cio/swept", "daily": True}] * 3
     assert aws.clock.now() == START + timedelta(days=3)
 
 
@@ -287,21 +300,104 @@ def test_every_email_subscriber_receives_what_the_topic_publishes(aws: AwsHarnes
     ]
 
 
-def test_gcp_jobs_and_next_rotation_time_fire_and_reach_the_function(
+def test_gcp_jobs_fire_and_reach_the_function(
+    gcp: GcpHarness,  # noqa: F811
+) -> None:
+    gcp.provision("swept", "track", "us", workspace="1")  # no key yet
+    sweeps = lambda: [s for s in gcp.statuses if s[0] == "action"]  # noqa: E731
+    fired = gcp.advance(timedelta(days=2))
+    assert [f.what.rsplit("/", 1)[-1] for f in fired] == ["cio-rotation-sweep"] * 2
+    # Each day: the sweep, then the one message per credential it published.
+    assert sweeps() == [("action", 200)] * 4
+
+
+def test_gcp_next_rotation_time_fires_and_reaches_the_function(
     gcp: GcpHarness,  # noqa: F811
 ) -> None:
     live = gcp.provision("opened", "track", "us", workspace="1")  # no key yet
-    sweeps = lambda: [s for s in gcp.statuses if s[0] == "action"]  # noqa: E731
-    fired = gcp.advance(timedelta(days=2))
-    assert [f.what.rsplit("/", 1)[-1] for f in fired] == ["cio-rotation-sweep-00"] * 2
-    assert sweeps() == [("action", 200)] * 2
+    assert gcp.stack.gcp is not None
+    gcp.stack.gcp.pause_job("cio-rotation-sweep")  # only the secret's own timer
     # The program set next_rotation_time rotation_days - lead_days after the deploy; Secret
-    # Manager publishes SECRET_ROTATE then and moves it on by the rotation period.
-    fired = gcp.advance(timedelta(days=75))
+    # Manager publishes SECRET_ROTATE then (and moves it on by the rotation period).
+    fired = gcp.advance(timedelta(days=77))
     opened = [f for f in fired if f.what.startswith("SECRET_ROTATE")]
     assert [(f.at, f.what) for f in opened] == [
         (START + timedelta(days=76), f"SECRET_ROTATE {live}")
     ]
     assert ("SECRET_ROTATE", 200) in gcp.statuses
+    # The function, woken, moved the same timer to the next moment it owes a notice.
+    st = gcp.state("opened")
     secret = gcp.client.get_secret(name=live)
-    assert secret.rotation.next_rotation_time == START + timedelta(days=76 + 90)
+    assert st.wake_at is not None and secret.rotation.next_rotation_time == st.wake_at
+
+
+def test_the_work_queue_reaches_the_function_in_batches_and_retries_only_the_failures(
+    aws: AwsHarness,
+) -> None:
+    """Lambda's SQS poller as the developer guide describes it: batches of BatchSize,
+    `batchItemFailures` (ReportBatchItemFailures) visible again after the queue's
+    visibility timeout, counted from the receive; a function error retries the batch."""
+    aws.provision("queued", "track", "us")
+    assert aws.stack.aws is not None
+    url = aws.stack.aws.runtime_env()[cv.ENV_WORK_QUEUE_URL]
+    batches: list[list[str]] = []
+    crash = {"next": False}
+
+    def function(event: dict[str, Any], _: Any) -> Any:
+        bodies = [r["body"] for r in event["Records"]]
+        batches.append(bodies)
+        if crash["next"]:
+            crash["next"] = False
+            raise RuntimeError("the function crashed")
+        # "fail" fails at its first delivery only.
+        failed = [r["messageId"] for r in event["Records"] if r["body"] == "fail"]
+        failed = [m for m in failed if sum(b.count("fail") for b in batches) == 1]
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+
+    aws.runtime.register("cio-rotator", function)
+    sqs = boto3.client("sqs", region_name=REGION)
+    bodies = ["fail"] + [f"ok-{i}" for i in range(11)]
+    for body in bodies:
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    fired = aws.advance(timedelta(minutes=1))
+    assert [f.what for f in fired] == ["poll cio-rotation-work"] * 2
+    assert [len(b) for b in batches] == [10, 2]
+    assert sorted(batches[0] + batches[1]) == sorted(bodies)
+    aws.advance(timedelta(minutes=28))  # within the visibility timeout (30 minutes)
+    assert len(batches) == 2
+    aws.advance(timedelta(minutes=2))
+    assert batches[2:] == [["fail"]]  # the failed one alone, once
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+
+    batches.clear()
+    crash["next"] = True
+    sqs.send_message(QueueUrl=url, MessageBody="ok-after-a-crash")
+    aws.advance(timedelta(minutes=31))
+    # The crash left the batch on the queue: received again when its timeout ended.
+    assert batches == [["ok-after-a-crash"], ["ok-after-a-crash"]]
+
+
+def test_pubsub_retries_a_refused_delivery_with_backoff_on_the_simulated_clock(
+    gcp: GcpHarness,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gcp.provision("retried", "track", "us", workspace="1")
+    local = gcp.stack.gcp
+    assert local is not None and local.function is not None
+    calls: list[datetime] = []
+    real = gcp.module.handle
+
+    def failing_three_times(data: Any, rt: Any) -> Any:
+        calls.append(gcp.clock.now())
+        if len(calls) <= 3:
+            raise RuntimeError("transient")
+        return real(data, rt)
+
+    monkeypatch.setattr(gcp.module, "handle", failing_three_times)
+    start = gcp.clock.now()
+    local.publish(local.function.trigger_topic, {}, json.dumps({"action": "noop"}).encode())
+    gcp.advance(timedelta(minutes=5))
+    # Eventarc's subscription: exponential backoff from 10 s (10, 20, 40 s ...).
+    assert [int((t - start).total_seconds()) for t in calls] == [0, 10, 30, 70]
+    assert gcp.nacked == []

@@ -15,6 +15,11 @@ TOPIC_KEY = "arn:aws:kms:eu-west-1:111122223333:key/feedbeef-12ab-34cd-56ef-1234
 TOPIC = "arn:aws:sns:eu-west-1:111122223333:cio-rotation-notifications"
 LOGS = "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/cio-rotator"
 FUNCTION = "arn:aws:lambda:eu-west-1:111122223333:function:cio-rotator"
+WAKEUPS = p.WakeUpGrants(
+    schedule_group="cio-rotation-wakeups",
+    scheduler_role_arn="arn:aws:iam::111122223333:role/cio-scheduler",
+    work_queue_arn="arn:aws:sqs:eu-west-1:111122223333:cio-rotation-work",
+)
 SECRET = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:"
 
 
@@ -26,6 +31,7 @@ def rotator() -> dict[str, Any]:
         topic_arn=TOPIC,
         log_group_arn=LOGS,
         function_arn=FUNCTION,
+        wakeups=WAKEUPS,
     )
 
 

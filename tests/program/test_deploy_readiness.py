@@ -60,6 +60,7 @@ AWS_UNNAMED = frozenset(
         "aws:sns/topicPolicy:TopicPolicy",
         "aws:lambda/permission:Permission",
         "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+        "aws:lambda/eventSourceMapping:EventSourceMapping",
         "aws:secretsmanager/secretRotation:SecretRotation",
         "aws:cloudwatch/eventTarget:EventTarget",
         "aws:kms/key:Key",

@@ -202,8 +202,9 @@ def test_daily_sweep_lists_every_live_secret(evaluation: Evaluation) -> None:
     target = schedule.inputs["target"]
     event = json.loads(target["input"])
     assert event["action"] == cv.ACTION_SWEEP
+    # The manifest names each live secret by name (every Secrets Manager call takes it).
     assert event["secret_ids"] == [
-        _secret(evaluation, f"cio/{n}").outputs["arn"] for n in CREDENTIALS
+        _secret(evaluation, f"cio/{n}").outputs["name"] for n in CREDENTIALS
     ]
     assert target["arn"] == evaluation.named("aws-rotator").outputs["arn"]
     assert schedule.inputs["scheduleExpression"] == "cron(0 6 * * ? *)"
@@ -281,3 +282,32 @@ def test_outputs(evaluation: Evaluation) -> None:
     assert out["aws_notifications_topic_arn"].endswith(":cio-rotation-notifications")
     assert out["aws_rotator_function_name"] == "cio-rotator"
     assert WEBHOOK not in json.dumps(out)
+
+
+def test_wake_ups_and_the_work_queue_reach_the_rotator(evaluation: Evaluation) -> None:
+    queue = evaluation.named("aws-work")
+    group = evaluation.named("aws-wakeups")
+    role = evaluation.named("aws-scheduler-role")
+    env = evaluation.named("aws-rotator").inputs["environment"]["variables"]
+    assert env[cv.ENV_WAKE_GROUP] == group.outputs["name"] == "cio-rotation-wakeups"
+    assert env[cv.ENV_WAKE_TARGET_ARN] == queue.outputs["arn"]
+    assert env[cv.ENV_WAKE_ROLE_ARN] == role.outputs["arn"]
+    assert env[cv.ENV_WORK_QUEUE_URL] == queue.outputs["url"]
+    assert env[cv.ENV_PROBE_RATE] == "5"  # 10 requests/s shared by at most 2 instances
+    assert queue.inputs["visibilityTimeoutSeconds"] == 1800
+    [mapping] = evaluation.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+    assert mapping.inputs["eventSourceArn"] == queue.outputs["arn"]
+    assert mapping.inputs["batchSize"] == 10
+    assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping.inputs["scalingConfig"] == {"maximumConcurrency": 2}
+    rotator = json.loads(evaluation.named("aws-rotator-policy").inputs["policy"])
+    grants = {s["Sid"]: s for s in rotator["Statement"]}
+    assert grants["WakeUpSchedules"]["Resource"] == [
+        f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/cio-rotation-wakeups/*"
+    ]
+    assert grants["PassSchedulerRole"]["Resource"] == [role.outputs["arn"]]
+    assert grants["WorkQueue"]["Resource"] == [queue.outputs["arn"]]
+    scheduler = json.loads(evaluation.named("aws-scheduler-policy").inputs["policy"])
+    assert {s["Sid"]: s["Resource"] for s in scheduler["Statement"]}["SendWakeUps"] == [
+        queue.outputs["arn"]
+    ]

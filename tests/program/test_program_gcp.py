@@ -317,6 +317,7 @@ def test_topics_and_publishers(evaluation: Evaluation) -> None:
     }
     assert publishers == {
         ("cio-rotation-events", SM_AGENT),
+        ("cio-rotation-events", RUNTIME_SA),  # the sweep: one message per credential
         ("cio-rotation-notifications", RUNTIME_SA),
         ("cio-rotation-events", "group:platform-oncall@example.com"),
     }

@@ -148,3 +148,51 @@ def test_an_emergency_on_an_open_rotation_upgrades_it(setup, cio, clock):
     opened = engine.reconcile(cid)
     upgraded = engine.open_rotation(cid, Mode.EMERGENCY, reason="leak", actor="on-call")
     assert upgraded.rotation_id == opened.rotation_id and upgraded.mode is Mode.EMERGENCY
+
+
+def test_a_wake_up_is_armed_only_when_the_next_moment_changes(setup, cio, clock):
+    store, cid, engine = setup
+    first = cio.new_track_key("1001")
+    hand_over(store, engine, cid, first.to_json())
+    # The bootstrap opened (a reminder was owed) and closed at once (nothing owed).
+    assert [at is None for _, at in store.armed] == [False, True]
+    store.armed.clear()
+    engine.reconcile(cid, liveness=True)
+    assert store.armed == []  # an idle day arms nothing
+    clock.advance(timedelta(days=77))
+    st = engine.reconcile(cid, liveness=True)
+    assert st.phase is Phase.AWAITING_KEY and st.wake_at == st.opened_at + timedelta(days=3)
+    assert store.armed == [(cid, st.wake_at)]
+    clock.advance(timedelta(hours=5))
+    engine.reconcile(cid)  # nothing due (an operator's check): the same moment, no arm
+    assert store.armed == [(cid, st.wake_at)]
+    engine.reconcile(cid, liveness=True)  # the daily sweep arms it again: a lost one returns
+    assert store.armed == [(cid, st.wake_at)] * 2
+    clock.advance(timedelta(days=3))
+    st = engine.reconcile(cid, wake=True)  # the reminder: the next one is armed
+    assert store.armed[-1] == (cid, st.last_notice_at + timedelta(days=3))
+    second = cio.new_track_key("1001")
+    st = hand_over(store, engine, cid, second.to_json())
+    assert st.phase is Phase.PROMOTED and store.armed[-1] == (cid, st.grace_until)
+    cio.delete_key(first)
+    clock.advance(timedelta(hours=24))
+    st = engine.reconcile(cid, wake=True)
+    assert st.phase is Phase.IDLE and store.armed[-1] == (cid, None)  # closed: disarmed
+
+
+def test_the_old_key_is_probed_on_a_backing_off_schedule(setup, cio, clock):
+    store, cid, engine = setup
+    first = cio.new_track_key("1001")
+    hand_over(store, engine, cid, first.to_json())
+    clock.advance(timedelta(days=77))
+    engine.reconcile(cid)
+    st = hand_over(store, engine, cid, cio.new_track_key("1001").to_json())
+    clock.advance(timedelta(hours=24))
+    gaps = []
+    for _ in range(5):
+        st = engine.reconcile(cid, wake=True)
+        assert st.phase is Phase.PROMOTED and st.wake_at is not None
+        gaps.append(st.wake_at - clock.now())
+        clock.advance(st.wake_at - clock.now())
+    assert gaps == [timedelta(minutes=m) for m in (5, 10, 15, 15, 15)]
+    assert [parse(n.notice).notice for n in engine.notifier.sent][-1] is Notice.REVOKE_NOW

@@ -104,3 +104,34 @@ def test_rotation_config_drift_names_each_change() -> None:
     assert len(rotation_config_drift(None, None, 1, now, policy)) == 2
     [later] = rotation_config_drift(period, now + period + timedelta(days=1), 1, now, policy)
     assert "beyond the stack's 90-day calendar" in later
+
+
+def test_next_due_names_every_promised_moment():
+    from datetime import UTC, datetime, timedelta
+
+    from rotation.policy import Policy, next_due, revoke_probe_delay
+    from rotation.state import Mode, Phase, RotationState
+
+    p = Policy()
+    t = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    assert next_due(RotationState(), p) is None  # idle: the calendar's
+    waiting = RotationState(
+        phase=Phase.AWAITING_KEY,
+        mode=Mode.SCHEDULED,
+        opened_at=t,
+        last_notice_at=t,
+        deadline=t + timedelta(days=14),
+    )
+    assert next_due(waiting, p) == t + timedelta(days=3)  # the first reminder
+    late = RotationState(**{**waiting.__dict__, "last_notice_at": t + timedelta(days=9)})
+    assert next_due(late, p) == t + timedelta(days=11)  # escalation, 3 days before
+    promoted = RotationState(phase=Phase.PROMOTED, mode=Mode.EMERGENCY, grace_until=t)
+    assert next_due(promoted, p) == t  # "delete the old key now"
+    probed = RotationState(
+        **{**promoted.__dict__, "revoke_probes": 1, "revoke_probed_at": t, "last_notice_at": t}
+    )
+    assert next_due(probed, p) == t + timedelta(minutes=5)
+    assert [revoke_probe_delay(n) for n in (1, 2, 3, 9)] == [
+        timedelta(minutes=m) for m in (5, 10, 15, 15)
+    ]
+    assert next_due(RotationState(phase=Phase.RETIRED), p) is None

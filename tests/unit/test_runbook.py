@@ -119,8 +119,10 @@ def test_scheduled_runbook_orders_create_submit_then_delete(kind):
     assert f'name it "{NEW_NAME}"' in text
     assert text.index("cio-rotate submit") < text.index(f'Do NOT delete the old key "{OLD_NAME}"')
     assert text.index("Do NOT delete") < text.index(
-        f'Then delete it in the same dashboard page, keep "{NEW_NAME}"'
+        f'Then delete it in the same dashboard page and keep "{NEW_NAME}"'
     )
+    # Nobody has to run anything after the deletion: the rotator's own probes close it.
+    assert "The rotator confirms by itself, within 15 minutes" in text
 
 
 @pytest.mark.parametrize("kind", KEY_KINDS)
@@ -181,12 +183,12 @@ def test_revoke_first_deletes_the_named_key_before_creating():
 
 
 def test_revoke_first_runbook_and_submit_agree_on_who_closes_and_when():
-    closing = f"run `cio-rotate check {NAME}`: the rotator confirms that Customer.io refuses"
+    closing = "the rotator confirms by itself, within 15 minutes, that Customer.io refuses"
     runbook = text_of(steps(ctx(mode=Mode.EMERGENCY, revoke_first=True)))
     after = text_of(after_promotion(promoted(mode=Mode.EMERGENCY, revoke_first=True)))
     for text in (runbook, after):
         assert closing in text
-        assert "closes the rotation (the daily check does it otherwise)" in text
+        assert f"closes the rotation (`cio-rotate check {NAME}` confirms it at once)" in text
 
 
 def test_emergency_grace_is_minutes():
@@ -466,6 +468,19 @@ def test_suggested_name_is_the_opening_day():
 def test_a_missing_recorded_name_falls_back_to_the_opening_day_not_today():
     late = ctx(key_name="", now=NOW + timedelta(days=9))
     assert re.findall(r'name it "([^"]+)"', text_of(steps(late))) == [NEW_NAME]
+
+
+def test_after_the_probe_window_the_self_check_promises_the_daily_pass_only():
+    """The old key is probed every 15 minutes for a day after the grace end, then daily
+    (policy.next_due): a reminder sent later must not promise 15 minutes."""
+    from rotation.runbook import steps
+
+    grace = NOW + timedelta(days=3)
+    soon = text_of(steps(promoted(now=grace)))
+    assert "within 15 minutes (until 2026-05-08 09:00 UTC; after that at its daily pass)" in soon
+    late = text_of(steps(promoted(now=grace + timedelta(days=3))))
+    assert "within 15 minutes" not in late
+    assert "The rotator confirms by itself, at its daily pass, that Customer.io refuses it" in late
 
 
 @pytest.mark.parametrize("notice", NOTICES)
