@@ -27,7 +27,7 @@ class StaticSource:
     """A store that always answers the same version (no I/O: only get() is timed)."""
 
     description = "bench secret"
-    usage_secret = "bench/secret"  # noqa: S105 (a secret's name, not a value)
+    usage_secret = "bench/secret"  # noqa: S105  # pragma: allowlist secret (a name)
 
     def fetch(self, include_previous: bool = False) -> SecretSnapshot:
         return SecretSnapshot(DOC, "v1")

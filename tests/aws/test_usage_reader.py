@@ -19,6 +19,7 @@ from rotation.stores import usage
 NOW = datetime(2026, 3, 23, 9, 30, tzinfo=UTC)
 PROMOTED = NOW - timedelta(minutes=30)
 OLD, NEW = "0ld0ld00", "9e99e999"
+SECRET_NAME = "cio/billing-track"  # pragma: allowlist secret (a name)
 TRUST = json.dumps(
     {
         "Version": "2012-10-17",
@@ -58,7 +59,7 @@ def test_reports_and_reads_through_moto():
         for _, client in roles.values():
             client.get_secret_value(SecretId=arn)
         clock["now"] = PROMOTED + timedelta(minutes=5)
-        roles["app-backend"][1].get_secret_value(SecretId="cio/billing-track")
+        roles["app-backend"][1].get_secret_value(SecretId=SECRET_NAME)
 
         cw = boto3.client("cloudwatch", region_name="us-east-1")
         CloudWatchSink(cw).send(
