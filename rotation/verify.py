@@ -254,6 +254,11 @@ class Verifier:
 
         if short and self.short_session is None:
             self.short_session = build_session(attempts=1)
+            # Adapters mounted for particular hosts (an in-process Customer.io, a proxy) serve
+            # the short probes too: only the retry policy differs.
+            for prefix, adapter in self.session.adapters.items():
+                if prefix not in ("http://", "https://"):
+                    self.short_session.mount(prefix, adapter)
         session = self.short_session if short and self.short_session is not None else self.session
         timeout = self.short_timeout if short else self.timeout
         self.limiter.acquire()
