@@ -318,6 +318,16 @@ class AwsRotation(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.rotator_policy]),
         )
+        # Operators invoke this alias only (their grant names its ARN): through it the
+        # rotator takes operator actions alone (lambdas/aws_rotation/handler.py).
+        self.operator_alias = aws.lambda_.Alias(
+            f"{name}-rotator-operator",
+            name=cv.OPERATOR_ALIAS,
+            description="Operators' door: operator actions only, never rotation steps",
+            function_name=self.function.name,
+            function_version="$LATEST",
+            opts=child,
+        )
         # Secrets Manager may invoke the rotator for this stack's secrets only (confused
         # deputy): without source_arn any secret of the account could rotate with it.
         self.permission = aws.lambda_.Permission(

@@ -93,8 +93,7 @@ OPERATOR_ACTIONS = frozenset(
         "secretsmanager:PutSecretValue",
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",  # state documents only (no key material)
-        "secretsmanager:RotateSecret",
-        "lambda:InvokeFunction",
+        "lambda:InvokeFunction",  # the rotator's operator alias only
         "kms:GenerateDataKey",
         "kms:Decrypt",
         "logs:FilterLogEvents",
@@ -372,13 +371,22 @@ def _ssm_kms(scope: AwsScope, parameter_arn: str) -> dict[str, Any]:
     }
 
 
+def operator_alias_arn(function_arn: str) -> str:
+    """The qualified ARN of the rotator's operator alias (cv.OPERATOR_ALIAS)."""
+    return f"{function_arn}:{cv.OPERATOR_ALIAS}"
+
+
 def operator_policy(
     scope: AwsScope, *, secrets_key_arn: str, function_arn: str, log_group_arn: str
 ) -> PolicyDocument:
-    """On-call: write inboxes, start rotations, read state and history; never read a live key.
+    """On-call: write inboxes, ask the rotator, read state and history; never read a live key.
 
     The state documents hold no key material (only where each rotation stands), so
-    `status` and `history` read them directly.
+    `status` and `history` read them directly. Operators invoke the rotator's operator
+    alias alone (its qualified ARN, never the function or `:*`), where the function takes
+    operator actions only; so they cannot call RotateSecret either (it needs
+    lambda:InvokeFunction on the unqualified function: Secrets Manager API reference):
+    the rotator starts native rotations when handed a key.
     """
     return {
         "Version": VERSION,
@@ -391,15 +399,13 @@ def operator_policy(
             _statement(
                 "DescribeManagedSecrets", ["secretsmanager:DescribeSecret"], [scope.managed_secrets]
             ),
-            *_rotate_secret("StartRotations", scope, function_arn),
             _statement(
                 "ReadStateDocuments",
                 ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                 [scope.states],
             ),
-            # Emergencies and resumes are direct invocations; RotateSecret also requires
-            # the caller to be allowed to invoke the rotation function.
-            _invoke("InvokeRotator", function_arn),
+            # Hand-overs, emergencies, rollbacks, retirements and checks: the alias only.
+            _invoke("InvokeRotatorOperatorAlias", operator_alias_arn(function_arn)),
             _secrets_key(
                 "InboxKeyViaSecretsManager",
                 ["kms:GenerateDataKey", "kms:Decrypt"],

@@ -10,7 +10,10 @@ patches just those two seams of moto's backends (not boto3, not a client):
   setSecret, testSecret, finishSecret, stopping at the first failure and leaving
   AWSPENDING in place (RotationFailed). With RotateImmediately=false it runs only
   the testSecret configuration test against an empty pending version.
-- lambda:Invoke of a registered function runs the handler in-process.
+- lambda:Invoke of a registered function runs the handler in-process, with a context
+  whose `invoked_function_arn` is the ARN the caller named: qualified by the alias when it
+  invoked one (`Qualifier`, or `name:alias`), as Lambda's is; Secrets Manager's own calls
+  name the rotation function's ARN as configured on the secret.
 - SendMessage to a queue with a Lambda event source mapping only queues the message:
   moto invokes the function inline, inside SendMessage, one message per invocation and
   ignoring `ReportBatchItemFailures`; Lambda's poller (batches, partial failures, the
@@ -44,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest.mock import patch
 
-from moto.awslambda.models import LambdaFunction
+from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.secretsmanager.exceptions import (
     InvalidRequestException,
     ResourceExistsException,
@@ -57,6 +60,27 @@ from rotation.clock import Clock
 
 Handler = Callable[[dict[str, Any], Any], Any]
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """What the handlers read of Lambda's context object."""
+
+    invoked_function_arn: str
+
+
+def invoked_arn(function_arn: str, qualifier: str | None) -> str:
+    """The ARN an invocation named: the function's, qualified by an alias or version."""
+    base = ":".join(function_arn.split(":")[:7])
+    return f"{base}:{qualifier}" if qualifier and qualifier != "$LATEST" else base
+
+
+def _qualifier(function_name: str, qualifier: str | None) -> str | None:
+    """Lambda takes the qualifier from the name (`name:alias`, a qualified ARN) first."""
+    parts = function_name.split(":")
+    if function_name.startswith("arn:"):
+        return parts[7] if len(parts) > 7 else qualifier
+    return parts[1] if len(parts) == 2 else qualifier
 
 
 @dataclass
@@ -84,6 +108,25 @@ class LocalAwsRuntime:
     def active(self) -> Iterator[LocalAwsRuntime]:
         runtime = self
         original_stage = SecretsManagerBackend.update_secret_version_stage
+        original_invoke = LambdaBackend.invoke
+        named = threading.local()  # the qualifier of the invocation in progress, per thread
+
+        def backend_invoke(
+            backend: LambdaBackend,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: Any,
+        ) -> Any:
+            outer = getattr(named, "qualifier", None)
+            named.qualifier = _qualifier(function_name, qualifier)
+            try:
+                return original_invoke(
+                    backend, function_name, qualifier, body, headers, response_headers
+                )
+            finally:
+                named.qualifier = outer
 
         def invoke_lambda(fn: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
             handler = runtime.functions.get(fn.function_name)
@@ -91,8 +134,9 @@ class LocalAwsRuntime:
                 raise RuntimeError(f"no local handler for {fn.function_name}")
             payload = json.loads(event) if isinstance(event, str) else (event or {})
             runtime.lambda_invocations += 1
+            context = LambdaContext(invoked_arn(fn.function_arn, getattr(named, "qualifier", None)))
             try:
-                result = handler(payload, None)
+                result = handler(payload, context)
             except Exception as err:
                 runtime.errors.append(f"{type(err).__name__}: {err}")
                 return (
@@ -248,6 +292,7 @@ class LocalAwsRuntime:
 
         with ExitStack() as stack:
             stack.enter_context(patch.object(LambdaFunction, "_invoke_lambda", invoke_lambda))
+            stack.enter_context(patch.object(LambdaBackend, "invoke", backend_invoke))
             stack.enter_context(patch.object(Queue, "add_message", add_message))
             stack.enter_context(
                 patch.object(SecretsManagerBackend, "put_secret_value", put_secret_value)
@@ -260,10 +305,11 @@ class LocalAwsRuntime:
 
     def _run(self, secret: Any, token: str, steps: tuple[str, ...]) -> None:
         handler = self._handler_for(secret.rotation_lambda_arn)
+        context = LambdaContext(str(secret.rotation_lambda_arn))
         for step in steps:
             event = {"Step": step, "SecretId": secret.arn, "ClientRequestToken": token}
             try:
-                handler(event, None)
+                handler(event, context)
             except Exception as err:
                 self.errors.append(f"{type(err).__name__}: {err}")
                 self.rotation_events.append(

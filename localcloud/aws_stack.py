@@ -167,7 +167,12 @@ class LocalAws:
             return (time.monotonic() - started) + (self.clock.monotonic() - started_at)
 
         self.invocations += 1
-        result = rotator.handle(event, self.warm(), Budget(lambda: fn.timeout - elapsed()))
+        result = rotator.handle(
+            event,
+            self.warm(),
+            Budget(lambda: fn.timeout - elapsed()),
+            invoked_arn=str(getattr(context, "invoked_function_arn", "") or ""),
+        )
         took = elapsed()
         self.longest = max(self.longest, took)
         if took > fn.timeout:
@@ -351,6 +356,17 @@ class LocalAws:
             args["DestinationConfig"] = {"OnFailure": {"Destination": on_failure}}
         self.lam.put_function_event_invoke_config(**args)
         return i["functionName"], dict(i)
+
+    def lambda_alias(self, _: str, i: dict[str, Any]) -> Answer:
+        """An alias the way Lambda keeps it: invoking it runs the function with the alias's
+        ARN as the context's invoked_function_arn (localcloud/aws_runtime.py)."""
+        got = self.lam.create_alias(
+            FunctionName=i["functionName"],
+            Name=i["name"],
+            FunctionVersion=i.get("functionVersion") or "$LATEST",
+            Description=i.get("description") or "",
+        )
+        return got["AliasArn"], {**i, "arn": got["AliasArn"], "invokeArn": got["AliasArn"]}
 
     def permission(self, name: str, i: dict[str, Any]) -> Answer:
         statement = i.get("statementId") or name
@@ -699,6 +715,7 @@ CREATORS: dict[str, Creator] = {
     "aws:lambda/function:Function": LocalAws.lambda_function,
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": LocalAws.invoke_config,
     "aws:lambda/permission:Permission": LocalAws.permission,
+    "aws:lambda/alias:Alias": LocalAws.lambda_alias,
     "aws:lambda/eventSourceMapping:EventSourceMapping": LocalAws.event_source_mapping,
     "aws:scheduler/schedule:Schedule": LocalAws.schedule,
     "aws:scheduler/scheduleGroup:ScheduleGroup": LocalAws.schedule_group,

@@ -80,6 +80,13 @@ ACTION_SUBMITTED = "submitted"  # {"action", "secret_id", "actor"}: bootstrap or
 ACTION_RECONCILE = "reconcile"  # {"action", "secret_id"}: take the next safe step now
 ACTION_ROLLBACK = "rollback"  # {"action", "secret_id", "actor"}: previous key current again
 ACTION_RETIRE = "retire"  # {"action", "secret_id", "reason", "actor"}: end of a credential's life
+# AWS: the rotator's alias operators invoke (their IAM grant names its ARN alone). Invoked
+# through it, the function accepts only OPERATOR_ACTIONS, never a rotation Step, a work-queue
+# batch or a sweep; Secrets Manager, the work queue and the schedules invoke it unqualified.
+OPERATOR_ALIAS = "operator"
+OPERATOR_ACTIONS = frozenset(
+    {ACTION_EMERGENCY, ACTION_SUBMITTED, ACTION_RECONCILE, ACTION_ROLLBACK, ACTION_RETIRE}
+)
 # The live document a retired credential holds from then on: the consumer library raises
 # CredentialRetired on a document with this field (cio_consumer/credentials.py).
 TOMBSTONE_FIELD = "retired"

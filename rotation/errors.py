@@ -63,6 +63,31 @@ class NotManaged(RotationError):
     code = "not_managed"
 
 
+class OtherStacksSecret(NotManaged):
+    """A secret under the stack's prefix that another stack (or nobody) created: the rotator
+    never acts on it, whatever its other tags say."""
+
+    code = "other_stack"
+
+    def __init__(self, secret: str, found: str, expected: str) -> None:
+        owner = f"the stack {found!r}" if found else "no stack (it has no stack tag or label)"
+        super().__init__(
+            f"{secret} belongs to {owner}, not to this rotator's stack {expected!r}: nothing "
+            "was done. Manage it from its own stack, or remove it from under this stack's "
+            "prefix; if this stack should own it, declare it in this stack's config and run "
+            "`pulumi up`."
+        )
+        self.found, self.expected = found, expected
+
+
+class EntryRefused(RotationError):
+    """An event that arrived through the wrong door of the AWS rotator: operators invoke its
+    operator alias with an operator action; rotation steps, queue batches and sweeps come
+    from AWS itself, unqualified."""
+
+    code = "entry_refused"
+
+
 class RollbackRefused(RotationError):
     code = "rollback_refused"
 
@@ -85,6 +110,22 @@ class KeyInFreeText(RotationError):
             f"text was not recorded. Describe what happened without quoting the key (its last "
             "4 characters or its fingerprint, from `status`, are enough), then run the command "
             "again. If the key was exposed, declare an emergency for it."
+        )
+        self.field = field
+
+
+class KeyShapedText(KeyInFreeText):
+    """Free text holding something shaped like a Customer.io key, found where the keys
+    themselves cannot be read (the operator's CLI): refused before it is sent anywhere."""
+
+    def __init__(self, field: str) -> None:
+        RotationError.__init__(
+            self,
+            f"{field} contains a Customer.io key, or something shaped like one (12 or more "
+            "hexadecimal characters with a letter among them, an sk_ or pk_ key, or the base64 "
+            "of one): nothing was sent or recorded. Describe what happened without quoting the "
+            "key (its last 4 characters or its fingerprint, from `status`, are enough), then "
+            "run the command again. If the key was exposed, declare an emergency for it.",
         )
         self.field = field
 

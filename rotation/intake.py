@@ -15,17 +15,21 @@ gets the same answer on the operator's terminal and in the rotator's notice.
 Free text a person gives beside a key (a reason, a key's name, who they are) is
 the other way a key leaks: `refuse_keys_in_text` refuses text holding any known
 key, its base64, or any KEY_PIECE-character piece of either, before the text is
-written, published or audited.
+written, published or audited. Where the keys are out of reach (the operator's CLI may
+not read live keys), `key_shaped` refuses what looks like one instead, so that a reason
+is checked before it travels anywhere (a Pub/Sub message, a Lambda payload).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rotation.errors import KeyInFreeText, MalformedKey
+from rotation.errors import KeyInFreeText, KeyShapedText, MalformedKey
 
 MAX_BYTES = 8 * 1024
 # A credential is a flat object; a little nesting is allowed so that a nested value
@@ -269,3 +273,45 @@ def refuse_keys_in_text(fields: dict[str, str], keys: Iterable[str]) -> None:
     for field, text in fields.items():
         if text and holds_key(text, pieces):
             raise KeyInFreeText(field)
+
+
+# What a Customer.io key looks like in text, for checks that cannot see the keys themselves
+# (docs/CUSTOMERIO.md): Track and App keys and Site IDs are hex, private and public keys
+# start `sk_` / `pk_`. A run of KEY_PIECE hex characters with a letter in it is a piece of
+# one; runs of digits alone (ticket numbers, timestamps, account ids) are left alone.
+_HEX_RUN = re.compile(rf"[0-9a-fA-F]{{{KEY_PIECE},}}")
+_PREFIXED_KEY = re.compile(r"(?<![A-Za-z0-9])[sp]k_[A-Za-z0-9]{8,}")
+# Base64 (standard or URL-safe) long enough to carry KEY_PIECE characters.
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}")
+
+
+def _plainly_key_shaped(text: str) -> bool:
+    if _PREFIXED_KEY.search(text):
+        return True
+    return any(not run.isdigit() for run in _HEX_RUN.findall(text))
+
+
+def key_shaped(text: str) -> bool:
+    """Whether `text` holds something shaped like a Customer.io key, or its base64 (at any
+    alignment: a key mid-document encodes to a run that starts anywhere)."""
+    if _plainly_key_shaped(text):
+        return True
+    for run in _BASE64_RUN.findall(text):
+        standard = run.replace("-", "+").replace("_", "/")
+        for start in range(4):
+            chunk = standard[start:]
+            chunk = chunk[: len(chunk) - len(chunk) % 4]
+            try:
+                decoded = base64.b64decode(chunk, validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            if _plainly_key_shaped(decoded.decode("latin-1")):
+                return True
+    return False
+
+
+def refuse_key_shaped_text(fields: dict[str, str]) -> None:
+    """KeyShapedText naming the first field whose text is key_shaped; never the text."""
+    for field, text in fields.items():
+        if text and key_shaped(text):
+            raise KeyShapedText(field)

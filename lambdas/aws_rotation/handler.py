@@ -11,6 +11,12 @@ It also takes {"action": ...} events (see rotation/conventions.py): the daily
 sweep, an emergency, an operator's hand-over, and a one-credential reconcile; and
 batches of the work queue (SQS), one credential per message: the sweep's fan-out and
 the credentials' own wake-ups (rotation/workqueue.py, rotation/stores/aws_wakeups.py).
+
+Two doors: operators may invoke only the `operator` alias (their IAM grant names its ARN
+alone), and through it the function takes operator actions only (cv.OPERATOR_ACTIONS),
+never a rotation Step, a queue batch or a sweep. Unqualified, it is reached only by the
+stack's own principals (Secrets Manager for the stack's secrets, the event source mapping,
+the scheduler's role, the rotator itself), none of which carries a person's request.
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ from typing import Any
 
 import boto3
 
+from rotation import audit
 from rotation import conventions as cv
 from rotation.clock import Clock, SystemClock
 from rotation.engine import Engine
 from rotation.errors import (
     AwaitingOperatorKey,
+    EntryRefused,
     KeyInFreeText,
     KeyRejected,
     NotManaged,
@@ -119,7 +127,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _runtime
     if _runtime is None:
         _runtime = build_runtime()
-    return handle(event, _runtime, _budget(context))
+    invoked = str(getattr(context, "invoked_function_arn", "") or "")
+    return handle(event, _runtime, _budget(context), invoked_arn=invoked)
+
+
+def qualifier_of(invoked_function_arn: str) -> str:
+    """The alias or version an invocation named (`...:function:NAME:QUALIFIER`); "" when
+    it named the function alone."""
+    parts = invoked_function_arn.split(":")
+    return parts[7] if len(parts) > 7 else ""
 
 
 def _budget(context: Any) -> Budget:
@@ -130,13 +146,52 @@ def _budget(context: Any) -> Budget:
     return Budget(lambda: remaining() / 1000.0)
 
 
-def handle(event: dict[str, Any], rt: Runtime, budget: Budget | None = None) -> dict[str, Any]:
-    """One invocation, one store session: every credential is read once and carried."""
+def handle(
+    event: dict[str, Any], rt: Runtime, budget: Budget | None = None, invoked_arn: str = ""
+) -> dict[str, Any]:
+    """One invocation, one store session: every credential is read once and carried.
+
+    `invoked_arn` is the ARN the caller invoked (the Lambda context's): through the
+    operator alias only operator actions pass (refuse_at_operator_door).
+    """
     budget = budget or Budget.unlimited()
+    if qualifier_of(invoked_arn) == cv.OPERATOR_ALIAS:
+        refuse_at_operator_door(event, rt)
     if isinstance(event.get("Records"), list):
         return work_batch(rt, event["Records"], budget)
     with rt.store.session():
         return _dispatch(event, rt, budget)
+
+
+def refuse_at_operator_door(event: dict[str, Any], rt: Runtime) -> None:
+    """EntryRefused (and an audit event) for anything but an operator action: a rotation
+    Step through the alias would let a person drive Secrets Manager's protocol by hand."""
+    action = event.get("action")
+    if "Step" not in event and "Records" not in event and action in cv.OPERATOR_ACTIONS:
+        return
+    if "Step" in event:
+        what = f"a rotation step ({event.get('Step')!r}): only Secrets Manager sends those"
+    elif "Records" in event:
+        what = "a work-queue batch: only the queue's event source mapping sends those"
+    else:
+        what = f"the event {action!r}: not an operator action"
+    secret = event.get("SecretId") or event.get("secret_id") or ""
+    audit.record(
+        "invocation.refused",
+        credential=secret.rsplit(":", 1)[-1] if isinstance(secret, str) else "",
+        rotation_id="",
+        mode="",
+        actor="operator",
+        outcome="refused",
+        at=rt.engine.clock.now(),
+        detail=f"operator alias: {what.split(':')[0]}",
+        via="lambda:" + cv.OPERATOR_ALIAS,
+    )
+    raise EntryRefused(
+        f"The rotator's {cv.OPERATOR_ALIAS!r} alias takes operator actions only "
+        f"({', '.join(sorted(cv.OPERATOR_ACTIONS))}) and refused {what}. Nothing was done. "
+        "Use `cio-rotate` (submit, emergency, rollback, retire, check) instead."
+    )
 
 
 def _dispatch(event: dict[str, Any], rt: Runtime, budget: Budget) -> dict[str, Any]:
@@ -283,7 +338,13 @@ def submitted(rt: Runtime, arn: str, actor: str) -> dict[str, Any]:
                 rt.engine.handle_submission(arn, actor=actor)
             elif rt.store.read_submission(arn) is None:
                 return _summary(rt, arn, "waiting", message="Nothing in the inbox to hand over.")
-            elif rt.store.start_rotation(arn) is None:
+            else:
+                # The operator may not start rotations (RotateSecret needs lambda:Invoke on
+                # the unqualified function, which only the stack's principals have): the
+                # rotator starts it, and names the version Secrets Manager started.
+                started = rt.store.start_rotation(arn)
+                if started is not None:
+                    return _summary(rt, arn, "submitted", version=started)
                 if rt.store.snapshot(arn, fresh=True).pending_version is None:
                     return _summary(
                         rt,

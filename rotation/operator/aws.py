@@ -1,9 +1,12 @@
 """The operator's side on AWS: Secrets Manager metadata, the inbox, the rotator, its logs.
 
 Everything runs with the operator role (infra/aws_policies.operator_policy):
-DescribeSecret on managed secrets, PutSecretValue on inboxes, RotateSecret,
-lambda:InvokeFunction on the rotator and logs:FilterLogEvents on its log group
-(`history`, and `status` for the time of each key's last daily check).
+DescribeSecret on managed secrets, PutSecretValue on inboxes, lambda:InvokeFunction on
+the rotator's `operator` alias only (cv.OPERATOR_ALIAS: the function then takes operator
+actions alone, never a rotation step) and logs:FilterLogEvents on its log group
+(`history`, and `status` for the time of each key's last daily check). Starting a native
+rotation is the rotator's: RotateSecret needs lambda:InvokeFunction on the unqualified
+function (Secrets Manager API reference, RotateSecret), which operators do not have.
 It never calls GetSecretValue: the operator cannot read a live key, and no
 command needs to.
 """
@@ -33,6 +36,7 @@ from rotation.operator.backend import (
     Trail,
     liveness_entry,
     parse_audit_line,
+    refuse_key_shaped_reason,
     trail_of,
 )
 from rotation.operator.config import CredentialRef, OperatorConfig
@@ -182,24 +186,20 @@ class AwsBackend:
     def hand_over(
         self, ref: CredentialRef, raw: bytes, actor: str, key_name: str = ""
     ) -> dict[str, Any] | None:
-        """Inbox first, then RotateSecret (which also bootstraps an empty secret); the
-        rotator directly when AWS refuses to start one because a rotation is unfinished."""
+        """Inbox first, then the rotator (through the operator alias), which bootstraps an
+        empty secret, resumes an unfinished rotation or starts the native one."""
         self._call(
             "secretsmanager",
             f"write the inbox of {ref.name}",
             lambda: self.store.write_submission(ref.secret_id, raw, actor=actor, key_name=key_name),
         )
-        started = self._call(
-            "secretsmanager",
-            f"start the rotation of {ref.name} (your key is in the inbox; the daily sweep "
-            "picks it up otherwise)",
-            lambda: self.store.start_rotation(ref.secret_id),
-        )
-        if started is None:
-            return self.invoke(ref, cv.ACTION_SUBMITTED, actor=actor)
-        # The version Secrets Manager started for this key: if AWSCURRENT moves to it while
-        # the rotator's state does not follow (it crashed after promoting), submit can tell.
-        return {"outcome": "started", "version": started}
+        summary = self.invoke(ref, cv.ACTION_SUBMITTED, actor=actor)
+        if summary.get("outcome") == "submitted" and summary.get("version"):
+            # The version Secrets Manager started for this key: if AWSCURRENT moves to it
+            # while the rotator's state does not follow (it crashed after promoting), submit
+            # can tell.
+            return {"outcome": "started", "version": str(summary["version"])}
+        return summary
 
     def invoke(self, ref: CredentialRef, action: str, **fields: Any) -> dict[str, Any]:
         function = self.config.function_name
@@ -209,10 +209,15 @@ class AwsBackend:
                 "aws_rotator_function_name), or set CIO_ROTATOR_FUNCTION."
             )
         event = {"action": action, "secret_id": ref.secret_id, **fields}
+        refuse_key_shaped_reason(fields)
         response = self._call(
             "lambda",
-            f"invoke the rotator {function} ({action} {ref.name})",
-            lambda: self.lam.invoke(FunctionName=function, Payload=json.dumps(event).encode()),
+            f"invoke the rotator {function}:{cv.OPERATOR_ALIAS} ({action} {ref.name})",
+            lambda: self.lam.invoke(
+                FunctionName=function,
+                Qualifier=cv.OPERATOR_ALIAS,
+                Payload=json.dumps(event).encode(),
+            ),
         )
         body = json.loads(response["Payload"].read() or b"null")
         if response.get("FunctionError"):

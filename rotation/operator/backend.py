@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from rotation import intake
+from rotation.errors import KeyInFreeText
 from rotation.operator.config import CredentialRef
 from rotation.state import parse_time
 from rotation.stores.base import Snapshot
@@ -56,6 +58,16 @@ class Rejected(OperatorError):
 
     exit_code = EXIT_REJECTED
     code = "refused"
+
+
+def refuse_key_shaped_reason(fields: dict[str, Any]) -> None:
+    """A reason is a person's words, and the CLI cannot read the keys to check it against:
+    one shaped like a key is refused here, before it leaves this machine in a payload or a
+    message (the rotator checks again against the real keys). Both clouds use this."""
+    try:
+        intake.refuse_key_shaped_text({"--reason": str(fields.get("reason") or "")})
+    except KeyInFreeText as err:
+        raise Rejected(str(err)) from None
 
 
 class Waiting(OperatorError):

@@ -41,6 +41,7 @@ from rotation.operator.backend import (
     Waiting,
     liveness_entry,
     parse_audit_line,
+    refuse_key_shaped_reason,
     trail_of,
 )
 from rotation.operator.config import CredentialRef, OperatorConfig
@@ -194,6 +195,8 @@ class GcpBackend:
         return None
 
     def invoke(self, ref: CredentialRef, action: str, **fields: Any) -> dict[str, Any]:
+        # Checked before anything is read or published: a Pub/Sub message keeps its text.
+        refuse_key_shaped_reason(fields)
         before = self.snapshot(ref)
         self._publish(ref, {"action": action, "secret_id": ref.secret_id, **fields})
         settle = self.wait_seconds if action != cv.ACTION_RECONCILE else min(self.wait_seconds, 10)

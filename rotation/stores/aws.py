@@ -458,7 +458,12 @@ class AwsSecretsStore(StoreBase):
         self._forget(credential_id)
 
     def start_rotation(self, credential_id: str) -> str | None:
-        """Ask Secrets Manager to rotate; None when a rotation is already unfinished."""
+        """Ask Secrets Manager to rotate; None when a rotation is already unfinished.
+
+        Secrets Manager adds the pending version and calls the rotation function, which may
+        be this very instance (the rotator starts rotations for operators): what this
+        session read of the secret is stale from here on, for those steps too."""
+        self._forget(credential_id)
         try:
             got = self.client.rotate_secret(SecretId=credential_id)
         except ClientError as err:

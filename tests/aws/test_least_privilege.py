@@ -130,11 +130,17 @@ def _lambda_resource(response: Any) -> str:
     if not path.endswith("/invocations"):
         return "*"
     name = unquote(path.rsplit("/", 2)[-2])
-    return (
+    arn = (
         name
         if name.startswith("arn:")
         else f"arn:aws:lambda:{response.region}:{ACCOUNT}:function:{name}"
     )
+    # An alias or version named by `Qualifier` (or in the name) is part of the resource
+    # IAM authorises: a grant on the alias's ARN does not cover the function, nor back.
+    qualifier = _param(response, "Qualifier") or _param(response, "qualifier")
+    if qualifier and arn.count(":") == 6:
+        arn = f"{arn}:{qualifier}"
+    return arn
 
 
 def _scheduler_resource(response: Any) -> str:
@@ -585,12 +591,14 @@ def test_operator_submits_and_rotates_but_never_reads_a_live_key(
         sm.put_secret_value(SecretId=account.inbox, SecretString='{"api_key": "handed over"}')
         sm.describe_secret(SecretId=account.inbox)
         sm.describe_secret(SecretId=account.live)
-        allowed(lambda: sm.rotate_secret(SecretId=account.live))
         allowed(lambda: logs.filter_log_events(logGroupName=account.log_group))
         # status and history read the state document: it holds no key
         sm.describe_secret(SecretId=account.state)
         assert sm.get_secret_value(SecretId=account.state)["SecretString"]
         for call in [
+            # the rotator starts native rotations: RotateSecret needs lambda:Invoke on the
+            # unqualified function, which operators do not have
+            lambda: sm.rotate_secret(SecretId=account.live),
             lambda: sm.put_secret_value(SecretId=account.state, SecretString="{}"),
             lambda: sm.rotate_secret(SecretId=account.state),
             lambda: sm.rotate_secret(
@@ -615,6 +623,33 @@ def test_operator_submits_and_rotates_but_never_reads_a_live_key(
                 CiphertextBlob=account.ciphertext,
                 EncryptionContext={"SecretARN": account.live},
             ),
+        ]:
+            denied(call)
+
+
+def test_operator_invokes_the_operator_alias_only(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21: the operator's grant names the alias; the function itself (what Secrets
+    Manager, the queue and the schedules invoke), another alias and `$LATEST` are denied."""
+    arn = aws.provision("marketing-track", "track", "us", workspace="1001")
+    account = create_account(function_arn=aws.function_arn, credential="spare")
+    lam = principal_with("operator", operator_document(account)).client("lambda")
+    check = json.dumps({"action": cv.ACTION_RECONCILE, "secret_id": arn}).encode()
+    with enforced_iam(monkeypatch):
+        allowed(
+            lambda: lam.invoke(
+                FunctionName=aws.function_arn, Qualifier=cv.OPERATOR_ALIAS, Payload=check
+            )
+        )
+        name = aws.function_arn.rsplit(":", 1)[-1]
+        allowed(lambda: lam.invoke(FunctionName=f"{name}:{cv.OPERATOR_ALIAS}", Payload=check))
+        for call in [
+            lambda: lam.invoke(FunctionName=aws.function_arn, Payload=check),
+            lambda: lam.invoke(FunctionName=name, Payload=check),
+            lambda: lam.invoke(FunctionName=aws.function_arn, Qualifier="$LATEST", Payload=check),
+            lambda: lam.invoke(FunctionName=aws.function_arn, Qualifier="other", Payload=check),
+            lambda: lam.invoke(FunctionName=account.other_function_arn, Payload=check),
         ]:
             denied(call)
 
@@ -726,17 +761,17 @@ def test_whole_rotation_runs_under_the_rotator_policy(
     operator_sm, operator_lambda = operator.client("secretsmanager"), operator.client("lambda")
 
     def submit(credential: Any) -> None:
-        """The CLI's hand-over, as the operator role: inbox, then rotation or the rotator."""
+        """The CLI's hand-over, as the operator role: the inbox, then the rotator through
+        its operator alias (which starts the native rotation, or resumes or bootstraps)."""
         aws._remember(credential.to_json())
         AwsSecretsStore(operator_sm).write_submission(arn, credential.to_json().encode())
         handover = {"action": cv.ACTION_SUBMITTED, "secret_id": arn, "actor": "oncall"}
-        if aws.rt.store.snapshot(arn).current_version is None:
-            operator_lambda.invoke(FunctionName=aws.function_arn, Payload=json.dumps(handover))
-            return
-        try:
-            operator_sm.rotate_secret(SecretId=arn)
-        except operator_sm.exceptions.InvalidRequestException:
-            operator_lambda.invoke(FunctionName=aws.function_arn, Payload=json.dumps(handover))
+        got = operator_lambda.invoke(
+            FunctionName=aws.function_arn,
+            Qualifier=cv.OPERATOR_ALIAS,
+            Payload=json.dumps(handover),
+        )
+        assert "FunctionError" not in got, (got["Payload"].read(), aws.runtime.errors)
 
     def sweep() -> None:
         event = {"action": cv.ACTION_SWEEP, "secret_ids": [arn]}
@@ -752,7 +787,10 @@ def test_whole_rotation_runs_under_the_rotator_policy(
         assert aws.rt.store.snapshot(arn).state.phase is Phase.AWAITING_KEY
         second = cio.new_track_key("1001")
         submit(second)
-        assert aws.rt.store.snapshot(arn).state.phase is Phase.PROMOTED
+        assert aws.rt.store.snapshot(arn).state.phase is Phase.PROMOTED, (
+            aws.runtime.rotation_events,
+            aws.runtime.errors,
+        )
         clock.advance(timedelta(days=2))
         cio.delete_key(first)
         sweep()

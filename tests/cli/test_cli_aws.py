@@ -529,8 +529,10 @@ def test_status_reports_a_missing_secret_with_the_fix(cli, aws):
 
 
 def test_submit_costs_three_calls_to_hand_over_and_one_read_per_look(cli, aws, clock):
-    """The hand-over is a state read, the inbox write and RotateSecret; each look for the
-    verdict is one more state read (moto runs the rotator at once, so one look suffices)."""
+    """The hand-over is a state read, the inbox write and the rotator's operator alias
+    (which starts the native rotation: operators may not call RotateSecret); each look for
+    the verdict is one more state read (moto runs the rotator at once, so one look
+    suffices)."""
     bootstrapped(cli, aws, clock)
     key = cli.track("1001")
     before = len(cli.calls)
@@ -538,7 +540,7 @@ def test_submit_costs_three_calls_to_hand_over_and_one_read_per_look(cli, aws, c
     assert result.exit_code == 4, result.output
     assert "handed over" in result.output
     assert "cio-rotate status`" in result.output and f"history {NAME}`" in result.output
-    assert cli.calls[before:] == ["GetSecretValue(state)", "PutSecretValue", "RotateSecret"]
+    assert cli.calls[before:] == ["GetSecretValue(state)", "PutSecretValue", "Invoke"]
     assert state(aws).current_fp == key.fingerprint  # the rotator promoted it all the same
 
 
@@ -551,6 +553,6 @@ def test_submit_waiting_for_the_verdict_adds_one_state_read_per_look(cli, aws, c
     assert cli.calls[before:] == [
         "GetSecretValue(state)",
         "PutSecretValue",
-        "RotateSecret",
+        "Invoke",
         "GetSecretValue(state)",
     ]

@@ -151,9 +151,10 @@ def test_operator_writes_inboxes_but_never_reads_or_moves_live_keys() -> None:
     doc = operator()
     assert allowed(doc, "secretsmanager:PutSecretValue", INBOX)
     assert not allowed(doc, "secretsmanager:PutSecretValue", LIVE)
-    assert allowed(doc, "secretsmanager:RotateSecret", LIVE)
-    assert not allowed(doc, "secretsmanager:RotateSecret", INBOX)
-    assert not allowed(doc, "secretsmanager:RotateSecret", STATE)
+    # Starting a native rotation is the rotator's (RotateSecret needs lambda:Invoke on the
+    # unqualified function, which operators do not have): never the operator's.
+    for secret in (LIVE, INBOX, STATE):
+        assert not allowed(doc, "secretsmanager:RotateSecret", secret)
     assert allowed(doc, "secretsmanager:DescribeSecret", LIVE)
     for action in ("GetSecretValue", "UpdateSecretVersionStage", "TagResource", "DeleteSecret"):
         assert not allowed(doc, f"secretsmanager:{action}", LIVE)
@@ -162,7 +163,11 @@ def test_operator_writes_inboxes_but_never_reads_or_moves_live_keys() -> None:
     assert allowed(doc, "secretsmanager:GetSecretValue", STATE)
     assert allowed(doc, "secretsmanager:DescribeSecret", STATE)
     assert not allowed(doc, "secretsmanager:PutSecretValue", STATE)
-    assert allowed(doc, "lambda:InvokeFunction", FUNCTION)
+    # Issue 21: the operator alias alone, never the function itself, another alias or `:*`.
+    assert allowed(doc, "lambda:InvokeFunction", f"{FUNCTION}:operator")
+    assert not allowed(doc, "lambda:InvokeFunction", FUNCTION)
+    assert not allowed(doc, "lambda:InvokeFunction", f"{FUNCTION}:$LATEST")
+    assert not allowed(doc, "lambda:InvokeFunction", f"{FUNCTION}:other")
     assert allowed(doc, "logs:FilterLogEvents", LOGS)
 
 
@@ -191,12 +196,15 @@ def test_consumers_read_live_secrets_never_inboxes_or_state() -> None:
 
 
 def test_nobody_but_the_deployer_moves_the_rotation_deadline() -> None:
-    """Item 6: RotateSecret with new rotation rules is denied to rotator and operators."""
-    for doc in (rotator(), operator()):
-        assert allowed(doc, "secretsmanager:RotateSecret", LIVE)
-        assert not allowed(doc, "secretsmanager:RotateSecret", LIVE, NEW_RULES)
-        deny = next(s for s in doc["Statement"] if s["Sid"] == "NoRotationRuleChanges")
-        assert deny["Effect"] == "Deny" and deny["Resource"] == [SCOPE.managed_secrets]
+    """Item 6: RotateSecret with new rotation rules is denied to the rotator; operators may
+    not call RotateSecret at all (the rotator starts rotations for them)."""
+    doc = rotator()
+    assert allowed(doc, "secretsmanager:RotateSecret", LIVE)
+    assert not allowed(doc, "secretsmanager:RotateSecret", LIVE, NEW_RULES)
+    deny = next(s for s in doc["Statement"] if s["Sid"] == "NoRotationRuleChanges")
+    assert deny["Effect"] == "Deny" and deny["Resource"] == [SCOPE.managed_secrets]
+    assert not allowed(operator(), "secretsmanager:RotateSecret", LIVE)
+    assert not allowed(operator(), "secretsmanager:RotateSecret", LIVE, NEW_RULES)
 
 
 def test_no_over_grants() -> None:

@@ -133,6 +133,8 @@ def _aws_names(ev: Evaluation) -> Counter[tuple[str, ...]]:
             names[(ACCOUNT, service, name)] += 1
         elif r.type == "aws:iam/rolePolicy:RolePolicy":
             names[(ACCOUNT, "iam-inline", str(r.inputs["role"]), name)] += 1
+        elif r.type == "aws:lambda/alias:Alias":  # an alias's name is its function's own
+            names[(ev.region, "lambda-alias", str(r.inputs["functionName"]), name)] += 1
         else:
             names[(ev.region, service, name)] += 1
     return names
