@@ -48,6 +48,7 @@ from typing import Any
 from unittest.mock import patch
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.awslambda.responses import LambdaResponse
 from moto.secretsmanager.exceptions import (
     InvalidRequestException,
     ResourceExistsException,
@@ -111,6 +112,17 @@ class LocalAwsRuntime:
         original_invoke = LambdaBackend.invoke
         named = threading.local()  # the qualifier of the invocation in progress, per thread
 
+        original_response_invoke = LambdaResponse.invoke
+
+        def response_invoke(response: LambdaResponse) -> Any:
+            # moto's handler reads `qualifier`; boto3 sends the query parameter `Qualifier`.
+            outer = getattr(named, "asked", None)
+            named.asked = response.querystring.get("Qualifier", [None])[0]
+            try:
+                return original_response_invoke(response)
+            finally:
+                named.asked = outer
+
         def backend_invoke(
             backend: LambdaBackend,
             function_name: str,
@@ -119,9 +131,11 @@ class LocalAwsRuntime:
             headers: Any,
             response_headers: Any,
         ) -> Any:
+            qualifier = qualifier or getattr(named, "asked", None)
             outer = getattr(named, "qualifier", None)
             named.qualifier = _qualifier(function_name, qualifier)
             try:
+                # With the qualifier, moto resolves the alias: an unknown one is refused.
                 return original_invoke(
                     backend, function_name, qualifier, body, headers, response_headers
                 )
@@ -293,6 +307,7 @@ class LocalAwsRuntime:
         with ExitStack() as stack:
             stack.enter_context(patch.object(LambdaFunction, "_invoke_lambda", invoke_lambda))
             stack.enter_context(patch.object(LambdaBackend, "invoke", backend_invoke))
+            stack.enter_context(patch.object(LambdaResponse, "invoke", response_invoke))
             stack.enter_context(patch.object(Queue, "add_message", add_message))
             stack.enter_context(
                 patch.object(SecretsManagerBackend, "put_secret_value", put_secret_value)

@@ -512,6 +512,46 @@ def service_permissions_name_their_source(
     return []
 
 
+# The operator role's inline policy (named "<prefix>-operator-<stack>-<region>" by the
+# program) invokes the rotator through its operator alias alone, where the function takes
+# operator actions only: a grant on the function itself (or `:*`, `$LATEST`, another alias)
+# would let a person send Secrets Manager's rotation steps by hand.
+_OPERATOR_POLICY_NAME = re.compile(r"-operator-")
+OPERATOR_ALIAS = "operator"
+_FUNCTION_ARN = re.compile(r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+(?::(?P<qualifier>.*))?$")
+
+
+def _invokes(stmt: Mapping[str, Any]) -> bool:
+    actions = [str(a).lower() for a in _items(stmt.get("Action"))]
+    return "NotAction" in stmt or any(
+        re.fullmatch(a.replace("*", ".*"), "lambda:invokefunction") for a in actions
+    )
+
+
+def operators_invoke_the_operator_alias_only(
+    resource_type: str, props: Mapping[str, Any]
+) -> list[str]:
+    """The operator policy's lambda:InvokeFunction names the rotator's operator alias only."""
+    if resource_type not in IAM_POLICY_PROPS:
+        return []
+    if not _OPERATOR_POLICY_NAME.search(str(props.get("name") or "")):
+        return []
+    problems: list[str] = []
+    for i, stmt in enumerate(_statements(props.get(IAM_POLICY_PROPS[resource_type]))):
+        if stmt.get("Effect") != "Allow" or not _invokes(stmt):
+            continue
+        sid = stmt.get("Sid", f"#{i}")
+        for resource in _items(stmt.get("Resource", ["*"])):
+            found = _FUNCTION_ARN.match(str(resource))
+            if found is None or found.group("qualifier") != OPERATOR_ALIAS:
+                problems.append(
+                    f"statement {sid} lets operators invoke {resource!r}: name the rotator's "
+                    f"{OPERATOR_ALIAS!r} alias alone (arn:...:function:NAME:{OPERATOR_ALIAS}), "
+                    "which takes operator actions only, never rotation steps."
+                )
+    return problems
+
+
 VALIDATORS: dict[str, tuple[str, Validator]] = {
     "rotation-at-most-90-days": (
         "Secrets rotate at least every 90 days (AWS SecretRotation, GCP rotation_period).",
@@ -560,5 +600,9 @@ VALIDATORS: dict[str, tuple[str, Validator]] = {
     "aws-service-permissions-name-their-source": (
         "Lambda permissions for AWS services carry sourceArn and sourceAccount.",
         service_permissions_name_their_source,
+    ),
+    "aws-operators-invoke-the-operator-alias-only": (
+        "The operator role invokes the rotator's operator alias only, never the function.",
+        operators_invoke_the_operator_alias_only,
     ),
 }

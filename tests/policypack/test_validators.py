@@ -452,3 +452,32 @@ def test_the_stack_passes_its_own_policy_pack(tmp_path: Path) -> None:
         v.GCP_SECRET_VERSION,
     }
     assert len(guarded) >= 8
+
+
+_ROTATOR = "arn:aws:lambda:us-east-1:123456789012:function:cio-rotator"
+
+
+@pytest.mark.parametrize(
+    ("resource", "violations"),
+    [
+        (f"{_ROTATOR}:operator", 0),
+        (_ROTATOR, 1),  # the function itself: rotation steps by hand
+        (f"{_ROTATOR}:*", 1),
+        (f"{_ROTATOR}:$LATEST", 1),
+        (f"{_ROTATOR}:other", 1),
+        ("*", 1),
+    ],
+)
+def test_operators_invoke_the_operator_alias_only(resource: str, violations: int) -> None:
+    """Issue 21: an operator invoke grant on the unqualified function fails the pack."""
+    invoke = {"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": [resource]}
+    props = {"name": "cio-operator-prod-us-east-1", "policy": _doc(invoke)}
+    rule = v.operators_invoke_the_operator_alias_only
+    assert len(rule("aws:iam/rolePolicy:RolePolicy", props)) == violations
+    wildcard_action = {**invoke, "Action": ["lambda:*"]}
+    assert len(
+        rule("aws:iam/rolePolicy:RolePolicy", {**props, "policy": _doc(wildcard_action)})
+    ) == (violations)
+    # The rotator (RotateSecret needs it) and the scheduler invoke the function itself.
+    rotator = {"name": "cio-rotator-prod-us-east-1", "policy": _doc(invoke)}
+    assert rule("aws:iam/rolePolicy:RolePolicy", rotator) == []
