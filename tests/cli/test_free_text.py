@@ -70,11 +70,14 @@ def test_a_key_in_the_reason_is_refused_and_kept_nowhere(
     keys = _scene(cli, aws, clock)
     reason = CORPUS[case](keys)
     before = _footprint(aws)
+    calls = len(cli.calls)
     result = cli.run("emergency", NAME, "--reason", reason, "--yes")
     assert result.exit_code == EXIT_REJECTED, (case, result.output)
     assert "--reason contains a Customer.io key" in result.output
     assert reason not in result.output
     assert _footprint(aws) == before, f"{case}: something was written or published"
+    # Refused on the operator's machine: the text never travelled in a Lambda payload.
+    assert "Invoke" not in cli.calls[calls:]
     # Under --json too: one error object, naming the field, without the value.
     result = cli.run("--json", "emergency", NAME, "--reason", reason, "--yes")
     assert result.exit_code == EXIT_REJECTED
@@ -128,3 +131,39 @@ def test_a_key_name_holding_a_piece_of_the_key_is_refused_before_the_hand_over(
     assert "--key-name" in result.output
     assert _footprint(aws) == before
     assert AwsSecretsStore(aws.sm).read_submission(aws.secrets[NAME]) is None
+
+
+@pytest.mark.parametrize("case", sorted(CORPUS))
+def test_a_key_in_the_reason_is_never_published_on_gcp(gcli: Any, case: str) -> None:
+    """On GCP the request travels through Pub/Sub, which keeps what it carries: the CLI
+    refuses a key-shaped reason before publishing (read back from the local topic)."""
+    from tests.cli.test_cli_gcp import NAME as GCP_NAME
+    from tests.cli.test_cli_gcp import promoted as gcp_promoted
+
+    previous, current = gcp_promoted(gcli)
+    keys = {"current": current, "previous": previous, "submitted": gcli.track("111")}
+    reason = CORPUS[case](keys)
+    published, state = len(gcli.apis.published), gcli.gcp.state(GCP_NAME)
+    result = gcli.run("emergency", GCP_NAME, "--reason", reason, "--yes")
+    assert result.exit_code == EXIT_REJECTED, (case, result.output)
+    assert "--reason contains a Customer.io key" in result.output
+    assert reason not in result.output
+    assert len(gcli.apis.published) == published, f"{case}: published to Pub/Sub"
+    assert not any(reason in json.dumps(m) for m in gcli.apis.published)
+    assert gcli.gcp.state(GCP_NAME) == state
+    result = gcli.run("retire", GCP_NAME, "--reason", reason, "--yes")
+    assert result.exit_code == EXIT_REJECTED, (case, result.output)
+    assert len(gcli.apis.published) == published
+
+
+def test_an_ordinary_reason_is_published_on_gcp(gcli: Any) -> None:
+    """Not vacuous: words, a ticket number and a UUID go through and are recorded."""
+    from tests.cli.test_cli_gcp import NAME as GCP_NAME
+    from tests.cli.test_cli_gcp import bootstrapped as gcp_bootstrapped
+
+    gcp_bootstrapped(gcli, open_rotation=False)
+    reason = "INC-202612071530 (123e4567-e89b-12d3-a456-426614174000): key in a screenshot"
+    result = gcli.run("emergency", GCP_NAME, "--reason", reason, "--yes")
+    assert result.exit_code == 0, result.output
+    assert gcli.apis.published[-1]["reason"] == reason
+    assert gcli.gcp.state(GCP_NAME).reason == reason

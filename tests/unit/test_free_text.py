@@ -76,3 +76,53 @@ def test_key_material_reads_the_secret_field_of_each_kind() -> None:
     assert key_material(b'{"signing_key":"' + KEY.encode() + b'"}', Kind.WEBHOOK_SIGNING) == [KEY]
     assert key_material(KEY.encode(), Kind.APP) == [KEY]  # not JSON: the text itself
     assert key_material(b'{"retired":true,"retired_at":"x"}', Kind.APP) == ["x"]
+
+
+# -- the shape check, where the keys cannot be read (the operator's CLI) -----------------
+
+
+@given(st.binary(min_size=10, max_size=32))
+def test_a_hex_key_or_any_encoding_of_it_is_key_shaped(raw: bytes) -> None:
+    key = raw.hex()
+    if key.isdigit():  # all digits: a ticket number, not a key (and 1 in 10^8 keys)
+        return
+    assert intake.key_shaped(f"leaked: {key}")
+    assert intake.key_shaped(key.upper())
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        assert intake.key_shaped("saw " + encode(key.encode()).decode() + " in CI")
+        assert intake.key_shaped(encode(b'{"api_key": "' + key.encode() + b'"}').decode())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sk_" + "a1" * 16,
+        "pk_live" + "Zx" * 8,
+        "the key deadbeefcafe1 is out",
+        "piece 3f2a9c1b7e4d",
+    ],
+)
+def test_prefixed_keys_and_hex_pieces_are_key_shaped(text: str) -> None:
+    assert intake.key_shaped(text)
+    with pytest.raises(KeyInFreeText) as info:
+        intake.refuse_key_shaped_text({"--reason": text})
+    assert "--reason contains a Customer.io key" in str(info.value)
+    assert text not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "key in a screenshot",
+        "key ending f3a9 seen in a CI log",
+        "INC-202612071530: pasted in #general",
+        "see 123e4567-e89b-12d3-a456-426614174000",
+        "internationalization contractors offboarded",
+        "account 123456789012 compromised",
+        "rotate after the Q4 audit, per security@example.com",
+        "",
+    ],
+)
+def test_ordinary_reasons_are_not_key_shaped(text: str) -> None:
+    assert not intake.key_shaped(text)
+    intake.refuse_key_shaped_text({"--reason": text})
