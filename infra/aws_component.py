@@ -129,10 +129,12 @@ class AwsRotation(pulumi.ComponentResource):
         account_id = aws.get_caller_identity_output(opts=invoke).account_id
         region = aws.get_region_output(opts=invoke).region
         partition = aws.get_partition_output(opts=invoke).partition
-        scope = pulumi.Output.all(partition, region, account_id).apply(
-            lambda a: policies.AwsScope(partition=a[0], region=a[1], account_id=a[2], prefix=prefix)
-        )
         stack = pulumi.get_stack()
+        scope = pulumi.Output.all(partition, region, account_id).apply(
+            lambda a: policies.AwsScope(
+                partition=a[0], region=a[1], account_id=a[2], prefix=prefix, stack=stack
+            )
+        )
 
         def iam_name(role: str) -> pulumi.Output[str]:
             """IAM is account-global: its names carry the stack and the region."""

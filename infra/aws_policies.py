@@ -142,6 +142,9 @@ class AwsScope:
     region: str
     account_id: str
     prefix: str
+    # The Pulumi stack: the rotator's and operators' secret grants hold only for secrets
+    # tagged with it (OWN_STACK_TAG). Empty: no such condition (documents for other uses).
+    stack: str = ""
 
     def _secret_arn(self, name_pattern: str) -> str:
         return (
@@ -197,6 +200,14 @@ SNS_TOPIC_CONTEXT = "kms:EncryptionContext:aws:sns:topicArn"
 VERSION_STAGE = "secretsmanager:VersionStage"
 VERSION_ID = "secretsmanager:VersionId"
 PREVIOUS_READERS_TAG = f"aws:ResourceTag/{cv.TAG_KIND}"
+# Secrets this stack created carry its name in this tag (infra/metadata.py): `<prefix>/*`
+# also matches secrets anyone else creates under the prefix. `aws:ResourceTag/${TagKey}` is
+# a condition key of Secrets Manager's `Secret` resource type, so it applies to every secret
+# action granted with it here: DescribeSecret, GetSecretValue, PutSecretValue,
+# UpdateSecretVersionStage, RotateSecret (Service Authorization Reference, AWS Secrets
+# Manager). Never on KMS (the key is not the secret: its use is bound by the SecretARN
+# encryption context instead), nor on ListSecrets (no resource, so no resource tag).
+OWN_STACK_TAG = f"aws:ResourceTag/{cv.TAG_STACK}"
 
 
 @dataclass(frozen=True)
@@ -250,6 +261,11 @@ def _secrets_key(
     )
 
 
+def _own(scope: AwsScope) -> dict[str, dict[str, Any]]:
+    """Condition: the secret carries this stack's tag (none when the scope names no stack)."""
+    return {"StringEquals": {OWN_STACK_TAG: scope.stack}} if scope.stack else {}
+
+
 def _invoke(sid: str, function_arn: str) -> dict[str, Any]:
     """Invoking the rotation function (directly, or as RotateSecret requires of its caller)."""
     return _statement(sid, ["lambda:InvokeFunction"], [function_arn])
@@ -264,7 +280,10 @@ def _rotate_secret(sid: str, scope: AwsScope, function_arn: str) -> list[dict[st
             sid,
             ["secretsmanager:RotateSecret"],
             [scope.managed_secrets],
-            condition={"ArnEqualsIfExists": {"secretsmanager:RotationLambdaARN": function_arn}},
+            condition={
+                "ArnEqualsIfExists": {"secretsmanager:RotationLambdaARN": function_arn},
+                **_own(scope),
+            },
         ),
         _statement(
             "NoRotationRuleChanges",
@@ -302,7 +321,9 @@ def rotator_policy(
     scheduler's role, to EventBridge Scheduler only) and the work queue.
     """
     statements = [
-        _statement("ManagedSecrets", ROTATOR_SECRET_ACTIONS, [scope.managed_secrets]),
+        _statement(
+            "ManagedSecrets", ROTATOR_SECRET_ACTIONS, [scope.managed_secrets], condition=_own(scope)
+        ),
         # Resuming a rotation whose native deadline already failed.
         *_rotate_secret("ResumeRotations", scope, function_arn),
         # RotateSecret requires its caller to be allowed to invoke the rotation
@@ -395,14 +416,19 @@ def operator_policy(
                 "SubmitToInboxes",
                 ["secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"],
                 [scope.inboxes],
+                condition=_own(scope),
             ),
             _statement(
-                "DescribeManagedSecrets", ["secretsmanager:DescribeSecret"], [scope.managed_secrets]
+                "DescribeManagedSecrets",
+                ["secretsmanager:DescribeSecret"],
+                [scope.managed_secrets],
+                condition=_own(scope),
             ),
             _statement(
                 "ReadStateDocuments",
                 ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                 [scope.states],
+                condition=_own(scope),
             ),
             # Hand-overs, emergencies, rollbacks, retirements and checks: the alias only.
             _invoke("InvokeRotatorOperatorAlias", operator_alias_arn(function_arn)),

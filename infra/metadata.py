@@ -30,8 +30,6 @@ config reaches the tags the rotator verifies against.
 
 from __future__ import annotations
 
-import re
-
 from infra.config import CredentialSpec
 from rotation import conventions as cv
 from rotation import metadata
@@ -48,13 +46,6 @@ def _config_tags(spec: CredentialSpec, stack: str) -> dict[str, str]:
         ),
         cv.TAG_STACK: stack,
     }
-
-
-def gcp_stack_label(stack: str) -> str:
-    """A Pulumi stack name as a GCP label value (lowercase letters, digits, '_', '-'; at most
-    63): the same name for the usual lowercase stack names, folded otherwise. The function's
-    CIO_STACK keeps the exact name, which is what notices print."""
-    return re.sub(r"[^a-z0-9_-]", "-", stack.lower())[:63]
 
 
 def aws_live_tags(
@@ -83,7 +74,7 @@ def gcp_live_labels(spec: CredentialSpec, stack: str) -> dict[str, str]:
     """Labels of the live secret: the credential's config (GCP label rules) and its stack."""
     return {
         **metadata.gcp_config_labels(spec.name, spec.kind, spec.region, spec.workspace_id or ""),
-        cv.GCP_LABEL_STACK: gcp_stack_label(stack),
+        cv.GCP_LABEL_STACK: metadata.gcp_stack_label(stack),
     }
 
 
@@ -95,7 +86,7 @@ def gcp_live_annotations(inbox_name: str) -> dict[str, str]:
 
 def gcp_inbox_labels(spec: CredentialSpec, stack: str) -> dict[str, str]:
     """Not `managed`: the sweep and the function act on live secrets only."""
-    return {cv.GCP_LABEL_CREDENTIAL: spec.name, cv.GCP_LABEL_STACK: gcp_stack_label(stack)}
+    return {cv.GCP_LABEL_CREDENTIAL: spec.name, cv.GCP_LABEL_STACK: metadata.gcp_stack_label(stack)}
 
 
 def gcp_inbox_annotations(live_name: str) -> dict[str, str]:

@@ -9,12 +9,28 @@ has ':'), and what no label may hold (a URL) is an annotation.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from rotation import conventions as cv
 from rotation.credentials import Kind, Region
-from rotation.errors import NotManaged
+from rotation.errors import NotManaged, OtherStacksSecret
 from rotation.stores.base import CredentialConfig
+
+
+def gcp_stack_label(stack: str) -> str:
+    """A Pulumi stack name as a GCP label value (lowercase letters, digits, '_', '-'; at most
+    63): the same name for the usual lowercase stack names, folded otherwise. The function's
+    CIO_STACK keeps the exact name, which is what notices print."""
+    return re.sub(r"[^a-z0-9_-]", "-", stack.lower())[:63]
+
+
+def refuse_other_stacks(secret: str, found: str, expected: str | None) -> None:
+    """OtherStacksSecret unless the secret's stack tag (label) is `expected`: a name under
+    the stack's prefix proves nothing, anyone may create one. None: the reader is not a
+    stack's rotator (the operator CLI, which finds its stack by this very tag)."""
+    if expected is not None and found != expected:
+        raise OtherStacksSecret(secret, found, expected)
 
 
 def aws_config_tags(

@@ -97,7 +97,11 @@ def build_runtime(
     env = os.environ if env is None else env
     clock = clock or SystemClock()
     wakeups = ScheduledWakeUps.from_env(env, boto3.client("scheduler"), clock)
-    store = AwsSecretsStore(boto3.client("secretsmanager"), wakeups=wakeups)
+    store = AwsSecretsStore(
+        boto3.client("secretsmanager"),
+        wakeups=wakeups,
+        stack=env.get(cv.ENV_STACK) or None,  # acts on its own stack's secrets only
+    )
     work: WorkQueue | None = None
     if env.get(cv.ENV_WORK_QUEUE_URL):
         work = SqsWorkQueue(boto3.client("sqs"), env[cv.ENV_WORK_QUEUE_URL])

@@ -113,7 +113,11 @@ def build_runtime(
     """Wire the engine from the function's environment (tests pass client, clock, verifier)."""
     env = os.environ if env is None else env
     clock = clock or SystemClock()
-    store = GcpSecretStore(client if client is not None else build_client(), clock)
+    store = GcpSecretStore(
+        client if client is not None else build_client(),
+        clock,
+        stack=env.get(cv.ENV_STACK) or None,  # acts on its own stack's secrets only
+    )
     if notifier is None:
         notifiers: list[Notifier] = [StructuredLogNotifier()]
         if env.get(cv.ENV_PUBSUB_TOPIC):

@@ -39,7 +39,7 @@ from botocore.exceptions import ClientError
 from rotation import conventions as cv
 from rotation.credentials import Kind, Region
 from rotation.errors import NotManaged, StateConflict
-from rotation.metadata import config_from_aws
+from rotation.metadata import config_from_aws, refuse_other_stacks
 from rotation.state import Phase, RotationState, format_time
 from rotation.stores.aws_wakeups import ScheduledWakeUps
 from rotation.stores.base import (
@@ -68,21 +68,37 @@ def state_token(state_secret: str, revision: int) -> str:
     return str(uuid.uuid5(_TOKENS, f"state/{state_secret}/{revision}"))
 
 
+# Tags of the live secret a session keeps (and the state document copies for the quick
+# read): where its inbox and state document are, and the stack that owns it.
+_LINKS = (cv.TAG_INBOX, cv.TAG_STATE, cv.TAG_STACK)
+
+
 def _tags(description: dict[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in description.get("Tags", [])}
 
 
 class AwsSecretsStore(StoreBase):
     """`read_payloads`: the rotator's quick read includes the current key (its liveness
-    probe needs it); operators, who may not read keys, read the state document alone."""
+    probe needs it); operators, who may not read keys, read the state document alone.
+
+    `stack`: the rotator's Pulumi stack (CIO_STACK). A secret whose stack tag says another
+    stack (or none) is refused (OtherStacksSecret) by the very read that finds it: the
+    DescribeSecret the snapshot makes anyway, or the copy of the tag the state document
+    keeps for the quick read. None: no such check (the operator CLI)."""
 
     def __init__(
-        self, client: Any, *, read_payloads: bool = True, wakeups: ScheduledWakeUps | None = None
+        self,
+        client: Any,
+        *,
+        read_payloads: bool = True,
+        wakeups: ScheduledWakeUps | None = None,
+        stack: str | None = None,
     ) -> None:
         super().__init__()
         self.client = client
         self.read_payloads = read_payloads
         self.wakeups = wakeups
+        self.stack = stack
         # Set once by Pulumi and never moved: safe to keep across invocations.
         self._links: dict[str, dict[str, str]] = {}
         # The live secret's version stages as last described (grace labels are kept in
@@ -108,8 +124,9 @@ class AwsSecretsStore(StoreBase):
         operator's `status` reads the native schedule there instead of describing again."""
         d = self._describe(credential_id)
         tags = _tags(d)
+        refuse_other_stacks(d.get("Name", credential_id), tags.get(cv.TAG_STACK, ""), self.stack)
         config = config_from_aws(d["ARN"], d.get("Name", credential_id), tags)
-        links = {k: tags[k] for k in (cv.TAG_INBOX, cv.TAG_STATE) if tags.get(k)}
+        links = {k: tags[k] for k in _LINKS if tags.get(k)}
         self._links[credential_id] = self._links[d["ARN"]] = links
         stages: dict[str, list[str]] = d.get("VersionIdsToStages", {})
         self._stages[credential_id] = stages
@@ -141,6 +158,11 @@ class AwsSecretsStore(StoreBase):
         state, revision = self._state_from(doc)
         if not self.read_payloads:
             return self._from_document(credential_id, doc, state, revision)
+        links = doc["config"].get("links")
+        if self.stack is not None and (
+            not isinstance(links, dict) or links.get(cv.TAG_STACK) != self.stack
+        ):
+            return None  # the full read (DescribeSecret) decides whose secret it is
         if state.phase is not Phase.IDLE or not state.current_version or not state.current_since:
             return None
         try:
@@ -196,8 +218,10 @@ class AwsSecretsStore(StoreBase):
         """DescribeSecret for what the quick read left out: configuration and stages."""
         d = self._describe(partial.config.id)
         tags = _tags(d)
-        config = config_from_aws(d["ARN"], d.get("Name", partial.config.id), tags)
-        links = {k: tags[k] for k in (cv.TAG_INBOX, cv.TAG_STATE) if tags.get(k)}
+        name = d.get("Name", partial.config.id)
+        refuse_other_stacks(name, tags.get(cv.TAG_STACK, ""), self.stack)
+        config = config_from_aws(d["ARN"], name, tags)
+        links = {k: tags[k] for k in _LINKS if tags.get(k)}
         self._links[partial.config.id] = self._links[d["ARN"]] = links
         stages: dict[str, list[str]] = d.get("VersionIdsToStages", {})
         self._stages[partial.config.id] = stages

@@ -43,7 +43,7 @@ from rotation import conventions as cv
 from rotation.clock import Clock, SystemClock
 from rotation.credentials import Kind
 from rotation.errors import NotManaged, StateConflict
-from rotation.metadata import config_from_gcp
+from rotation.metadata import config_from_gcp, gcp_stack_label, refuse_other_stacks
 from rotation.state import RotationState, format_time, parse_time
 from rotation.stores.base import (
     Snapshot,
@@ -122,15 +122,25 @@ def _number(version_name: str) -> int:
 class GcpSecretStore(StoreBase):
     """`read_payloads`: the rotator reads the newest version's payload with the snapshot
     (one call gives the current version and its key); operators, who may not read
-    keys, list versions instead."""
+    keys, list versions instead.
+
+    `stack`: the function's Pulumi stack (CIO_STACK). A secret whose stack label says
+    another stack (or none) is refused (OtherStacksSecret) by the GetSecret the snapshot
+    makes anyway. None: no such check (the operator CLI)."""
 
     def __init__(
-        self, client: Any, clock: Clock | None = None, *, read_payloads: bool = True
+        self,
+        client: Any,
+        clock: Clock | None = None,
+        *,
+        read_payloads: bool = True,
+        stack: str | None = None,
     ) -> None:
         super().__init__()
         self.client = client
         self.clock = clock or SystemClock()
         self.read_payloads = read_payloads
+        self.stack_label = gcp_stack_label(stack) if stack is not None else None
         self._secrets: dict[str, Any] = {}  # the session's Secret resources, with their etags
 
     # -- reading -----------------------------------------------------------------
@@ -193,7 +203,9 @@ class GcpSecretStore(StoreBase):
         secret = self._get(credential_id)
         if self.in_session:
             self._secrets[credential_id] = secret
-        config = config_from_gcp(secret.name, dict(secret.labels), {})
+        labels = dict(secret.labels)
+        refuse_other_stacks(secret.name, labels.get(cv.GCP_LABEL_STACK, ""), self.stack_label)
+        config = config_from_gcp(secret.name, labels, {})
         prefix = cv.GCP_STATE_PREFIX
         fields = {
             k[len(prefix) :]: v for k, v in secret.annotations.items() if k.startswith(prefix)

@@ -31,7 +31,8 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
@@ -45,6 +46,7 @@ from moto.kms.models import kms_backends
 from moto.secretsmanager.models import secretsmanager_backends
 
 from infra import aws_policies
+from localcloud.stack import STACK
 from rotation import conventions as cv
 from tests.program import policy_docs
 from tests.program.harness import Evaluation, make_source_tree
@@ -269,6 +271,7 @@ class Account:
     other_function_arn: str
     ciphertext: bytes
     state: str = ""  # the rotation state document
+    squatters: list[str] = field(default_factory=list)  # under the prefix, not the stack's
 
 
 def _admin(service: Any) -> Any:
@@ -288,15 +291,30 @@ def create_account(
         )["ARN"]
         return str(arn)
 
-    inbox = secret(f"{prefix}/{credential}/inbox")
-    state = secret(f"{prefix}/{credential}/state", **{cv.TAG_STATE_OF: f"{prefix}/{credential}"})
+    ours = {cv.TAG_STACK: STACK}  # what the program tags every secret of the stack with
+    inbox = secret(f"{prefix}/{credential}/inbox", **ours)
+    state = secret(
+        f"{prefix}/{credential}/state", **{cv.TAG_STATE_OF: f"{prefix}/{credential}"}, **ours
+    )
     live = secret(
         f"{prefix}/{credential}",
         **{cv.TAG_MANAGED: "true", cv.TAG_INBOX: inbox, cv.TAG_STATE: state},
+        **ours,
     )
     sm.put_secret_value(SecretId=state, SecretString='{"phase": "idle", "revision": 1}')
     sm.put_secret_value(SecretId=live, SecretString='{"api_key": "current"}')
-    other_live = secret(f"{prefix}/billing-app", **{cv.TAG_MANAGED: "true"})
+    other_live = secret(f"{prefix}/billing-app", **{cv.TAG_MANAGED: "true"}, **ours)
+    # Under the prefix, but not the stack's: someone else's, or another stack's.
+    squatters = [
+        secret(f"{prefix}/squatter-{credential}", **{cv.TAG_MANAGED: "true"}),
+        secret(f"{prefix}/squatter-{credential}/inbox"),
+        secret(
+            f"{prefix}/other-stack-{credential}",
+            **{cv.TAG_MANAGED: "true", cv.TAG_STACK: "someone-elses"},
+        ),
+    ]
+    for squatter in squatters:
+        sm.put_secret_value(SecretId=squatter, SecretString='{"api_key": "theirs"}')
     sm.put_secret_value(SecretId=other_live, SecretString='{"app_api_key": "other"}')
     foreign = secret("payments/stripe-key")
     sm.put_secret_value(SecretId=foreign, SecretString="sk_live_not_ours")
@@ -324,11 +342,12 @@ def create_account(
         other_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:someone-else",
         ciphertext=ciphertext,
         state=state,
+        squatters=squatters,
     )
 
 
 def _scope(account: Account) -> aws_policies.AwsScope:
-    return aws_policies.AwsScope("aws", REGION, ACCOUNT, account.prefix)
+    return aws_policies.AwsScope("aws", REGION, ACCOUNT, account.prefix, stack=STACK)
 
 
 def log_group_arn(account: Account) -> str:
@@ -524,6 +543,21 @@ def test_rotator_is_denied_everything_else(
             ),
             lambda: lam.invoke(FunctionName=account.other_function_arn, Payload=b"{}"),
         ]
+        # Issue 21: secrets under the prefix the stack did not create (no stack tag, or
+        # another stack's): never read, written, described or rotated.
+        for squatter in account.squatters:
+            refused += [
+                partial(sm.get_secret_value, SecretId=squatter),
+                partial(sm.describe_secret, SecretId=squatter),
+                partial(sm.put_secret_value, SecretId=squatter, SecretString="x"),
+                partial(
+                    sm.update_secret_version_stage,
+                    SecretId=squatter,
+                    VersionStage="AWSCURRENT",
+                    MoveToVersionId="x" * 32,
+                ),
+                partial(sm.rotate_secret, SecretId=squatter),
+            ]
         for call in refused:
             denied(call)
     assert len(refused) >= 10
@@ -595,7 +629,7 @@ def test_operator_submits_and_rotates_but_never_reads_a_live_key(
         # status and history read the state document: it holds no key
         sm.describe_secret(SecretId=account.state)
         assert sm.get_secret_value(SecretId=account.state)["SecretString"]
-        for call in [
+        refused: list[Callable[[], Any]] = [
             # the rotator starts native rotations: RotateSecret needs lambda:Invoke on the
             # unqualified function, which operators do not have
             lambda: sm.rotate_secret(SecretId=account.live),
@@ -618,12 +652,18 @@ def test_operator_submits_and_rotates_but_never_reads_a_live_key(
             lambda: sm.delete_secret(SecretId=account.live),
             lambda: sm.put_secret_value(SecretId=account.foreign, SecretString="x"),
             lambda: logs.filter_log_events(logGroupName="/aws/lambda/someone-else"),
+            *[
+                partial(sm.put_secret_value, SecretId=squatter, SecretString="x")
+                for squatter in account.squatters
+            ],
+            *[partial(sm.describe_secret, SecretId=squatter) for squatter in account.squatters],
             lambda: kms.decrypt(
                 KeyId=account.key_arn,
                 CiphertextBlob=account.ciphertext,
                 EncryptionContext={"SecretARN": account.live},
             ),
-        ]:
+        ]
+        for call in refused:
             denied(call)
 
 

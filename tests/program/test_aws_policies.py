@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -296,3 +297,34 @@ def test_sizes_fit_iam_limits_whatever_the_number_of_credentials() -> None:
 def test_serialisation_is_stable() -> None:
     assert p.to_json(rotator()) == p.to_json(rotator())
     assert " " not in p.to_json(consumer()).replace("Customer", "")
+
+
+def test_secret_grants_hold_only_for_the_stacks_own_secrets() -> None:
+    """Issue 21: `<prefix>/*` also matches secrets someone else created under the prefix;
+    every Allow on a secret (rotator and operators) carries the stack-tag condition, and no
+    statement on anything else does (where the key does not apply, it would never match)."""
+    scope = replace(SCOPE, stack="prod")
+    docs = [
+        p.rotator_policy(
+            scope,
+            secrets_key_arn=KEY,
+            topic_key_arn=TOPIC_KEY,
+            topic_arn=TOPIC,
+            log_group_arn=LOGS,
+            function_arn=FUNCTION,
+            wakeups=WAKEUPS,
+        ),
+        p.operator_policy(scope, secrets_key_arn=KEY, function_arn=FUNCTION, log_group_arn=LOGS),
+    ]
+    on_secrets = 0
+    for doc in docs:
+        for statement in doc["Statement"]:
+            conditioned = statement.get("Condition", {}).get("StringEquals", {})
+            names_secrets = any(r.startswith(SECRET) for r in statement["Resource"])
+            if statement["Effect"] == "Allow" and names_secrets:
+                on_secrets += 1
+                assert conditioned.get(p.OWN_STACK_TAG) == "prod", statement["Sid"]
+            else:
+                assert p.OWN_STACK_TAG not in conditioned, statement["Sid"]
+    assert on_secrets == 5  # ManagedSecrets, ResumeRotations; inboxes, describe, state
+    assert p.OWN_STACK_TAG == "aws:ResourceTag/cio-rotation:stack"
