@@ -25,6 +25,13 @@
   there; the live secret's annotations are the rotator's state.
 - Rollback is the engine's (Engine.rollback): through `promote`, the previous
   payload comes back as a new, newest version, so `latest` stays current.
+- Applications hold secretAccessor on the live secret, which covers every version
+  (IAM roles cannot be granted on a version). What narrows it is the versions' state:
+  a DISABLED version cannot be accessed by anyone. While a rotation is open the
+  previous version stays enabled (rollback, the revocation probes and, for a webhook
+  signing key, receivers during the grace period need it); the write that closes the
+  rotation first disables every enabled version but the current one (docs/DESIGN.md,
+  "GCP consumers: one version").
 - Payloads carry a CRC32C both ways (Secret Manager verifies it on AddSecretVersion;
   we verify it on access).
 """
@@ -44,7 +51,7 @@ from rotation.clock import Clock, SystemClock
 from rotation.credentials import Kind
 from rotation.errors import NotManaged, StateConflict
 from rotation.metadata import config_from_gcp, gcp_stack_label, refuse_other_stacks
-from rotation.state import RotationState, format_time, parse_time
+from rotation.state import Phase, RotationState, format_time, parse_time
 from rotation.stores.base import (
     Snapshot,
     StoreBase,
@@ -364,6 +371,13 @@ class GcpSecretStore(StoreBase):
         paths = ["annotations", "version_aliases"]
         # The credential's wake-up rides on the same etag-checked write (no extra call).
         paths += self._next_rotation(secret, state, body)
+        before = RotationState.from_fields(
+            {k[len(prefix) :]: v for k, v in secret.annotations.items() if k.startswith(prefix)}
+        )
+        if state.phase is Phase.IDLE and before.phase is not Phase.IDLE and state.previous_version:
+            # Before the write: a crash in between leaves the rotation open, and the write
+            # that closes it again repeats this (disabling is idempotent).
+            self._disable_all_but_current(credential_id, state)
         try:
             updated = self._update(body, paths)
         except StateConflict:
@@ -439,6 +453,34 @@ class GcpSecretStore(StoreBase):
             if _number(version.name) <= upto and int(version.state) != DESTROYED:
                 self._destroy(version.name, version.etag)
         log.info("inbox version %s of %s destroyed (%s)", submission.version, inbox, outcome)
+
+    def _disable_all_but_current(self, credential_id: str, state: RotationState) -> None:
+        """Disable every enabled version of the live secret but the current one (and the
+        newest, which `latest` names, should the state disagree): applications may then
+        read only the current key. A version changed meanwhile (etag) is left for the next
+        close; the rotator never needs an old payload once its rotation is closed."""
+        versions = list(
+            self.client.list_secret_versions(
+                request={"parent": credential_id, "filter": "state:ENABLED"}
+            )
+        )
+        if not versions:
+            return
+        newest = max(_number(v.name) for v in versions)
+        keep = {str(newest), state.current_version}
+        for version in versions:
+            number = version.name.rsplit("/", 1)[1]
+            if number in keep or int(version.state) != ENABLED:
+                continue
+            try:
+                self.client.disable_secret_version(
+                    request={"name": version.name, "etag": version.etag}
+                )
+            except (gexc.BadRequest, gexc.NotFound) as err:
+                if isinstance(err, gexc.BadRequest) and api_status(err) != "FAILED_PRECONDITION":
+                    raise
+                continue
+            log.info("version %s of %s disabled: its rotation is closed", number, credential_id)
 
     def _destroy(self, version_name: str, etag: str) -> None:
         for _ in range(3):
