@@ -22,7 +22,6 @@ import requests
 
 from localcloud.aws_harness import REGION, AwsHarness, fake_aws_environment
 from localcloud.customerio import FakeCustomerIO
-from rotation import conventions as cv
 from rotation.clock import SimulatedClock
 
 STACK = "prod"
@@ -55,9 +54,7 @@ class ServedAws:
         }
 
     def provision(self, name: str, kind: str = "track", workspace: str = "1001") -> str:
-        arn = self.harness.provision(name, kind, "us", workspace=workspace)
-        self.harness.sm.tag_resource(SecretId=arn, Tags=[{"Key": cv.TAG_STACK, "Value": STACK}])
-        return arn
+        return self.harness.provision(name, kind, "us", workspace=workspace)
 
 
 @contextmanager
@@ -81,6 +78,9 @@ def served_aws() -> Iterator[ServedAws]:
         harness = AwsHarness(
             cio=cio, clock=SimulatedClock(datetime.now(UTC).replace(microsecond=0))
         )
+        # Deployed as the stack STACK: its tags, the rotator's CIO_STACK and its names
+        # all say so, as one `pulumi up` of that stack would.
+        harness.stack.stack = STACK
         with harness.runtime.active():
             yield ServedAws(endpoint, harness, cio)
     finally:

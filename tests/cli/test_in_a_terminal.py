@@ -103,6 +103,30 @@ def test_status_is_the_same_words_at_every_width(account):
     assert same[0] == same[1]
 
 
+@pytest.mark.parametrize(("columns", "env"), [(60, {"TERM": "xterm"}), (200, {"NO_COLOR": "1"})])
+def test_a_key_in_the_reason_is_refused_on_the_terminal_without_echoing_it(account, columns, env):
+    """Issue 21: refused before the rotator is invoked, with the field named and the fix,
+    wrapped at words; the text itself is never shown."""
+    account.provision(NAME)
+    key = account.cio.new_track_key("1001", "us")
+    account.harness.submit(NAME, key)
+    reason = f"leaked {key.secret} in CI"
+    screen = run_in_terminal(
+        [*CLI, "emergency", NAME, "--reason", reason, "--yes"],
+        account.env(**env),
+        columns=columns,
+    )
+    text = ESCAPE.sub("", screen.text)
+    assert screen.code == 3, text
+    assert key.secret not in text and key.secret[:12] not in text
+    words = " ".join(text.split())
+    assert "--reason contains a Customer.io key" in words and "then run the command" in words
+    assert all(len(line) <= columns for line in text.splitlines())
+    if "NO_COLOR" in env:
+        assert "\x1b[" not in screen.text
+    assert account.harness.state(NAME).phase.value == "idle"  # nothing was declared
+
+
 def test_history_in_a_pipe_is_one_whole_row_a_line(account):
     account.provision(NAME)
     audit = logging.getLogger(AUDIT_LOGGER)
