@@ -144,6 +144,30 @@ def test_secrets_manager_permission_carries_source_account(evaluation: Evaluatio
     assert permission.inputs["function"] == "cio-rotator"
 
 
+def test_operators_invoke_the_rotator_through_its_operator_alias_only(
+    evaluation: Evaluation,
+) -> None:
+    """Issue 21: the program declares the alias on the function's latest code; the operator
+    policy invokes its ARN alone; Secrets Manager's permission stays on the function."""
+    [alias] = evaluation.of_type("aws:lambda/alias:Alias")
+    assert alias.inputs["name"] == cv.OPERATOR_ALIAS
+    assert alias.inputs["functionName"] == "cio-rotator"
+    assert alias.inputs["functionVersion"] == "$LATEST"
+    function_arn = evaluation.named("aws-rotator").outputs["arn"]
+    operator = _documents(evaluation)["aws-operator-policy"]
+    invokes = [s for s in operator["Statement"] if "lambda:InvokeFunction" in s["Action"]]
+    assert [s["Resource"] for s in invokes] == [[f"{function_arn}:{cv.OPERATOR_ALIAS}"]]
+    assert not any("secretsmanager:RotateSecret" in s["Action"] for s in operator["Statement"])
+    [permission] = evaluation.of_type("aws:lambda/permission:Permission")
+    assert "qualifier" not in permission.inputs  # Secrets Manager invokes the function itself
+    stack_tag = {aws_policies.OWN_STACK_TAG: evaluation.stack}
+    for statement in (
+        operator["Statement"] + _documents(evaluation)["aws-rotator-policy"]["Statement"]
+    ):
+        if statement["Effect"] == "Allow" and any(":secret:" in r for r in statement["Resource"]):
+            assert statement["Condition"]["StringEquals"].items() >= stack_tag.items()
+
+
 def test_chat_webhook_is_a_secure_string_under_the_notifications_key(
     evaluation: Evaluation,
 ) -> None:
