@@ -210,15 +210,22 @@ class AwsBackend:
             )
         event = {"action": action, "secret_id": ref.secret_id, **fields}
         refuse_key_shaped_reason(fields)
-        response = self._call(
-            "lambda",
-            f"invoke the rotator {function}:{cv.OPERATOR_ALIAS} ({action} {ref.name})",
-            lambda: self.lam.invoke(
-                FunctionName=function,
-                Qualifier=cv.OPERATOR_ALIAS,
-                Payload=json.dumps(event).encode(),
-            ),
-        )
+        try:
+            response = self._call(
+                "lambda",
+                f"invoke the rotator {function}:{cv.OPERATOR_ALIAS} ({action} {ref.name})",
+                lambda: self.lam.invoke(
+                    FunctionName=function,
+                    Qualifier=cv.OPERATOR_ALIAS,
+                    Payload=json.dumps(event).encode(),
+                ),
+            )
+        except NotFound as err:
+            raise NotFound(
+                f"{err} If the function {function} exists, its {cv.OPERATOR_ALIAS!r} alias "
+                "(the one operators may invoke) does not: the stack predates this CLI; run "
+                "`pulumi up`."
+            ) from None
         body = json.loads(response["Payload"].read() or b"null")
         if response.get("FunctionError"):
             kind = str((body or {}).get("errorType", "error"))

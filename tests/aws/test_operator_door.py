@@ -31,6 +31,13 @@ def _via_alias(aws: Any, event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     return bool(response.get("FunctionError")), dict(body or {})
 
 
+def _versions(aws: Any, arn: str) -> list[tuple[str, list[str]]]:
+    return sorted(
+        (v["VersionId"], sorted(v["VersionStages"]))
+        for v in aws.sm.list_secret_version_ids(SecretId=arn)["Versions"]
+    )
+
+
 @pytest.fixture
 def live(aws: Any, cio: Any, clock: Any) -> str:
     """A bootstrapped track credential whose rotation is open, with a pending version."""
@@ -45,7 +52,7 @@ def test_a_rotation_step_through_the_alias_is_refused_and_audited(
     aws: Any, live: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     before = aws.rt.store.snapshot(live, fresh=True)
-    versions = aws.sm.list_secret_version_ids(SecretId=live)["Versions"]
+    versions = _versions(aws, live)
     token = "0" * 32
     for step in ("createSecret", "finishSecret"):
         failed, body = _via_alias(
@@ -56,7 +63,7 @@ def test_a_rotation_step_through_the_alias_is_refused_and_audited(
         assert "cio-rotate" in body["errorMessage"]  # what to use instead
     after = aws.rt.store.snapshot(live, fresh=True)
     assert after.revision == before.revision  # nothing was written
-    assert aws.sm.list_secret_version_ids(SecretId=live)["Versions"] == versions
+    assert _versions(aws, live) == versions
     refused = [r.getMessage() for r in caplog.records if "invocation.refused" in r.getMessage()]
     assert len(refused) == 2 and all('"outcome": "refused"' in line for line in refused)
 
@@ -95,3 +102,20 @@ def test_unqualified_invocations_keep_every_door_of_the_stack(
     assert aws.submit(NAME, key)["outcome"] == "submitted"
     assert aws.rt.store.snapshot(live, fresh=True).state.current_fp == key.fingerprint
     assert aws.sweep()  # the schedule's sweep, unqualified, fans out to the queue
+
+
+def test_a_stack_without_the_alias_tells_the_operator_to_run_pulumi_up(aws: Any) -> None:
+    """A rotator deployed before the alias existed: the CLI says what to do, not just
+    'not found'."""
+    from localcloud.aws_harness import REGION
+    from rotation.operator.aws import AwsBackend
+    from rotation.operator.backend import NotFound
+    from rotation.operator.config import CredentialRef, OperatorConfig
+
+    arn = aws.provision(NAME, "track", "us", workspace="1001")
+    aws.lam.delete_alias(FunctionName=FUNCTION, Name=cv.OPERATOR_ALIAS)
+    ref = CredentialRef(NAME, "aws", arn, "track", "us")
+    backend = AwsBackend(OperatorConfig(aws_region=REGION, function_name=FUNCTION))
+    with pytest.raises(NotFound) as info:
+        backend.invoke(ref, cv.ACTION_RECONCILE)
+    assert f"{cv.OPERATOR_ALIAS!r} alias" in str(info.value) and "`pulumi up`" in str(info.value)
