@@ -10,7 +10,7 @@ fields exist.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -102,24 +102,39 @@ def parse_holder(text: str) -> Holder:
     return Holder(who, evidence, _parse_time(seen))
 
 
-def recorded(state: RotationState | Any) -> DrainView | None:
+def recorded(state: Any) -> DrainView | None:
     """What the rotator last recorded of the drain, or None when it recorded nothing.
 
     The one adapter over the rotator's drain fields: getattr with defaults, so a state
-    without them (an older rotator) reads as "not measured"."""
-    checked = getattr(state, "drain_checked_at", None)
-    drained_at = getattr(state, "drained_at", None)
+    without them (an older rotator) reads as "not measured". Also reads the stored form
+    (a dict of strings). Once RotationState has the fields, this can read them directly."""
+    checked = _instant(_field(state, "drain_checked_at"))
+    drained_at = _instant(_field(state, "drained_at"))
     if checked is None and drained_at is None:
         return None
-    raw: Any = getattr(state, "drain_holders", ()) or ()
+    raw: Any = _field(state, "drain_holders") or ()
     items: Iterable[str] = raw.splitlines() if isinstance(raw, str) else raw
     holders = tuple(parse_holder(str(h)) for h in items if str(h).strip())
     return DrainView(
         checked_at=checked,
         holders=holders,
-        on_new=int(getattr(state, "drain_on_new", 0) or 0),
+        on_new=int(_field(state, "drain_on_new") or 0),
         drained_at=drained_at,
     )
+
+
+def _field(state: Any, name: str) -> Any:
+    """A field of a RotationState, or of its stored form (a dict, hyphenated or not)."""
+    if isinstance(state, Mapping):
+        return state.get(name, state.get(name.replace("_", "-")))
+    return getattr(state, name, None)
+
+
+def _instant(value: Any) -> datetime | None:
+    """A datetime as it is, or one in its stored text form."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return _parse_time(value) if isinstance(value, str) else None
 
 
 def quiet_period(policy: Any) -> timedelta:
