@@ -9,8 +9,13 @@ evidence with the operator's session, as `drain` does on a real account.
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -18,8 +23,10 @@ import pytest
 from cio_consumer.usage import CloudWatchSink, UsageReporter
 
 from localcloud.cloudtrail import CloudTrailHistory
+from localcloud.served_aws import ServedAws, served_aws
 from rotation.operator.backend import EXIT_OK, EXIT_UNKNOWN, EXIT_WAITING
 from rotation.state import Phase
+from tests.cli.pseudo_terminal import run_in_terminal
 from tests.cli.test_cli_aws import NAME, bootstrapped, state, stdin_doc
 
 REGION = "us-east-1"
@@ -269,3 +276,151 @@ def test_unknown_credential_is_not_found(cli, aws):
     aws.provision(NAME, "track")
     result = cli.run("drain", "nope")
     assert result.exit_code == 6
+
+
+# -- in a real terminal and in a pipe (the CLI as its own process, moto served) ---------
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "rotation.cli"]
+ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@pytest.fixture
+def straggling() -> Iterator[ServedAws]:
+    """A served account where NAME was promoted and one process still reports the old key
+    (real time: the CLI process reads the real clock)."""
+    with served_aws() as account:
+        harness = account.harness
+        with LambdaTrail(
+            harness.clock.now,
+            lambda: str(
+                harness.lam.get_function_configuration(FunctionName=harness.function_arn)["Role"]
+            ),
+        ).active():
+            account.provision(NAME)
+            harness.submit(NAME, account.cio.new_track_key("1001", "us"))
+            old_fp = harness.state(NAME).current_fp
+            harness.invoke(
+                {
+                    "action": "emergency",
+                    "secret_id": harness.secrets[NAME],
+                    "reason": "key seen in a CI log",
+                    "actor": "on-call",
+                    "revoke_first": False,
+                }
+            )
+            harness.submit(NAME, account.cio.new_track_key("1001", "us"))
+            st = harness.state(NAME)
+            assert st.phase is Phase.PROMOTED and st.previous_fp == old_fp
+            clock = SimpleNamespace(now=lambda: datetime.now(UTC))
+            report_to(account, clock, "api", "web-1:17", st.current_fp)
+            report_to(account, clock, "cron", "batch-7:4242", old_fp)
+            yield account
+
+
+def report_to(account: ServedAws, clock: Any, service: str, instance: str, fp: str) -> None:
+    reporter = UsageReporter(
+        CloudWatchSink(boto3.client("cloudwatch", region_name=REGION)),
+        service_name=service,
+        instance=instance,
+        wall_clock=clock.now,
+    )
+    reporter.note(account.harness.secrets[NAME], fp)
+    assert reporter.flush(5) and reporter.sent == 1
+
+
+@pytest.mark.parametrize("columns", [60, 80, 200])
+def test_drain_in_a_terminal_wraps_at_words(straggling, columns):
+    screen = run_in_terminal(
+        [*CLI, "drain", NAME], straggling.env(TERM="xterm"), columns=columns, cwd=str(ROOT)
+    )
+    text = ESCAPE.sub("", screen.text)
+    assert screen.code == EXIT_WAITING, text
+    lines = [line for line in text.split("\n") if line]
+    for line in lines:
+        assert len(line) <= columns, line
+        assert line.count("`") % 2 == 0, line  # a command is whole on its line
+    words = " ".join(text.split())
+    assert "Acting on stack prod" in words
+    assert f"{NAME}: the old key is still in use: 1 holder." in words
+    assert "- cron on batch-7:4242: reports the old key; last seen" in words
+    assert "1 reporting process on the new key" in words
+    assert f"`cio-rotate drain {NAME}` again" in words
+    # status shows the drain too (what the rotator recorded: nothing yet on this branch)
+    screen = run_in_terminal(
+        [*CLI, "status"], straggling.env(TERM="xterm"), columns=columns, cwd=str(ROOT)
+    )
+    text = ESCAPE.sub("", screen.text)
+    assert all(len(line) <= columns for line in text.split("\n")), text
+    assert "old key in use:" in " ".join(text.split())
+
+
+def test_drain_in_a_pipe_is_whole_lines_and_no_escape_codes(straggling):
+    done = subprocess.run(  # noqa: S603 (fixed argv)
+        [*CLI, "drain", NAME],
+        env=straggling.env(COLUMNS="60", TERM="xterm"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == EXIT_WAITING, done.stderr
+    assert "\x1b" not in done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"{NAME}: the old key is still in use: 1 holder."
+    holder = [line for line in lines if line.startswith("- ")]
+    assert len(holder) == 1
+    assert re.fullmatch(
+        r"- cron on batch-7:4242: reports the old key; last seen \d{4}-\d\d-\d\d \d\d:\d\d UTC",
+        holder[0],
+    )
+    assert lines[-1] == (
+        "Do not delete the old key yet: these would fail. Restart or redeploy each so it "
+        f"reads the new key, then run `cio-rotate drain {NAME}` again."
+    )
+    # --json through the pipe: one document, the holder as fields
+    done = subprocess.run(  # noqa: S603 (fixed argv)
+        [*CLI, "drain", NAME, "--json"],
+        env=straggling.env(NO_COLOR="1"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == EXIT_WAITING
+    doc = json.loads(done.stdout)
+    assert [(h["who"], h["evidence"]) for h in doc["holders"]] == [
+        ("cron on batch-7:4242", "reports the old key")
+    ]
+    assert doc["on_new"] == 1 and doc["audit_read"] is True and doc["drained"] is False
+
+
+def test_status_lists_each_recorded_holder_on_a_line_of_its_own(capsys):
+    """The rotator's record (drain_view.recorded) as `status` prints it in a pipe."""
+    import dataclasses
+
+    from rotation import cli as cli_module
+    from rotation.operator import drain_view, terminal
+    from rotation.operator import operations as ops
+
+    view = drain_view.recorded(
+        {
+            "drain-checked-at": "2026-03-23T09:20:00Z",
+            "drain-on-new": "2",
+            "drain-holders": "cron on batch-7:4242|2026-03-23T09:18:00Z|reports the old key",
+        }
+    )
+    ref = SimpleNamespace(name="billing", cloud="aws", kind="track", region="us")
+    row = dataclasses.replace(
+        ops.unavailable(ref, "", 0),
+        drain=view,
+        drain_measured=True,  # type: ignore[arg-type]
+    )
+    cli_module.out = terminal.console()
+    cli_module._status_block(row)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2:] == [
+        "  old key in use:       yes: 1 holder (2 on the new key; checked 2026-03-23 09:20 UTC)",
+        "                        - cron on batch-7:4242: reports the old key; last seen "
+        "2026-03-23 09:18 UTC",
+    ]
