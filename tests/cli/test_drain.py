@@ -25,6 +25,7 @@ from cio_consumer.usage import CloudWatchSink, UsageReporter
 from localcloud.cloudtrail import CloudTrailHistory
 from localcloud.served_aws import ServedAws, served_aws
 from rotation.operator.backend import EXIT_OK, EXIT_UNKNOWN, EXIT_WAITING
+from rotation.operator.config import CredentialRef
 from rotation.state import Phase
 from tests.cli.pseudo_terminal import run_in_terminal
 from tests.cli.test_cli_aws import NAME, bootstrapped, state, stdin_doc
@@ -410,12 +411,8 @@ def test_status_lists_each_recorded_holder_on_a_line_of_its_own(capsys):
             "drain-holders": "cron on batch-7:4242|2026-03-23T09:18:00Z|reports the old key",
         }
     )
-    ref = SimpleNamespace(name="billing", cloud="aws", kind="track", region="us")
-    row = dataclasses.replace(
-        ops.unavailable(ref, "", 0),
-        drain=view,
-        drain_measured=True,  # type: ignore[arg-type]
-    )
+    ref = CredentialRef("billing", "aws", "arn:aws:secretsmanager:us-east-1:1:secret:b", "track")
+    row = dataclasses.replace(ops.unavailable(ref, "", 0), drain=view, drain_measured=True)
     cli_module.out = terminal.console()
     cli_module._status_block(row)
     lines = capsys.readouterr().out.splitlines()
