@@ -143,15 +143,21 @@ def test_secret_manager_agent_publishes_to_the_rotation_topic(evaluation: Evalua
 def test_grants_are_per_secret_and_least_privilege(evaluation: Evaluation) -> None:
     # The project-level grants Google leaves no narrower form of: the build account reads
     # Cloud Functions' own source bucket (one bucket, by condition) and writes build logs;
-    # the Eventarc agent holds its own role.
+    # the Eventarc agent holds its own role; operators list secrets (discovery by label)
+    # through a custom role of that one permission.
     project_wide = [r for r in evaluation.resources if r.type in gcp_iam.PROJECT_WIDE_GRANT_TYPES]
+    lister = f"projects/{PROJECT}/roles/cio_secret_lister"
     assert sorted((r.inputs["role"], r.inputs["member"]) for r in project_wide) == sorted(
         [
             (gcp_iam.STORAGE_OBJECT_VIEWER, BUILD_SA),
             (gcp_iam.LOG_WRITER, BUILD_SA),
             (gcp_iam.EVENTARC_SERVICE_AGENT, EVENTARC_AGENT),
+            (lister, "group:platform-oncall@example.com"),
         ]
     )
+    lister_role = evaluation.named("gcp-secret-lister-role").inputs
+    assert lister_role["roleId"] == "cio_secret_lister" and lister_role["project"] == PROJECT
+    assert lister_role["permissions"] == ["secretmanager.secrets.list"]
     assert {r.type for r in project_wide} == {"gcp:projects/iAMMember:IAMMember"}
     [sources] = [r for r in project_wide if r.inputs["role"] == gcp_iam.STORAGE_OBJECT_VIEWER]
     expression = sources.inputs["condition"]["expression"]
