@@ -169,7 +169,21 @@ def test_one_straggler_is_named_then_drained_once_it_moves(cli, aws, clock, trai
 def test_json_gives_each_holder_as_fields(cli, aws, clock, trail):
     seen = promoted_with_readers(cli, aws, clock)
     st = seen["st"]
+    before = len(cli.calls)
     result = cli.run("drain", NAME, "--json")
+    # Every call `drain` makes, with the operator's session: the state (DescribeSecret and
+    # the state document), the reports, the audit trail's one page, the rotator's role.
+    assert sorted(cli.calls[before:]) == sorted(
+        [
+            "DescribeSecret",
+            "GetSecretValue(state)",
+            "ListMetrics",
+            "ListMetrics",
+            "GetMetricData",
+            "LookupEvents",
+            "GetFunctionConfiguration",
+        ]
+    )
     assert result.exit_code == EXIT_WAITING
     doc = json.loads(result.stdout)
     assert doc["exit_code"] == EXIT_WAITING
