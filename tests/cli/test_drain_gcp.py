@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +19,9 @@ from requests.adapters import BaseAdapter
 
 from localcloud.monitoring_emulator import MonitoringEmulator
 from rotation.operator.backend import EXIT_UNKNOWN, EXIT_WAITING
+from rotation.operator.gcp import runtime_account
 from rotation.state import Phase
+from rotation.stores.usage import GCP_ACCESS_METHOD
 from tests.cli.test_cli_gcp import NAME, promoted
 
 
@@ -82,3 +85,40 @@ def test_monitoring_refusing_is_unknown_and_names_the_permission(gcli, monitorin
     text = " ".join(result.output.split())
     assert "the drain is unknown" in text
     assert "monitoring.timeSeries.list): HTTP 403" in text
+
+
+def _access(apis: Any, who: str, at: Any, secret: str) -> None:
+    """A Data Access audit log entry of AccessSecretVersion, as Cloud Logging returns it."""
+    apis.entries.append(
+        {
+            "n": len(apis.entries),
+            "logName": "projects/p/logs/cloudaudit.googleapis.com%2Fdata_access",
+            "timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "protoPayload": {
+                "methodName": GCP_ACCESS_METHOD,
+                "resourceName": f"{secret}/versions/latest",
+                "authenticationInfo": {"principalEmail": who},
+            },
+        }
+    )
+
+
+def test_a_reader_from_before_the_promotion_is_named_but_not_the_function(gcli, monitoring):
+    gcli.session.mount("https://monitoring.googleapis.com", Forward(monitoring.address))
+    promoted(gcli)
+    st = gcli.gcp.state(NAME)
+    secret = gcli.gcp.secrets[NAME]
+    project = secret.split("/")[1]
+    function = json.loads(Path(gcli.outputs_file()).read_text())["gcp_function_name"]
+    before = st.promoted_at - timedelta(minutes=30)
+    _access(gcli.apis, runtime_account(function, project), before, secret)
+    _access(gcli.apis, f"batch@{project}.iam.gserviceaccount.com", before, secret)
+    result = gcli.run("drain", NAME, "--json")
+    assert result.exit_code == EXIT_WAITING, result.output
+    doc = json.loads(result.stdout)
+    assert [(h["who"], h["evidence"]) for h in doc["holders"]] == [
+        (
+            f"batch@{project}.iam.gserviceaccount.com",
+            "read the secret before the promotion, not since",
+        )
+    ]

@@ -437,3 +437,13 @@ def test_a_changed_webhook_endpoint_reaches_a_managed_input(
     assert ev.options[before.name].ignore_changes == ()  # nothing of the inbox is ignored
     live = _secret(ev, "cio-cred-002")
     assert "annotations" in ev.options[live.name].ignore_changes  # the state stays the rotator's
+
+
+def test_the_cli_knows_the_functions_account_by_the_functions_name(evaluation: Evaluation) -> None:
+    """`cio-rotate drain` leaves the function's own reads out of the Data Access log by
+    this name (rotation.operator.gcp.runtime_account)."""
+    from rotation.operator.gcp import runtime_account
+
+    fn = evaluation.named("gcp-rotator").inputs
+    assert f"serviceAccount:{runtime_account(fn['name'], PROJECT)}" == RUNTIME_SA
+    assert fn["serviceConfig"]["serviceAccountEmail"] == RUNTIME_SA.split(":", 1)[1]
