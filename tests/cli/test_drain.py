@@ -370,6 +370,16 @@ def test_drain_in_a_terminal_wraps_at_words(straggling, columns):
     assert "old key in use:" in " ".join(text.split())
 
 
+@pytest.mark.parametrize("plain", [{"NO_COLOR": "1", "TERM": "xterm"}, {"TERM": "dumb"}])
+def test_drain_in_a_plain_terminal_has_no_escape_codes(straggling, plain):
+    screen = run_in_terminal(
+        [*CLI, "drain", NAME], straggling.env(**plain), columns=80, cwd=str(ROOT)
+    )
+    assert screen.code == EXIT_WAITING, screen.text
+    assert "\x1b" not in screen.text
+    assert "- cron on batch-7:4242: reports the old key; last seen" in " ".join(screen.text.split())
+
+
 def test_drain_in_a_pipe_is_whole_lines_and_no_escape_codes(straggling):
     done = subprocess.run(  # noqa: S603 (fixed argv)
         [*CLI, "drain", NAME],
