@@ -342,8 +342,8 @@ class AwsBackend:
         try:
             evidence = reader.evidence(ref.secret_id, fingerprints, since, now)
         except (ClientError, BotoCoreError) as err:
-            what = "read the key-usage reports (CloudWatch CioRotation/KeyInUse)"
-            reports_problem = str(translate(err, "cloudwatch", what))
+            found = translate(err, "cloudwatch", "read them")
+            reports_problem = f"the key-usage reports (CloudWatch CioRotation/KeyInUse): {found}"
             evidence = reader.evidence(ref.secret_id, (), since, now)  # the audit trail alone
         audit_problem = ""
         if not evidence.audit_read:

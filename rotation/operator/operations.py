@@ -938,10 +938,17 @@ def drain_outcome(snap: Snapshot, view: DrainView, reading_calls: int = 0) -> Ou
     code = drain_view.exit_code(view)
     if view.holders:
         headline = f"{name}: the old key is still in use: {plural(len(view.holders), 'holder')}."
-        lines.append(
-            "Do not delete the old key yet: these would fail. Restart or redeploy each so it "
-            f"reads the new key, then run `{CLI} drain {name}` again."
-        )
+        if st.revoke_first or st.previous_revoked:
+            # Revoke-first: the old key is already gone; its holders are failing now.
+            lines.append(
+                "The old key is already revoked, so these fail now. Restart or redeploy each "
+                f"so it reads the new key, then run `{CLI} drain {name}` again."
+            )
+        else:
+            lines.append(
+                "Do not delete the old key yet: these would fail. Restart or redeploy each so "
+                f"it reads the new key, then run `{CLI} drain {name}` again."
+            )
     elif view.problems:
         headline = f"{name}: the drain is unknown: part of the evidence could not be read."
         lines.append(

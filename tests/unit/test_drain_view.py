@@ -7,12 +7,16 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+from rotation.credentials import Kind, Region
 from rotation.drain import KeyReport, SecretRead
 from rotation.operator import drain_view
+from rotation.operator import operations as ops
 from rotation.operator.backend import EXIT_OK, EXIT_UNKNOWN, EXIT_WAITING
 from rotation.operator.drain_view import DrainView, Holder, Reading
+from rotation.operator.operations import Outcome
 from rotation.policy import Policy
 from rotation.state import Phase, RotationState
+from rotation.stores.base import CredentialConfig, Snapshot
 
 PROMOTED = datetime(2026, 3, 23, 9, 0, tzinfo=UTC)
 NOW = PROMOTED + timedelta(minutes=20)
@@ -216,3 +220,24 @@ def test_measure_and_its_exit_codes():
     # A holder stays known whatever else could not be read.
     partial = drain_view.measure(reading(reports_problem="reports: denied"), promoted(), NOW, quiet)
     assert drain_view.exit_code(partial) == EXIT_WAITING
+
+
+def _outcome(state: RotationState, view: DrainView) -> Outcome:
+    config = CredentialConfig("arn:x", "billing", Kind.TRACK, Region.US)
+    return ops.drain_outcome(Snapshot(config, state, "r1", "v2", "v1"), view)
+
+
+def test_the_drain_outcome_says_what_to_do_and_never_to_delete_early():
+    view = drain_view.measure(reading(), promoted(), NOW, timedelta(minutes=15))
+    outcome = _outcome(promoted(previous_name="billing-2026-01-05-alfa"), view)
+    assert outcome.code == EXIT_WAITING
+    assert outcome.headline == "billing: the old key is still in use: 1 holder."
+    assert outcome.lines[0] == (
+        'Old key "billing-2026-01-05-alfa" (fingerprint 0ld0ld00), replaced 2026-03-23 09:00 '
+        "UTC by fingerprint 9e99e999."
+    )
+    assert outcome.lines[-1].startswith("Do not delete the old key yet")
+    # Revoke-first: the old key is already gone, so the holders fail now.
+    revoked = _outcome(promoted(revoke_first=True), view)
+    assert revoked.lines[-1].startswith("The old key is already revoked, so these fail now.")
+    assert not any("Do not delete" in line for line in revoked.lines)
