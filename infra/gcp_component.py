@@ -11,6 +11,7 @@ into the function rather than written into its configuration.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -211,6 +212,8 @@ class GcpRotation(pulumi.ComponentResource):
                 member=member,
                 opts=child,
             )
+
+        self._operators_list_secrets(name, gc.project, prefix, gc.operator_members, after_apis)
 
         self.credentials: dict[str, GcpCredentialSecrets] = {}
         grants = gcp_iam.people_grants(gc.operator_members, gc.consumer_members)
@@ -581,6 +584,36 @@ class GcpRotation(pulumi.ComponentResource):
         ]
         ready = self._propagated(f"{name}-builder-grants", grants)
         return BuildIdentity(account=account, repository=repository, grants=grants, ready=ready)
+
+    def _operators_list_secrets(
+        self,
+        name: str,
+        project: str,
+        prefix: str,
+        operators: Sequence[str],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """`secretmanager.secrets.list` alone, on the project, for the stack's operators:
+        `cio-rotate` finds its stack by label. Names and labels, never a value."""
+        role_id = gcp_iam.secret_lister_role_id(prefix)
+        role = gcp.projects.IAMCustomRole(
+            f"{name}-secret-lister-role",
+            project=project,
+            role_id=role_id,
+            title="Customer.io rotation: find the stack's secrets",
+            description="secretmanager.secrets.list only (names and labels, never values), "
+            "for cio-rotate's discovery. Bound on the project to the stack's operators.",
+            permissions=list(gcp_iam.SECRET_LISTER_PERMISSIONS),
+            opts=opts,
+        )
+        for i, member in enumerate(operators):
+            gcp.projects.IAMMember(
+                f"{name}-operator-{i}-lists-secrets",
+                project=project,
+                role=gcp_iam.project_role(project, role_id),  # known at preview
+                member=member,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+            )
 
     def _project_number(self, project: str) -> pulumi.Output[str]:
         """The project's number (bucket names and service agents carry it, not its id)."""

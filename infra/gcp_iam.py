@@ -5,7 +5,7 @@ the function's Cloud Run service). Promoting needs `secretmanager.secrets.update
 (aliases, annotations, next_rotation_time), which no version-level predefined role
 has, hence a small custom role bound on each managed secret only.
 
-Three project-level grants exist because Google offers nothing narrower, each as
+Four project-level grants exist because Google offers nothing narrower, each as
 narrow as it allows (the policy pack admits exactly these):
 
 - the build account writes build logs (`logging.logWriter`: no narrower scope);
@@ -16,7 +16,9 @@ narrow as it allows (the policy pack admits exactly these):
   #20571);
 - the Eventarc service agent gets `eventarc.serviceAgent`, which a project new to
   Eventarc may not have granted yet when the trigger is created (#25294,
-  pulumi/pulumi-gcp#1290).
+  pulumi/pulumi-gcp#1290);
+- operators list secrets (a custom role of `secretmanager.secrets.list` alone), so the
+  CLI finds its stack by label with no outputs file (SECRET_LISTER_PERMISSIONS).
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ ROTATOR_PERMISSIONS = (
     "secretmanager.versions.list",
 )
 
+# `cio-rotate` finds its stack by the secrets' labels (rotation/operator/discover.py):
+# `secretmanager.secrets.list`, which Google checks on the project only (a list names no
+# secret to bind on). A custom role holding that one permission, bound on the project to
+# the stack's operators: it shows the names, labels and annotations of the project's
+# secrets, never a value (a payload needs `secretmanager.versions.access`, the
+# secretAccessor role's one permission: cloud.google.com/iam/docs/roles-permissions/
+# secretmanager; "the secret ... does not contain the actual secret":
+# cloud.google.com/secret-manager/docs/view-secret-details).
+SECRET_LISTER_PERMISSIONS = ("secretmanager.secrets.list",)
+
 # Project-level IAM resource types that must never appear in this stack.
 PROJECT_WIDE_GRANT_TYPES = frozenset(
     {
@@ -88,6 +100,16 @@ class SecretGrant:
 def custom_role_id(prefix: str) -> str:
     """Custom role ids allow letters, digits, '_' and '.', not '-'."""
     return f"{prefix.replace('-', '_')}_rotator"
+
+
+def secret_lister_role_id(prefix: str) -> str:
+    """The operators' listing role; the policy pack knows it by this `_secret_lister` end."""
+    return f"{prefix.replace('-', '_')}_secret_lister"
+
+
+def project_role(project: str, role_id: str) -> str:
+    """A project custom role's full name, known before it exists (preview, the policy pack)."""
+    return f"projects/{project}/roles/{role_id}"
 
 
 def people_grants(operators: Sequence[str], consumers: Sequence[str]) -> list[SecretGrant]:

@@ -84,7 +84,18 @@ GCP_ADMIN_ROLES = frozenset(
 # - reading objects, conditioned on Cloud Functions' own `gcf-v2-sources-<N>-<region>`
 #   bucket, which Google creates during the first deploy (no bucket grant can exist yet);
 # - the Eventarc service agent's own role, to the Eventarc service agent only.
+# - listing secrets (`secretmanager.secrets.list`, which Google checks on the project only)
+#   for the operators' discovery: a custom role `<prefix>_secret_lister` holding that one
+#   permission. Listing reveals secrets' names, labels and annotations, never a value
+#   (that is `secretmanager.versions.access`); `lister_role_is_list_only` keeps the role
+#   to that one permission, so a grant of it can be nothing broader.
 LOG_WRITER_ROLE = "roles/logging.logWriter"
+SECRET_LISTER_PERMISSIONS = ("secretmanager.secrets.list",)
+_LISTER_ROLE = re.compile(
+    r"projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/roles/[A-Za-z0-9_.]+_secret_lister"
+)
+_LISTER_ROLE_ID = re.compile(r"[A-Za-z0-9_.]+_secret_lister")
+GCP_CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
 SOURCES_READER_ROLE = "roles/storage.objectViewer"
 EVENTARC_AGENT_ROLE = "roles/eventarc.serviceAgent"
 PROJECT_WIDE_ALLOWED_ROLES = frozenset({LOG_WRITER_ROLE, SOURCES_READER_ROLE, EVENTARC_AGENT_ROLE})
@@ -264,7 +275,7 @@ def no_wildcard_resources(resource_type: str, props: Mapping[str, Any]) -> list[
 
 
 def _allowed_project_grant(resource_type: str, props: Mapping[str, Any]) -> bool:
-    """One of the three project-level grants Google leaves no narrower form of, exactly."""
+    """One of the four project-level grants Google leaves no narrower form of, exactly."""
     if resource_type != "gcp:projects/iAMMember:IAMMember":
         return False  # a binding or policy replaces others' members; never allowed
     role, member = props.get("role"), str(props.get("member", ""))
@@ -275,7 +286,27 @@ def _allowed_project_grant(resource_type: str, props: Mapping[str, Any]) -> bool
         return _SOURCES_CONDITION.fullmatch(str(condition.get("expression", ""))) is not None
     if role == EVENTARC_AGENT_ROLE:
         return _EVENTARC_AGENT.fullmatch(member) is not None
+    if _LISTER_ROLE.fullmatch(str(role)):
+        return not condition and member.startswith(("user:", "group:", "serviceAccount:"))
     return False
+
+
+def lister_role_is_list_only(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """A `_secret_lister` custom role holds `secretmanager.secrets.list` and nothing else:
+    it is the one custom role the project-level grant check admits, by name."""
+    if resource_type != GCP_CUSTOM_ROLE:
+        return []
+    if not _LISTER_ROLE_ID.fullmatch(str(props.get("roleId", ""))):
+        return []
+    permissions = sorted(str(p) for p in _items(props.get("permissions")))
+    if permissions == list(SECRET_LISTER_PERMISSIONS):
+        return []
+    return [
+        f"custom role {props.get('roleId')} is granted on the project as the operators' "
+        f"secret listing role, so it may hold only {SECRET_LISTER_PERMISSIONS[0]}; it holds "
+        f"{', '.join(permissions) or 'nothing'}. Give other permissions a role of their own, "
+        "bound on single secrets."
+    ]
 
 
 def no_project_wide_grants(resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -568,6 +599,10 @@ VALIDATORS: dict[str, tuple[str, Validator]] = {
     "gcp-no-project-wide-grants": (
         "GCP IAM is granted on single resources, never project-wide.",
         no_project_wide_grants,
+    ),
+    "gcp-secret-lister-role-lists-only": (
+        "The operators' project-level listing role holds secretmanager.secrets.list only.",
+        lister_role_is_list_only,
     ),
     "no-secret-values-in-pulumi": (
         "No secret value appears in resource inputs (no SecretVersion resources).",

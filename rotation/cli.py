@@ -34,8 +34,8 @@ from rotation.clock import Clock, SystemClock
 from rotation.credentials import FIELDS, SECRET_FIELD, Kind, parse_credential
 from rotation.errors import MalformedKey
 from rotation.logs import quiet_sdk_loggers
+from rotation.operator import drain_view, terminal
 from rotation.operator import operations as ops
-from rotation.operator import terminal
 from rotation.operator.backend import (
     EXIT_ABORTED,
     EXIT_CLOUD,
@@ -70,7 +70,8 @@ EPILOG = (
     "(nothing was written); 4 waiting or inconclusive (nothing failed, the outcome is not "
     "known yet); 5 cloud error (permission, credentials, rotator failure); 6 not found "
     "(unknown credential name, missing secret or function, no open rotation); 7 emergency "
-    "queued (an old key must be deleted before it opens). Global options (--json, --cloud, "
+    "queued (an old key must be deleted before it opens); 8 unknown (`drain`: the evidence "
+    "could not be read whole, so nothing is claimed). Global options (--json, --cloud, "
     "--stack, --outputs, ...) may come before or after the command. Policy variables "
     "(CIO_GRACE_HOURS, CIO_ROTATION_DAYS, ...) in your shell are not read at all: dates come "
     "from the stack's policy."
@@ -658,6 +659,8 @@ def _cells(r: ops.CredentialStatus) -> list[tuple[str, str]]:
         cells.append(("grace period ends", ops.when(r.grace_until)))
     cells.append(("previous key revoked", previous))
     cells.append(("current key works", ops.liveness(r)))
+    if r.drain_measured:
+        cells += drain_view.status_cells(r.drain, r.name)
     return cells
 
 
@@ -670,7 +673,8 @@ def _status_block(r: ops.CredentialStatus) -> None:
     where = ", ".join(x for x in (r.cloud, r.kind, r.region) if x)
     _say(f"{r.name} ({where})", "bold")
     for label, value in _cells(r):
-        _say(f"  {label + ':':<{LABEL_WIDTH - 2}}{value}", indent=LABEL_WIDTH - 2)
+        head = f"{label}:" if label else ""  # no label: a line of the one above (a holder)
+        _say(f"  {head:<{LABEL_WIDTH - 2}}{value}", indent=LABEL_WIDTH - 2)
 
 
 # -- submit ----------------------------------------------------------------------------
@@ -1230,6 +1234,37 @@ def check(
         backend = cli.backend(ref)
         backend.invoke(ref, cv.ACTION_RECONCILE)
         outcome = ops.check_result(backend.snapshot(ref), cli.clock.now())
+    _report(cli, outcome)
+
+
+@app.command("drain", epilog=EPILOG)
+def drain_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The credential.")],
+) -> None:
+    """Who still uses the old key after a promotion, read now from the cloud.
+
+    Reads the consumer library's key-usage reports and who read the live secret (AWS:
+    CloudWatch and CloudTrail; GCP: Cloud Monitoring and the Data Access audit log) with
+    your credentials. Exit 0: drained, or no rotation in flight (nothing to drain); 4:
+    holders remain (each listed); 8: unknown, part of the evidence could not be read (it
+    says what), so nothing is claimed.
+    """
+    cli = _cli(ctx)
+    with _errors(cli):
+        ref = cli.ref(name)
+        backend = cli.backend(ref)
+        snap = backend.snapshot(ref)
+        st = snap.state
+        if not drain_view.in_flight(st):
+            outcome = ops.nothing_to_drain(snap)
+        else:
+            now = cli.clock.now()
+            reading = backend.drain_evidence(
+                ref, (st.previous_fp, st.current_fp), drain_view.reads_since(st), now
+            )
+            view = drain_view.measure(reading, st, now, drain_view.quiet_period(cli.config.policy))
+            outcome = ops.drain_outcome(snap, view, reading.calls)
     _report(cli, outcome)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -42,6 +42,9 @@ from rotation.operator.backend import (
 from rotation.operator.config import CredentialRef, OperatorConfig
 from rotation.stores.aws import AwsSecretsStore
 from rotation.stores.base import Snapshot
+
+if TYPE_CHECKING:
+    from rotation.operator.drain_view import Reading
 
 T = TypeVar("T")
 
@@ -325,6 +328,60 @@ class AwsBackend:
             problem = str(err)
         events, earliest = trail_of(read, wanted, since, until)
         return Trail(events, problem, earliest)
+
+    # -- the old key's drain (`cio-rotate drain`) ------------------------------------
+
+    @cached_property
+    def cloudwatch(self) -> Any:
+        return self.session.client("cloudwatch", region_name=self.region)
+
+    @cached_property
+    def cloudtrail(self) -> Any:
+        return self.session.client("cloudtrail", region_name=self.region)
+
+    def drain_evidence(
+        self, ref: CredentialRef, fingerprints: Sequence[str], since: datetime, now: datetime
+    ) -> Reading:
+        """CloudWatch `CioRotation/KeyInUse` (ListMetrics per fingerprint, GetMetricData)
+        and CloudTrail's GetSecretValue history (LookupEvents), through the rotator's own
+        reader. The rotator's role (GetFunctionConfiguration) reads the secret for its
+        checks and holds no key for an application: its reads are left out."""
+        from rotation.operator.drain_view import Reading
+        from rotation.stores.usage import AwsUsageReader
+
+        reader = AwsUsageReader(self.cloudwatch, self.cloudtrail)
+        reports_problem = ""
+        try:
+            evidence = reader.evidence(ref.secret_id, fingerprints, since, now)
+        except (ClientError, BotoCoreError) as err:
+            found = translate(err, "cloudwatch", "read them")
+            reports_problem = f"the key-usage reports (CloudWatch CioRotation/KeyInUse): {found}"
+            evidence = reader.evidence(ref.secret_id, (), since, now)  # the audit trail alone
+        audit_problem = ""
+        if not evidence.audit_read:
+            audit_problem = (
+                "who read the secret (CloudTrail LookupEvents, which needs "
+                f"cloudtrail:LookupEvents): {evidence.audit_problem}"
+            )
+        role, calls = self._rotator_role()
+        return Reading(
+            reports=evidence.reports,
+            reads=evidence.reads,
+            reports_problem=reports_problem,
+            audit_problem=audit_problem,
+            ignore=(role,) if role else (),
+            calls=evidence.calls + calls,
+        )
+
+    def _rotator_role(self) -> tuple[str, int]:
+        """The rotator's role ARN ("" when unknown or not readable) and the calls made."""
+        if not self.config.function_name:
+            return "", 0
+        try:
+            got = self.lam.get_function_configuration(FunctionName=self.config.function_name)
+        except (ClientError, BotoCoreError):
+            return "", 1  # its reads then show as a holder: more said, never less
+        return str(got.get("Role", "")), 1
 
 
 def _utc(value: Any) -> datetime | None:

@@ -11,13 +11,16 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rotation import intake
 from rotation.errors import KeyInFreeText
 from rotation.operator.config import CredentialRef
 from rotation.state import parse_time
 from rotation.stores.base import Snapshot
+
+if TYPE_CHECKING:
+    from rotation.operator.drain_view import Reading
 
 # The audit events of the daily liveness check (rotation/engine.py `_check_liveness`):
 # Customer.io accepted the current key, or could not say. A refusal changes the state.
@@ -34,6 +37,7 @@ EXIT_WAITING = 4
 EXIT_CLOUD = 5
 EXIT_NOT_FOUND = 6
 EXIT_QUEUED = 7  # an emergency accepted but queued behind an old key still to be deleted
+EXIT_UNKNOWN = 8  # not measured: what the answer rests on could not be read (`drain`)
 
 
 class OperatorError(Exception):
@@ -179,6 +183,14 @@ class Backend(Protocol):
         """The daily liveness checks (`LIVENESS_EVENTS`) of these credentials logged since
         `since`, newest first, by credential name: ONE bounded read of the audit trail for
         them all (an accepted check writes no state, so the trail alone has its time)."""
+
+    def drain_evidence(
+        self, ref: CredentialRef, fingerprints: Sequence[str], since: datetime, now: datetime
+    ) -> Reading:
+        """Who uses the keys with `fingerprints` (the consumer library's reports) and who
+        read the live secret between `since` and `now` (the cloud's audit trail), read now
+        with the operator's credentials. What cannot be read is said in the Reading's
+        problems, never raised: `drain` reports what it could not measure."""
 
     def audit_trail(self, refs: Sequence[CredentialRef], since: datetime, until: datetime) -> Trail:
         """Every audit event of these credentials from `since` to `until` (exclusive),

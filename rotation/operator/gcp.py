@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rotation import conventions as cv
 from rotation.errors import NotManaged
@@ -48,9 +48,13 @@ from rotation.operator.config import CredentialRef, OperatorConfig
 from rotation.state import Mode, Phase, format_time, summary
 from rotation.stores.base import Snapshot
 
+if TYPE_CHECKING:
+    from rotation.operator.drain_view import Reading
+
 T = TypeVar("T")
 PUBSUB_ENDPOINT = "https://pubsub.googleapis.com"
 LOGGING_ENDPOINT = "https://logging.googleapis.com"
+MONITORING_ENDPOINT = "https://monitoring.googleapis.com"
 # `status` reads a few days of daily checks, newest first: a page nearly always holds
 # every credential's last one; this bounds the read when it does not.
 TRAIL_PAGE_SIZE = 200
@@ -107,6 +111,7 @@ class GcpBackend:
         poll: float = 2.0,
         pubsub_endpoint: str = PUBSUB_ENDPOINT,
         logging_endpoint: str = LOGGING_ENDPOINT,
+        monitoring_endpoint: str = MONITORING_ENDPOINT,
     ) -> None:
         self.config = config
         self._client = client
@@ -116,6 +121,7 @@ class GcpBackend:
         self.poll = poll
         self.pubsub_endpoint = pubsub_endpoint.rstrip("/")
         self.logging_endpoint = logging_endpoint.rstrip("/")
+        self.monitoring_endpoint = monitoring_endpoint.rstrip("/")
 
     @cached_property
     def store(self) -> Any:
@@ -337,6 +343,62 @@ class GcpBackend:
                 problems.append(str(err))
         events, earliest = trail_of(read, wanted, since, until)
         return Trail(events, " ".join(problems), earliest)
+
+    def drain_evidence(
+        self, ref: CredentialRef, fingerprints: Sequence[str], since: datetime, now: datetime
+    ) -> Reading:
+        """Cloud Monitoring's `cio_rotation/key_in_use` points (timeSeries.list, which needs
+        monitoring.timeSeries.list) and the Data Access audit log of AccessSecretVersion
+        (entries.list, which needs logging.privateLogEntries.list), through the rotator's
+        own reader, in the secret's project."""
+        from rotation.operator.drain_view import Reading
+        from rotation.stores.usage import GcpUsageReader
+
+        reader = GcpUsageReader(
+            self.session,
+            _project(ref),
+            monitoring_endpoint=self.monitoring_endpoint,
+            logging_endpoint=self.logging_endpoint,
+        )
+        reports_problem = ""
+        try:
+            evidence = reader.evidence(ref.secret_id, fingerprints, since, now)
+        except Exception as err:  # an HTTP error, a refused token: said, never raised
+            reports_problem = (
+                "the key-usage reports (Cloud Monitoring timeSeries.list, which needs "
+                f"monitoring.timeSeries.list): {_http_problem(err)}"
+            )
+            evidence = reader.evidence(ref.secret_id, (), since, now)  # the audit log alone
+        audit_problem = ""
+        if not evidence.audit_read:
+            audit_problem = (
+                "who read the secret (the Data Access audit log, which needs "
+                f"logging.privateLogEntries.list): {evidence.audit_problem}"
+            )
+        function = self.config.gcp_function_name
+        return Reading(
+            reports=evidence.reports,
+            reads=evidence.reads,
+            reports_problem=reports_problem,
+            audit_problem=audit_problem,
+            # The function reads the live secret for its checks and holds no key for an
+            # application: its reads are left out.
+            ignore=(runtime_account(function, _project(ref)),) if function else (),
+            calls=evidence.calls,
+        )
+
+
+def runtime_account(function_name: str, project: str) -> str:
+    """The rotation function's runtime service account, as audit logs name it: the program
+    names the function and its account alike, `<prefix>-rotator` (infra/gcp_component.py;
+    tests/program/test_program_gcp.py keeps the two equal)."""
+    return f"{function_name}@{project}.iam.gserviceaccount.com"
+
+
+def _http_problem(err: Exception) -> str:
+    """An HTTP failure by its status, else its type: a message might quote a request."""
+    status = getattr(getattr(err, "response", None), "status_code", None)
+    return f"HTTP {status}" if status else type(err).__name__
 
 
 def _project(ref: CredentialRef) -> str:

@@ -19,6 +19,7 @@ from rotation import conventions as cv
 from rotation import intake, runbook
 from rotation.credentials import Credential, Kind
 from rotation.errors import KeyInFreeText
+from rotation.operator import drain_view
 from rotation.operator.backend import (
     ALIVE_EVENT,
     EXIT_OK,
@@ -33,6 +34,7 @@ from rotation.operator.backend import (
     entry_time,
 )
 from rotation.operator.config import CredentialRef
+from rotation.operator.drain_view import DrainView
 from rotation.origin import Origin
 from rotation.policy import Policy
 from rotation.state import Phase, RotationState, format_time
@@ -105,10 +107,17 @@ class CredentialStatus:
     live_trail: str = ""
     reason: str = ""  # why the open rotation (emergency) or retirement began, as written
     exit_code: int = 0  # what this row alone would make `status` exit with (a read failure)
+    # After a promotion: who still uses the old key, as the rotator last measured it
+    # (None: not measured yet, or no promotion in flight; `drain_measured` tells which).
+    drain: DrainView | None = None
+    drain_measured: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in self.__dict__.items():
+            if key == "drain":
+                out[key] = value.to_json() if value is not None else None
+                continue
             out[key] = format_time(value) if isinstance(value, datetime) else value
         return out
 
@@ -177,6 +186,8 @@ def describe(
         live_checked_at=st.live_checked_at,
         live_outcome=st.live_outcome,
         live_unknown_since=st.live_unknown_since,
+        drain=drain_view.recorded(st) if drain_view.in_flight(st) else None,
+        drain_measured=drain_view.in_flight(st),
     )
 
 
@@ -884,3 +895,79 @@ def retire_result(summary: dict[str, Any], name: str) -> Outcome:
 
 def emergency_event(reason: str, actor: str, revoke_first: bool) -> dict[str, Any]:
     return {"reason": reason, "actor": actor, "revoke_first": revoke_first}
+
+
+# -- drain ------------------------------------------------------------------------------
+
+
+def nothing_to_drain(snap: Snapshot) -> Outcome:
+    """`drain` on a credential with no promotion in flight: said plainly, exit 0."""
+    st, name = snap.state, snap.config.name
+    why = {
+        Phase.IDLE: "no rotation is open",
+        Phase.AWAITING_KEY: "its rotation waits for a new key; the current key is still in use",
+        Phase.RETIRING: "it is being retired, not rotated",
+        Phase.RETIRED: "it is retired",
+    }.get(st.phase, "no promotion is recorded")
+    return Outcome(
+        EXIT_OK,
+        f"{name}: nothing to drain: {why}, so no old key is being replaced.",
+        [f"`{CLI} drain {name}` measures who still uses the old key after a promotion."],
+        {"credential": name, "in_flight": False, "phase": st.phase.value, "drained": None},
+    )
+
+
+def drain_outcome(snap: Snapshot, view: DrainView, reading_calls: int = 0) -> Outcome:
+    """What `drain` says of the evidence read now: the holders, by name, or that nobody
+    holds the old key, or what could not be read (then nothing is claimed)."""
+    st, name = snap.state, snap.config.name
+    old = f'"{st.previous_name}" ' if st.previous_name else ""
+    lines = [
+        f"Old key {old}(fingerprint {st.previous_fp}), replaced {when(st.promoted_at)} by "
+        f"fingerprint {st.current_fp}."
+    ]
+    lines += [f"- {h.describe()}" for h in view.holders]
+    reporting = f"{view.on_new} reporting process" + "es" * (view.on_new != 1)
+    last = (
+        f"the old key was last reported {when(view.quiet_since)}"
+        if view.quiet_since
+        else "no report of the old key was found"
+    )
+    lines.append(f"{reporting} on the new key; {last}.")
+    lines += [f"Could not read {problem}" for problem in view.problems]
+    code = drain_view.exit_code(view)
+    if view.holders:
+        headline = f"{name}: the old key is still in use: {plural(len(view.holders), 'holder')}."
+        if st.revoke_first or st.previous_revoked:
+            # Revoke-first: the old key is already gone; its holders are failing now.
+            lines.append(
+                "The old key is already revoked, so these fail now. Restart or redeploy each "
+                f"so it reads the new key, then run `{CLI} drain {name}` again."
+            )
+        else:
+            lines.append(
+                "Do not delete the old key yet: these would fail. Restart or redeploy each so "
+                f"it reads the new key, then run `{CLI} drain {name}` again."
+            )
+    elif view.problems:
+        headline = f"{name}: the drain is unknown: part of the evidence could not be read."
+        lines.append(
+            "Nothing is claimed from a partial reading: do not delete the old key on it. "
+            "Grant what is named above, or wait for the rotator's delete notice."
+        )
+    else:
+        headline = f"{name}: the old key is drained: nothing seen still uses it."
+        lines.append(
+            "No reporting process used it within the quiet period, and every principal that "
+            "read the secret before the promotion has read it since."
+        )
+    data = {
+        "credential": name,
+        "in_flight": True,
+        "old_fingerprint": st.previous_fp,
+        "new_fingerprint": st.current_fp,
+        "promoted_at": format_time(st.promoted_at),
+        "calls": reading_calls,
+        **view.to_json(),
+    }
+    return Outcome(code, headline, lines, data)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from rotation.drain import KeyReport, SecretRead, latest_reads
@@ -99,7 +99,8 @@ class AwsUsageReader:
             got = self.cloudwatch.get_metric_data(
                 MetricDataQueries=queries,
                 StartTime=since,
-                EndTime=now,
+                # EndTime is exclusive: a report sent this very minute counts too.
+                EndTime=now + timedelta(seconds=60),
                 ScanBy="TimestampDescending",
             )
             by_id = {r["Id"]: r for r in got.get("MetricDataResults", [])}

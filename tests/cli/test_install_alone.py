@@ -80,3 +80,39 @@ def test_installed_alone_it_finds_the_stack_and_promotes_a_key(tmp_path):
             "region": "us",
         }
         assert account.harness.state(NAME).current_name == "Marketing prod"
+
+
+def test_pipx_install_gives_a_working_cli_that_finds_the_stack(tmp_path):
+    """README's `pipx install .`: pipx (pinned in requirements-dev.txt) makes the CLI's own
+    virtualenv in a temporary PIPX_HOME; the installed `cio-rotate` runs outside the
+    checkout and, with no outputs file, finds the local stack by its tags. About 40 s."""
+    home, bin_dir = tmp_path / "pipx", tmp_path / "bin"
+    env_pipx = {
+        **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        "PIPX_HOME": str(home),
+        "PIPX_BIN_DIR": str(bin_dir),
+        "PIPX_MAN_DIR": str(tmp_path / "man"),
+        "PIPX_DEFAULT_PYTHON": sys.executable,
+    }
+    done = _run(
+        [sys.executable, "-m", "pipx", "install", str(ROOT)],
+        env=env_pipx,
+        cwd=tmp_path,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    cli = str(bin_dir / "cio-rotate")
+    app_site = next((home / "venvs" / "cio-rotation" / "lib").glob("python*/site-packages"))
+    installed = {p.name.split("-")[0].lower() for p in app_site.glob("*.dist-info")}
+    assert {"cio_rotation", "typer", "boto3"} <= installed
+    assert not installed & {"pulumi", "moto", "pytest", "pulumi_aws", "pulumi_gcp"}
+    env_clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    version = _run([cli, "--version"], env=env_clean, cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("cio-rotate 0.1.0")
+    with served_aws() as account:
+        account.provision(NAME)
+        env = {k: v for k, v in account.env().items() if k != "PYTHONPATH"}
+        status = _run([cli, "status"], env=env, cwd=tmp_path, timeout=120)
+        assert status.returncode == 0, status.stderr
+        assert f"Acting on stack {STACK}" in status.stderr
+        assert f"{NAME} (aws, track, us)" in status.stdout and "no key yet" in status.stdout

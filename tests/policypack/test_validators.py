@@ -175,6 +175,22 @@ def test_no_project_wide_grants() -> None:
     log_writer = {"role": "roles/logging.logWriter", "member": "serviceAccount:b@p.iam"}
     assert v.no_project_wide_grants("gcp:projects/iAMMember:IAMMember", log_writer) == []
     assert len(v.no_project_wide_grants("gcp:projects/iAMBinding:IAMBinding", log_writer)) == 1
+    # The operators' listing role (by its name; `lister_role_is_list_only` keeps it to
+    # secretmanager.secrets.list), to a person, group or service account, unconditioned.
+    lister = {"role": "projects/p-123456/roles/cio_secret_lister", "member": "group:ops@x.io"}
+    assert v.no_project_wide_grants("gcp:projects/iAMMember:IAMMember", lister) == []
+    for broader in (
+        {**lister, "role": "roles/secretmanager.viewer"},
+        {**lister, "role": "projects/p-123456/roles/cio_rotator"},
+        {**lister, "member": "allAuthenticatedUsers"},
+    ):
+        assert len(v.no_project_wide_grants("gcp:projects/iAMMember:IAMMember", broader)) == 1
+    role = {"roleId": "cio_secret_lister", "permissions": ["secretmanager.secrets.list"]}
+    assert v.lister_role_is_list_only(v.GCP_CUSTOM_ROLE, role) == []
+    more = {**role, "permissions": ["secretmanager.secrets.list", "secretmanager.versions.access"]}
+    [message] = v.lister_role_is_list_only(v.GCP_CUSTOM_ROLE, more)
+    assert "secretmanager.versions.access" in message
+    assert v.lister_role_is_list_only(v.GCP_CUSTOM_ROLE, {"roleId": "cio_rotator"}) == []
 
 
 def test_no_secret_values() -> None:
@@ -374,6 +390,9 @@ def test_the_pack_passes_the_stack_and_fails_each_broader_grant(tmp_path: Path) 
     logs = ev.named("gcp-builder-writes-logs")
     consumer = ev.named("aws-consumer-policy")
     permission = ev.named("aws-secretsmanager-invoke")
+    lister_grant = ev.named("gcp-operator-0-lists-secrets")
+    lister_role = ev.named("gcp-secret-lister-role")
+    assert lister_role.inputs["permissions"] == ["secretmanager.secrets.list"]
     document = json.loads(consumer.inputs["policy"])
     unconditioned = [
         {k: s[k] for k in ("Sid", "Effect", "Action", "Resource")} for s in document["Statement"]
@@ -410,6 +429,30 @@ def test_the_pack_passes_the_stack_and_fails_each_broader_grant(tmp_path: Path) 
             consumer, policy=json.dumps({**document, "Statement": any_stage})
         ),
         "a Lambda permission without source_arn": _changed(permission, sourceArn=None),
+        # Operators list secrets on the project through the one-permission role only.
+        "project-wide secretmanager.viewer for operators": _changed(
+            lister_grant, role="roles/secretmanager.viewer"
+        ),
+        "project-wide secretAccessor for operators": _changed(
+            lister_grant, role="roles/secretmanager.secretAccessor"
+        ),
+        "another custom role on the project": _changed(
+            lister_grant, role="projects/test-project/roles/cio_rotator"
+        ),
+        "the listing role holding value access": _changed(
+            lister_role,
+            permissions=["secretmanager.secrets.list", "secretmanager.versions.access"],
+        ),
+        "the listing role holding another permission": _changed(
+            lister_role, permissions=["secretmanager.secrets.get"]
+        ),
+        "the listing role as a binding": Recorded(
+            "gcp:projects/iAMBinding:IAMBinding",
+            "x",
+            {"role": lister_grant.inputs["role"], "members": [lister_grant.inputs["member"]]},
+            {},
+            "x",
+        ),
     }
     for what, resource in broader.items():
         found = [

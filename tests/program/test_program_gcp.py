@@ -143,15 +143,21 @@ def test_secret_manager_agent_publishes_to_the_rotation_topic(evaluation: Evalua
 def test_grants_are_per_secret_and_least_privilege(evaluation: Evaluation) -> None:
     # The project-level grants Google leaves no narrower form of: the build account reads
     # Cloud Functions' own source bucket (one bucket, by condition) and writes build logs;
-    # the Eventarc agent holds its own role.
+    # the Eventarc agent holds its own role; operators list secrets (discovery by label)
+    # through a custom role of that one permission.
     project_wide = [r for r in evaluation.resources if r.type in gcp_iam.PROJECT_WIDE_GRANT_TYPES]
+    lister = f"projects/{PROJECT}/roles/cio_secret_lister"
     assert sorted((r.inputs["role"], r.inputs["member"]) for r in project_wide) == sorted(
         [
             (gcp_iam.STORAGE_OBJECT_VIEWER, BUILD_SA),
             (gcp_iam.LOG_WRITER, BUILD_SA),
             (gcp_iam.EVENTARC_SERVICE_AGENT, EVENTARC_AGENT),
+            (lister, "group:platform-oncall@example.com"),
         ]
     )
+    lister_role = evaluation.named("gcp-secret-lister-role").inputs
+    assert lister_role["roleId"] == "cio_secret_lister" and lister_role["project"] == PROJECT
+    assert lister_role["permissions"] == ["secretmanager.secrets.list"]
     assert {r.type for r in project_wide} == {"gcp:projects/iAMMember:IAMMember"}
     [sources] = [r for r in project_wide if r.inputs["role"] == gcp_iam.STORAGE_OBJECT_VIEWER]
     expression = sources.inputs["condition"]["expression"]
@@ -431,3 +437,13 @@ def test_a_changed_webhook_endpoint_reaches_a_managed_input(
     assert ev.options[before.name].ignore_changes == ()  # nothing of the inbox is ignored
     live = _secret(ev, "cio-cred-002")
     assert "annotations" in ev.options[live.name].ignore_changes  # the state stays the rotator's
+
+
+def test_the_cli_knows_the_functions_account_by_the_functions_name(evaluation: Evaluation) -> None:
+    """`cio-rotate drain` leaves the function's own reads out of the Data Access log by
+    this name (rotation.operator.gcp.runtime_account)."""
+    from rotation.operator.gcp import runtime_account
+
+    fn = evaluation.named("gcp-rotator").inputs
+    assert f"serviceAccount:{runtime_account(fn['name'], PROJECT)}" == RUNTIME_SA
+    assert fn["serviceConfig"]["serviceAccountEmail"] == RUNTIME_SA.split(":", 1)[1]
