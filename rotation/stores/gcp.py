@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as gexc
 
@@ -52,6 +53,9 @@ from rotation.stores.base import (
     unwrap_submission,
     wrap_submission,
 )
+
+if TYPE_CHECKING:
+    from rotation.stores.usage import UsageReader
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +123,33 @@ def _number(version_name: str) -> int:
     return int(version_name.rsplit("/", 1)[1])
 
 
+class _DeferredSession:
+    """An AuthorizedSession with the function's default credentials, made at first use."""
+
+    SCOPES = (
+        "https://www.googleapis.com/auth/monitoring.read",
+        "https://www.googleapis.com/auth/logging.read",
+    )
+
+    def __init__(self) -> None:
+        self._session: Any = None
+
+    def _made(self) -> Any:
+        if self._session is None:
+            import google.auth
+            from google.auth.transport.requests import AuthorizedSession
+
+            credentials, _ = google.auth.default(scopes=list(self.SCOPES))
+            self._session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+        return self._session
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self._made().get(url, **kw)
+
+    def post(self, url: str, **kw: Any) -> Any:
+        return self._made().post(url, **kw)
+
+
 class GcpSecretStore(StoreBase):
     """`read_payloads`: the rotator reads the newest version's payload with the snapshot
     (one call gives the current version and its key); operators, who may not read
@@ -132,6 +163,17 @@ class GcpSecretStore(StoreBase):
         self.clock = clock or SystemClock()
         self.read_payloads = read_payloads
         self._secrets: dict[str, Any] = {}  # the session's Secret resources, with their etags
+
+    def usage_reader(self, env: Mapping[str, str]) -> UsageReader | None:
+        """Cloud Monitoring (the consumer library's reports) and Cloud Logging (the Data
+        Access log of reads), in the function's project, with its default credentials
+        (obtained at the first read: a failure there is an unreadable trail, not a crash)."""
+        from rotation.stores.usage import GcpUsageReader
+
+        project = env.get("GOOGLE_CLOUD_PROJECT", "")
+        if not project:
+            return None
+        return GcpUsageReader(_DeferredSession(), project)
 
     # -- reading -----------------------------------------------------------------
 
