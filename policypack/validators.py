@@ -223,12 +223,34 @@ def _policy_documents(resource_type: str, props: Mapping[str, Any]) -> list[Any]
 # granting only these may name "*" (the operator CLI lists the managed secrets to find its
 # stack). Nothing else in such a statement, and no other action, gets the exception.
 LIST_ONLY_ACTIONS = frozenset({"secretsmanager:ListSecrets"})
+# The drain's reads (rotation/drain.py), likewise without resource-level permissions and
+# read-only: metric lists and data (the consumer library's key-usage reports) and
+# CloudTrail's event history (who read a secret). Exactly these three.
+STAR_ONLY_READS = frozenset(
+    {"cloudwatch:ListMetrics", "cloudwatch:GetMetricData", "cloudtrail:LookupEvents"}
+)
+# Writing metrics has no resource either; it may name "*" only bound to one namespace.
+METRIC_WRITE = "cloudwatch:PutMetricData"
+METRIC_NAMESPACE_KEY = "cloudwatch:namespace"
 
 
 def _list_only(stmt: Mapping[str, Any]) -> bool:
     actions = {a for a in _items(stmt.get("Action")) if isinstance(a, str)}
     resources = list(_items(stmt.get("Resource")))
-    return bool(actions) and actions <= LIST_ONLY_ACTIONS and resources == ["*"]
+    if not actions or resources != ["*"]:
+        return False
+    if actions <= LIST_ONLY_ACTIONS | STAR_ONLY_READS:
+        return True
+    return actions == {METRIC_WRITE} and _one_namespace(stmt)
+
+
+def _one_namespace(stmt: Mapping[str, Any]) -> bool:
+    """PutMetricData bound to exactly one namespace (StringEquals cloudwatch:namespace),
+    and no other condition operator that could widen it."""
+    condition = _mapping(stmt.get("Condition"))
+    equals = _mapping(condition.get("StringEquals"))
+    values = [v for v in _items(equals.get(METRIC_NAMESPACE_KEY)) if isinstance(v, str)]
+    return len(values) == 1 and "*" not in values[0] and "?" not in values[0]
 
 
 def wildcard_statements(document: Any) -> list[str]:
