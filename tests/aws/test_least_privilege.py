@@ -48,6 +48,7 @@ from moto.secretsmanager.models import secretsmanager_backends
 from infra import aws_policies
 from localcloud.cloudtrail import CloudTrailHistory
 from rotation import conventions as cv
+from rotation.stores import usage
 from tests.program import policy_docs
 from tests.program.harness import Evaluation, make_source_tree
 
@@ -604,7 +605,7 @@ def test_drain_evidence_is_read_by_rotator_and_operator_and_written_by_consumers
 ) -> None:
     """Consumers write key-usage points into the library's namespace and nowhere else;
     the rotator and the operators read them and CloudTrail's event history."""
-    namespace = aws_policies.USAGE_NAMESPACE
+    namespace = usage.AWS_NAMESPACE
     point = [{"MetricName": "KeyInUse", "Value": 1.0}]
     reader_docs = (rotator_document(account), operator_document(account))
     readers = [
@@ -621,7 +622,7 @@ def test_drain_evidence_is_read_by_rotator_and_operator_and_written_by_consumers
             cw = reader.client("cloudwatch")
             cw.list_metrics(Namespace=namespace)
             allowed(
-                lambda cw=cw: cw.get_metric_data(
+                lambda cw=cw: cw.get_metric_data(  # type: ignore[misc]
                     MetricDataQueries=[
                         {
                             "Id": "m0",
@@ -637,9 +638,9 @@ def test_drain_evidence_is_read_by_rotator_and_operator_and_written_by_consumers
                 )
             )
             trail = reader.client("cloudtrail")
-            allowed(lambda trail=trail: trail.lookup_events(MaxResults=1))
-            denied(lambda cw=cw: cw.put_metric_data(Namespace=namespace, MetricData=point))
-            denied(lambda cw=cw: cw.delete_alarms(AlarmNames=["x"]))
+            allowed(lambda t=trail: t.lookup_events(MaxResults=1))  # type: ignore[misc]
+            denied(lambda c=cw: c.put_metric_data(Namespace=namespace, MetricData=point))  # type: ignore[misc]
+            denied(lambda c=cw: c.delete_alarms(AlarmNames=["x"]))  # type: ignore[misc]
 
 
 # -- the operator and the consumer ----------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ AWAITING = RotationState(
     key_name="billing-2026-05-28-bravo",
     workspace="1001",
 )
-PROMOTE = dict(
+PROMOTE: dict[str, Any] = dict(
     rotation_id="r1",
     new_version="v2",
     new_fp="bbbb2222",
@@ -48,17 +49,17 @@ PROMOTE = dict(
     old_fp="aaaa1111",
     kind=Kind.TRACK,
 )
-CHECK = dict(on_new=2, holders=(), more=0, unconfirmed="")
+CHECK: dict[str, Any] = dict(on_new=2, holders=(), more=0, unconfirmed="")
 
 
-def promoted(policy: Policy = POLICY, **kw: object) -> RotationState:
+def promoted(policy: Policy = POLICY, **kw: Any) -> RotationState:
     facts = {**PROMOTE, **kw}
     new = step(AWAITING, Event.PROMOTED, now=NOW, policy=policy, **facts)
     assert new is not None
     return new
 
 
-def checked(st: RotationState, at: datetime, **kw: object) -> RotationState | None:
+def checked(st: RotationState, at: datetime, **kw: Any) -> RotationState | None:
     return step(st, Event.DRAIN_CHECKED, now=at, policy=POLICY, **{**CHECK, **kw})
 
 
@@ -80,7 +81,8 @@ def test_a_promotion_waits_for_the_drain_first_checked_after_the_quiet_period():
 def test_nothing_waits_for_a_drain_that_does_not_apply(what, st, policy):
     base = replace(AWAITING, revoke_first=st == "revoke_first", mode=Mode.EMERGENCY)
     kind = Kind.WEBHOOK_SIGNING if st == "signing" else Kind.TRACK
-    new = step(base, Event.PROMOTED, now=NOW, policy=policy, **{**PROMOTE, "kind": kind})
+    facts: dict[str, Any] = {**PROMOTE, "kind": kind}
+    new = step(base, Event.PROMOTED, now=NOW, policy=policy, **facts)
     assert new is not None and not new.drain_waits, what
     assert drain_check_due(new, policy) is None
     assert next_due(new, policy) == new.grace_until  # the timer as before
