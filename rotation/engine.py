@@ -182,7 +182,8 @@ class Engine:
         if usage is None and self.policy.drain_quiet_minutes:
             self.policy = replace(self.policy, drain_quiet_minutes=0)
         self.rotator_principals = rotator_principals  # its own reads are nobody's old key
-        self.drain_reads = 0  # cloud reads the drain checks made (tests and benches count)
+        self.drain_checks = 0  # drain checks this engine made, and the cloud reads they took
+        self.drain_reads = 0  # (tests and benches count them)
         self.cli = cli
         self.max_attempts = max_attempts
         # The cloud service that carries requests to this engine (secretsmanager, pubsub):
@@ -1108,6 +1109,7 @@ class Engine:
             return
         fingerprints = [fp for fp in (st.previous_fp, st.current_fp) if fp]
         since = st.promoted_at - AUDIT_LOOKBACK
+        self.drain_checks += 1
         try:
             evidence = self.usage.evidence(snap.config.id, fingerprints, since, now)
         except Exception as err:  # no grant, an API error: say so, wait for the maximum
