@@ -297,7 +297,39 @@ def _allowed_project_grant(resource_type: str, props: Mapping[str, Any]) -> bool
         return _SOURCES_CONDITION.fullmatch(str(condition.get("expression", ""))) is not None
     if role == EVENTARC_AGENT_ROLE:
         return _EVENTARC_AGENT.fullmatch(member) is not None
-    return False
+    # The drain's two custom roles (their permissions are checked by drain_roles_are_narrow).
+    return not condition and _DRAIN_ROLE.fullmatch(str(role)) is not None
+
+
+# The drain's custom roles (infra/gcp_iam.py): Cloud Monitoring and Cloud Logging grant on
+# the project at the lowest, so these two may be bound there, holding exactly these.
+DRAIN_ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "_usage_writer": frozenset({"monitoring.timeSeries.create"}),
+    "_drain_reader": frozenset(
+        {"monitoring.timeSeries.list", "logging.logEntries.list", "logging.privateLogEntries.list"}
+    ),
+}
+_DRAIN_ROLE = re.compile(
+    r"projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/roles/[A-Za-z0-9_.]+_(usage_writer|drain_reader)"
+)
+GCP_CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
+
+
+def drain_roles_are_narrow(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """A custom role named like the drain's holds exactly its permissions (the name is what
+    lets it be bound on the project)."""
+    if resource_type != GCP_CUSTOM_ROLE:
+        return []
+    role_id = str(props.get("roleId", ""))
+    for suffix, allowed in DRAIN_ROLE_PERMISSIONS.items():
+        if role_id.endswith(suffix):
+            held = {p for p in _items(props.get("permissions")) if isinstance(p, str)}
+            if held != allowed:
+                return [
+                    f"custom role {role_id} may be bound on the project only holding exactly "
+                    f"{', '.join(sorted(allowed))}; it holds {', '.join(sorted(held))}."
+                ]
+    return []
 
 
 def no_project_wide_grants(resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -546,6 +578,10 @@ VALIDATORS: dict[str, tuple[str, Validator]] = {
     "iam-no-wildcard-resources": (
         "IAM identity policies grant nothing on wildcard resources.",
         no_wildcard_resources,
+    ),
+    "gcp-drain-roles-are-narrow": (
+        "The drain's project-level custom roles hold only the permissions they are named for.",
+        drain_roles_are_narrow,
     ),
     "gcp-no-project-wide-grants": (
         "GCP IAM is granted on single resources, never project-wide.",

@@ -189,6 +189,32 @@ def test_the_drains_reads_and_one_namespace_of_metrics_are_allowed_on_star() -> 
     assert refused({**writes, "Condition": two}) == 1
 
 
+def test_the_drains_custom_roles_alone_are_bound_on_the_project_and_stay_narrow() -> None:
+    member = "gcp:projects/iAMMember:IAMMember"
+    reader = {"role": "projects/my-proj/roles/cio_drain_reader", "member": "group:ops@x.com"}
+    writer = {"role": "projects/my-proj/roles/cio_usage_writer", "member": "serviceAccount:a@b"}
+    assert v.no_project_wide_grants(member, reader) == []
+    assert v.no_project_wide_grants(member, writer) == []
+    other = {"role": "projects/my-proj/roles/cio_rotator", "member": "group:ops@x.com"}
+    assert len(v.no_project_wide_grants(member, other)) == 1
+    conditioned = {**reader, "condition": {"expression": "true"}}
+    assert len(v.no_project_wide_grants(member, conditioned)) == 1
+    binding = "gcp:projects/iAMBinding:IAMBinding"  # a binding replaces others' members
+    assert len(v.no_project_wide_grants(binding, {**reader, "members": ["group:ops@x.com"]})) == 1
+    role = "gcp:projects/iAMCustomRole:IAMCustomRole"
+    exact = {"roleId": "cio_usage_writer", "permissions": ["monitoring.timeSeries.create"]}
+    assert v.drain_roles_are_narrow(role, exact) == []
+    wider = {
+        **exact,
+        "permissions": ["monitoring.timeSeries.create", "secretmanager.versions.access"],
+    }
+    [problem] = v.drain_roles_are_narrow(role, wider)
+    assert "cio_usage_writer" in problem and "secretmanager.versions.access" in problem
+    reads = {"roleId": "x_drain_reader", "permissions": ["logging.logEntries.list"]}
+    assert len(v.drain_roles_are_narrow(role, reads)) == 1  # fewer is a different role too
+    assert v.drain_roles_are_narrow(role, {"roleId": "cio_rotator", "permissions": []}) == []
+
+
 def test_no_project_wide_grants() -> None:
     assert PROJECT_WIDE_GRANT_TYPES == v.PROJECT_WIDE_GRANT_TYPES
     for type_ in sorted(v.PROJECT_WIDE_GRANT_TYPES):

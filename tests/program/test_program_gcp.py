@@ -144,14 +144,27 @@ def test_grants_are_per_secret_and_least_privilege(evaluation: Evaluation) -> No
     # The project-level grants Google leaves no narrower form of: the build account reads
     # Cloud Functions' own source bucket (one bucket, by condition) and writes build logs;
     # the Eventarc agent holds its own role.
+    # And the drain's two custom roles (Monitoring and Logging grant on the project at the
+    # lowest): the rotator and operators read, consumers write key-usage points.
     project_wide = [r for r in evaluation.resources if r.type in gcp_iam.PROJECT_WIDE_GRANT_TYPES]
+    writer, reader = (f"projects/{PROJECT}/roles/{i}" for i in gcp_iam.drain_role_ids("cio"))
     assert sorted((r.inputs["role"], r.inputs["member"]) for r in project_wide) == sorted(
         [
             (gcp_iam.STORAGE_OBJECT_VIEWER, BUILD_SA),
             (gcp_iam.LOG_WRITER, BUILD_SA),
             (gcp_iam.EVENTARC_SERVICE_AGENT, EVENTARC_AGENT),
+            (reader, RUNTIME_SA),
+            (reader, "group:platform-oncall@example.com"),
+            (writer, f"serviceAccount:app@{PROJECT}.iam.gserviceaccount.com"),
         ]
     )
+    roles = {r.inputs["roleId"]: set(r.inputs["permissions"]) for r in evaluation.of_type(
+        "gcp:projects/iAMCustomRole:IAMCustomRole")}  # fmt: skip
+    assert roles["cio_usage_writer"] == {"monitoring.timeSeries.create"}
+    assert roles["cio_drain_reader"] == set(gcp_iam.DRAIN_READER_PERMISSIONS)
+    [audit] = evaluation.of_type("gcp:projects/iAMAuditConfig:IAMAuditConfig")
+    assert audit.inputs["service"] == "secretmanager.googleapis.com"
+    assert audit.inputs["auditLogConfigs"] == [{"logType": "DATA_READ"}]
     assert {r.type for r in project_wide} == {"gcp:projects/iAMMember:IAMMember"}
     [sources] = [r for r in project_wide if r.inputs["role"] == gcp_iam.STORAGE_OBJECT_VIEWER]
     expression = sources.inputs["condition"]["expression"]
