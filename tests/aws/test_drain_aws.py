@@ -11,18 +11,14 @@ passes.
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
-from cio_consumer import AwsSecretsManagerSource, track_loader
-from cio_consumer.loader import CredentialLoader
-from cio_consumer.usage import CloudWatchSink, UsageReporter
 
+from localcloud.apps import MONTH_SECONDS, LocalApps
 from localcloud.aws_harness import REGION
 from localcloud.cloudtrail import CloudTrailHistory
 from rotation.engine import Engine
@@ -32,82 +28,16 @@ from tests.promises import MAX_LAG, Cloud, aws_cloud
 
 NAME = "billing-track"
 QUIET = timedelta(minutes=Policy().drain_quiet_minutes)
-STEP = timedelta(minutes=5)  # applications call get() at least this often
 TRUST = json.dumps(
     {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
     }
 )
-MONTH = 30 * 86_400.0
 
 
-@dataclass
-class App:
-    """One application process: a loader of the live secret, reporting the key it serves."""
-
-    service: str
-    instance: str
-    loader: CredentialLoader[Any]
-
-    def get(self) -> None:
-        self.loader.get()
-
-    def stop(self) -> None:
-        self.loader.close()
-
-
-class Apps:
-    """The processes of a test, on the simulated clock, all reporting through moto."""
-
-    def __init__(self, cloud: Cloud, arn: str) -> None:
-        self.cloud, self.arn = cloud, arn
-        self.cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-        self.running: list[App] = []
-
-    def start(self, service: str, instance: str, *, ttl: float = 300.0, client: Any = None) -> App:
-        clock = self.cloud.clock
-        reporter = UsageReporter(
-            CloudWatchSink(self.cloudwatch),
-            service_name=service,
-            instance=instance,
-            wall_clock=clock.now,
-        )
-        source = AwsSecretsManagerSource(
-            self.arn, client=client or boto3.client("secretsmanager", region_name=REGION)
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a month-long cache: the straggler's own choice
-            loader = track_loader(
-                source,
-                ttl=ttl,
-                emergency_grace=max(ttl * 4, 900.0),
-                max_stale=None,
-                monotonic=lambda: clock.now().timestamp(),
-                usage=reporter,
-            )
-        app = App(service, instance, loader)
-        app.get()
-        reporter.flush(5)
-        self.running.append(app)
-        return app
-
-    def stop(self, app: App) -> None:
-        app.stop()
-        self.running.remove(app)
-
-    def run(self, duration: timedelta) -> None:
-        """Let time pass while every running process serves requests (and so reports)."""
-        end = self.cloud.clock.now() + duration
-        while self.cloud.clock.now() < end:
-            for app in self.running:
-                app.get()
-                assert app.loader.usage is not None
-                app.loader.usage.flush(5)
-            self.cloud.advance(min(STEP, end - self.cloud.clock.now()))
-
-    def fingerprints(self) -> dict[str, str]:
-        return {a.instance: a.loader.get().fingerprint for a in self.running}
+def apps_of(cloud: Cloud, arn: str) -> LocalApps:
+    return LocalApps(cloud.clock, cloud.advance, arn, REGION)
 
 
 @pytest.fixture
@@ -145,17 +75,19 @@ def engine(cloud: Cloud) -> Engine:
 def test_the_delete_notice_waits_for_a_straggler_and_follows_its_restart(cloud, trail, logs):
     cloud.provision(NAME)
     cloud.submit(NAME, cloud.cio.new_track_key("1001"))
-    apps = Apps(cloud, cloud.harness.secrets[NAME])
+    apps = apps_of(cloud, cloud.harness.secrets[NAME])
     apps.start("billing-api", "api-1")
     apps.start("billing-api", "api-2")
-    cron = apps.start("billing-cron", "cron-host:7", ttl=MONTH)  # caches the key for a month
-    old = apps.fingerprints()["cron-host:7"]
+    cron = apps.start(
+        "billing-cron", "cron-host:7", ttl=MONTH_SECONDS
+    )  # caches the key for a month
+    old = apps.keys()["cron-host:7"]
     apps.run(timedelta(minutes=30))
 
     promoted_at = promote_new_key(cloud)
     new = cloud.state(NAME).current_fp
     apps.run(timedelta(hours=1))
-    assert apps.fingerprints() == {"api-1": new, "api-2": new, "cron-host:7": old}
+    assert apps.keys() == {"api-1": new, "api-2": new, "cron-host:7": old}
     st = cloud.state(NAME)
     assert revoke_notices(cloud) == []  # the straggler holds the delete notice back
     assert st.drain_on_new == 2 and st.drain_unconfirmed == ""
@@ -172,8 +104,8 @@ def test_the_delete_notice_waits_for_a_straggler_and_follows_its_restart(cloud, 
 
     apps.stop(cron)  # the straggler restarts: a new process reads the new key
     restarted = cloud.clock.now()
-    apps.start("billing-cron", "cron-host:8", ttl=MONTH)
-    assert apps.fingerprints()["cron-host:8"] == new
+    apps.start("billing-cron", "cron-host:8", ttl=MONTH_SECONDS)
+    assert apps.keys()["cron-host:8"] == new
     apps.run(QUIET + 2 * DRAIN_CHECK_EVERY)
 
     [(at, body)] = revoke_notices(cloud)
@@ -188,9 +120,9 @@ def test_a_straggler_that_never_moves_is_named_at_the_grace_maximum(aws, cloud, 
     cloud.provision(NAME)
     cloud.submit(NAME, cloud.cio.new_track_key("1001"))
     arn = aws.secrets[NAME]
-    apps = Apps(cloud, arn)
+    apps = apps_of(cloud, arn)
     apps.start("billing-api", "api-1")
-    apps.start("billing-cron", "cron-host:7", ttl=MONTH)
+    apps.start("billing-cron", "cron-host:7", ttl=MONTH_SECONDS)
     legacy_role, legacy = _role_client("legacy-batch")
     legacy.get_secret_value(SecretId=arn)  # reads once at deploy time, never again
     apps.run(timedelta(minutes=20))
@@ -214,7 +146,7 @@ def test_an_unreadable_audit_trail_waits_for_the_maximum_and_says_so(aws, cloud,
     aws.policy = Policy(grace_hours=1)
     cloud.provision(NAME)
     cloud.submit(NAME, cloud.cio.new_track_key("1001"))
-    apps = Apps(cloud, aws.secrets[NAME])
+    apps = apps_of(cloud, aws.secrets[NAME])
     apps.start("billing-api", "api-1")
     promoted_at = promote_new_key(cloud)
     apps.run(timedelta(minutes=70))  # everyone moved at once: only the trail is unknown
