@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	touch $(STAMP)
 
 drill: $(STAMP)
-	$(BIN)/python -m drill
+	PYTHONPATH=consumer $(BIN)/python -m drill
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1113,7 +1113,8 @@ class Engine:
         try:
             evidence = self.usage.evidence(snap.config.id, fingerprints, since, now)
         except Exception as err:  # no grant, an API error: say so, wait for the maximum
-            log.warning("drain of %s not read (%s)", snap.config.name, type(err).__name__)
+            # Recorded in the state and the audit trail, and told in the delete notice.
+            log.info("drain of %s not read (%s)", snap.config.name, type(err).__name__)
             self._record_drain(
                 credential_id,
                 on_new=0,

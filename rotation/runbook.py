@@ -747,7 +747,7 @@ def drain_report(ctx: Context) -> tuple[str, list[str]]:
         return "", []
     quiet = _duration(timedelta(minutes=ctx.policy.drain_quiet_minutes))
     processes = "process" if st.drain_on_new == 1 else "processes"
-    on_new = f"{st.drain_on_new} reporting {processes} on the new key"
+    on_new = f"{st.drain_on_new or 'no'} reporting {processes} on the new key"
     if st.drained_at is not None:
         return (
             f"No application has used the old key for {quiet} ({on_new}), and nobody who read "

@@ -133,13 +133,20 @@ class _DeferredSession:
 
     def __init__(self) -> None:
         self._session: Any = None
+        self._failed: Exception | None = None  # no credentials: asked once per instance
 
     def _made(self) -> Any:
+        if self._failed is not None:
+            raise self._failed
         if self._session is None:
             import google.auth
             from google.auth.transport.requests import AuthorizedSession
 
-            credentials, _ = google.auth.default(scopes=list(self.SCOPES))
+            try:
+                credentials, _ = google.auth.default(scopes=list(self.SCOPES))
+            except Exception as err:
+                self._failed = err
+                raise
             self._session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
         return self._session
 
