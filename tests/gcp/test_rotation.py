@@ -10,6 +10,7 @@ import pytest
 from rotation.credentials import Credential, Kind, Region
 from rotation.notify import FanOut
 from rotation.notify_gcp import StructuredLogNotifier
+from rotation.policy import next_due
 from rotation.state import Mode, Phase
 
 NAME = "marketing-track"
@@ -309,7 +310,8 @@ def test_crash_between_adding_and_moving_aliases_is_repaired(gcp, cio, clock, mo
     assert state.previous_fp == first.fingerprint
     secret = gcp.client.get_secret(name=gcp.secrets[NAME])
     assert dict(secret.version_aliases) == {"current": 2, "previous": 1}
-    assert secret.rotation.next_rotation_time == state.grace_until  # the wake-up moved too
+    # The wake-up moved too: to the drain's first check (policy.next_due).
+    assert secret.rotation.next_rotation_time == next_due(state, gcp.policy)
     assert [
         v.name[-1] for v in gcp.client.list_secret_versions(request={"parent": gcp.secrets[NAME]})
     ] == ["2", "1"]
