@@ -277,7 +277,7 @@ def drain(
         )
         apps.start("orders-api", "api-1")
         apps.start("orders-api", "api-2")
-        apps.run(timedelta(minutes=30))
+        apps.run(timedelta(minutes=10))
 
         n.step("The operator hands over a new key; both processes load it within 5 minutes")
         second = n.remember(cio.new_track_key("1001"))
@@ -293,7 +293,7 @@ def drain(
 
         n.step("Next rotation: orders-cron on batch-1 caches the key for a month (a straggler)")
         cron = apps.start("orders-cron", "batch-1", ttl=MONTH_SECONDS)
-        apps.run(timedelta(minutes=30))
+        apps.run(timedelta(minutes=10))
         third = n.remember(cio.new_track_key("1001"))
         op.submit(name, third)
         n.notifications()

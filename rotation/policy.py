@@ -230,7 +230,7 @@ def revoke_probe_delay(probes: int) -> timedelta:
 # every DRAIN_CHECK_BLIND while the evidence cannot be read or there is none (nothing
 # to wait for but the grace maximum; checked now and then in case reports begin).
 DRAIN_CHECK_EVERY = timedelta(minutes=5)
-DRAIN_CHECK_BLIND = timedelta(hours=2)
+DRAIN_CHECK_BLIND = timedelta(hours=6)
 
 
 def drains(policy: Policy, *, revoke_first: bool, signing_key: bool) -> bool:
