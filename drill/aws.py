@@ -269,7 +269,7 @@ def drain(
     first = n.remember(cio.new_track_key("1001"))
     h.submit(name, first)
     n.skip_notifications()
-    apps = LocalApps(clock, h.advance, h.secrets[name], REGION)
+    apps = LocalApps.on_aws(clock, h.advance, h.secrets[name], REGION)
     with CloudTrailHistory(clock=clock.now).active():  # who read the secret, and when
         n.step(
             "orders-api runs on api-1 and api-2 with the consumer library: each process "

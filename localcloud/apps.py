@@ -1,8 +1,9 @@
-"""Application processes on the local AWS: the consumer library itself, on simulated time.
+"""Application processes on the local cloud: the consumer library itself, on simulated time.
 
-Each process is a `cio_consumer` loader reading the live secret from moto's Secrets
-Manager and reporting the key it serves with the library's own UsageReporter into moto's
-CloudWatch, exactly as an application would, with the local stack's clock as both its
+Each process is a `cio_consumer` loader reading the live secret (moto's Secrets Manager,
+or the local Secret Manager through the real Google client) and reporting the key it
+serves with the library's own UsageReporter (into moto's CloudWatch, or the local Cloud
+Monitoring), exactly as an application would, with the local stack's clock as both its
 monotonic and wall clock. The drill and the drain tests start, run and restart them while
 simulated time passes, so the rotator's drain reads what applications really write.
 """
@@ -16,9 +17,11 @@ from datetime import timedelta
 from typing import Any
 
 import boto3
-from cio_consumer import AwsSecretsManagerSource, track_loader
+import requests
+from cio_consumer import AwsSecretsManagerSource, GcpSecretManagerSource, track_loader
 from cio_consumer.loader import CredentialLoader
-from cio_consumer.usage import CloudWatchSink, UsageReporter
+from cio_consumer.sources import SecretSource
+from cio_consumer.usage import CloudMonitoringSink, CloudWatchSink, UsageReporter, UsageSink
 
 from rotation.clock import SimulatedClock
 
@@ -49,22 +52,50 @@ class LocalApps:
 
     clock: SimulatedClock
     advance: Callable[[timedelta], Any]  # the local stack's: fires what the clouds would
-    secret_arn: str
-    region: str
+    source: Callable[[], SecretSource]  # a new process's own client of the secret store
+    sink: Callable[[], UsageSink]  # ... and of the metrics service
     running: list[App] = field(default_factory=list)
+
+    @classmethod
+    def on_aws(
+        cls, clock: SimulatedClock, advance: Callable[[timedelta], Any], arn: str, region: str
+    ) -> LocalApps:
+        """Processes reading `arn` from moto, reporting into moto's CloudWatch."""
+        return cls(
+            clock,
+            advance,
+            lambda: AwsSecretsManagerSource(
+                arn, client=boto3.client("secretsmanager", region_name=region)
+            ),
+            lambda: CloudWatchSink(boto3.client("cloudwatch", region_name=region)),
+        )
+
+    @classmethod
+    def on_gcp(
+        cls,
+        clock: SimulatedClock,
+        advance: Callable[[timedelta], Any],
+        secret: str,
+        client: Any,
+        project: str,
+        monitoring: str,
+    ) -> LocalApps:
+        """Processes reading `secret` from the local Secret Manager (`client`), reporting
+        into the local Cloud Monitoring at `monitoring`."""
+        return cls(
+            clock,
+            advance,
+            lambda: GcpSecretManagerSource(secret, client=client),
+            lambda: CloudMonitoringSink(project, requests.Session(), endpoint=monitoring),
+        )
 
     def start(self, service: str, instance: str, *, ttl: float = 300.0) -> App:
         """A process starts: it reads the secret and reports its key at once."""
         clock = self.clock
         reporter = UsageReporter(
-            CloudWatchSink(boto3.client("cloudwatch", region_name=self.region)),
-            service_name=service,
-            instance=instance,
-            wall_clock=clock.now,
+            self.sink(), service_name=service, instance=instance, wall_clock=clock.now
         )
-        source = AwsSecretsManagerSource(
-            self.secret_arn, client=boto3.client("secretsmanager", region_name=self.region)
-        )
+        source = self.source()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a month-long cache is the straggler's own choice
             loader = track_loader(

@@ -58,6 +58,10 @@ ENV_DRAIN_QUIET_MINUTES = "CIO_DRAIN_QUIET_MINUTES"
 # The rotator's own identity (AWS: its role ARN; GCP: its service account's e-mail): its own
 # reads of the live secret in the audit trail are not an application holding the old key.
 ENV_ROTATOR_PRINCIPAL = "CIO_ROTATOR_PRINCIPAL"
+# GCP: where the drain's evidence is read (tests and the drill: a local Cloud Monitoring and
+# Cloud Logging, read without credentials); unset in a deployment (Google's endpoints).
+ENV_MONITORING_URL = "CIO_MONITORING_URL"
+ENV_LOGGING_URL = "CIO_LOGGING_URL"
 # AWS: the credentials' wake-ups (one-time EventBridge Scheduler schedules, see
 # rotation/stores/aws_wakeups.py) and the queue that carries one credential per message.
 ENV_WAKE_GROUP = "CIO_WAKE_SCHEDULE_GROUP"  # the schedule group the program declares

@@ -180,6 +180,16 @@ class GcpSecretStore(StoreBase):
         project = env.get("GOOGLE_CLOUD_PROJECT", "")
         if not project:
             return None
+        monitoring, logging_url = env.get(cv.ENV_MONITORING_URL), env.get(cv.ENV_LOGGING_URL)
+        if monitoring and logging_url:  # the local cloud's: no credentials
+            import requests
+
+            return GcpUsageReader(
+                requests.Session(),
+                project,
+                monitoring_endpoint=monitoring,
+                logging_endpoint=logging_url,
+            )
         return GcpUsageReader(_DeferredSession(), project)
 
     # -- reading -----------------------------------------------------------------

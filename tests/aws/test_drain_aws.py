@@ -37,7 +37,7 @@ TRUST = json.dumps(
 
 
 def apps_of(cloud: Cloud, arn: str) -> LocalApps:
-    return LocalApps(cloud.clock, cloud.advance, arn, REGION)
+    return LocalApps.on_aws(cloud.clock, cloud.advance, arn, REGION)
 
 
 @pytest.fixture
