@@ -281,7 +281,8 @@ def drain(
 
         n.step("The operator hands over a new key; both processes load it within 5 minutes")
         second = n.remember(cio.new_track_key("1001"))
-        op.submit(name, second)
+        n.dashboard(f"creates a Tracking API key named {name}-bravo")
+        op.submit(name, second, key_name=f"{name}-bravo")
         n.notifications()
         quick = _until_delete_notice(h, apps, name)
         n.notifications()
@@ -295,14 +296,15 @@ def drain(
         cron = apps.start("orders-cron", "batch-1", ttl=MONTH_SECONDS)
         apps.run(timedelta(minutes=10))
         third = n.remember(cio.new_track_key("1001"))
-        op.submit(name, third)
+        n.dashboard(f"creates a Tracking API key named {name}-charlie")
+        op.submit(name, third, key_name=f"{name}-charlie")
         n.notifications()
         apps.run(timedelta(hours=1))
         st = h.state(name)
         held = ", ".join(e.split("|")[0] for e in st.drain_holders) or "nobody"
         n.note(
             f"an hour later: no delete notice; {st.drain_on_new} processes on the new key; "
-            f"still on the old one: {held} (`cio-rotate status` shows the same)"
+            f"still on the old one: {held}"
         )
 
         n.step("The team restarts orders-cron: the new process (batch-2) reads the new key")
