@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	touch $(STAMP)
 
 drill: $(STAMP)
-	PYTHONPATH=consumer $(BIN)/python -m drill
+	$(BIN)/python -m drill
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
