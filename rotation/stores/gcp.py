@@ -142,11 +142,18 @@ class _DeferredSession:
             import google.auth
             from google.auth.transport.requests import AuthorizedSession
 
+            # Without credentials google.auth logs its own WARNING first; the drain records
+            # the failure (and the delete notice tells it), so that line says nothing more.
+            auth_log = logging.getLogger("google.auth._default")
+            level = auth_log.level
+            auth_log.setLevel(logging.ERROR)
             try:
                 credentials, _ = google.auth.default(scopes=list(self.SCOPES))
             except Exception as err:
                 self._failed = err
                 raise
+            finally:
+                auth_log.setLevel(level)
             self._session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
         return self._session
 
