@@ -6,6 +6,11 @@ import logging
 import sys
 import time
 import warnings
+from pathlib import Path
+
+# The drill's applications are the consumer library of this checkout (consumer/), as in
+# the tests (pytest's pythonpath): not an installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "consumer"))
 
 # google.api_core warns about this machine's Python on import (once per module that
 # imports it): a note for whoever maintains the interpreter, not part of the drill.

@@ -18,7 +18,9 @@ from rich.console import Console
 
 from drill.narrate import Narrator, Shown
 from drill.operator import Operator
+from localcloud.apps import MONTH_SECONDS, REQUEST_EVERY, LocalApps
 from localcloud.aws_harness import REGION, AwsHarness, fake_aws_environment
+from localcloud.cloudtrail import CloudTrailHistory
 from localcloud.cloudwatch import shipped_audit
 from localcloud.customerio import FakeCustomerIO
 from rotation.clock import SimulatedClock
@@ -252,6 +254,96 @@ def migration(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     op.run("status")
 
 
+def drain(
+    n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedClock
+) -> tuple[timedelta, timedelta]:
+    """The old key goes when no application uses it: applications report the key they use
+    (the consumer library), the rotator reads the reports and CloudTrail, and a straggler
+    holds the delete notice back until it restarts. Returns promotion -> delete notice
+    without and with the straggler."""
+    name = "orders-track"
+    op = n.operator
+    n.console.rule(f"[bold]AWS: the old key goes when no application uses it ({name})[/]")
+    n.follow(name)
+    h.provision(name, "track", "us", workspace="1001")
+    first = n.remember(cio.new_track_key("1001"))
+    h.submit(name, first)
+    n.skip_notifications()
+    apps = LocalApps.on_aws(clock, h.advance, h.secrets[name], REGION)
+    with CloudTrailHistory(clock=clock.now).active():  # who read the secret, and when
+        n.step(
+            "orders-api runs on api-1 and api-2 with the consumer library: each process "
+            "reports the key it uses (a CloudWatch metric, at most once a minute)"
+        )
+        apps.start("orders-api", "api-1")
+        apps.start("orders-api", "api-2")
+        apps.run(timedelta(minutes=10))
+
+        n.step("The operator hands over a new key; both processes load it within 5 minutes")
+        second = n.remember(cio.new_track_key("1001"))
+        n.dashboard(f"creates a Tracking API key named {name}-bravo")
+        op.submit(name, second, key_name=f"{name}-bravo")
+        n.notifications()
+        quick = _until_delete_notice(h, apps, name)
+        n.notifications()
+        n.note(f"promotion → delete notice: {_minutes(quick)} (nobody used the old key)")
+        n.dashboard("deletes the old key")
+        cio.delete_key(first)
+        apps.run(timedelta(minutes=20))
+        n.skip_notifications()  # "rotation closed", as in the scenes above
+
+        n.step("Next rotation: orders-cron on batch-1 caches the key for a month (a straggler)")
+        cron = apps.start("orders-cron", "batch-1", ttl=MONTH_SECONDS)
+        apps.run(timedelta(minutes=10))
+        third = n.remember(cio.new_track_key("1001"))
+        n.dashboard(f"creates a Tracking API key named {name}-charlie")
+        op.submit(name, third, key_name=f"{name}-charlie")
+        n.notifications()
+        apps.run(timedelta(hours=1))
+        st = h.state(name)
+        held = ", ".join(e.split("|")[0] for e in st.drain_holders) or "nobody"
+        n.note(
+            f"an hour later: no delete notice; {st.drain_on_new} processes on the new key; "
+            f"still on the old one: {held}"
+        )
+
+        n.step("The team restarts orders-cron: the new process (batch-2) reads the new key")
+        restarted = clock.now()
+        apps.stop(cron)
+        apps.start("orders-cron", "batch-2", ttl=MONTH_SECONDS)
+        slow = _until_delete_notice(h, apps, name)
+        n.notifications()
+        promoted_at = h.state(name).promoted_at
+        assert promoted_at is not None
+        n.note(
+            f"promotion → delete notice: {_minutes(slow)} with the straggler; "
+            f"{_minutes(promoted_at + slow - restarted)} after its restart "
+            "(the 15-minute quiet period, checked every 5 minutes)"
+        )
+        n.dashboard("deletes the old key")
+        cio.delete_key(second)
+        apps.run(timedelta(minutes=20))
+        n.note(f"phase: {_phase(h, name)}")
+        n.skip_notifications()
+    return quick, slow
+
+
+def _until_delete_notice(h: AwsHarness, apps: LocalApps, name: str) -> timedelta:
+    """Let the applications run until "delete the old key now" is sent (at most a day):
+    how long after the promotion it came."""
+    for _ in range(24 * 12):
+        st = h.state(name)
+        if st.followups and st.last_notice_at and st.promoted_at:
+            return st.last_notice_at - st.promoted_at
+        apps.run(REQUEST_EVERY)
+    raise SystemExit(f"no delete notice for {name} within a day of its promotion")
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
 def _until_sweep(clock: SimulatedClock, at_least: timedelta) -> timedelta:
     """From now to the first daily sweep (06:00 UTC) at least `at_least` from now."""
     then = clock.now() + at_least
@@ -283,6 +375,7 @@ def run(console: Console) -> list[str]:
                 t2 = emergency(n, harness, cio, clock)
                 migration(n, harness, cio, clock)
                 wrong_deletion(n, harness, cio, clock)
+                quick, slow = drain(n, harness, cio, clock)
                 emitted = [str(x) for x in harness.notifications()]
                 for name in harness.secrets:
                     emitted.append(str(harness.tags(name)))
@@ -292,6 +385,11 @@ def run(console: Console) -> list[str]:
                     f"submit → promoted (machine time): scheduled {t1 * 1000:.0f} ms, "
                     f"emergency {t2 * 1000:.0f} ms; notifications: {len(harness.notifications())}; "
                     f"keys found in notifications or tags: {len(leaks)}"
+                )
+                console.print(
+                    f"promotion → delete notice: {_minutes(quick)} when every application "
+                    f"had moved, {_minutes(slow)} with a straggler that restarted an hour "
+                    "after the promotion (grace maximum: 24 h)"
                 )
                 for scene, count in n.measured.items():
                     console.print(f"operator actions, opening notice to closed ({scene}): {count}")

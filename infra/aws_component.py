@@ -67,6 +67,7 @@ def function_environment(
     chat_parameter: str | None,
     stack: str,
     wakeups: dict[str, pulumi.Input[str]] | None = None,
+    principal: pulumi.Input[str] | None = None,
 ) -> dict[str, pulumi.Input[str]]:
     """The rotator's environment: the calendar (Policy.to_env), where to notify, the stack
     it belongs to (every notice names it, and the commands it prints select it), and
@@ -85,6 +86,8 @@ def function_environment(
     }
     if chat_parameter is not None:
         env[cv.ENV_CHAT_WEBHOOK_PARAMETER] = chat_parameter
+    if principal is not None:
+        env[cv.ENV_ROTATOR_PRINCIPAL] = principal  # the drain ignores the rotator's own reads
     return env
 
 
@@ -258,7 +261,9 @@ class AwsRotation(pulumi.ComponentResource):
             # cannot spare it. An operator may still set one as a cost or blast cap.
             reserved_concurrent_executions=cfg.aws.reserved_concurrency,
             environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables=function_environment(cfg, self.topic.arn, chat_parameter, stack, wake_env)
+                variables=function_environment(
+                    cfg, self.topic.arn, chat_parameter, stack, wake_env, self.rotator_role.arn
+                )
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="Text", log_group=self.log_group.name

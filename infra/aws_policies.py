@@ -40,6 +40,7 @@ from typing import Any
 
 from rotation import conventions as cv
 from rotation.credentials import Kind
+from rotation.stores.usage import AWS_NAMESPACE as USAGE_NAMESPACE
 
 PolicyDocument = dict[str, Any]
 
@@ -72,6 +73,20 @@ WAKE_UP_ACTIONS = (
     "scheduler:UpdateSchedule",
     "scheduler:DeleteSchedule",
 )
+# The drain (rotation/drain.py): applications report the key they use as a CloudWatch
+# metric in the consumer library's namespace; the rotator and operators read those metrics
+# and CloudTrail's record of reads of the secrets. None of these actions takes a resource
+# (Service Authorization Reference: CloudWatch's metric actions and CloudTrail's
+# LookupEvents list no resource types), so they are granted on "*": the reads are
+# read-only metadata (the policy pack's STAR_ONLY_READS), and writing metrics is bound
+# to the one namespace with `cloudwatch:namespace`.
+DRAIN_READ_ACTIONS = (
+    "cloudwatch:GetMetricData",
+    "cloudwatch:ListMetrics",
+    "cloudtrail:LookupEvents",
+)
+USAGE_REPORT_ACTIONS = ("cloudwatch:PutMetricData",)
+USAGE_NAMESPACE_KEY = "cloudwatch:namespace"
 ROTATOR_ACTIONS = frozenset(
     {
         *ROTATOR_SECRET_ACTIONS,
@@ -85,6 +100,7 @@ ROTATOR_ACTIONS = frozenset(
         "sns:Publish",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+        *DRAIN_READ_ACTIONS,
     }
 )
 CHAT_PARAMETER_ACTIONS = frozenset({"ssm:GetParameter"})  # only when a chat URL is configured
@@ -99,10 +115,16 @@ OPERATOR_ACTIONS = frozenset(
         "logs:FilterLogEvents",
         "secretsmanager:ListSecrets",  # on "*" only: the CLI finds its stack (LIST_SECRETS)
         "lambda:GetFunctionConfiguration",  # the rotator's: its log group and policy
+        *DRAIN_READ_ACTIONS,  # `cio-rotate drain`: who still uses the old key
     }
 )
 CONSUMER_ACTIONS = frozenset(
-    {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "kms:Decrypt"}
+    {
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "kms:Decrypt",
+        *USAGE_REPORT_ACTIONS,
+    }
 )
 SCHEDULER_ACTIONS = frozenset({"lambda:InvokeFunction", "sqs:SendMessage"})
 
@@ -225,6 +247,21 @@ class WakeUpGrants:
 # exists for it; it returns metadata, never a value): the operator CLI's stack discovery.
 LIST_SECRETS = "secretsmanager:ListSecrets"  # pragma: allowlist secret (an IAM action name)
 LIST_SECRETS_SID = "DiscoverManagedSecrets"  # pragma: allowlist secret (a statement id)
+
+
+def drain_reads() -> dict[str, Any]:
+    """Reading the drain's evidence (the rotator's checks, `cio-rotate drain`)."""
+    return _statement("ReadKeyUsage", DRAIN_READ_ACTIONS, ["*"])
+
+
+def usage_reports() -> dict[str, Any]:
+    """Applications report the key they use, into the consumer library's namespace only."""
+    return _statement(
+        "ReportKeyUsage",
+        USAGE_REPORT_ACTIONS,
+        ["*"],
+        condition={"StringEquals": {USAGE_NAMESPACE_KEY: USAGE_NAMESPACE}},
+    )
 
 
 def _statement(
@@ -352,6 +389,7 @@ def rotator_policy(
             ["logs:CreateLogStream", "logs:PutLogEvents"],
             [f"{log_group_arn}:*"],
         ),
+        drain_reads(),
     ]
     if wakeups is not None:
         statements += [
@@ -455,6 +493,7 @@ def operator_policy(
             _statement(
                 "ReadRotatorConfiguration", ["lambda:GetFunctionConfiguration"], [function_arn]
             ),
+            drain_reads(),
         ],
     }
 
@@ -516,6 +555,7 @@ def consumer_policy(scope: AwsScope, *, secrets_key_arn: str) -> PolicyDocument:
                 scope,
                 scope.managed_secrets,
             ),
+            usage_reports(),
         ],
     }
 

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from rotation.credentials import Kind, Region
-from rotation.policy import Policy
+from rotation.policy import DRAIN_QUIET_MAX_MINUTES, Policy
 
 PROJECT = "cio-rotation"  # Pulumi.yaml `name`: the namespace of every key below
 
@@ -232,6 +232,8 @@ _SCHEDULE_BOUNDS: dict[str, tuple[int, int]] = {
     "grace_hours": (0, 24 * 14),
     "emergency_grace_minutes": (0, 24 * 60),
     "emergency_deadline_hours": (1, 72),
+    # The drain's quiet period (Policy.drain_quiet_minutes); 0: the grace timer only.
+    "drain_quiet_minutes": (0, DRAIN_QUIET_MAX_MINUTES),
 }
 
 KNOWN_KEYS: tuple[str, ...] = (

@@ -214,6 +214,7 @@ class GcpRotation(pulumi.ComponentResource):
             )
 
         self._operators_list_secrets(name, gc.project, prefix, gc.operator_members, after_apis)
+        self._drain(name, gc.project, prefix, gc.operator_members, gc.consumer_members)
 
         self.credentials: dict[str, GcpCredentialSecrets] = {}
         grants = gcp_iam.people_grants(gc.operator_members, gc.consumer_members)
@@ -233,6 +234,56 @@ class GcpRotation(pulumi.ComponentResource):
                 "function_name": self.function.name,
                 "latest_versions": {n: c.latest_version for n, c in self.credentials.items()},
             }
+        )
+
+    def _drain(
+        self,
+        name: str,
+        project: str,
+        prefix: str,
+        operators: Sequence[str],
+        consumers: Sequence[str],
+    ) -> None:
+        """The drain's evidence (gcp_iam: USAGE_WRITER_PERMISSIONS / DRAIN_READER_PERMISSIONS):
+        consumers write key-usage points, the rotator and operators read them and the Data
+        Access log of the secrets' reads, which this turns on for Secret Manager."""
+        child = pulumi.ResourceOptions(parent=self)
+        writer_id, reader_id = gcp_iam.drain_role_ids(prefix)
+        writer = gcp.projects.IAMCustomRole(
+            f"{name}-usage-writer-role",
+            project=project,
+            role_id=writer_id,
+            title="Customer.io key usage reporter",
+            description="Applications report which Customer.io key they use (one permission).",
+            permissions=list(gcp_iam.USAGE_WRITER_PERMISSIONS),
+            opts=self._after_apis,
+        )
+        reader = gcp.projects.IAMCustomRole(
+            f"{name}-drain-reader-role",
+            project=project,
+            role_id=reader_id,
+            title="Customer.io key drain reader",
+            description="Reads key-usage points and the Data Access log of secret reads.",
+            permissions=list(gcp_iam.DRAIN_READER_PERMISSIONS),
+            opts=self._after_apis,
+        )
+        members: list[tuple[str, pulumi.Input[str], gcp.projects.IAMCustomRole]] = [
+            ("rotator-reads-drain", self.runtime_account.member, reader),
+            *((f"operator-{i}-reads-drain", m, reader) for i, m in enumerate(operators)),
+            *((f"app-{i}-reports-usage", m, writer) for i, m in enumerate(consumers)),
+        ]
+        for label, member, role in members:
+            gcp.projects.IAMMember(
+                f"{name}-{label}", project=project, role=role.name, member=member, opts=child
+            )
+        gcp.projects.IAMAuditConfig(
+            f"{name}-secret-reads-audited",
+            project=project,
+            service=gcp_iam.AUDITED_SERVICE,
+            audit_log_configs=[
+                gcp.projects.IAMAuditConfigAuditLogConfigArgs(log_type=gcp_iam.AUDITED_LOG_TYPE)
+            ],
+            opts=self._after_apis,
         )
 
     def _credential(
@@ -360,6 +411,8 @@ class GcpRotation(pulumi.ComponentResource):
             # Each instance's share of Customer.io's 10 requests/s (one request at a time
             # per instance, at most max_instances of them).
             cv.ENV_PROBE_RATE: f"{APP_API_RATE / gc.max_instances:g}",
+            # The drain ignores the function's own reads of the secrets (Data Access log).
+            cv.ENV_ROTATOR_PRINCIPAL: self.runtime_account.email,
         }
         managed = managed_secrets_env(
             [naming.gcp_secret_name(gc.project, naming.gcp_secret_id(cfg.name_prefix, c.name))

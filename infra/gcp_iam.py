@@ -65,6 +65,29 @@ ROTATOR_PERMISSIONS = (
 # secretmanager; "the secret ... does not contain the actual secret":
 # cloud.google.com/secret-manager/docs/view-secret-details).
 SECRET_LISTER_PERMISSIONS = ("secretmanager.secrets.list",)
+# The drain (rotation/drain.py). Applications write their key-usage points as a Cloud
+# Monitoring custom metric; the rotator and operators read those points and the Data
+# Access audit log of reads of the secrets. Cloud Monitoring's and Cloud Logging's
+# permissions are granted on the project at the lowest (IAM roles reference: "Lowest-level
+# resources where you can grant this role: Project"; a time series has no IAM of its
+# own), so each side gets a custom role holding only what it calls, bound on the project:
+# - writers: `monitoring.timeSeries.create` alone (roles/monitoring.metricWriter adds
+#   metricDescriptors.create/list and more);
+# - readers: `monitoring.timeSeries.list`, `logging.logEntries.list` and
+#   `logging.privateLogEntries.list` (Data Access logs are private logs; the predefined
+#   roles/logging.privateLogViewer adds log buckets, views, sinks and metrics reads).
+USAGE_WRITER_PERMISSIONS = ("monitoring.timeSeries.create",)
+DRAIN_READER_PERMISSIONS = (
+    "logging.logEntries.list",
+    "logging.privateLogEntries.list",
+    "monitoring.timeSeries.list",
+)
+USAGE_WRITER_SUFFIX = "_usage_writer"
+DRAIN_READER_SUFFIX = "_drain_reader"
+# Data Access audit logs of Secret Manager's reads (AccessSecretVersion is DATA_READ):
+# off by default, so the program turns them on for the service.
+AUDITED_SERVICE = "secretmanager.googleapis.com"
+AUDITED_LOG_TYPE = "DATA_READ"
 
 # Project-level IAM resource types that must never appear in this stack.
 PROJECT_WIDE_GRANT_TYPES = frozenset(
@@ -110,6 +133,10 @@ def secret_lister_role_id(prefix: str) -> str:
 def project_role(project: str, role_id: str) -> str:
     """A project custom role's full name, known before it exists (preview, the policy pack)."""
     return f"projects/{project}/roles/{role_id}"
+def drain_role_ids(prefix: str) -> tuple[str, str]:
+    """(usage writer, drain reader) custom role ids of a stack."""
+    base = prefix.replace("-", "_")
+    return base + USAGE_WRITER_SUFFIX, base + DRAIN_READER_SUFFIX
 
 
 def people_grants(operators: Sequence[str], consumers: Sequence[str]) -> list[SecretGrant]:

@@ -509,6 +509,7 @@ NOT_HELD: dict[str, str] = {
     "gcp:serviceaccount/account:Account": NO_IAM,
     "gcp:projects/iAMCustomRole:IAMCustomRole": NO_IAM,
     "gcp:projects/iAMMember:IAMMember": NO_IAM,
+    "gcp:projects/iAMAuditConfig:IAMAuditConfig": "no local Cloud Audit Logs configuration",
     "gcp:pubsub/topicIAMMember:TopicIAMMember": NO_IAM,
     "gcp:secretmanager/secretIamMember:SecretIamMember": NO_IAM,
     "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": NO_IAM,

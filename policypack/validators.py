@@ -234,12 +234,34 @@ def _policy_documents(resource_type: str, props: Mapping[str, Any]) -> list[Any]
 # granting only these may name "*" (the operator CLI lists the managed secrets to find its
 # stack). Nothing else in such a statement, and no other action, gets the exception.
 LIST_ONLY_ACTIONS = frozenset({"secretsmanager:ListSecrets"})
+# The drain's reads (rotation/drain.py), likewise without resource-level permissions and
+# read-only: metric lists and data (the consumer library's key-usage reports) and
+# CloudTrail's event history (who read a secret). Exactly these three.
+STAR_ONLY_READS = frozenset(
+    {"cloudwatch:ListMetrics", "cloudwatch:GetMetricData", "cloudtrail:LookupEvents"}
+)
+# Writing metrics has no resource either; it may name "*" only bound to one namespace.
+METRIC_WRITE = "cloudwatch:PutMetricData"
+METRIC_NAMESPACE_KEY = "cloudwatch:namespace"
 
 
 def _list_only(stmt: Mapping[str, Any]) -> bool:
     actions = {a for a in _items(stmt.get("Action")) if isinstance(a, str)}
     resources = list(_items(stmt.get("Resource")))
-    return bool(actions) and actions <= LIST_ONLY_ACTIONS and resources == ["*"]
+    if not actions or resources != ["*"]:
+        return False
+    if actions <= LIST_ONLY_ACTIONS | STAR_ONLY_READS:
+        return True
+    return actions == {METRIC_WRITE} and _one_namespace(stmt)
+
+
+def _one_namespace(stmt: Mapping[str, Any]) -> bool:
+    """PutMetricData bound to exactly one namespace (StringEquals cloudwatch:namespace),
+    and no other condition operator that could widen it."""
+    condition = _mapping(stmt.get("Condition"))
+    equals = _mapping(condition.get("StringEquals"))
+    values = [v for v in _items(equals.get(METRIC_NAMESPACE_KEY)) if isinstance(v, str)]
+    return len(values) == 1 and "*" not in values[0] and "?" not in values[0]
 
 
 def wildcard_statements(document: Any) -> list[str]:
@@ -275,7 +297,7 @@ def no_wildcard_resources(resource_type: str, props: Mapping[str, Any]) -> list[
 
 
 def _allowed_project_grant(resource_type: str, props: Mapping[str, Any]) -> bool:
-    """One of the four project-level grants Google leaves no narrower form of, exactly."""
+    """One of the project-level grants Google leaves no narrower form of, exactly."""
     if resource_type != "gcp:projects/iAMMember:IAMMember":
         return False  # a binding or policy replaces others' members; never allowed
     role, member = props.get("role"), str(props.get("member", ""))
@@ -288,7 +310,38 @@ def _allowed_project_grant(resource_type: str, props: Mapping[str, Any]) -> bool
         return _EVENTARC_AGENT.fullmatch(member) is not None
     if _LISTER_ROLE.fullmatch(str(role)):
         return not condition and member.startswith(("user:", "group:", "serviceAccount:"))
-    return False
+    # The drain's two custom roles (their permissions are checked by drain_roles_are_narrow).
+    return not condition and _DRAIN_ROLE.fullmatch(str(role)) is not None
+
+
+# The drain's custom roles (infra/gcp_iam.py): Cloud Monitoring and Cloud Logging grant on
+# the project at the lowest, so these two may be bound there, holding exactly these.
+DRAIN_ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "_usage_writer": frozenset({"monitoring.timeSeries.create"}),
+    "_drain_reader": frozenset(
+        {"monitoring.timeSeries.list", "logging.logEntries.list", "logging.privateLogEntries.list"}
+    ),
+}
+_DRAIN_ROLE = re.compile(
+    r"projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/roles/[A-Za-z0-9_.]+_(usage_writer|drain_reader)"
+)
+
+
+def drain_roles_are_narrow(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """A custom role named like the drain's holds exactly its permissions (the name is what
+    lets it be bound on the project)."""
+    if resource_type != GCP_CUSTOM_ROLE:
+        return []
+    role_id = str(props.get("roleId", ""))
+    for suffix, allowed in DRAIN_ROLE_PERMISSIONS.items():
+        if role_id.endswith(suffix):
+            held = {p for p in _items(props.get("permissions")) if isinstance(p, str)}
+            if held != allowed:
+                return [
+                    f"custom role {role_id} may be bound on the project only holding exactly "
+                    f"{', '.join(sorted(allowed))}; it holds {', '.join(sorted(held))}."
+                ]
+    return []
 
 
 def lister_role_is_list_only(resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -595,6 +648,10 @@ VALIDATORS: dict[str, tuple[str, Validator]] = {
     "iam-no-wildcard-resources": (
         "IAM identity policies grant nothing on wildcard resources.",
         no_wildcard_resources,
+    ),
+    "gcp-drain-roles-are-narrow": (
+        "The drain's project-level custom roles hold only the permissions they are named for.",
+        drain_roles_are_narrow,
     ),
     "gcp-no-project-wide-grants": (
         "GCP IAM is granted on single resources, never project-wide.",

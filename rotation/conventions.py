@@ -53,6 +53,15 @@ ENV_GRACE_HOURS = "CIO_GRACE_HOURS"
 ENV_EMERGENCY_GRACE_MINUTES = "CIO_EMERGENCY_GRACE_MINUTES"
 ENV_EMERGENCY_DEADLINE_HOURS = "CIO_EMERGENCY_DEADLINE_HOURS"
 ENV_LIVENESS_ALERT_HOURS = "CIO_LIVENESS_ALERT_HOURS"  # inconclusive daily checks before telling
+# The drain's quiet period in minutes (Policy.drain_quiet_minutes; 0: the grace timer only).
+ENV_DRAIN_QUIET_MINUTES = "CIO_DRAIN_QUIET_MINUTES"
+# The rotator's own identity (AWS: its role ARN; GCP: its service account's e-mail): its own
+# reads of the live secret in the audit trail are not an application holding the old key.
+ENV_ROTATOR_PRINCIPAL = "CIO_ROTATOR_PRINCIPAL"
+# GCP: where the drain's evidence is read (tests and the drill: a local Cloud Monitoring and
+# Cloud Logging, read without credentials); unset in a deployment (Google's endpoints).
+ENV_MONITORING_URL = "CIO_MONITORING_URL"
+ENV_LOGGING_URL = "CIO_LOGGING_URL"
 # AWS: the credentials' wake-ups (one-time EventBridge Scheduler schedules, see
 # rotation/stores/aws_wakeups.py) and the queue that carries one credential per message.
 ENV_WAKE_GROUP = "CIO_WAKE_SCHEDULE_GROUP"  # the schedule group the program declares

@@ -17,9 +17,23 @@ rotator waits, up to the grace maximum, and then names every straggler.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+# What the state keeps of the stragglers (RotationState.drain_holders): GCP keeps the state
+# in the secret's annotations (16 KiB in all), so a few, and how many more.
+DRAIN_HOLDERS_SHOWN = 8
+_WHO_MAX = 120
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.:/=+\-@]")
+_TIME = "%Y-%m-%dT%H:%M:%SZ"
+# How far before the promotion the audit trail is read for principals that may hold the
+# old key (a principal that read it earlier and cached it longer is not seen: the grace
+# maximum still bounds the wait).
+AUDIT_LOOKBACK = timedelta(hours=24)
+EVIDENCE_KEY = "key"  # a process reports the old key's fingerprint
+EVIDENCE_READ = "read"  # a principal read the secret before the promotion, not since
 
 
 @dataclass(frozen=True)
@@ -47,9 +61,53 @@ class Straggler:
     who: str  # "service on instance" or the cloud principal
     last_seen: datetime
     evidence: str  # "reports the old key" | "read the secret before the promotion, not since"
+    service: str = ""  # a reporter's service and instance ("" for a principal)
+    instance: str = ""
 
     def describe(self) -> str:
         return f"{self.who} ({self.evidence}; last {self.last_seen:%Y-%m-%d %H:%M} UTC)"
+
+    def entry(self) -> str:
+        """The tag-safe "who|last_seen|evidence" the state keeps (RotationState.drain_holders)."""
+        if self.service or self.instance:
+            who, kind = f"{self.service}/{self.instance}", EVIDENCE_KEY
+        else:
+            who, kind = self.who, EVIDENCE_READ
+        safe = _UNSAFE.sub("-", who.strip())[:_WHO_MAX] or "-"
+        return f"{safe}|{self.last_seen.astimezone(UTC):{_TIME}}|{kind}"
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A straggler as the state recorded it (parse_holder), for notices and the CLI."""
+
+    who: str  # "service/instance" or the principal
+    last_seen: datetime | None
+    evidence: str  # EVIDENCE_KEY | EVIDENCE_READ
+
+    @property
+    def reports(self) -> bool:
+        return self.evidence == EVIDENCE_KEY
+
+
+def parse_holder(entry: str) -> Holder:
+    """One RotationState.drain_holders entry back into its parts (a malformed one is shown
+    as it is, with no time)."""
+    who, _, rest = entry.partition("|")
+    when, _, evidence = rest.partition("|")
+    try:
+        seen: datetime | None = datetime.strptime(when, _TIME).replace(tzinfo=UTC)
+    except ValueError:
+        seen = None
+    return Holder(who, seen, evidence or EVIDENCE_READ)
+
+
+def holder_entries(stragglers: Iterable[Straggler]) -> tuple[tuple[str, ...], int]:
+    """What the state keeps: the first DRAIN_HOLDERS_SHOWN entries (reporters first, the
+    most recently seen first), and how many more there were."""
+    ordered = sorted(stragglers, key=lambda s: (not s.service, -s.last_seen.timestamp(), s.who))
+    entries = tuple(s.entry() for s in ordered)
+    return entries[:DRAIN_HOLDERS_SHOWN], max(0, len(entries) - DRAIN_HOLDERS_SHOWN)
 
 
 @dataclass(frozen=True)
@@ -105,7 +163,9 @@ def drain(
         quiet_since = old if quiet_since is None else max(quiet_since, old)
         moved = new is not None and new >= old
         if not moved and now - old < quiet:
-            stragglers.append(Straggler(f"{service} on {instance}", old, "reports the old key"))
+            stragglers.append(
+                Straggler(f"{service} on {instance}", old, "reports the old key", service, instance)
+            )
     ignored = set(ignore_principals)
     for read in sorted(reads, key=lambda r: r.principal):
         if read.principal in ignored or read.last_read >= promoted_at:

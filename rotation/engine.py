@@ -22,6 +22,7 @@ from rotation import audit, intake, outbox
 from rotation import conventions as cv
 from rotation.clock import Clock
 from rotation.credentials import SECRET_FIELD, Credential, Kind, parse_credential
+from rotation.drain import AUDIT_LOOKBACK, drain, holder_entries
 from rotation.errors import (
     AwaitingOperatorKey,
     KeyRejected,
@@ -34,7 +35,7 @@ from rotation.errors import (
 )
 from rotation.notify import Notifier
 from rotation.origin import Origin
-from rotation.policy import Policy, next_due, rotation_due
+from rotation.policy import Policy, delete_due, drain_check_due, next_due, rotation_due
 from rotation.state import (
     Mode,
     Phase,
@@ -65,6 +66,7 @@ from rotation.verify import (
 
 if TYPE_CHECKING:
     from rotation.runbook import Context
+    from rotation.stores.usage import UsageReader
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +165,8 @@ class Engine:
         max_attempts: int = 8,
         via: str = "",
         origin: Origin | None = None,
+        usage: UsageReader | None = None,
+        rotator_principals: tuple[str, ...] = (),
     ) -> None:
         self.store = store
         self.verifier = verifier
@@ -171,6 +175,15 @@ class Engine:
         if hasattr(verifier, "pace_with"):
             verifier.pace_with(clock)
         self.policy = policy or Policy()
+        # The drain's evidence (rotation/drain.py), read through the store's cloud; without a
+        # reader the delete notice keeps the grace timer (the policy says so, so that the
+        # wake-ups it names are the ones this engine keeps).
+        self.usage = usage
+        if usage is None and self.policy.drain_quiet_minutes:
+            self.policy = replace(self.policy, drain_quiet_minutes=0)
+        self.rotator_principals = rotator_principals  # its own reads are nobody's old key
+        self.drain_checks = 0  # drain checks this engine made, and the cloud reads they took
+        self.drain_reads = 0  # (tests and benches count them)
         self.cli = cli
         self.max_attempts = max_attempts
         # The cloud service that carries requests to this engine (secretsmanager, pubsub):
@@ -197,15 +210,19 @@ class Engine:
     ) -> Engine:
         """The engine a function entry point runs, configured by the function's environment
         (the policy and CLI name the stack set; Customer.io endpoints for tests and probes)."""
+        policy = Policy.from_env(env)
+        principal = env.get(cv.ENV_ROTATOR_PRINCIPAL, "").strip()
         return cls(
             store=store,
             verifier=verifier or Verifier(env=env),
             notifier=notifier,
             clock=clock,
-            policy=Policy.from_env(env),
+            policy=policy,
             cli=env.get(cv.ENV_CLI_NAME, cv.CLI_NAME),
             via=via,
             origin=origin,
+            usage=store.usage_reader(env) if policy.drain_quiet_minutes else None,
+            rotator_principals=(principal,) if principal else (),
         )
 
     # -- the compare-and-swap loop --------------------------------------------
@@ -454,7 +471,8 @@ class Engine:
                 if new is not None:
                     self._audit("rotation.followup", snap2, new, "calendar", new.outbox[-1])
             elif state.phase is Phase.PROMOTED:
-                probed = self._check_revocation(credential_id, snap)
+                self._check_drain(credential_id, snap)
+                probed = self._check_revocation(credential_id, self.store.snapshot(credential_id))
             elif state.phase is Phase.RETIRING:
                 self._check_retirement(credential_id, snap)
                 probed = True
@@ -1079,12 +1097,100 @@ class Engine:
             detail=f"version {version} holds the retirement tombstone",
         )
 
+    def _check_drain(self, credential_id: str, snap: Snapshot) -> None:
+        """After a promotion, when the drain is due (policy.drain_check_due): read who may
+        still use the old key (the store's cloud: key-usage reports and the audit trail of
+        reads) and record it. Drained -> the delete notice is owed at once; anything the
+        check could not read or find is recorded as unconfirmed, never as drained."""
+        st = snap.state
+        now = self.clock.now()
+        due = drain_check_due(st, self.policy)
+        if self.usage is None or due is None or now < due or st.promoted_at is None:
+            return
+        fingerprints = [fp for fp in (st.previous_fp, st.current_fp) if fp]
+        since = st.promoted_at - AUDIT_LOOKBACK
+        self.drain_checks += 1
+        try:
+            evidence = self.usage.evidence(snap.config.id, fingerprints, since, now)
+        except Exception as err:  # no grant, an API error: say so, wait for the maximum
+            # Recorded in the state and the audit trail, and told in the delete notice.
+            log.info("drain of %s not read (%s)", snap.config.name, type(err).__name__)
+            self._record_drain(
+                credential_id,
+                on_new=0,
+                holders=(),
+                more=0,
+                unconfirmed=f"the key-usage reports could not be read ({type(err).__name__})",
+            )
+            return
+        self.drain_reads += evidence.calls
+        result = drain(
+            evidence.reports,
+            evidence.reads,
+            old_fingerprint=st.previous_fp,
+            new_fingerprint=st.current_fp,
+            promoted_at=st.promoted_at,
+            now=now,
+            quiet=timedelta(minutes=self.policy.drain_quiet_minutes),
+            audit_read=evidence.audit_read,
+            ignore_principals=self.rotator_principals,
+        )
+        problems: list[str] = []
+        if not evidence.audit_read:
+            problems.append(evidence.audit_problem or "the audit trail of reads could not be read")
+        readers = [r for r in evidence.reads if r.principal not in self.rotator_principals]
+        if not evidence.reports and not readers and evidence.audit_read:
+            problems.append(
+                "no application reported which key it uses, and the audit trail shows no "
+                "read of the secret"
+            )
+        holders, more = holder_entries(result.stragglers)
+        self._record_drain(
+            credential_id,
+            on_new=result.reporters_on_new,
+            holders=holders,
+            more=more,
+            unconfirmed="; ".join(problems),
+        )
+
+    def _record_drain(
+        self,
+        credential_id: str,
+        *,
+        on_new: int,
+        holders: tuple[str, ...],
+        more: int,
+        unconfirmed: str,
+    ) -> None:
+        snap2, new = self._step(
+            credential_id,
+            Event.DRAIN_CHECKED,
+            on_new=on_new,
+            holders=holders,
+            more=more,
+            unconfirmed=unconfirmed,
+        )
+        if new is None:
+            return
+        waiting = len(holders) + more
+        detail = f"{on_new} on the new key, {waiting} may hold the old one"
+        if unconfirmed:
+            detail += f"; unconfirmed: {unconfirmed}"
+        if new.drained_at is not None:
+            self._audit("drain.drained", snap2, new, "rotator", "drained", detail=detail)
+        elif new.grace_until is not None and self.clock.now() >= new.grace_until:
+            self._audit("drain.timed_out", snap2, new, "rotator", "grace maximum", detail=detail)
+        else:
+            self._audit("drain.waiting", snap2, new, "rotator", "waiting", detail=detail)
+
     def _check_revocation(self, credential_id: str, snap: Snapshot) -> bool:
-        """After the grace period, both keys: the old one must be refused, the new one
-        still accepted. Returns whether the current key was probed."""
+        """Once the old key is drained or the grace period is over, both keys: the old one
+        must be refused, the new one still accepted. Returns whether the current key was
+        probed."""
         state = snap.state
         now = self.clock.now()
-        if state.grace_until is None or now < state.grace_until:
+        due = delete_due(state)
+        if due is None or now < due:
             return False
         outcome = self._probe_previous(snap)
         probed = False

@@ -16,6 +16,9 @@ from enum import StrEnum
 from rotation import conventions as cv
 from rotation.state import Mode, Phase, RotationState
 
+# The longest quiet period a stack may ask for (a day: past it the grace maximum decides).
+DRAIN_QUIET_MAX_MINUTES = 24 * 60
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -33,6 +36,11 @@ class Policy:
     revoke_reminders_before_escalation: int = 2
     # How long the daily check of a live key may stay inconclusive before people are told.
     liveness_alert_hours: int = 24
+    # The drain (rotation/drain.py): "delete the old key now" goes once no application has
+    # reported the old key for this many minutes and no reader of the secret from before
+    # the promotion is left; the grace period is then the maximum wait. 0: the timer only
+    # (the notice comes at the grace period's end, as without the drain).
+    drain_quiet_minutes: int = 15
 
     def __post_init__(self) -> None:
         if not 1 <= self.rotation_days <= 90:
@@ -51,6 +59,10 @@ class Policy:
                 raise ValueError(f"{name} must be at least 1.")
         if self.grace_hours < 0 or self.emergency_grace_minutes < 0:
             raise ValueError("grace periods cannot be negative.")
+        if not 0 <= self.drain_quiet_minutes <= DRAIN_QUIET_MAX_MINUTES:
+            raise ValueError(
+                f"drain_quiet_minutes must be between 0 (timer only) and {DRAIN_QUIET_MAX_MINUTES}."
+            )
 
     def to_env(self) -> dict[str, str]:
         """The function environment (and the stack output) that carries this policy."""
@@ -81,6 +93,7 @@ ENV_NAMES: dict[str, str] = {
     "emergency_grace_minutes": cv.ENV_EMERGENCY_GRACE_MINUTES,
     "emergency_deadline_hours": cv.ENV_EMERGENCY_DEADLINE_HOURS,
     "liveness_alert_hours": cv.ENV_LIVENESS_ALERT_HOURS,
+    "drain_quiet_minutes": cv.ENV_DRAIN_QUIET_MINUTES,
 }
 
 
@@ -211,13 +224,72 @@ def revoke_probe_delay(probes: int) -> timedelta:
     return min(delay, REVOKE_PROBE_MAX)
 
 
+# The drain's own checks (rotation/drain.py): the first when the quiet period after the
+# promotion has passed, then every DRAIN_CHECK_EVERY while someone may hold the old key
+# (so the notice follows a straggler's restart within the quiet period plus that), and
+# every DRAIN_CHECK_BLIND while the evidence cannot be read or there is none (nothing
+# to wait for but the grace maximum; checked now and then in case reports begin).
+DRAIN_CHECK_EVERY = timedelta(minutes=5)
+DRAIN_CHECK_BLIND = timedelta(hours=6)
+
+
+def drains(policy: Policy, *, revoke_first: bool, signing_key: bool) -> bool:
+    """Whether a promotion's delete notice waits for the drain: not with the timer only
+    (drain_quiet_minutes 0), not when the old key was revoked first (nothing waits), not
+    for a webhook signing key (Customer.io signs with the new one at once; receivers
+    accept the old one until the grace period's end, whatever they report)."""
+    return policy.drain_quiet_minutes > 0 and not revoke_first and not signing_key
+
+
+def drain_applies(state: RotationState, policy: Policy) -> bool:
+    """Whether the drain is still to be checked: a promotion that waits for it
+    (`drain_waits`, see `drains`), until it drained or the delete notice went out."""
+    return (
+        state.drain_waits
+        and policy.drain_quiet_minutes > 0
+        and state.phase is Phase.PROMOTED
+        and state.promoted_at is not None
+        and state.grace_until is not None
+        and state.drained_at is None
+        and state.revoke_probed_at is None
+        and state.followups == 0
+    )
+
+
+def drain_check_due(state: RotationState, policy: Policy) -> datetime | None:
+    """When the drain is checked next (None: it is not), never after the grace maximum
+    (the check at the maximum is the one that names the stragglers)."""
+    if not drain_applies(state, policy):
+        return None
+    assert state.promoted_at is not None and state.grace_until is not None
+    if state.drain_checked_at is not None and state.drain_checked_at >= state.grace_until:
+        return None  # checked at the maximum: the delete notice names what it found
+    if state.drain_checked_at is None:
+        first = state.promoted_at + timedelta(minutes=policy.drain_quiet_minutes)
+        return min(first, state.grace_until)
+    blind = bool(state.drain_unconfirmed) and not state.drain_holders
+    step = DRAIN_CHECK_BLIND if blind else DRAIN_CHECK_EVERY
+    return min(state.drain_checked_at + step, state.grace_until)
+
+
+def delete_due(state: RotationState) -> datetime | None:
+    """When "delete the old key now" is owed: when the drain finished, else at the end of
+    the grace period (its maximum)."""
+    if state.grace_until is None:
+        return None
+    if state.drained_at is not None and state.drained_at < state.grace_until:
+        return state.drained_at
+    return state.grace_until
+
+
 def next_due(state: RotationState, policy: Policy) -> datetime | None:
     """The next moment a notice or a probe of this credential is owed, or None when only the
     calendar (the daily sweep and the clouds' native schedules) is: a pure function of the
     recorded state, so the wake-up armed for it changes only when this changes.
 
     Every moment a notice promises is here: reminders, escalation and the deadline while a
-    key is awaited; the end of the grace period ("delete the old key now"); the probes of
+    key is awaited; the drain's checks, and the drain or the end of the grace period
+    ("delete the old key now"); the probes of
     the old key after it, and the reminders about it; a retiring key's checks.
     """
     if state.phase is Phase.AWAITING_KEY:
@@ -232,13 +304,15 @@ def next_due(state: RotationState, policy: Policy) -> datetime | None:
             moments.append(last + reminder_interval(state.mode, policy))
         return min(moments) if moments else None
     if state.phase is Phase.PROMOTED:
-        if state.grace_until is None:
+        due = delete_due(state)
+        if due is None:
             return None
-        if state.revoke_probed_at is None or state.revoke_probed_at < state.grace_until:
-            return state.grace_until
-        last = state.last_notice_at or state.grace_until
+        if state.revoke_probed_at is None or state.revoke_probed_at < due:
+            check = drain_check_due(state, policy)
+            return due if check is None else min(due, check)
+        last = state.last_notice_at or due
         reminder = last + reminder_interval(state.mode, policy)
-        if state.revoke_probed_at - state.grace_until >= REVOKE_PROBE_WINDOW:
+        if state.revoke_probed_at - due >= REVOKE_PROBE_WINDOW:
             return reminder
         return min(state.revoke_probed_at + revoke_probe_delay(state.revoke_probes), reminder)
     if state.phase is Phase.RETIRING:

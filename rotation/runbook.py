@@ -18,9 +18,16 @@ from datetime import datetime, timedelta
 
 from rotation import conventions as cv
 from rotation.credentials import Kind
+from rotation.drain import parse_holder
 from rotation.notices import Notice, parse
 from rotation.origin import Origin
-from rotation.policy import REVOKE_PROBE_MAX, REVOKE_PROBE_WINDOW, Policy, grace_until
+from rotation.policy import (
+    REVOKE_PROBE_MAX,
+    REVOKE_PROBE_WINDOW,
+    Policy,
+    delete_due,
+    grace_until,
+)
 from rotation.state import (
     Mode,
     Phase,
@@ -444,7 +451,7 @@ def _self_check(ctx: Context) -> str:
     """After the old key's deletion nobody has to do anything: the rotator probes it, every
     REVOKE_PROBE_MAX at most for REVOKE_PROBE_WINDOW after the grace end, then at its daily
     pass (policy.next_due), and the sentence says which applies."""
-    grace = ctx.state.grace_until
+    grace = delete_due(ctx.state)
     until = grace + REVOKE_PROBE_WINDOW if grace is not None else None
     tail = f'and tells you "rotation closed" (`{command(ctx, "check")}` confirms it at once).'
     if until is not None and ctx.now >= until:
@@ -511,9 +518,17 @@ def after_promotion(ctx: Context) -> list[str]:
             f"Make sure {old_text} is deleted in {_page(ctx)}.{tell} Then "
             + _confirm_and_close(ctx, "it")
         ]
+    if st.drain_waits:
+        quiet = _duration(timedelta(minutes=ctx.policy.drain_quiet_minutes))
+        when = (
+            f"as soon as no application has used it for {quiet} (their key-usage reports and "
+            f"the audit trail of reads say so), at the latest at {_when(st.grace_until)}"
+        )
+    else:
+        when = f"at {_when(st.grace_until)}"
     return [
         f"Do NOT delete {old_text} yet: applications switch to the new key as their cache "
-        f"expires. At {_when(st.grace_until)} you will be told to delete it.{tell}",
+        f"expires. You will be told to delete it {when}.{tell}",
         f"Then delete it in {_page(ctx)}. {_self_check(ctx)}",
     ]
 
@@ -723,13 +738,59 @@ def _delete_old(ctx: Context) -> list[str]:
     ]
 
 
-def _revoke_family(first: str, subject: str, urgency: str) -> Renderer:
+def drain_report(ctx: Context) -> tuple[str, list[str]]:
+    """Why the delete notice comes now, after a drain (rotation/drain.py): who was measured,
+    and, when the grace maximum ended the wait, every straggler, what breaks for them if the
+    key is deleted now, and what the rotator could not confirm. ("", []) without a drain."""
+    st = ctx.state
+    if not st.drain_waits or st.drain_checked_at is None:
+        return "", []
+    quiet = _duration(timedelta(minutes=ctx.policy.drain_quiet_minutes))
+    processes = "process" if st.drain_on_new == 1 else "processes"
+    on_new = f"{st.drain_on_new or 'no'} reporting {processes} on the new key"
+    if st.drained_at is not None:
+        return (
+            f"No application has used the old key for {quiet} ({on_new}), and nobody who read "
+            "the secret before the promotion is left without reading it since",
+            [],
+        )
+    lines: list[str] = []
+    holders = [parse_holder(h) for h in st.drain_holders]
+    if holders:
+        named = []
+        for h in holders:
+            seen = _when(h.last_seen)
+            if h.reports:
+                service, _, instance = h.who.partition("/")
+                named.append(f"{service} on {instance} (reports the old key; last seen {seen})")
+            else:
+                named.append(f"{h.who} (read the secret before the promotion, not since; {seen})")
+        more = f", and {st.drain_more} more" if st.drain_more else ""
+        lines.append(
+            "Still on the old key: " + "; ".join(named) + more + ". If you delete it now, "
+            "their calls to Customer.io fail (401) until they load the new key: restart or "
+            "redeploy them first, or accept those failures."
+        )
+    if st.drain_unconfirmed:
+        lines.append(
+            f"The rotator could not confirm that nobody uses the old key: {st.drain_unconfirmed}."
+        )
+    return f"The grace period's maximum is over ({on_new})", lines
+
+
+def _revoke_family(first: str, subject: str, urgency: str, drain: bool = False) -> Renderer:
     def render_revoke(arg: str, rid: str, ctx: Context) -> _Text:
         level = urgency or _base_urgency(ctx)
+        why, stragglers = drain_report(ctx) if drain else ("", [])
         return _Text(
             level,
             f"[{level}] " + subject.format(n=arg, name=ctx.name),
-            [_head(rid, ctx), f"{first}. Delete the old key now:", _numbered(_delete_old(ctx))],
+            [
+                _head(rid, ctx),
+                f"{why or first}. Delete the old key now:",
+                *stragglers,
+                _numbered(_delete_old(ctx)),
+            ],
         )
 
     return render_revoke
@@ -990,7 +1051,7 @@ RENDERERS: dict[Notice, Renderer] = {
     Notice.INCONCLUSIVE: _inconclusive,
     Notice.PROMOTED: _promoted,
     Notice.REVOKE_NOW: _revoke_family(
-        "The grace period is over", "Delete the old key of {name} now", ""
+        "The grace period is over", "Delete the old key of {name} now", "", drain=True
     ),
     Notice.REVOKE_REMINDER: _revoke_family(
         "Customer.io still accepts the old key",

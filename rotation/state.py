@@ -154,6 +154,22 @@ class RotationState:
     # (they back off: policy.revoke_probe_delay).
     revoke_probes: int = 0
     revoke_probed_at: datetime | None = None
+    # The drain after a promotion (rotation/drain.py, policy.drain_check_due): when it was
+    # last checked, how many reporting processes use the new key, who may still hold the
+    # old one, and when nobody did (then "delete the old key now" goes at once).
+    # `drain_holders`: at most DRAIN_HOLDERS_SHOWN entries "who|last_seen|evidence" (who:
+    # "service/instance" or the cloud principal; last_seen in TIME_FORMAT; evidence "key"
+    # (reports the old key) or "read" (read the secret before the promotion, not since)),
+    # tag-safe, no spaces (drain.holder_entry / drain.parse_holder); `drain_more`: how many
+    # more there were. `drain_unconfirmed`: what the check could not confirm (no evidence,
+    # an unreadable audit trail), "" when nothing.
+    drain_waits: bool = False  # this promotion's delete notice waits for the drain
+    drain_checked_at: datetime | None = None
+    drain_on_new: int = 0
+    drain_holders: tuple[str, ...] = ()
+    drain_more: int = 0
+    drain_unconfirmed: str = ""
+    drained_at: datetime | None = None
 
     def to_fields(self) -> dict[str, str]:
         out: dict[str, str] = {}

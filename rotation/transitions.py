@@ -24,6 +24,9 @@ from rotation.policy import (
     Policy,
     RevokeFollowup,
     deadline_for,
+    delete_due,
+    drain_applies,
+    drains,
     grace_until,
     key_followup,
     revoke_followup,
@@ -283,6 +286,14 @@ def promoted(
         staged_workspace="",
         revoke_probes=0,
         revoke_probed_at=None,
+        drain_waits=bool(old_version)
+        and drains(policy, revoke_first=st.revoke_first, signing_key=kind is Kind.WEBHOOK_SIGNING),
+        drain_checked_at=None,  # each promotion drains its own old key
+        drain_on_new=0,
+        drain_holders=(),
+        drain_more=0,
+        drain_unconfirmed="",
+        drained_at=None,
     ).with_notice(N.PROMOTED)
     if not old_version:
         return _closed(new, now, revoked=False)
@@ -312,8 +323,10 @@ def _closed(st: RotationState, now: datetime, *, revoked: bool) -> RotationState
 def revocation_checked(
     st: RotationState, *, now: datetime, policy: Policy, outcome: RevocationOutcome
 ) -> RotationState | None:
-    """After the grace period: close when the old key is dead, otherwise chase it."""
-    if st.phase is not Phase.PROMOTED or st.grace_until is None or now < st.grace_until:
+    """Once the old key is drained, or the grace period is over: close when the old key is
+    dead, otherwise chase it (the first time, "delete the old key now")."""
+    due = delete_due(st)
+    if st.phase is not Phase.PROMOTED or due is None or now < due:
         return None
     if outcome in ("revoked", "unprobeable"):
         return _closed(st, now, revoked=outcome == "revoked")
@@ -331,6 +344,39 @@ def revocation_checked(
     if step is RevokeFollowup.ESCALATE:
         return replace(base, escalated=True).with_notice(N.REVOKE_ESCALATED)
     return base.with_notice(N.REVOKE_REMINDER, n - 1)
+
+
+# What a drain check could not confirm is machine-made text (never a secret): kept short.
+UNCONFIRMED_MAX = 300
+
+
+def drain_checked(
+    st: RotationState,
+    *,
+    now: datetime,
+    policy: Policy,
+    on_new: int,
+    holders: tuple[str, ...],
+    more: int,
+    unconfirmed: str,
+) -> RotationState | None:
+    """The drain was checked (rotation/drain.py): record what was seen. Nobody left on the
+    old key, and nothing unconfirmed, means drained: "delete the old key now" is owed at
+    once (policy.delete_due). Anything unconfirmed (an unreadable audit trail, no evidence
+    at all) never counts as drained: the grace period's maximum decides, and its notice
+    says what could not be confirmed."""
+    if not drain_applies(st, policy):
+        return None
+    drained = not holders and not more and not unconfirmed
+    return replace(
+        st,
+        drain_checked_at=now,
+        drain_on_new=on_new,
+        drain_holders=holders,
+        drain_more=more,
+        drain_unconfirmed=unconfirmed.strip()[:UNCONFIRMED_MAX],
+        drained_at=now if drained else None,
+    )
 
 
 def adopted(
@@ -612,6 +658,7 @@ class Event(StrEnum):
     INCONCLUSIVE = "inconclusive"  # Customer.io could not answer
     PROMOTED = "promoted"  # a verified key became current
     REVOCATION_CHECKED = "revocation_checked"  # the old key was probed after the grace period
+    DRAIN_CHECKED = "drain_checked"  # who may still use the old key was read (the drain)
     ADOPTED = "adopted"  # the store's current version is not the recorded one
     ROLLED_BACK = "rolled_back"  # the previous key is current again
     LIVENESS_CHECKED = "liveness_checked"  # the daily probe of the current key
@@ -648,6 +695,7 @@ TABLE: dict[tuple[Phase, Event], Any] = {
     (Phase.PROMOTED, Event.OPEN): opened,  # an emergency is queued behind the old key
     (Phase.PROMOTED, Event.REJECTED): rejected,  # "busy": the old key must die first
     (Phase.PROMOTED, Event.REVOCATION_CHECKED): revocation_checked,
+    (Phase.PROMOTED, Event.DRAIN_CHECKED): drain_checked,  # the old key's users, measured
     (Phase.PROMOTED, Event.ADOPTED): adopted,
     (Phase.PROMOTED, Event.ROLLED_BACK): rolled_back,
     (Phase.IDLE, Event.LIVENESS_CHECKED): liveness_checked,

@@ -30,9 +30,10 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -50,6 +51,9 @@ from rotation.stores.base import (
     unwrap_submission,
     wrap_submission,
 )
+
+if TYPE_CHECKING:
+    from rotation.stores.usage import UsageReader
 
 _TOKENS = uuid.UUID("6f0c8a43-5b0e-4d4e-9d59-3c1b2b8f6a10")
 CONSUMED_STAGE = "CIO-CONSUMED"
@@ -104,6 +108,19 @@ class AwsSecretsStore(StoreBase):
         # The live secret's version stages as last described (grace labels are kept in
         # step with the state from them).
         self._stages: dict[str, dict[str, list[str]]] = {}
+
+    def usage_reader(self, env: Mapping[str, str]) -> UsageReader:
+        """CloudWatch (the consumer library's reports) and CloudTrail (reads of the secret),
+        in the store's own region."""
+        import boto3
+
+        from rotation.stores.usage import AwsUsageReader
+
+        region = self.client.meta.region_name
+        return AwsUsageReader(
+            boto3.client("cloudwatch", region_name=region),
+            boto3.client("cloudtrail", region_name=region),
+        )
 
     # -- reading -----------------------------------------------------------------
 

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rotation.credentials import Kind, Region
 from rotation.state import RotationState
+
+if TYPE_CHECKING:
+    from rotation.stores.usage import UsageReader
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,10 @@ class SecretStore(Protocol):
         """Make the cloud's own timer wake the rotator for this credential at `at` (or, with
         None, at no moment of its own: the calendar's). One timer per credential: arming
         again moves it. A cloud detail, like everything else behind this protocol."""
+
+    def usage_reader(self, env: Mapping[str, str]) -> UsageReader | None:
+        """Where this cloud keeps the drain's evidence (key-usage reports, the audit trail
+        of reads), for the function environment `env`; None: nowhere (timer only)."""
 
 
 _NO_SUBMISSION = Submission(version="", raw=b"")
@@ -294,6 +301,10 @@ class StoreBase:
     def arm_wakeup(self, credential_id: str, at: datetime | None) -> None:
         """No timer here (the in-memory store, a store without one configured): the daily
         sweep and an operator's `check` are the only wake-ups."""
+
+    def usage_reader(self, env: Mapping[str, str]) -> UsageReader | None:
+        """No evidence here (the in-memory store): the delete notice keeps the grace timer."""
+        return None
 
     def _remember(self, credential_id: str, snap: Snapshot) -> None:
         if self.in_session:

@@ -40,9 +40,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as gexc
 
@@ -59,6 +60,9 @@ from rotation.stores.base import (
     unwrap_submission,
     wrap_submission,
 )
+
+if TYPE_CHECKING:
+    from rotation.stores.usage import UsageReader
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +130,47 @@ def _number(version_name: str) -> int:
     return int(version_name.rsplit("/", 1)[1])
 
 
+class _DeferredSession:
+    """An AuthorizedSession with the function's default credentials, made at first use."""
+
+    SCOPES = (
+        "https://www.googleapis.com/auth/monitoring.read",
+        "https://www.googleapis.com/auth/logging.read",
+    )
+
+    def __init__(self) -> None:
+        self._session: Any = None
+        self._failed: Exception | None = None  # no credentials: asked once per instance
+
+    def _made(self) -> Any:
+        if self._failed is not None:
+            raise self._failed
+        if self._session is None:
+            import google.auth
+            from google.auth.transport.requests import AuthorizedSession
+
+            # Without credentials google.auth logs its own WARNING first; the drain records
+            # the failure (and the delete notice tells it), so that line says nothing more.
+            auth_log = logging.getLogger("google.auth._default")
+            level = auth_log.level
+            auth_log.setLevel(logging.ERROR)
+            try:
+                credentials, _ = google.auth.default(scopes=list(self.SCOPES))
+            except Exception as err:
+                self._failed = err
+                raise
+            finally:
+                auth_log.setLevel(level)
+            self._session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+        return self._session
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self._made().get(url, **kw)
+
+    def post(self, url: str, **kw: Any) -> Any:
+        return self._made().post(url, **kw)
+
+
 class GcpSecretStore(StoreBase):
     """`read_payloads`: the rotator reads the newest version's payload with the snapshot
     (one call gives the current version and its key); operators, who may not read
@@ -149,6 +194,27 @@ class GcpSecretStore(StoreBase):
         self.read_payloads = read_payloads
         self.stack_label = gcp_stack_label(stack) if stack is not None else None
         self._secrets: dict[str, Any] = {}  # the session's Secret resources, with their etags
+
+    def usage_reader(self, env: Mapping[str, str]) -> UsageReader | None:
+        """Cloud Monitoring (the consumer library's reports) and Cloud Logging (the Data
+        Access log of reads), in the function's project, with its default credentials
+        (obtained at the first read: a failure there is an unreadable trail, not a crash)."""
+        from rotation.stores.usage import GcpUsageReader
+
+        project = env.get("GOOGLE_CLOUD_PROJECT", "")
+        if not project:
+            return None
+        monitoring, logging_url = env.get(cv.ENV_MONITORING_URL), env.get(cv.ENV_LOGGING_URL)
+        if monitoring and logging_url:  # the local cloud's: no credentials
+            import requests
+
+            return GcpUsageReader(
+                requests.Session(),
+                project,
+                monitoring_endpoint=monitoring,
+                logging_endpoint=logging_url,
+            )
+        return GcpUsageReader(_DeferredSession(), project)
 
     # -- reading -----------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -47,7 +48,9 @@ from moto.secretsmanager.models import secretsmanager_backends
 
 from infra import aws_policies
 from localcloud.stack import STACK
+from localcloud.cloudtrail import CloudTrailHistory
 from rotation import conventions as cv
+from rotation.stores import usage
 from tests.program import policy_docs
 from tests.program.harness import Evaluation, make_source_tree
 
@@ -99,6 +102,15 @@ def _secret_resource(response: Any) -> str:
             _context[f"aws:ResourceTag/{tag['Key']}"] = [tag["Value"]]
         return str(secret.arn)
     return f"arn:aws:secretsmanager:{response.region}:{ACCOUNT}:secret:{secret_id}"
+
+
+def _metrics_resource(response: Any) -> str:
+    """CloudWatch's metric actions and CloudTrail's LookupEvents take no resource; writing a
+    metric puts its namespace in the request context (`cloudwatch:namespace`)."""
+    _context.clear()
+    if response._get_action() == "PutMetricData":
+        _context["cloudwatch:namespace"] = [str(_param(response, "Namespace"))]
+    return "*"
 
 
 def _kms_resource(response: Any) -> str:
@@ -221,12 +233,21 @@ def _statement_verdict(
 
 _original_statement = IAMPolicyStatement.is_action_permitted
 # moto names some actions after the API operation; IAM uses its own action names.
-_IAM_ACTION_NAMES = {"lambda:Invoke": "lambda:InvokeFunction"}
+_IAM_ACTION_NAMES = {
+    "lambda:Invoke": "lambda:InvokeFunction",
+    # CloudWatch's endpoint is "monitoring"; IAM's service prefix is "cloudwatch".
+    **{
+        f"monitoring:{a}": f"cloudwatch:{a}"
+        for a in ("PutMetricData", "ListMetrics", "GetMetricData", "DeleteAlarms")
+    },
+}
 
 
 @contextmanager
 def enforced_iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from moto.awslambda.responses import LambdaResponse
+    from moto.cloudtrail.responses import CloudTrailResponse
+    from moto.cloudwatch.responses import CloudWatchResponse
     from moto.kms.responses import KmsResponse
     from moto.logs.responses import LogsResponse
     from moto.scheduler.responses import EventBridgeSchedulerResponse
@@ -238,6 +259,8 @@ def enforced_iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             SecretsManagerResponse, "_determine_resource", _secret_resource, raising=False
         )
         patch.setattr(KmsResponse, "_determine_resource", _kms_resource, raising=False)
+        for response_class in (CloudWatchResponse, CloudTrailResponse):
+            patch.setattr(response_class, "_determine_resource", _metrics_resource, raising=False)
         patch.setattr(SNSResponse, "_determine_resource", _sns_resource, raising=False)
         patch.setattr(LogsResponse, "_determine_resource", _logs_resource, raising=False)
         patch.setattr(LambdaResponse, "_determine_resource", _lambda_resource, raising=False)
@@ -610,8 +633,55 @@ def test_rotator_policy_names_only_its_own_secrets() -> None:
     doc = rotator_document(
         Account("cio", "", "", "", "", "", "k", "t", "t2", "/aws/lambda/cio-rotator", "f", "g", b"")
     )
-    resources = {r for s in doc["Statement"] for r in s["Resource"]}
+    drain = aws_policies.drain_reads()
+    resources = {r for s in doc["Statement"] if s != drain for r in s["Resource"]}
     assert not {r for r in resources if r == "*" or r.endswith(":secret:*")}
+
+
+# -- the drain's evidence: key-usage metrics and CloudTrail ------------------------------
+
+
+def test_drain_evidence_is_read_by_rotator_and_operator_and_written_by_consumers_only(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Consumers write key-usage points into the library's namespace and nowhere else;
+    the rotator and the operators read them and CloudTrail's event history."""
+    namespace = usage.AWS_NAMESPACE
+    point = [{"MetricName": "KeyInUse", "Value": 1.0}]
+    reader_docs = (rotator_document(account), operator_document(account))
+    readers = [
+        principal_with(n, d) for n, d in zip(("rotator", "operator"), reader_docs, strict=True)
+    ]
+    consumer = principal_with("app", consumer_document(account))
+    with CloudTrailHistory().active(), enforced_iam(monkeypatch):
+        app = consumer.client("cloudwatch")
+        app.put_metric_data(Namespace=namespace, MetricData=point)
+        denied(lambda: app.put_metric_data(Namespace="AWS/EC2", MetricData=point))
+        denied(lambda: app.list_metrics(Namespace=namespace))
+        denied(lambda: consumer.client("cloudtrail").lookup_events())
+        for reader in readers:
+            cw = reader.client("cloudwatch")
+            cw.list_metrics(Namespace=namespace)
+            allowed(
+                lambda cw=cw: cw.get_metric_data(  # type: ignore[misc]
+                    MetricDataQueries=[
+                        {
+                            "Id": "m0",
+                            "MetricStat": {
+                                "Metric": {"Namespace": namespace, "MetricName": "KeyInUse"},
+                                "Period": 60,
+                                "Stat": "SampleCount",
+                            },
+                        }
+                    ],
+                    StartTime=datetime(2026, 3, 2, tzinfo=UTC),
+                    EndTime=datetime(2026, 3, 3, tzinfo=UTC),
+                )
+            )
+            trail = reader.client("cloudtrail")
+            allowed(lambda t=trail: t.lookup_events(MaxResults=1))  # type: ignore[misc]
+            denied(lambda c=cw: c.put_metric_data(Namespace=namespace, MetricData=point))  # type: ignore[misc]
+            denied(lambda c=cw: c.delete_alarms(AlarmNames=["x"]))  # type: ignore[misc]
 
 
 # -- the operator and the consumer ----------------------------------------------------

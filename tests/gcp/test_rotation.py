@@ -10,6 +10,7 @@ import pytest
 from rotation.credentials import Credential, Kind, Region
 from rotation.notify import FanOut
 from rotation.notify_gcp import StructuredLogNotifier
+from rotation.policy import next_due
 from rotation.state import Mode, Phase
 
 NAME = "marketing-track"
@@ -52,11 +53,12 @@ def test_scheduled_rotation_end_to_end(gcp, cio, clock):
     assert (state.current_version, state.previous_version) == ("2", "1")
     secret = gcp.client.get_secret(name=gcp.secrets[NAME])
     assert dict(secret.version_aliases) == {"current": 2, "previous": 1}
-    # The secret's timer is the credential's wake-up: the end of the grace period, when
-    # "delete the old key now" is owed (the 90-day calendar comes back when it closes).
-    assert (
-        secret.rotation.next_rotation_time == state.grace_until == clock.now() + timedelta(hours=24)
-    )
+    # The secret's timer is the credential's wake-up: the drain's first check, at the end of
+    # the quiet period (rotation/drain.py); the grace period's end is the maximum, when
+    # "delete the old key now" is owed at the latest (the 90-day calendar comes back when
+    # it closes).
+    assert state.drain_waits and state.grace_until == clock.now() + timedelta(hours=24)
+    assert secret.rotation.next_rotation_time == clock.now() + timedelta(minutes=15)
     assert gcp.rt.store.read_submission(gcp.secrets[NAME]) is None  # inbox copy destroyed
 
     clock.advance(timedelta(hours=2))
@@ -308,7 +310,8 @@ def test_crash_between_adding_and_moving_aliases_is_repaired(gcp, cio, clock, mo
     assert state.previous_fp == first.fingerprint
     secret = gcp.client.get_secret(name=gcp.secrets[NAME])
     assert dict(secret.version_aliases) == {"current": 2, "previous": 1}
-    assert secret.rotation.next_rotation_time == state.grace_until  # the wake-up moved too
+    # The wake-up moved too: to the drain's first check (policy.next_due).
+    assert secret.rotation.next_rotation_time == next_due(state, gcp.policy)
     assert [
         v.name[-1] for v in gcp.client.list_secret_versions(request={"parent": gcp.secrets[NAME]})
     ] == ["2", "1"]

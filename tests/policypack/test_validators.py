@@ -164,6 +164,57 @@ def test_listing_secrets_is_the_one_action_allowed_on_star() -> None:
     assert len(v.no_wildcard_resources(type_, {"policy": _doc(sloppy)})) == 1
 
 
+def test_the_drains_reads_and_one_namespace_of_metrics_are_allowed_on_star() -> None:
+    """CloudWatch's metric actions and CloudTrail's LookupEvents take no resource: exactly
+    the drain's three reads may name "*", and PutMetricData only bound to one namespace."""
+    from infra import aws_policies
+
+    type_ = "aws:iam/policy:Policy"
+    assert set(aws_policies.DRAIN_READ_ACTIONS) == v.STAR_ONLY_READS
+    ok = _doc(aws_policies.drain_reads(), aws_policies.usage_reports())
+    assert v.no_wildcard_resources(type_, {"policy": ok}) == []
+
+    def refused(statement: dict[str, object]) -> int:
+        return len(v.no_wildcard_resources(type_, {"policy": _doc(statement)}))
+
+    reads = aws_policies.drain_reads()
+    # One more action, or a whole service, in the same statement: refused.
+    assert refused({**reads, "Action": [*reads["Action"], "cloudwatch:DeleteAlarms"]}) == 1
+    assert refused({**reads, "Action": ["cloudwatch:*"]}) == 1
+    assert refused({**reads, "Action": ["cloudtrail:LookupEvents", "s3:GetObject"]}) == 1
+    writes = aws_policies.usage_reports()
+    assert refused({k: x for k, x in writes.items() if k != "Condition"}) == 1  # any namespace
+    assert refused({**writes, "Condition": {"StringLike": {"cloudwatch:namespace": "*"}}}) == 1
+    two = {"StringEquals": {"cloudwatch:namespace": ["CioRotation", "AWS/EC2"]}}
+    assert refused({**writes, "Condition": two}) == 1
+
+
+def test_the_drains_custom_roles_alone_are_bound_on_the_project_and_stay_narrow() -> None:
+    member = "gcp:projects/iAMMember:IAMMember"
+    reader = {"role": "projects/my-proj/roles/cio_drain_reader", "member": "group:ops@x.com"}
+    writer = {"role": "projects/my-proj/roles/cio_usage_writer", "member": "serviceAccount:a@b"}
+    assert v.no_project_wide_grants(member, reader) == []
+    assert v.no_project_wide_grants(member, writer) == []
+    other = {"role": "projects/my-proj/roles/cio_rotator", "member": "group:ops@x.com"}
+    assert len(v.no_project_wide_grants(member, other)) == 1
+    conditioned = {**reader, "condition": {"expression": "true"}}
+    assert len(v.no_project_wide_grants(member, conditioned)) == 1
+    binding = "gcp:projects/iAMBinding:IAMBinding"  # a binding replaces others' members
+    assert len(v.no_project_wide_grants(binding, {**reader, "members": ["group:ops@x.com"]})) == 1
+    role = "gcp:projects/iAMCustomRole:IAMCustomRole"
+    exact = {"roleId": "cio_usage_writer", "permissions": ["monitoring.timeSeries.create"]}
+    assert v.drain_roles_are_narrow(role, exact) == []
+    wider = {
+        **exact,
+        "permissions": ["monitoring.timeSeries.create", "secretmanager.versions.access"],
+    }
+    [problem] = v.drain_roles_are_narrow(role, wider)
+    assert "cio_usage_writer" in problem and "secretmanager.versions.access" in problem
+    reads = {"roleId": "x_drain_reader", "permissions": ["logging.logEntries.list"]}
+    assert len(v.drain_roles_are_narrow(role, reads)) == 1  # fewer is a different role too
+    assert v.drain_roles_are_narrow(role, {"roleId": "cio_rotator", "permissions": []}) == []
+
+
 def test_no_project_wide_grants() -> None:
     assert PROJECT_WIDE_GRANT_TYPES == v.PROJECT_WIDE_GRANT_TYPES
     for type_ in sorted(v.PROJECT_WIDE_GRANT_TYPES):

@@ -151,6 +151,8 @@ CASES: list[tuple[str, Any, str, str, str]] = [
     ("grace_hours", -1, "grace_hours", "outside the allowed range 0..336", "grace_hours 24"),
     ("emergency_grace_minutes", 5000, "emergency_grace_minutes", "outside the allowed range 0..1440", "emergency_grace_minutes 15"),
     ("emergency_deadline_hours", 0, "emergency_deadline_hours", "outside the allowed range 1..72", "emergency_deadline_hours 4"),
+    ("drain_quiet_minutes", 2000, "drain_quiet_minutes", "outside the allowed range 0..1440", "drain_quiet_minutes 15"),
+    ("drain_quiet_minutes", "soon", "drain_quiet_minutes", "expected a whole number, got 'soon'", "drain_quiet_minutes 15"),
     ("operator_emails", ..., "operator_emails", "is required: a list of e-mail addresses", "operator_emails[0]' oncall@example.com"),
     ("operator_emails", {"a": 1}, "operator_emails", "expected a list of e-mail addresses", "operator_emails[0]"),
     ("operator_emails", ["oncall@example.com", "not-an-email"], "operator_emails[1]", "'not-an-email' is not one of e-mail addresses", "operator_emails[1]"),

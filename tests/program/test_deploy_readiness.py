@@ -33,6 +33,8 @@ GCP_API_OF: dict[str, tuple[str, ...]] = {
     "gcp:serviceaccount/account:Account": ("iam",),
     "gcp:projects/iAMCustomRole:IAMCustomRole": ("iam",),
     "gcp:projects/iAMMember:IAMMember": ("cloudresourcemanager",),
+    # Audit configs are part of the project's IAM policy (setIamPolicy).
+    "gcp:projects/iAMAuditConfig:IAMAuditConfig": ("cloudresourcemanager",),
     "gcp:secretmanager/secret:Secret": ("secretmanager",),
     "gcp:secretmanager/secretVersion:SecretVersion": ("secretmanager",),
     "gcp:secretmanager/secretIamMember:SecretIamMember": ("secretmanager",),

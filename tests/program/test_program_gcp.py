@@ -144,17 +144,30 @@ def test_grants_are_per_secret_and_least_privilege(evaluation: Evaluation) -> No
     # The project-level grants Google leaves no narrower form of: the build account reads
     # Cloud Functions' own source bucket (one bucket, by condition) and writes build logs;
     # the Eventarc agent holds its own role; operators list secrets (discovery by label)
-    # through a custom role of that one permission.
+    # through a custom role of that one permission. And the drain's two custom roles
+    # (Monitoring and Logging grant on the project at the lowest): the rotator and
+    # operators read, consumers write key-usage points.
     project_wide = [r for r in evaluation.resources if r.type in gcp_iam.PROJECT_WIDE_GRANT_TYPES]
     lister = f"projects/{PROJECT}/roles/cio_secret_lister"
+    writer, reader = (f"projects/{PROJECT}/roles/{i}" for i in gcp_iam.drain_role_ids("cio"))
     assert sorted((r.inputs["role"], r.inputs["member"]) for r in project_wide) == sorted(
         [
             (gcp_iam.STORAGE_OBJECT_VIEWER, BUILD_SA),
             (gcp_iam.LOG_WRITER, BUILD_SA),
             (gcp_iam.EVENTARC_SERVICE_AGENT, EVENTARC_AGENT),
             (lister, "group:platform-oncall@example.com"),
+            (reader, RUNTIME_SA),
+            (reader, "group:platform-oncall@example.com"),
+            (writer, f"serviceAccount:app@{PROJECT}.iam.gserviceaccount.com"),
         ]
     )
+    roles = {r.inputs["roleId"]: set(r.inputs["permissions"]) for r in evaluation.of_type(
+        "gcp:projects/iAMCustomRole:IAMCustomRole")}  # fmt: skip
+    assert roles["cio_usage_writer"] == {"monitoring.timeSeries.create"}
+    assert roles["cio_drain_reader"] == set(gcp_iam.DRAIN_READER_PERMISSIONS)
+    [audit] = evaluation.of_type("gcp:projects/iAMAuditConfig:IAMAuditConfig")
+    assert audit.inputs["service"] == "secretmanager.googleapis.com"
+    assert audit.inputs["auditLogConfigs"] == [{"logType": "DATA_READ"}]
     lister_role = evaluation.named("gcp-secret-lister-role").inputs
     assert lister_role["roleId"] == "cio_secret_lister" and lister_role["project"] == PROJECT
     assert lister_role["permissions"] == ["secretmanager.secrets.list"]

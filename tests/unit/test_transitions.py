@@ -223,6 +223,26 @@ ROWS: list[tuple[str, RotationState, Event, dict[str, Any], Phase, Notice | None
         Notice.REVOKE_NOW,
     ),
     (
+        "the drain checked: who may still hold the old key is recorded, nothing told yet",
+        replace(
+            PROMOTED,
+            drain_waits=True,
+            promoted_at=NOW - timedelta(minutes=20),
+            grace_until=NOW + timedelta(hours=23),
+        ),
+        Event.DRAIN_CHECKED,
+        dict(
+            now=NOW,
+            policy=POLICY,
+            on_new=2,
+            holders=("cron/c:7|2026-06-01T08:59:00Z|key",),
+            more=0,
+            unconfirmed="",
+        ),
+        Phase.PROMOTED,
+        None,
+    ),
+    (
         "a version nobody promoted",
         PROMOTED,
         Event.ADOPTED,
