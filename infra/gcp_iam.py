@@ -133,6 +133,8 @@ def secret_lister_role_id(prefix: str) -> str:
 def project_role(project: str, role_id: str) -> str:
     """A project custom role's full name, known before it exists (preview, the policy pack)."""
     return f"projects/{project}/roles/{role_id}"
+
+
 def drain_role_ids(prefix: str) -> tuple[str, str]:
     """(usage writer, drain reader) custom role ids of a stack."""
     base = prefix.replace("-", "_")

@@ -32,8 +32,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
@@ -47,8 +47,8 @@ from moto.kms.models import kms_backends
 from moto.secretsmanager.models import secretsmanager_backends
 
 from infra import aws_policies
-from localcloud.stack import STACK
 from localcloud.cloudtrail import CloudTrailHistory
+from localcloud.stack import STACK
 from rotation import conventions as cv
 from rotation.stores import usage
 from tests.program import policy_docs
