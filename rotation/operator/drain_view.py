@@ -3,9 +3,8 @@ and `drain NAME` (the evidence read now, with the operator's credentials).
 
 Pure: the cloud reads are the backends' (`Backend.drain_evidence`), the judgement is
 rotation.drain's. `recorded` is the one place that reads the rotator's drain fields
-from a RotationState (`drain_checked_at`, `drain_on_new`, `drain_holders`,
-`drained_at`): through getattr with defaults, so it works before and after those
-fields exist.
+from a RotationState (`drain_checked_at`, `drain_on_new`, `drain_holders`, `drain_more`,
+`drain_unconfirmed`, `drained_at`; rotation/drain.py says their form).
 """
 
 from __future__ import annotations
@@ -16,7 +15,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rotation import conventions as cv
-from rotation.drain import Drain, KeyReport, SecretRead, drain
+from rotation.drain import (
+    EVIDENCE_KEY,
+    EVIDENCE_READ,
+    Drain,
+    KeyReport,
+    SecretRead,
+    drain,
+    parse_holder,
+)
 from rotation.operator.backend import EXIT_OK, EXIT_UNKNOWN, EXIT_WAITING
 from rotation.state import Phase, RotationState, format_time
 
@@ -26,7 +33,6 @@ DEFAULT_QUIET = timedelta(minutes=15)
 # in this window and not since may hold the old key. Bounded by when the old key became
 # current (a read before that gave an even older key, already refused).
 READS_LOOKBACK = timedelta(days=7)
-HOLDER_SEPARATOR = "|"  # the rotator's compact holder: "who|last_seen_iso|evidence"
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ class DrainView:
     quiet_since: datetime | None = None
     audit_read: bool | None = None  # None: not known (the rotator's record does not say)
     problems: tuple[str, ...] = field(default_factory=tuple)
+    more: int = 0  # holders beyond those listed (the rotator keeps the first few)
 
     @property
     def drained(self) -> bool | None:
@@ -73,6 +80,7 @@ class DrainView:
             "drained": self.drained,
             "drained_at": _time(self.drained_at),
             "holders": [h.to_json() for h in self.holders],
+            "more_holders": self.more,
             "on_new": self.on_new,
             "quiet_since": _time(self.quiet_since),
             "audit_read": self.audit_read,
@@ -92,35 +100,38 @@ class Reading:
     calls: int = 0
 
 
-def parse_holder(text: str) -> Holder:
-    """A holder from the rotator's compact form "who|last_seen_iso|evidence" (the name may
-    itself hold the separator: the last two fields are split off the right)."""
-    parts = text.rsplit(HOLDER_SEPARATOR, 2)
-    if len(parts) != 3:
-        return Holder(text.strip(), "", None)
-    who, seen, evidence = (p.strip() for p in parts)
-    return Holder(who, evidence, _parse_time(seen))
+# What each kind of evidence means, in the words `status` and `drain` print.
+EVIDENCE_TEXT = {
+    EVIDENCE_KEY: "reports the old key",
+    EVIDENCE_READ: "read the secret before the promotion, not since",
+}
 
 
 def recorded(state: Any) -> DrainView | None:
-    """What the rotator last recorded of the drain, or None when it recorded nothing.
-
-    The one adapter over the rotator's drain fields: getattr with defaults, so a state
-    without them (an older rotator) reads as "not measured". Also reads the stored form
-    (a dict of strings). Once RotationState has the fields, this can read them directly."""
+    """What the rotator last recorded of the drain (RotationState's drain fields, or their
+    stored form: a dict of strings), or None when it recorded nothing."""
     checked = _instant(_field(state, "drain_checked_at"))
     drained_at = _instant(_field(state, "drained_at"))
     if checked is None and drained_at is None:
         return None
     raw: Any = _field(state, "drain_holders") or ()
-    items: Iterable[str] = raw.splitlines() if isinstance(raw, str) else raw
-    holders = tuple(parse_holder(str(h)) for h in items if str(h).strip())
+    items: Iterable[str] = raw.split() if isinstance(raw, str) else raw  # stored: space-joined
+    holders = [_holder(str(item)) for item in items]
+    unconfirmed = str(_field(state, "drain_unconfirmed") or "")
     return DrainView(
         checked_at=checked,
-        holders=holders,
+        holders=tuple(holders),
         on_new=int(_field(state, "drain_on_new") or 0),
         drained_at=drained_at,
+        more=int(_field(state, "drain_more") or 0),
+        problems=(unconfirmed,) if unconfirmed and drained_at is None else (),
     )
+
+
+def _holder(entry: str) -> Holder:
+    """A holder as the rotator records it (rotation/drain.py), its evidence in words."""
+    h = parse_holder(entry)
+    return Holder(h.who, EVIDENCE_TEXT.get(h.evidence, h.evidence), h.last_seen)
 
 
 def _field(state: Any, name: str) -> Any:
@@ -180,7 +191,7 @@ def measure(reading: Reading, state: RotationState, now: datetime, quiet: timede
     problems = tuple(p for p in (reading.reports_problem, reading.audit_problem) if p)
     return DrainView(
         checked_at=result.checked_at,
-        holders=tuple(Holder(s.who, s.evidence, s.last_seen) for s in result.stragglers),
+        holders=tuple(_holder(s.entry()) for s in result.stragglers),  # as the rotator shows them
         on_new=result.reporters_on_new,
         drained_at=result.checked_at if result.drained and not problems else None,
         quiet_since=result.quiet_since,
@@ -209,11 +220,17 @@ def status_cells(view: DrainView | None, name: str) -> list[tuple[str, str]]:
     checked = f"checked {_when(view.checked_at)}" if view.checked_at else "not checked"
     on_new = f"{view.on_new} on the new key"
     if not view.holders:
+        if view.drained is None:
+            unknown = "; ".join(view.problems) or "no evidence yet"
+            return [("old key in use", f"not confirmed: {unknown} ({on_new}; {checked})")]
         when = view.drained_at or view.checked_at
         return [("old key in use", f"no: drained {_when(when)} ({on_new}; {checked})")]
-    count = f"{len(view.holders)} holder" + ("s" * (len(view.holders) != 1))
+    total = len(view.holders) + view.more
+    count = f"{total} holder" + ("s" * (total != 1))
     cells = [("old key in use", f"yes: {count} ({on_new}; {checked})")]
     cells += [("", f"- {h.describe()}") for h in view.holders]
+    if view.more:
+        cells.append(("", f"- and {view.more} more"))
     return cells
 
 

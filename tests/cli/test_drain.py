@@ -146,7 +146,7 @@ def test_one_straggler_is_named_then_drained_once_it_moves(cli, aws, clock, trai
     assert lines[0] == f"{NAME}: the old key is still in use: 1 holder."
     holders = [line for line in lines if line.startswith("- ")]
     assert holders == [
-        f"- cron on batch-7:4242: reports the old key; last seen {clock.now():%Y-%m-%d %H:%M} UTC"
+        f"- cron/batch-7:4242: reports the old key; last seen {clock.now():%Y-%m-%d %H:%M} UTC"
     ]
     assert "1 reporting process on the new key" in result.output
     assert f"`cio-rotate drain {NAME}` again" in result.output
@@ -197,7 +197,7 @@ def test_json_gives_each_holder_as_fields(cli, aws, clock, trail):
     read_at = (st.promoted_at - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert doc["holders"] == [
         {
-            "who": "cron on batch-7:4242",
+            "who": "cron/batch-7:4242",
             "evidence": "reports the old key",
             "last_seen": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
@@ -258,7 +258,7 @@ def test_a_holder_is_known_even_when_part_of_the_evidence_is_not(cli, aws, clock
     result = cli.run("drain", NAME, "--json")
     assert result.exit_code == EXIT_WAITING  # cron still reports the old key: that is known
     doc = json.loads(result.stdout)
-    assert [h["who"] for h in doc["holders"]] == ["cron on batch-7:4242"]
+    assert [h["who"] for h in doc["holders"]] == ["cron/batch-7:4242"]
     assert doc["audit_read"] is False and doc["drained"] is False
 
 
@@ -358,7 +358,7 @@ def test_drain_in_a_terminal_wraps_at_words(straggling, columns):
     words = " ".join(text.split())
     assert "Acting on stack prod" in words
     assert f"{NAME}: the old key is still in use: 1 holder." in words
-    assert "- cron on batch-7:4242: reports the old key; last seen" in words
+    assert "- cron/batch-7:4242: reports the old key; last seen" in words
     assert "1 reporting process on the new key" in words
     assert f"`cio-rotate drain {NAME}` again" in words
     # status shows the drain too (what the rotator recorded: nothing yet on this branch)
@@ -377,7 +377,7 @@ def test_drain_in_a_plain_terminal_has_no_escape_codes(straggling, plain):
     )
     assert screen.code == EXIT_WAITING, screen.text
     assert "\x1b" not in screen.text
-    assert "- cron on batch-7:4242: reports the old key; last seen" in " ".join(screen.text.split())
+    assert "- cron/batch-7:4242: reports the old key; last seen" in " ".join(screen.text.split())
 
 
 def test_drain_in_a_pipe_is_whole_lines_and_no_escape_codes(straggling):
@@ -396,7 +396,7 @@ def test_drain_in_a_pipe_is_whole_lines_and_no_escape_codes(straggling):
     holder = [line for line in lines if line.startswith("- ")]
     assert len(holder) == 1
     assert re.fullmatch(
-        r"- cron on batch-7:4242: reports the old key; last seen \d{4}-\d\d-\d\d \d\d:\d\d UTC",
+        r"- cron/batch-7:4242: reports the old key; last seen \d{4}-\d\d-\d\d \d\d:\d\d UTC",
         holder[0],
     )
     assert lines[-1] == (
@@ -415,7 +415,7 @@ def test_drain_in_a_pipe_is_whole_lines_and_no_escape_codes(straggling):
     assert done.returncode == EXIT_WAITING
     doc = json.loads(done.stdout)
     assert [(h["who"], h["evidence"]) for h in doc["holders"]] == [
-        ("cron on batch-7:4242", "reports the old key")
+        ("cron/batch-7:4242", "reports the old key")
     ]
     assert doc["on_new"] == 1 and doc["audit_read"] is True and doc["drained"] is False
 
@@ -432,7 +432,7 @@ def test_status_lists_each_recorded_holder_on_a_line_of_its_own(capsys):
         {
             "drain-checked-at": "2026-03-23T09:20:00Z",
             "drain-on-new": "2",
-            "drain-holders": "cron on batch-7:4242|2026-03-23T09:18:00Z|reports the old key",
+            "drain-holders": "cron/batch-7:4242|2026-03-23T09:18:00Z|key",
         }
     )
     ref = CredentialRef("billing", "aws", "arn:aws:secretsmanager:us-east-1:1:secret:b", "track")
@@ -442,6 +442,6 @@ def test_status_lists_each_recorded_holder_on_a_line_of_its_own(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[-2:] == [
         "  old key in use:       yes: 1 holder (2 on the new key; checked 2026-03-23 09:20 UTC)",
-        "                        - cron on batch-7:4242: reports the old key; last seen "
+        "                        - cron/batch-7:4242: reports the old key; last seen "
         "2026-03-23 09:18 UTC",
     ]

@@ -69,7 +69,7 @@ def test_a_straggler_reporting_to_cloud_monitoring_is_named(gcli, monitoring):
     assert result.exit_code == EXIT_WAITING, result.output
     doc = json.loads(result.stdout)
     assert [(h["who"], h["evidence"]) for h in doc["holders"]] == [
-        ("cron on cron-0:1", "reports the old key")
+        ("cron/cron-0:1", "reports the old key")
     ]
     assert doc["on_new"] == 1 and doc["audit_read"] is True and doc["problems"] == []
     # Two timeSeries.list (old and new fingerprint) and one page of the audit log.
