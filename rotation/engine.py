@@ -115,6 +115,11 @@ def rollback_refusal(
     return None
 
 
+def _probeable(snap: Snapshot) -> bool:
+    """Whether Customer.io can be asked about this credential's key (a signing key: no)."""
+    return snap.config.kind is not Kind.WEBHOOK_SIGNING
+
+
 def tombstone(retired_at: datetime) -> bytes:
     """The live document of a retired credential (never a key)."""
     doc = {cv.TOMBSTONE_FIELD: True, "retired_at": format_time(retired_at)}
@@ -222,7 +227,7 @@ class Engine:
                 new = decide(snap)
             if new is None or new == snap.state:
                 return snap, None
-            new = replace(new, wake_at=next_due(new, self.policy))
+            new = replace(new, wake_at=next_due(new, self.policy, _probeable(snap)))
             if new.outbox != snap.state.outbox:
                 now = self.clock.now()
                 mine = bool(new.sending) and self._holds(credential_id, new.sending)
@@ -266,8 +271,9 @@ class Engine:
         this invocation armed it already. A moment that is still due after this
         invocation (Customer.io did not answer) is tried again in WAKE_RETRY, not at once.
         """
-        state = self._state(credential_id)
-        at = next_due(state, self.policy)
+        snap = self.store.snapshot(credential_id)
+        state = snap.state
+        at = next_due(state, self.policy, _probeable(snap))
         if at is None and state.wake_at is None and not fired:
             return  # nothing is owed to the minute: the calendar is the sweep's
         now = self.clock.now()

@@ -518,24 +518,41 @@ def after_promotion(ctx: Context) -> list[str]:
     ]
 
 
+def _retire_self_check(ctx: Context) -> str:
+    """After the key's deletion nobody has to do anything: the rotator probes the retiring
+    key every REVOKE_PROBE_MAX at most for REVOKE_PROBE_WINDOW after the retire notice,
+    then at its daily pass (policy.next_due), and the sentence says which applies."""
+    opened = ctx.state.opened_at
+    until = opened + REVOKE_PROBE_WINDOW if opened is not None else None
+    tail = (
+        f'then marks {ctx.name} retired and tells you ("retired"); '
+        f"`{command(ctx, 'check')}` confirms it at once."
+    )
+    if until is not None and ctx.now >= until:
+        return f"The rotator confirms by itself, at its daily pass, that Customer.io refuses it, {tail}"
+    when = f"until {_when(until)}" if until is not None else "for a day after this notice"
+    return (
+        f"The rotator confirms by itself, within {_probe_gap()} ({when}; after that at its "
+        f"daily pass), that Customer.io refuses it, {tail}"
+    )
+
+
 def retire_steps(ctx: Context) -> list[str]:
     """End of life: consumers first, then the key, then the secrets."""
     key = current_key(ctx)
     key_text = describe(key, ctx.kind, "the current key")
     tell = how_to_tell(key, ctx.kind)
     tell = f" {tell}" if tell else ""
-    check = (
-        f"Run `{command(ctx, 'check')}`: the rotator confirms that Customer.io refuses it, "
-        f'then marks {ctx.name} retired and tells you ("retired").'
-    )
+    check = _retire_self_check(ctx)
     if ctx.kind is Kind.WEBHOOK_SIGNING:
         remove = (
             f"Then, in {_page(ctx)}, disable the webhook if nothing should receive its "
             "deliveries any more (its signing key goes with it)."
         )
         check = (
-            f"Run `{command(ctx, 'check')}`: Customer.io offers no check of a signing key, so "
-            f'the rotator marks {ctx.name} retired and tells you ("retired").'
+            "Nothing to run: Customer.io offers no check of a signing key, so at "
+            f"{_when(ctx.state.grace_until)} (the end of the grace period) the rotator marks "
+            f'{ctx.name} retired and tells you ("retired").'
         )
     else:
         remove = (

@@ -61,6 +61,7 @@ class Cloud:
     provision: Callable[[str], None]
     submit: Callable[[str, Credential], None]
     emergency: Callable[[str, str], None]
+    retire: Callable[[str, str], None]
     pause_sweep: Callable[[], None]
     cio: Any
     clock: Any
@@ -98,11 +99,15 @@ def aws_cloud(aws: AwsHarness, cio: Any, clock: Any) -> Cloud:
     def emergency(name: str, reason: str) -> None:
         aws.invoke({"action": "emergency", "secret_id": aws.secrets[name], "reason": reason})
 
+    def retire(name: str, reason: str) -> None:
+        aws.invoke({"action": "retire", "secret_id": aws.secrets[name], "reason": reason})
+
     cloud = Cloud(
         harness=aws,
         provision=provision,
         submit=lambda name, cred: (aws.submit(name, cred), None)[1],
         emergency=emergency,
+        retire=retire,
         pause_sweep=lambda: pause_aws_schedule(SWEEP),
         cio=cio,
         clock=clock,
@@ -129,6 +134,10 @@ def gcp_cloud(gcp: GcpHarness, cio: Any, clock: Any) -> Cloud:
     def emergency(name: str, reason: str) -> None:
         gcp.emergency(name, reason)
 
+    def retire(name: str, reason: str) -> None:
+        gcp.action({"action": "retire", "secret_id": gcp.secrets[name], "reason": reason})
+        gcp.pump()
+
     def pause_sweep() -> None:
         assert gcp.stack.gcp is not None
         gcp.stack.gcp.pause_job(SWEEP)
@@ -138,6 +147,7 @@ def gcp_cloud(gcp: GcpHarness, cio: Any, clock: Any) -> Cloud:
         provision=provision,
         submit=lambda name, cred: (gcp.submit(name, cred), None)[1],
         emergency=emergency,
+        retire=retire,
         pause_sweep=pause_sweep,
         cio=cio,
         clock=clock,
@@ -286,7 +296,28 @@ def emergency_rotation(cloud: Cloud, name: str) -> dict[str, timedelta]:
     return lags
 
 
+def retirement(cloud: Cloud, name: str) -> dict[str, timedelta]:
+    """`retire`, applications move off the key for a few hours, the key is deleted in the
+    dashboard: "retired" follows by the rotator's own probes, with no `check`."""
+    cloud.provision(name)
+    key = cloud.cio.new_track_key("1001")
+    cloud.submit(name, key)
+    cloud.pause_sweep()
+    cloud.advance(timedelta(hours=3))
+    cloud.retire(name, "moved to a private key")
+    assert cloud.state(name).phase is Phase.RETIRING
+    cloud.advance(timedelta(hours=5))  # still accepted: probed, backing off, nobody told
+    assert cloud.state(name).phase is Phase.RETIRING
+    assert [n for _, n in cloud.sent(name) if n.startswith("retire")] == ["retire_opened"]
+    deleted_at = cloud.clock.now()
+    cloud.cio.delete_key(key)
+    cloud.advance(timedelta(hours=1))
+    st = cloud.state(name)
+    assert st.phase is Phase.RETIRED and st.retired_at is not None
+    return {"retired": lag(cloud, name, "retired", deleted_at)}
+
+
 def assert_kept(lags: dict[str, timedelta]) -> None:
     for notice, late in lags.items():
-        bound = CLOSE_LAG if notice == "closed" else MAX_LAG
+        bound = CLOSE_LAG if notice in ("closed", "retired") else MAX_LAG
         assert late <= bound, f"{notice} came {late} after its moment (bound {bound})"
