@@ -179,6 +179,18 @@ class AwsUnits:
         return self.per_credential[f"cio/{name}"]
 
 
+def provision_idle(harness: AwsHarness | GcpHarness, cio: Any, names: list[str]) -> dict[str, Any]:
+    """`names` in one `pulumi up`, each bootstrapped with its own key (returned by name)."""
+    harness.provision_many(
+        [{"name": n, "kind": "track", "region": "us", "workspace_id": "1001"} for n in names]
+    )
+    keys = {}
+    for name in names:
+        keys[name] = cio.new_track_key("1001")
+        harness.submit(name, keys[name])
+    return keys
+
+
 def skip_days_aws(aws: AwsHarness, delta: timedelta) -> None:
     """Let time pass with the daily sweep paused (nothing else is due), then resume it."""
     pause_aws_schedule(SWEEP)
@@ -223,6 +235,24 @@ def lag(cloud: Cloud, name: str, notice: str, promised: datetime) -> timedelta:
     return at - promised
 
 
+def lag_after_deleting(cloud: Cloud, name: str, key: Credential, notice: str) -> timedelta:
+    """The operator deletes `key` in the dashboard; how late `notice` came after that."""
+    deleted_at = cloud.clock.now()
+    cloud.cio.delete_key(key)
+    cloud.advance(timedelta(hours=1))
+    return lag(cloud, name, notice, deleted_at)
+
+
+def bootstrap_quietly(cloud: Cloud, name: str) -> Credential:
+    """A live key, the daily sweep paused, three quiet hours: only the credential's timer."""
+    cloud.provision(name)
+    key: Credential = cloud.cio.new_track_key("1001")
+    cloud.submit(name, key)
+    cloud.pause_sweep()
+    cloud.advance(timedelta(hours=3))
+    return key
+
+
 def bootstrap_and_open(cloud: Cloud, name: str) -> Credential:
     """A live key; its rotation opens at the daily sweep once it is 76 days old (the calendar)."""
     cloud.provision(name)
@@ -254,10 +284,7 @@ def scheduled_rotation(cloud: Cloud, name: str) -> dict[str, timedelta]:
     lags["revoke_now"] = lag(cloud, name, "revoke_now", promoted.grace_until)
 
     cloud.advance(timedelta(hours=2))
-    deleted_at = cloud.clock.now()
-    cloud.cio.delete_key(old)
-    cloud.advance(timedelta(hours=1))
-    lags["closed"] = lag(cloud, name, "closed", deleted_at)
+    lags["closed"] = lag_after_deleting(cloud, name, old, "closed")
     assert cloud.state(name).phase is Phase.IDLE
     return lags
 
@@ -265,11 +292,7 @@ def scheduled_rotation(cloud: Cloud, name: str) -> dict[str, timedelta]:
 def emergency_rotation(cloud: Cloud, name: str) -> dict[str, timedelta]:
     """On-call's emergency: reminders and the deadline while nobody acts, then the delete-now
     notice 15 minutes after the promotion and "rotation closed" after the deletion."""
-    cloud.provision(name)
-    old = cloud.cio.new_track_key("1001")
-    cloud.submit(name, old)
-    cloud.pause_sweep()
-    cloud.advance(timedelta(hours=3))
+    old = bootstrap_quietly(cloud, name)
     cloud.emergency(name, "key leaked in a CI log")
     st = cloud.state(name)
     assert st.phase is Phase.AWAITING_KEY and st.opened_at is not None
@@ -288,10 +311,7 @@ def emergency_rotation(cloud: Cloud, name: str) -> dict[str, timedelta]:
     lags["revoke_now"] = lag(
         cloud, name, "revoke_now", promoted.promoted_at + timedelta(minutes=15)
     )
-    deleted_at = cloud.clock.now()
-    cloud.cio.delete_key(old)
-    cloud.advance(timedelta(hours=1))
-    lags["closed"] = lag(cloud, name, "closed", deleted_at)
+    lags["closed"] = lag_after_deleting(cloud, name, old, "closed")
     assert cloud.state(name).phase is Phase.IDLE
     return lags
 
@@ -299,22 +319,16 @@ def emergency_rotation(cloud: Cloud, name: str) -> dict[str, timedelta]:
 def retirement(cloud: Cloud, name: str) -> dict[str, timedelta]:
     """`retire`, applications move off the key for a few hours, the key is deleted in the
     dashboard: "retired" follows by the rotator's own probes, with no `check`."""
-    cloud.provision(name)
-    key = cloud.cio.new_track_key("1001")
-    cloud.submit(name, key)
-    cloud.pause_sweep()
-    cloud.advance(timedelta(hours=3))
+    key = bootstrap_quietly(cloud, name)
     cloud.retire(name, "moved to a private key")
     assert cloud.state(name).phase is Phase.RETIRING
     cloud.advance(timedelta(hours=5))  # still accepted: probed, backing off, nobody told
     assert cloud.state(name).phase is Phase.RETIRING
     assert [n for _, n in cloud.sent(name) if n.startswith("retire")] == ["retire_opened"]
-    deleted_at = cloud.clock.now()
-    cloud.cio.delete_key(key)
-    cloud.advance(timedelta(hours=1))
+    lags = {"retired": lag_after_deleting(cloud, name, key, "retired")}
     st = cloud.state(name)
     assert st.phase is Phase.RETIRED and st.retired_at is not None
-    return {"retired": lag(cloud, name, "retired", deleted_at)}
+    return lags
 
 
 def assert_kept(lags: dict[str, timedelta]) -> None:
