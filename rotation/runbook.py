@@ -444,12 +444,18 @@ def _self_check(ctx: Context) -> str:
     """After the old key's deletion nobody has to do anything: the rotator probes it, every
     REVOKE_PROBE_MAX at most for REVOKE_PROBE_WINDOW after the grace end, then at its daily
     pass (policy.next_due), and the sentence says which applies."""
-    grace = ctx.state.grace_until
-    until = grace + REVOKE_PROBE_WINDOW if grace is not None else None
     tail = f'and tells you "rotation closed" (`{command(ctx, "check")}` confirms it at once).'
+    return _confirms_by_itself(ctx, ctx.state.grace_until, "for a day after the grace period", tail)
+
+
+def _confirms_by_itself(ctx: Context, start: datetime | None, unknown: str, tail: str) -> str:
+    """The sentence that the rotator confirms a deletion by itself: within REVOKE_PROBE_MAX
+    during the day of probes from `start` (`unknown` names that day when `start` is not
+    recorded), at its daily pass after it."""
+    until = start + REVOKE_PROBE_WINDOW if start is not None else None
     if until is not None and ctx.now >= until:
         return f"The rotator confirms by itself, at its daily pass, that Customer.io refuses it, {tail}"
-    when = f"until {_when(until)}" if until is not None else "for a day after the grace period"
+    when = f"until {_when(until)}" if until is not None else unknown
     return (
         f"The rotator confirms by itself, within {_probe_gap()} ({when}; after that at its "
         f"daily pass), that Customer.io refuses it, {tail}"
@@ -520,21 +526,12 @@ def after_promotion(ctx: Context) -> list[str]:
 
 def _retire_self_check(ctx: Context) -> str:
     """After the key's deletion nobody has to do anything: the rotator probes the retiring
-    key every REVOKE_PROBE_MAX at most for REVOKE_PROBE_WINDOW after the retire notice,
-    then at its daily pass (policy.next_due), and the sentence says which applies."""
-    opened = ctx.state.opened_at
-    until = opened + REVOKE_PROBE_WINDOW if opened is not None else None
+    key as it probes an old key, from the retire notice on (policy.next_due, RETIRING)."""
     tail = (
         f'then marks {ctx.name} retired and tells you ("retired"); '
         f"`{command(ctx, 'check')}` confirms it at once."
     )
-    if until is not None and ctx.now >= until:
-        return f"The rotator confirms by itself, at its daily pass, that Customer.io refuses it, {tail}"
-    when = f"until {_when(until)}" if until is not None else "for a day after this notice"
-    return (
-        f"The rotator confirms by itself, within {_probe_gap()} ({when}; after that at its "
-        f"daily pass), that Customer.io refuses it, {tail}"
-    )
+    return _confirms_by_itself(ctx, ctx.state.opened_at, "for a day after this notice", tail)
 
 
 def retire_steps(ctx: Context) -> list[str]:
