@@ -69,18 +69,11 @@ def scheduled(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     h.advance(timedelta(days=76, hours=21))  # EventBridge Scheduler fires the sweeps
     n.notifications()
     since = n.actions()
-    op.run("status")
 
-    n.step("The operator pastes a key from the wrong workspace")
-    n.dashboard("creates a Tracking API key, in the wrong workspace (2002), and copies it")
-    wrong = n.remember(cio.new_track_key("2002"))
-    op.submit(name, wrong)
-    n.note(f"current key still {first.fingerprint}: {h.current_value(name) == _doc(first)}")
-    n.notifications()
-
-    n.step("The operator submits the right key")
-    n.dashboard("creates a Tracking API key in workspace 1001, named as the notice says")
-    good = n.remember(cio.new_track_key("1001"))
+    n.step("The operator creates the key the notice names and submits it")
+    good = n.created(
+        "a Tracking API key in workspace 1001, named as the notice says", cio.new_track_key("1001")
+    )
     _, elapsed = _timed(lambda: op.submit(name, good))
     n.note(f"verified and promoted in {elapsed * 1000:.0f} ms of machine time")
     n.note(f"current key is now {good.fingerprint}: {h.current_value(name) == _doc(good)}")
@@ -95,8 +88,9 @@ def scheduled(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     n.notifications()
 
     n.step("The operator deletes the old key in the dashboard; the rotator probes it by itself")
-    n.dashboard("deletes the old key (the name, creation day and last 4 the notice gives)")
-    cio.delete_key(first)
+    n.deleted(
+        "the old key (the name, creation day and last 4 the notice gives)", first, cio.delete_key
+    )
     h.advance(timedelta(minutes=20))  # its wake-up probes the old key (at most 15 minutes)
     if _phase(h, name) == "promoted":
         # The 15-minute probes last a day after the delete notice; then the daily pass.
@@ -109,10 +103,13 @@ def scheduled(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
 
 
 def wrong_deletion(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedClock) -> None:
-    """The operator deletes the NEW key; the rotator notices, rolls back and says what now."""
+    """A key from another workspace is refused; then the operator deletes the NEW key, and
+    the rotator notices, rolls back and says what now."""
     name = "support-track"
     op = n.operator
-    n.console.rule(f"[bold]AWS: the wrong key deleted ({name})[/]")
+    n.console.rule(
+        f"[bold]AWS: a key from the wrong workspace, then the wrong key deleted ({name})[/]"
+    )
     n.follow(name)
     h.provision(name, "track", "us", workspace="1001")
     old = n.remember(cio.new_track_key("1001"))
@@ -124,9 +121,20 @@ def wrong_deletion(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: Simul
     since = n.actions()
     suggested = h.state(name).key_name
 
+    op.run("status")
+
+    n.step("The operator pastes a key from the wrong workspace: refused, nothing changes")
+    wrong = n.created(
+        "a Tracking API key, in the wrong workspace (2002)", cio.new_track_key("2002")
+    )
+    op.submit(name, wrong)
+    n.note(f"current key still {old.fingerprint}: {h.current_value(name) == _doc(old)}")
+    n.notifications()
+
     n.step("The operator creates the new key, names it as suggested, and submits it")
-    n.dashboard(f"creates a Tracking API key in workspace 1001 named {suggested}")
-    new = n.remember(cio.new_track_key("1001"))
+    new = n.created(
+        f"a Tracking API key in workspace 1001 named {suggested}", cio.new_track_key("1001")
+    )
     op.submit(name, new, key_name=suggested)
     n.notifications()
 
@@ -135,8 +143,7 @@ def wrong_deletion(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: Simul
     n.notifications()
 
     n.step("The operator deletes the NEW key by mistake; the rotator's own probe sees it")
-    n.dashboard(f"deletes {suggested} (the new key) instead of the old one")
-    cio.delete_key(new)
+    n.deleted(f"{suggested} (the new key) instead of the old one", new, cio.delete_key)
     h.advance(timedelta(minutes=20))  # the probes after the delete notice
     back = _doc(old) == h.current_value(name)
     n.note(
@@ -149,16 +156,18 @@ def wrong_deletion(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: Simul
 
     n.step("The operator follows the page: a new key, submitted; the old one deleted after grace")
     again = h.state(name).key_name
-    n.dashboard(f"creates another Tracking API key in workspace 1001 named {again}")
-    newer = n.remember(cio.new_track_key("1001"))
+    newer = n.created(
+        f"another Tracking API key in workspace 1001 named {again}", cio.new_track_key("1001")
+    )
     op.submit(name, newer, key_name=again)
     n.notifications()
     h.advance(timedelta(hours=24, minutes=5))
     n.notifications()
-    n.dashboard(
-        "deletes the old key this time (the name, creation day and last 4 the notice gives)"
+    n.deleted(
+        "the old key this time (the name, creation day and last 4 the notice gives)",
+        old,
+        cio.delete_key,
     )
-    cio.delete_key(old)
     h.advance(timedelta(minutes=20))
     n.note(f"phase: {_phase(h, name)}")
     n.notifications()
@@ -190,7 +199,7 @@ def emergency(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     n.skip_notifications()
 
     n.step("The operator creates and submits a new App key")
-    new = n.remember(cio.new_app_key(("3003",), region="eu"))
+    new = n.created("an App API key in workspace 3003", cio.new_app_key(("3003",), region="eu"))
     _, elapsed = _timed(lambda: op.submit(name, new))
     n.note(f"promoted in {elapsed * 1000:.0f} ms; current is {new.fingerprint}")
     n.notifications()
@@ -198,8 +207,7 @@ def emergency(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     n.step("15 minutes of grace (the consumers' cache TTL), then the old key must die")
     h.advance(timedelta(minutes=16))  # its wake-up 15 minutes after the promotion
     n.notifications()
-    n.dashboard("deletes the old key")
-    cio.delete_key(first)
+    n.deleted("the old key", first, cio.delete_key)
     h.advance(timedelta(minutes=20))  # the rotator probes it by itself
     n.note(f"phase: {_phase(h, name)}")
     n.notifications()
@@ -245,10 +253,14 @@ def migration(n: Narrator, h: AwsHarness, cio: FakeCustomerIO, clock: SimulatedC
     h.advance(timedelta(days=3, hours=1))  # its wake-up, three days after the notice
     n.notifications()
 
-    n.step("The operator deletes the old Track key in the dashboard and runs `cio-rotate check`")
-    n.dashboard("deletes the old Track key")
-    cio.delete_key(old)
-    op.run("check", old_name)  # step 3 of the retirement notice
+    n.step("The operator deletes the old Track key in the dashboard; nothing else to run")
+    n.deleted("the old Track key", old, cio.delete_key)
+    h.advance(timedelta(minutes=20))  # the rotator's own probes of the retiring key
+    if _phase(h, old_name) == "retiring":
+        # Its 15-minute probes last a day after the retire notice; then the daily pass.
+        n.note("deleted days after the retire notice: the next daily pass (06:00 UTC) sees it")
+        h.advance(_until_sweep(clock, timedelta(0)))
+    n.note(f"phase: {_phase(h, old_name)}")
     n.notifications()
     n.note(f"live value of {old_name} is now the tombstone: {h.current_value(old_name)}")
     op.run("status")

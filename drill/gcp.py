@@ -54,16 +54,11 @@ def scheduled(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     h.advance(timedelta(days=76, hours=21))  # the stack's job fires, Eventarc delivers
     n.notifications()
     since = n.actions()  # the same scene as on AWS, counted the same way
-    op.run("status")
 
-    n.step("The operator pastes a key from the wrong workspace")
-    n.dashboard("creates a Tracking API key, in the wrong workspace (2002), and copies it")
-    op.submit(name, n.remember(cio.new_track_key("2002")))
-    n.notifications()
-
-    n.step("The operator submits the right key: SECRET_VERSION_ADD on the inbox → verify → promote")
-    n.dashboard("creates a Tracking API key in workspace 1001, named as the e-mail says")
-    good = n.remember(cio.new_track_key("1001"))
+    n.step("The operator submits the key the e-mail names: SECRET_VERSION_ADD → verify → promote")
+    good = n.created(
+        "a Tracking API key in workspace 1001, named as the e-mail says", cio.new_track_key("1001")
+    )
     op.submit(name, good)
     n.note(f"versions/latest now holds {good.fingerprint}: {h.current_value(name) is not None}")
     n.notifications()
@@ -74,8 +69,9 @@ def scheduled(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     n.notifications()
 
     n.step("The operator deletes the old key; the rotator probes it by itself")
-    n.dashboard("deletes the old key (the name, creation day and last 4 the e-mail gives)")
-    cio.delete_key(first)
+    n.deleted(
+        "the old key (the name, creation day and last 4 the e-mail gives)", first, cio.delete_key
+    )
     h.advance(timedelta(minutes=20))  # the secret's timer: probes at most 15 minutes apart
     if h.state(name).phase.value == "promoted":
         # The 15-minute probes last a day after the delete notice; then the daily pass.
@@ -108,11 +104,10 @@ def emergency(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
         "--yes",
     )
     n.notifications()
-    n.dashboard("deletes the old key (step 1 of the e-mail), then creates the new one")
-    cio.delete_key(first)
+    n.deleted("the old key (step 1 of the e-mail)", first, cio.delete_key)
 
-    n.step("The operator submits the new key; the rotator confirms the old one is dead")
-    op.submit(name, n.remember(cio.new_app_key(("42",))))
+    n.step("The operator submits a new key; the rotator confirms the old one is dead")
+    op.submit(name, n.created("an App API key in workspace 42", cio.new_app_key(("42",))))
     h.advance(timedelta(minutes=20))  # its own probe of the old key, no `check` needed
     n.notifications()
     n.measure("emergency, revoke first", since)
@@ -130,8 +125,13 @@ def migration(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     h.submit(old_name, old)
     n.skip_notifications()
 
-    n.step(f"pulumi up added {new_name}; the operator probes its sk_ key, then submits it")
+    n.step(f"pulumi up added {new_name} (workspace 77); a key of another workspace is refused")
     h.provision(new_name, "private", "us", workspace="77")
+    op.submit(new_name, n.remember(cio.new_private_key(("78",), "us")))
+    n.note(f"{new_name} holds no key yet: {h.current_value(new_name) is None}")
+    n.notifications()
+
+    n.step("The operator probes the right sk_ key, then submits it")
     private = n.remember(cio.new_private_key(("77",), "us"))
     op.run("probe", new_name, typed=f"{private.secret}\n")
     op.submit(new_name, private)
@@ -141,10 +141,13 @@ def migration(n: Narrator, h: GcpHarness, cio: FakeCustomerIO, clock: SimulatedC
     op.run("retire", old_name, "--reason", f"moved to {new_name}", "--yes")
     n.notifications()
 
-    n.step("The old App key is deleted in the dashboard; `cio-rotate check` confirms it")
-    n.dashboard("deletes the old App key")
-    cio.delete_key(old)
-    op.run("check", old_name)  # step 3 of the retirement notice
+    n.step("The old App key is deleted in the dashboard; the rotator's own probe sees it")
+    n.deleted("the old App key", old, cio.delete_key)
+    deleted_at = clock.now()
+    h.advance(timedelta(minutes=20))  # the secret's timer: probes at most 15 minutes apart
+    retired = h.state(old_name).retired_at
+    lag = f"{(retired - deleted_at).total_seconds() / 60:.0f} min" if retired else "not yet"
+    n.note(f"phase: {h.state(old_name).phase.value}; retired after the deletion: {lag}")
     n.notifications()
     n.note(f"versions/latest of {old_name} is now the tombstone: {h.current_value(old_name)}")
 

@@ -47,6 +47,18 @@ class Narrator:
         self.dashboard_steps += 1
         self.console.print(f"  [bold magenta]\\[dashboard][/] {escape(text)}")
 
+    def created(self, what: str, key: Credential) -> Credential:
+        """The operator creates `key` in the dashboard, then copies it: two actions."""
+        self.dashboard(f"creates {what}")
+        copied = "its Site ID and API key" if key.site_id else "the key (shown once)"
+        self.dashboard(f"copies {copied}")
+        return self.remember(key)
+
+    def deleted(self, what: str, key: Credential, delete: Callable[[Credential], None]) -> None:
+        """The operator deletes `key` in the dashboard (one action): it stops working."""
+        self.dashboard(f"deletes {what}")
+        delete(key)
+
     def actions(self) -> int:
         """Every CLI command and dashboard step so far."""
         return self.operator.commands + self.dashboard_steps

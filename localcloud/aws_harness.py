@@ -22,27 +22,16 @@ from lambdas.aws_rotation import handler as rotator
 from localcloud.aws_runtime import LocalAwsRuntime
 from localcloud.aws_stack import REGION as REGION
 from localcloud.aws_stack import local_client
-from localcloud.customerio import FakeCustomerIO
-from localcloud.stack import Fired, LocalStack, local_config
+from localcloud.harness import StackHarness
+from localcloud.stack import LocalStack
 from rotation import conventions as cv
-from rotation.clock import SimulatedClock
 from rotation.credentials import Credential
-from rotation.policy import Policy
 from rotation.state import RotationState
 from rotation.stores.aws import AwsSecretsStore
 from rotation.stores.base import wrap_submission
 
 FUNCTION = "cio-rotator"  # the program's rotator_function_name("cio")
 PREFIX = "cio"  # the Pulumi program's default prefix
-SCHEDULE_KEYS = (
-    "rotation_days",
-    "lead_days",
-    "escalate_days",
-    "reminder_days",
-    "grace_hours",
-    "emergency_grace_minutes",
-    "emergency_deadline_hours",
-)
 
 
 def fake_aws_environment() -> None:
@@ -57,23 +46,15 @@ def fake_aws_environment() -> None:
     )
 
 
-def schedule_config(policy: Policy) -> dict[str, int]:
-    """The stack config keys that carry a policy's calendar."""
-    return {key: int(getattr(policy, key)) for key in SCHEDULE_KEYS}
-
-
 @dataclass
-class AwsHarness:
+class AwsHarness(StackHarness):
     """Use inside moto's `mock_aws()` and `runtime.active()`; the stack deploys at the first
     `provision` (a stack config needs at least one credential)."""
 
-    cio: FakeCustomerIO
-    clock: SimulatedClock
-    policy: Policy = field(default_factory=Policy)
+    CLOUD = "aws"
+
     runtime: LocalAwsRuntime = field(default_factory=LocalAwsRuntime)
-    secrets: dict[str, str] = field(default_factory=dict)
     submitted_secrets: list[str] = field(default_factory=list)
-    credentials: list[dict[str, Any]] = field(default_factory=list)  # the stack config's
 
     def __post_init__(self) -> None:
         self.runtime.clock = self.clock  # AWS's own dates (LastRotatedDate) in simulated time
@@ -109,44 +90,6 @@ class AwsHarness:
     def function_arn(self) -> str:
         fn = self._aws.function
         return str(fn.arn)
-
-    @property
-    def outputs(self) -> dict[str, Any]:
-        """The program's own stack outputs (`pulumi stack output --json`)."""
-        return self.stack.outputs
-
-    # -- pulumi up ------------------------------------------------------------------------
-
-    def provision(
-        self,
-        name: str,
-        kind: str,
-        region: str = "us",
-        workspace: str = "",
-        webhook_endpoint: str = "",
-    ) -> str:
-        """Add the credential to the stack config and re-deploy; returns its live ARN."""
-        spec: dict[str, Any] = {"name": name, "kind": kind}
-        if kind != "webhook_signing":
-            spec["region"] = region
-        if workspace:
-            spec["workspace_id"] = workspace
-        if webhook_endpoint:
-            spec["webhook_endpoint"] = webhook_endpoint
-        self.provision_many([spec])
-        return self.secrets[name]
-
-    def provision_many(self, specs: list[dict[str, Any]]) -> None:
-        """Add credentials (stack config entries) in one `pulumi up`, as a platform team
-        adding many at once would (the benches' thousands)."""
-        names = {s["name"] for s in specs}
-        self.credentials = [c for c in self.credentials if c["name"] not in names] + specs
-        self.stack.up(local_config(self.credentials, ("aws",), schedule_config(self.policy)))
-        self.secrets.update(self.stack.secret_ids())
-
-    def advance(self, duration: timedelta) -> list[Fired]:
-        """Let time pass; AWS fires its schedules and rotations meanwhile."""
-        return self.stack.advance(duration)
 
     # -- what operators and AWS do ------------------------------------------------------
 

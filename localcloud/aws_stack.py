@@ -10,7 +10,6 @@ by itself (EventBridge Scheduler schedules, Secrets Manager's rotation schedule)
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +25,7 @@ from moto.sns.models import sns_backends
 from lambdas.aws_rotation import handler as rotator
 from localcloud.aws_runtime import LocalAwsRuntime
 from localcloud.customerio import FakeCustomerIO
-from localcloud.timers import is_one_time, schedule_next
+from localcloud.timers import Due, Stopwatch, is_one_time, schedule_next
 from rotation.clock import SimulatedClock
 from rotation.verify import Verifier, build_session
 from rotation.workqueue import Budget
@@ -161,19 +160,15 @@ class LocalAws:
         is checked when it returns)."""
         fn = self.function
         assert fn is not None
-        started, started_at = time.monotonic(), self.clock.monotonic()
-
-        def elapsed() -> float:
-            return (time.monotonic() - started) + (self.clock.monotonic() - started_at)
-
+        watch = Stopwatch(self.clock)
         self.invocations += 1
         result = rotator.handle(
             event,
             self.warm(),
-            Budget(lambda: fn.timeout - elapsed()),
+            Budget(lambda: fn.timeout - watch.elapsed()),
             invoked_arn=str(getattr(context, "invoked_function_arn", "") or ""),
         )
-        took = elapsed()
+        took = watch.elapsed()
         self.longest = max(self.longest, took)
         if took > fn.timeout:
             raise LambdaTimeout(f"Task timed out after {fn.timeout}.00 seconds")
@@ -499,9 +494,9 @@ class LocalAws:
         backend = scheduler_backends[ACCOUNT][REGION]
         return [s for g in backend.schedule_groups.values() for s in g.schedules.values()]
 
-    def due(self, after: datetime) -> list[tuple[datetime, str, Callable[[], None]]]:
+    def due(self, after: datetime) -> list[Due]:
         """Every timer's next moment after `after`: (when, what, fire)."""
-        out: list[tuple[datetime, str, Callable[[], None]]] = []
+        out: list[Due] = []
         for s in self._schedules():
             created = self.schedule_created.setdefault(s.arn, after)
             # UpdateSchedule replaces every field, State defaulting to ENABLED (Scheduler

@@ -53,17 +53,25 @@ class CloudWatchShipper(logging.Handler):
 
 
 @contextmanager
-def shipped_audit(client: Any, log_group: str = AWS_LOG_GROUP) -> Iterator[CloudWatchShipper]:
-    """The audit logger's lines go to `log_group` (at INFO) until the block ends; nothing
-    else of the rotator's logging changes."""
+def audit_lines_to(handler: logging.Handler) -> Iterator[logging.Handler]:
+    """The audit logger's lines go to `handler` (at INFO) until the block ends; nothing
+    else of the rotator's logging changes. (The GCP CLI tests give it their Cloud Logging
+    handler; Lambda's CloudWatch Logs is `shipped_audit`.)"""
     audit = logging.getLogger(AUDIT_LOGGER)
-    shipper = CloudWatchShipper(client, log_group)
     old_level, old_propagate = audit.level, audit.propagate
     audit.setLevel(logging.INFO)
-    audit.addHandler(shipper)
+    audit.addHandler(handler)
     try:
-        yield shipper
+        yield handler
     finally:
-        audit.removeHandler(shipper)
+        audit.removeHandler(handler)
         audit.setLevel(old_level)
         audit.propagate = old_propagate
+
+
+@contextmanager
+def shipped_audit(client: Any, log_group: str = AWS_LOG_GROUP) -> Iterator[CloudWatchShipper]:
+    """The audit logger's lines go to `log_group` until the block ends."""
+    shipper = CloudWatchShipper(client, log_group)
+    with audit_lines_to(shipper):
+        yield shipper

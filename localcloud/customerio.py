@@ -82,6 +82,7 @@ class FakeCustomerIO(Served):
     rate_limit: int = 0
     pace: Pace | None = None
     over_limit: int = 0
+    peak: int = 0  # the most requests seen in any one second (measured while rate_limit is set)
     # Keys whose every check hangs (a broken shard, say): `hang_seconds` spent, then 504.
     hanging: set[str] = field(default_factory=set)
     hang_seconds: float = 10.0
@@ -131,6 +132,7 @@ class FakeCustomerIO(Served):
             self.rate_limit = 0
             self.pace = None
             self.over_limit = 0
+            self.peak = 0
             self._recent.clear()
             self.hanging.clear()
             self.hang_seconds = 10.0
@@ -228,6 +230,7 @@ class FakeCustomerIO(Served):
         while self._recent and self._recent[0] <= now - 1.0:
             self._recent.popleft()
         self._recent.append(now)
+        self.peak = max(self.peak, len(self._recent))
         if len(self._recent) > self.rate_limit:
             self.over_limit += 1
             return True

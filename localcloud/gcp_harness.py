@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,7 +19,6 @@ from requests.adapters import BaseAdapter
 from werkzeug import Request as WerkzeugRequest
 from werkzeug.test import Client as WerkzeugClient
 
-from localcloud.aws_harness import schedule_config
 from localcloud.customerio import FakeCustomerIO
 from localcloud.gcp_stack import (
     RecordingNotifier,
@@ -28,14 +26,13 @@ from localcloud.gcp_stack import (
     function_app,
     pubsub_message,
 )
+from localcloud.harness import StackHarness
 from localcloud.monitoring import CloudLogging, LocalMonitoring
 from localcloud.secretmanager_emulator import SecretManagerEmulator
-from localcloud.stack import GCP_PROJECT, STACK, Fired, LocalStack, local_config
+from localcloud.stack import GCP_PROJECT, STACK, LocalStack
 from rotation import conventions as cv
-from rotation.clock import SimulatedClock
 from rotation.credentials import Credential
 from rotation.notify_gcp import StructuredLogNotifier, notice_policy
-from rotation.policy import Policy
 from rotation.stores.gcp import build_client
 from rotation.verify import RETRY_STATUSES, build_session
 
@@ -61,15 +58,12 @@ __all__ = [
 
 
 @dataclass
-class GcpHarness:
+class GcpHarness(StackHarness):
     """The stack deploys at the first `provision` (a stack config needs a credential)."""
 
-    cio: FakeCustomerIO
-    clock: SimulatedClock
-    emulator: SecretManagerEmulator
-    policy: Policy = field(default_factory=Policy)
-    secrets: dict[str, str] = field(default_factory=dict)
-    credentials: list[dict[str, Any]] = field(default_factory=list)  # the stack config's
+    CLOUD = "gcp"
+
+    emulator: SecretManagerEmulator = field(kw_only=True)
 
     def __post_init__(self) -> None:
         self.emulator.clock = self.clock.now
@@ -125,51 +119,17 @@ class GcpHarness:
     def errors(self) -> list[str]:
         return list(self._gcp.errors)
 
-    @property
-    def outputs(self) -> dict[str, Any]:
-        """The program's own stack outputs (`pulumi stack output --json`)."""
-        return self.stack.outputs
-
     # -- pulumi up ------------------------------------------------------------------------
 
-    def provision(
-        self,
-        name: str,
-        kind: str,
-        region: str = "us",
-        workspace: str = "",
-        webhook_endpoint: str = "",
-    ) -> str:
-        """Add the credential to the stack config and re-deploy; returns its live name."""
-        spec: dict[str, Any] = {"name": name, "kind": kind}
-        if kind != "webhook_signing":
-            spec["region"] = region
-        if workspace:
-            spec["workspace_id"] = workspace
-        if webhook_endpoint:
-            spec["webhook_endpoint"] = webhook_endpoint
-        self.provision_many([spec])
-        return self.secrets[name]
-
-    def provision_many(self, specs: list[dict[str, Any]]) -> None:
-        """Add credentials (stack config entries) in one `pulumi up`, as a platform team
-        adding many at once would (the benches' thousands)."""
-        names = {s["name"] for s in specs}
-        self.credentials = [c for c in self.credentials if c["name"] not in names] + specs
-        self.stack.up(local_config(self.credentials, ("gcp",), schedule_config(self.policy)))
-        self.secrets.update(self.stack.secret_ids())
-        # The function writes each notice to its log, where the credential's alert policy
-        # (the one infra/gcp_component.py declares) e-mails it.
+    def deployed(self, specs: list[dict[str, Any]]) -> None:
+        """The function writes each notice to its log, where the credential's alert policy
+        (the one infra/gcp_component.py declares) e-mails it."""
         self._gcp.notifier.log = StructuredLogNotifier(stream=self.logging)
         known = {p.display_name for p in self.monitoring.policies}
         for spec in specs:
             policy = notice_policy(FUNCTION_NAME, spec["name"], WHERE)
             if policy.display_name not in known:
                 self.monitoring.add_policy(policy)
-
-    def advance(self, duration: timedelta) -> list[Fired]:
-        """Let time pass; GCP fires its jobs and rotation times, Pub/Sub delivers."""
-        return self.stack.advance(duration)
 
     # -- what operators, Pub/Sub and Secret Manager do ------------------------------------
 

@@ -30,7 +30,7 @@ from requests.adapters import BaseAdapter
 from localcloud.aws_stack import Answer, LocalDeployError
 from localcloud.customerio import FakeCustomerIO
 from localcloud.secretmanager_emulator import SecretManagerEmulator
-from localcloud.timers import unix_cron_next
+from localcloud.timers import Due, Stopwatch, unix_cron_next
 from rotation.clock import SimulatedClock
 from rotation.notify_gcp import StructuredLogNotifier
 from rotation.runbook import Notification
@@ -206,7 +206,7 @@ class LocalGcp:
         topic = self.function.trigger_topic
         subscription = f"projects/{self.project}/subscriptions/eventarc-{self.function.name}"
         headers, body = binary_cloud_event(message, topic, subscription)
-        started, started_at = time.monotonic(), self.clock.monotonic()
+        watch = Stopwatch(self.clock)
         self.invocations += 1
         with self.app.test_client() as client:
             if structured:
@@ -226,7 +226,7 @@ class LocalGcp:
             else:
                 response = client.post("/", data=body, headers=headers)
         status = response.status_code
-        took = (time.monotonic() - started) + (self.clock.monotonic() - started_at)
+        took = watch.elapsed()
         self.longest = max(self.longest, took)
         if took > self.function.timeout:
             status = 504  # past the declared timeout: Cloud Run would have cut it off
@@ -393,9 +393,9 @@ class LocalGcp:
 
     # -- what GCP fires by itself --------------------------------------------------------
 
-    def due(self, after: datetime) -> list[tuple[datetime, str, Callable[[], None]]]:
+    def due(self, after: datetime) -> list[Due]:
         """Every timer's next moment after `after`: (when, what, fire)."""
-        out: list[tuple[datetime, str, Callable[[], None]]] = []
+        out: list[Due] = []
         for job in self.jobs.values():
             if job.paused:
                 continue

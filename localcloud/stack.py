@@ -38,6 +38,7 @@ from localcloud.customerio import FakeCustomerIO
 from localcloud.gcp_stack import LocalGcp
 from localcloud.program_mocks import RecordingMocks, evaluate
 from localcloud.secretmanager_emulator import SecretManagerEmulator
+from localcloud.timers import Due
 from rotation.clock import SimulatedClock
 from rotation.errors import RotationError
 
@@ -299,8 +300,8 @@ class LocalStack:
         self.fired += fired
         return fired
 
-    def _due(self, now: datetime) -> list[tuple[datetime, str, Callable[[], None]]]:
-        due: list[tuple[datetime, str, Callable[[], None]]] = []
+    def _due(self, now: datetime) -> list[Due]:
+        due: list[Due] = []
         if self.aws is not None:
             due += self.aws.due(now)
         if self.gcp is not None:

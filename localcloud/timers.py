@@ -5,15 +5,20 @@ every timer of both clouds on one simulated clock. Expression forms, as the
 EventBridge Scheduler user guide gives them: `at(yyyy-mm-ddThh:mm:ss)` (one time,
 in the schedule's time zone), `rate(value unit)` (minute(s), hour(s), day(s)),
 `cron(minutes hours day-of-month month day-of-week year)`. Cloud Scheduler takes
-five-field unix cron. Time zones other than UTC are refused, not guessed.
+five-field unix cron. Time zones other than UTC are refused, not guessed. Also what
+both clouds report to that loop (`Due`) and how long an invocation ran (`Stopwatch`).
 """
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
+
+from rotation.clock import SimulatedClock
 
 UTC_NAMES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT", ""})
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
@@ -93,3 +98,19 @@ def schedule_next(
 
 def is_one_time(expression: str) -> bool:
     return bool(_AT.match(expression.strip()))
+
+
+# One timer's next moment, as each cloud reports it to `LocalStack.advance`: (when, what, fire).
+Due = tuple[datetime, str, Callable[[], None]]
+
+
+class Stopwatch:
+    """How long an invocation has run, in real and simulated seconds together: in-process
+    code takes real time, and a slow Customer.io spends simulated time (`clock.sleep`)."""
+
+    def __init__(self, clock: SimulatedClock) -> None:
+        self.clock = clock
+        self.real, self.simulated = time.monotonic(), clock.monotonic()
+
+    def elapsed(self) -> float:
+        return (time.monotonic() - self.real) + (self.clock.monotonic() - self.simulated)

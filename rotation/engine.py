@@ -27,6 +27,7 @@ from rotation.errors import (
     AwaitingOperatorKey,
     KeyRejected,
     MalformedKey,
+    NativeRotationEarly,
     ReasonTooLong,
     RetireRefused,
     RollbackRefused,
@@ -115,6 +116,11 @@ def rollback_refusal(
             f"`{cli} check {name}` first, then try again."
         )
     return None
+
+
+def _probeable(snap: Snapshot) -> bool:
+    """Whether Customer.io can be asked about this credential's key (a signing key: no)."""
+    return snap.config.kind is not Kind.WEBHOOK_SIGNING
 
 
 def tombstone(retired_at: datetime) -> bytes:
@@ -239,7 +245,7 @@ class Engine:
                 new = decide(snap)
             if new is None or new == snap.state:
                 return snap, None
-            new = replace(new, wake_at=next_due(new, self.policy))
+            new = replace(new, wake_at=next_due(new, self.policy, _probeable(snap)))
             if new.outbox != snap.state.outbox:
                 now = self.clock.now()
                 mine = bool(new.sending) and self._holds(credential_id, new.sending)
@@ -283,8 +289,9 @@ class Engine:
         this invocation armed it already. A moment that is still due after this
         invocation (Customer.io did not answer) is tried again in WAKE_RETRY, not at once.
         """
-        state = self._state(credential_id)
-        at = next_due(state, self.policy)
+        snap = self.store.snapshot(credential_id)
+        state = snap.state
+        at = next_due(state, self.policy, _probeable(snap))
         if at is None and state.wake_at is None and not fired:
             return  # nothing is owed to the minute: the calendar is the sweep's
         now = self.clock.now()
@@ -482,13 +489,48 @@ class Engine:
             return self._state(credential_id)
 
     def deadline_reached(self, credential_id: str) -> RotationState:
-        """The native schedule fired and nobody submitted a key: escalate, once."""
+        """The native schedule fired and nobody submitted a key: escalate, once.
+
+        NativeRotationEarly when the stack's calendar owes no rotation yet (see
+        `_native_early`): acknowledged in the audit trail, nothing opened.
+        """
         with self.store.session():
+            self._refuse_early_native_rotation(credential_id)
             snap, new = self._step(credential_id, Event.DEADLINE)
             if new is not None:
                 self._audit("rotation.overdue", snap, new, "schedule", "escalated")
             self.deliver_notices(credential_id)
             return self._state(credential_id)
+
+    def _refuse_early_native_rotation(self, credential_id: str) -> None:
+        """The calendar counts from the last promotion, whatever path made it. Secrets
+        Manager's schedule counts from its own last completed rotation (LastRotatedDate), which
+        a promotion it did not start (a rotation the rotator resumed, a rollback) does not
+        move, so its tick can come early, e.g. 30 days after such a promotion. With no
+        rotation open and a current key younger than the calendar's opening age, the tick
+        opens nothing: recorded (`rotation.native_early`), then refused, and the calendar
+        (the daily sweep, the wake-ups) opens the rotation when it is due."""
+        snap = self.store.snapshot(credential_id)
+        st = snap.state
+        since = st.current_since or snap.current_created
+        if st.phase not in (Phase.IDLE, Phase.PROMOTED) or since is None:
+            return
+        now = self.clock.now()
+        if rotation_due(since, now, self.policy):
+            return
+        opens = since + timedelta(days=self.policy.rotation_days - self.policy.lead_days)
+        detail = (
+            f"current key since {format_time(since)}; the calendar opens the next rotation "
+            f"on {format_time(opens)}"
+        )
+        self._audit("rotation.native_early", snap, st, "schedule", "acknowledged", detail=detail)
+        raise NativeRotationEarly(
+            f"Nothing to do: Secrets Manager's schedule started a rotation of "
+            f"{snap.config.name}, whose key became current on {format_time(since)}, outside a "
+            "rotation Secrets Manager started (its schedule counts from those only). No "
+            f"rotation was opened: the stack's calendar opens the next one on "
+            f"{format_time(opens)}. Secrets Manager records this attempt as failed."
+        )
 
     def retire(self, credential_id: str, reason: str, actor: str = "operator") -> RotationState:
         """Start the end of a credential's life (`cio-rotate retire`), then reconcile.

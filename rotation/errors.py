@@ -92,6 +92,14 @@ class RollbackRefused(RotationError):
     code = "rollback_refused"
 
 
+class NativeRotationEarly(RotationError):
+    """Secrets Manager's own schedule started a rotation the stack's calendar does not owe:
+    the current key was promoted outside a rotation Secrets Manager started (its schedule
+    counts from its own last completed rotation). Nothing was opened."""
+
+    code = "native_early"
+
+
 class RetireRefused(RotationError):
     """A retirement cannot start now (a rotation is open): finish or wait for it first."""
 

@@ -282,15 +282,16 @@ def delete_due(state: RotationState) -> datetime | None:
     return state.grace_until
 
 
-def next_due(state: RotationState, policy: Policy) -> datetime | None:
+def next_due(state: RotationState, policy: Policy, probeable: bool = True) -> datetime | None:
     """The next moment a notice or a probe of this credential is owed, or None when only the
     calendar (the daily sweep and the clouds' native schedules) is: a pure function of the
     recorded state, so the wake-up armed for it changes only when this changes.
 
     Every moment a notice promises is here: reminders, escalation and the deadline while a
     key is awaited; the drain's checks, and the drain or the end of the grace period
-    ("delete the old key now"); the probes of
-    the old key after it, and the reminders about it; a retiring key's checks.
+    ("delete the old key now"); the probes of the old key after it, and the reminders
+    about it; a retiring key's checks (`probeable`: whether Customer.io can be asked
+    about the credential's key; a signing key cannot).
     """
     if state.phase is Phase.AWAITING_KEY:
         moments: list[datetime] = []
@@ -320,5 +321,13 @@ def next_due(state: RotationState, policy: Policy) -> datetime | None:
         moments = [] if last is None else [last + timedelta(days=policy.reminder_days)]
         if state.grace_until is not None and (last is None or state.grace_until > last):
             moments.append(state.grace_until)
+        if probeable and state.opened_at is not None:
+            # The retiring key is probed by the rotator itself, as an old key is after the
+            # delete notice: soon after the retire notice, then backing off, for a day.
+            probed = state.revoke_probed_at
+            if probed is None:
+                moments.append(state.opened_at + REVOKE_PROBE_FIRST)
+            elif probed - state.opened_at < REVOKE_PROBE_WINDOW:
+                moments.append(probed + revoke_probe_delay(state.revoke_probes))
         return min(moments) if moments else None
     return None

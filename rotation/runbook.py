@@ -451,12 +451,20 @@ def _self_check(ctx: Context) -> str:
     """After the old key's deletion nobody has to do anything: the rotator probes it, every
     REVOKE_PROBE_MAX at most for REVOKE_PROBE_WINDOW after the grace end, then at its daily
     pass (policy.next_due), and the sentence says which applies."""
-    grace = delete_due(ctx.state)
-    until = grace + REVOKE_PROBE_WINDOW if grace is not None else None
     tail = f'and tells you "rotation closed" (`{command(ctx, "check")}` confirms it at once).'
+    return _confirms_by_itself(
+        ctx, delete_due(ctx.state), "for a day after the delete notice", tail
+    )
+
+
+def _confirms_by_itself(ctx: Context, start: datetime | None, unknown: str, tail: str) -> str:
+    """The sentence that the rotator confirms a deletion by itself: within REVOKE_PROBE_MAX
+    during the day of probes from `start` (`unknown` names that day when `start` is not
+    recorded), at its daily pass after it."""
+    until = start + REVOKE_PROBE_WINDOW if start is not None else None
     if until is not None and ctx.now >= until:
         return f"The rotator confirms by itself, at its daily pass, that Customer.io refuses it, {tail}"
-    when = f"until {_when(until)}" if until is not None else "for a day after the grace period"
+    when = f"until {_when(until)}" if until is not None else unknown
     return (
         f"The rotator confirms by itself, within {_probe_gap()} ({when}; after that at its "
         f"daily pass), that Customer.io refuses it, {tail}"
@@ -533,24 +541,32 @@ def after_promotion(ctx: Context) -> list[str]:
     ]
 
 
+def _retire_self_check(ctx: Context) -> str:
+    """After the key's deletion nobody has to do anything: the rotator probes the retiring
+    key as it probes an old key, from the retire notice on (policy.next_due, RETIRING)."""
+    tail = (
+        f'then marks {ctx.name} retired and tells you ("retired"); '
+        f"`{command(ctx, 'check')}` confirms it at once."
+    )
+    return _confirms_by_itself(ctx, ctx.state.opened_at, "for a day after this notice", tail)
+
+
 def retire_steps(ctx: Context) -> list[str]:
     """End of life: consumers first, then the key, then the secrets."""
     key = current_key(ctx)
     key_text = describe(key, ctx.kind, "the current key")
     tell = how_to_tell(key, ctx.kind)
     tell = f" {tell}" if tell else ""
-    check = (
-        f"Run `{command(ctx, 'check')}`: the rotator confirms that Customer.io refuses it, "
-        f'then marks {ctx.name} retired and tells you ("retired").'
-    )
+    check = _retire_self_check(ctx)
     if ctx.kind is Kind.WEBHOOK_SIGNING:
         remove = (
             f"Then, in {_page(ctx)}, disable the webhook if nothing should receive its "
             "deliveries any more (its signing key goes with it)."
         )
         check = (
-            f"Run `{command(ctx, 'check')}`: Customer.io offers no check of a signing key, so "
-            f'the rotator marks {ctx.name} retired and tells you ("retired").'
+            "Nothing to run: Customer.io offers no check of a signing key, so at "
+            f"{_when(ctx.state.grace_until)} (the end of the grace period) the rotator marks "
+            f'{ctx.name} retired and tells you ("retired").'
         )
     else:
         remove = (

@@ -609,6 +609,8 @@ def retire_opened(
         overdue=False,
         follow_up_emergency=False,
         submitted_by="",
+        revoke_probes=0,
+        revoke_probed_at=None,
     ).with_notice(N.RETIRE_OPENED)
 
 
@@ -637,15 +639,19 @@ def retire_checked(
             escalated=False,
             grace_until=None,
             live_outcome="rejected" if outcome == "revoked" else st.live_outcome,
+            revoke_probes=0,
+            revoke_probed_at=None,
         )
         return retired.with_notice(N.RETIRED)
+    # Every probe is recorded: the next one backs off from it (policy.next_due).
+    probed = replace(st, revoke_probes=st.revoke_probes + 1, revoke_probed_at=now)
     if outcome != "alive":
-        return None
+        return probed
     last = st.last_notice_at or st.opened_at or now
     if now < last + timedelta(days=policy.reminder_days):
-        return None
+        return probed
     n = st.followups + 1
-    return replace(st, followups=n, last_notice_at=now).with_notice(N.RETIRE_REMINDER, n)
+    return replace(probed, followups=n, last_notice_at=now).with_notice(N.RETIRE_REMINDER, n)
 
 
 class Event(StrEnum):

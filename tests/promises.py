@@ -61,6 +61,7 @@ class Cloud:
     provision: Callable[[str], None]
     submit: Callable[[str, Credential], None]
     emergency: Callable[[str, str], None]
+    retire: Callable[[str, str], None]
     pause_sweep: Callable[[], None]
     cio: Any
     clock: Any
@@ -98,11 +99,15 @@ def aws_cloud(aws: AwsHarness, cio: Any, clock: Any) -> Cloud:
     def emergency(name: str, reason: str) -> None:
         aws.invoke({"action": "emergency", "secret_id": aws.secrets[name], "reason": reason})
 
+    def retire(name: str, reason: str) -> None:
+        aws.invoke({"action": "retire", "secret_id": aws.secrets[name], "reason": reason})
+
     cloud = Cloud(
         harness=aws,
         provision=provision,
         submit=lambda name, cred: (aws.submit(name, cred), None)[1],
         emergency=emergency,
+        retire=retire,
         pause_sweep=lambda: pause_aws_schedule(SWEEP),
         cio=cio,
         clock=clock,
@@ -129,6 +134,10 @@ def gcp_cloud(gcp: GcpHarness, cio: Any, clock: Any) -> Cloud:
     def emergency(name: str, reason: str) -> None:
         gcp.emergency(name, reason)
 
+    def retire(name: str, reason: str) -> None:
+        gcp.action({"action": "retire", "secret_id": gcp.secrets[name], "reason": reason})
+        gcp.pump()
+
     def pause_sweep() -> None:
         assert gcp.stack.gcp is not None
         gcp.stack.gcp.pause_job(SWEEP)
@@ -138,6 +147,7 @@ def gcp_cloud(gcp: GcpHarness, cio: Any, clock: Any) -> Cloud:
         provision=provision,
         submit=lambda name, cred: (gcp.submit(name, cred), None)[1],
         emergency=emergency,
+        retire=retire,
         pause_sweep=pause_sweep,
         cio=cio,
         clock=clock,
@@ -167,6 +177,18 @@ class AwsUnits:
 
     def of(self, name: str) -> int:
         return self.per_credential[f"cio/{name}"]
+
+
+def provision_idle(harness: AwsHarness | GcpHarness, cio: Any, names: list[str]) -> dict[str, Any]:
+    """`names` in one `pulumi up`, each bootstrapped with its own key (returned by name)."""
+    harness.provision_many(
+        [{"name": n, "kind": "track", "region": "us", "workspace_id": "1001"} for n in names]
+    )
+    keys = {}
+    for name in names:
+        keys[name] = cio.new_track_key("1001")
+        harness.submit(name, keys[name])
+    return keys
 
 
 def skip_days_aws(aws: AwsHarness, delta: timedelta) -> None:
@@ -213,6 +235,24 @@ def lag(cloud: Cloud, name: str, notice: str, promised: datetime) -> timedelta:
     return at - promised
 
 
+def lag_after_deleting(cloud: Cloud, name: str, key: Credential, notice: str) -> timedelta:
+    """The operator deletes `key` in the dashboard; how late `notice` came after that."""
+    deleted_at = cloud.clock.now()
+    cloud.cio.delete_key(key)
+    cloud.advance(timedelta(hours=1))
+    return lag(cloud, name, notice, deleted_at)
+
+
+def bootstrap_quietly(cloud: Cloud, name: str) -> Credential:
+    """A live key, the daily sweep paused, three quiet hours: only the credential's timer."""
+    cloud.provision(name)
+    key: Credential = cloud.cio.new_track_key("1001")
+    cloud.submit(name, key)
+    cloud.pause_sweep()
+    cloud.advance(timedelta(hours=3))
+    return key
+
+
 def bootstrap_and_open(cloud: Cloud, name: str) -> Credential:
     """A live key; its rotation opens at the daily sweep once it is 76 days old (the calendar)."""
     cloud.provision(name)
@@ -244,10 +284,7 @@ def scheduled_rotation(cloud: Cloud, name: str) -> dict[str, timedelta]:
     lags["revoke_now"] = lag(cloud, name, "revoke_now", promoted.grace_until)
 
     cloud.advance(timedelta(hours=2))
-    deleted_at = cloud.clock.now()
-    cloud.cio.delete_key(old)
-    cloud.advance(timedelta(hours=1))
-    lags["closed"] = lag(cloud, name, "closed", deleted_at)
+    lags["closed"] = lag_after_deleting(cloud, name, old, "closed")
     assert cloud.state(name).phase is Phase.IDLE
     return lags
 
@@ -255,11 +292,7 @@ def scheduled_rotation(cloud: Cloud, name: str) -> dict[str, timedelta]:
 def emergency_rotation(cloud: Cloud, name: str) -> dict[str, timedelta]:
     """On-call's emergency: reminders and the deadline while nobody acts, then the delete-now
     notice 15 minutes after the promotion and "rotation closed" after the deletion."""
-    cloud.provision(name)
-    old = cloud.cio.new_track_key("1001")
-    cloud.submit(name, old)
-    cloud.pause_sweep()
-    cloud.advance(timedelta(hours=3))
+    old = bootstrap_quietly(cloud, name)
     cloud.emergency(name, "key leaked in a CI log")
     st = cloud.state(name)
     assert st.phase is Phase.AWAITING_KEY and st.opened_at is not None
@@ -278,15 +311,27 @@ def emergency_rotation(cloud: Cloud, name: str) -> dict[str, timedelta]:
     lags["revoke_now"] = lag(
         cloud, name, "revoke_now", promoted.promoted_at + timedelta(minutes=15)
     )
-    deleted_at = cloud.clock.now()
-    cloud.cio.delete_key(old)
-    cloud.advance(timedelta(hours=1))
-    lags["closed"] = lag(cloud, name, "closed", deleted_at)
+    lags["closed"] = lag_after_deleting(cloud, name, old, "closed")
     assert cloud.state(name).phase is Phase.IDLE
+    return lags
+
+
+def retirement(cloud: Cloud, name: str) -> dict[str, timedelta]:
+    """`retire`, applications move off the key for a few hours, the key is deleted in the
+    dashboard: "retired" follows by the rotator's own probes, with no `check`."""
+    key = bootstrap_quietly(cloud, name)
+    cloud.retire(name, "moved to a private key")
+    assert cloud.state(name).phase is Phase.RETIRING
+    cloud.advance(timedelta(hours=5))  # still accepted: probed, backing off, nobody told
+    assert cloud.state(name).phase is Phase.RETIRING
+    assert [n for _, n in cloud.sent(name) if n.startswith("retire")] == ["retire_opened"]
+    lags = {"retired": lag_after_deleting(cloud, name, key, "retired")}
+    st = cloud.state(name)
+    assert st.phase is Phase.RETIRED and st.retired_at is not None
     return lags
 
 
 def assert_kept(lags: dict[str, timedelta]) -> None:
     for notice, late in lags.items():
-        bound = CLOSE_LAG if notice == "closed" else MAX_LAG
+        bound = CLOSE_LAG if notice in ("closed", "retired") else MAX_LAG
         assert late <= bound, f"{notice} came {late} after its moment (bound {bound})"

@@ -39,6 +39,7 @@ from rotation.errors import (
     EntryRefused,
     KeyInFreeText,
     KeyRejected,
+    NativeRotationEarly,
     NotManaged,
     RetireRefused,
     RollbackRefused,
@@ -286,7 +287,13 @@ def create_secret(rt: Runtime, arn: str, token: str) -> None:
             _verify_staged(rt, arn, token, staged)
             return
         # The native schedule fired with nothing submitted: the key is overdue. Fail honestly.
-        rt.engine.deadline_reached(arn)
+        try:
+            rt.engine.deadline_reached(arn)
+        except NativeRotationEarly:
+            # Early (the calendar owes nothing yet): leave no unfinished rotation behind, so
+            # the next hand-over starts one of Secrets Manager's own, which moves its schedule.
+            rt.store.abandon_pending(arn, token)
+            raise
         raise
     rt.store.stage_pending(arn, token, verified.credential.to_json().encode("utf-8"))
     rt.engine.staged(arn, token, submission, verified)

@@ -17,6 +17,7 @@ from tests.promises import (
     assert_kept,
     aws_cloud,
     emergency_rotation,
+    retirement,
     scheduled_rotation,
 )
 
@@ -57,3 +58,7 @@ def test_a_lost_wake_up_is_repaired_by_the_next_daily_sweep(cloud, aws, cio):
     cloud.pause_sweep()
     cloud.advance(timedelta(days=3))
     assert "reminder.1" in [n for _, n in cloud.sent(NAME)]
+
+
+def test_retirement_follows_the_keys_deletion_with_no_command(cloud):
+    assert_kept(retirement(cloud, NAME))

@@ -22,10 +22,9 @@ from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from localcloud.aws_harness import REGION
-from localcloud.cloudwatch import CloudWatchShipper
+from localcloud.cloudwatch import audit_lines_to, shipped_audit
 from localcloud.google_apis import GoogleApis
 from localcloud.stack_outputs import AWS_LOG_GROUP, aws_outputs, gcp_outputs
-from rotation.audit import AUDIT_LOGGER
 from rotation.cli import Overrides, app
 from rotation.credentials import Credential
 from rotation.stores.gcp import build_client
@@ -124,16 +123,8 @@ def cli(aws, tmp_path):
 
     # Parameters as the caller gave them (before serialisation): which secret is read.
     session.events.register("before-parameter-build.*.*", record)
-    audit = logging.getLogger(AUDIT_LOGGER)
-    shipper = CloudWatchShipper(boto3.client("logs", region_name=REGION))
-    old_level = audit.level
-    audit.setLevel(logging.INFO)
-    audit.addHandler(shipper)
-    try:
+    with shipped_audit(boto3.client("logs", region_name=REGION)):
         yield harness
-    finally:
-        audit.removeHandler(shipper)
-        audit.setLevel(old_level)
     # No key (nor a Site ID) the test created appears in anything the CLI printed.
     printed = "\n".join(harness.outputs)
     for key in harness.keys:
@@ -218,16 +209,8 @@ def gcli(gcp, tmp_path):  # noqa: F811 (the imported fixture)
         client=build_client(gcp.emulator.endpoint),
         session=session,
     )
-    audit = logging.getLogger(AUDIT_LOGGER)
-    shipper = CloudLogging(apis)
-    old_level = audit.level
-    audit.setLevel(logging.INFO)
-    audit.addHandler(shipper)
-    try:
+    with audit_lines_to(CloudLogging(apis)):
         yield harness
-    finally:
-        audit.removeHandler(shipper)
-        audit.setLevel(old_level)
     printed = "\n".join(harness.outputs)
     for key in harness.keys:
         assert key.secret not in printed

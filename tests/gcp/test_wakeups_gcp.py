@@ -9,7 +9,14 @@ from datetime import timedelta
 import pytest
 
 from rotation.state import Phase
-from tests.promises import Cloud, assert_kept, emergency_rotation, gcp_cloud, scheduled_rotation
+from tests.promises import (
+    Cloud,
+    assert_kept,
+    emergency_rotation,
+    gcp_cloud,
+    retirement,
+    scheduled_rotation,
+)
 
 NAME = "marketing-track"
 
@@ -75,3 +82,7 @@ def test_a_retired_credentials_timer_never_loops(cloud, gcp, cio, clock):
     assert rotation_time(gcp) > clock.now() + timedelta(days=60)  # fired once, moved on
     # 100 daily sweeps (each: the sweep and its one unit) and the calendar firing once.
     assert gcp.stack.gcp.invocations - deliveries < 100 * 2 + 10
+
+
+def test_retirement_follows_the_keys_deletion_with_no_command(cloud):
+    assert_kept(retirement(cloud, NAME))

@@ -135,3 +135,26 @@ def test_next_due_names_every_promised_moment():
         timedelta(minutes=m) for m in (5, 10, 15, 15)
     ]
     assert next_due(RotationState(phase=Phase.RETIRED), p) is None
+
+
+def test_a_retiring_key_is_probed_soon_then_backing_off_then_at_the_reminders():
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from rotation.policy import REVOKE_PROBE_WINDOW, Policy, next_due
+    from rotation.state import Phase, RotationState
+
+    p = Policy()
+    t = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    retiring = RotationState(
+        phase=Phase.RETIRING, opened_at=t, last_notice_at=t, grace_until=t + timedelta(hours=24)
+    )
+    assert next_due(retiring, p) == t + timedelta(minutes=5)  # soon after the retire notice
+    once = replace(retiring, revoke_probes=1, revoke_probed_at=t + timedelta(minutes=5))
+    assert next_due(once, p) == t + timedelta(minutes=10)
+    often = replace(retiring, revoke_probes=7, revoke_probed_at=t + timedelta(hours=3))
+    assert next_due(often, p) == t + timedelta(hours=3, minutes=15)  # never more than 15 apart
+    done = replace(retiring, revoke_probes=99, revoke_probed_at=t + REVOKE_PROBE_WINDOW)
+    assert next_due(done, p) == t + timedelta(hours=24)  # then the grace end and the reminders
+    # A signing key cannot be probed: its one moment is the end of the grace period.
+    assert next_due(retiring, p, probeable=False) == t + timedelta(hours=24)

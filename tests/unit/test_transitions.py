@@ -407,11 +407,14 @@ def test_retirement_reminds_at_the_policy_cadence_and_waits_out_an_outage():
     from rotation.transitions import retire_checked
 
     fresh = replace(RETIRING, last_notice_at=NOW - timedelta(days=1))
-    assert retire_checked(fresh, now=NOW, policy=POLICY, outcome="alive") is None
+    probed = retire_checked(fresh, now=NOW, policy=POLICY, outcome="alive")
+    # Not yet a reminder: the probe is recorded (the next backs off from it), nobody is told.
+    assert probed == replace(fresh, revoke_probes=1, revoke_probed_at=NOW)
     reminded = retire_checked(RETIRING, now=NOW, policy=POLICY, outcome="alive")
     assert reminded is not None and reminded.phase is Phase.RETIRING
     assert parse(reminded.outbox[-1]).notice is Notice.RETIRE_REMINDER
-    assert retire_checked(RETIRING, now=NOW, policy=POLICY, outcome="unknown") is None
+    unknown = retire_checked(RETIRING, now=NOW, policy=POLICY, outcome="unknown")
+    assert unknown == replace(RETIRING, revoke_probes=1, revoke_probed_at=NOW)
 
 
 def test_an_unprobeable_key_is_retired_only_after_the_grace_period():
