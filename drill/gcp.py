@@ -12,8 +12,10 @@ from rich.console import Console
 
 from drill.narrate import Narrator, Shown
 from drill.operator import Operator
+from localcloud.cloudwatch import audit_lines_to
 from localcloud.customerio import FakeCustomerIO
 from localcloud.gcp_harness import GcpHarness
+from localcloud.google_apis import CloudRunLogging
 from localcloud.secretmanager_emulator import SecretManagerEmulator
 from rotation.clock import SimulatedClock
 from rotation.notify_gcp import NOTICE_POLICY_PREFIX
@@ -168,10 +170,14 @@ def run(console: Console) -> list[str]:
     clock = SimulatedClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
     try:
         harness = GcpHarness(cio=cio, clock=clock, emulator=emulator)
-        n = Narrator(console, _notices(harness), Operator.for_gcp(console, harness))
-        scheduled(n, harness, cio, clock)
-        emergency(n, harness, cio, clock)
-        migration(n, harness, cio, clock)
+        operator = Operator.for_gcp(console, harness)
+        n = Narrator(console, _notices(harness), operator)
+        assert operator.google is not None
+        # Cloud Run keeps the function's audit lines in Cloud Logging: `status` reads them.
+        with audit_lines_to(CloudRunLogging(operator.google, clock.now)):
+            scheduled(n, harness, cio, clock)
+            emergency(n, harness, cio, clock)
+            migration(n, harness, cio, clock)
         emitted = [f"{x.subject} {x.body}" for x in _notices(harness)()]
         emitted += [json.dumps(e) for e in harness.logging.entries]
         emitted += [str(e) for e in emulator.published]

@@ -25,6 +25,7 @@ from localcloud.google_apis import GoogleApis
 from localcloud.stack_outputs import aws_outputs, gcp_outputs
 from rotation.cli import Overrides, app
 from rotation.credentials import Credential
+from rotation.operator import terminal
 from rotation.stores.gcp import build_client
 
 
@@ -41,6 +42,7 @@ class Operator:
         # The operator's shell: where `probe` finds Customer.io (the local one here).
         self.env: dict[str, str] = {}
         self.commands = 0  # `cio-rotate` commands typed, for the drill's action count
+        self.google: GoogleApis | None = None  # GCP: the Google APIs the CLI talks to
 
     @classmethod
     def for_aws(cls, console: Console, harness: AwsHarness) -> Operator:
@@ -61,8 +63,9 @@ class Operator:
 
         session = requests.Session()
         session.trust_env = False
-        session.mount("https://", GoogleApis(harness))  # Pub/Sub publish, as Eventarc delivers
-        return cls(
+        apis = GoogleApis(harness)  # Pub/Sub publish, as Eventarc delivers; Cloud Logging reads
+        session.mount("https://", apis)
+        operator = cls(
             console,
             outputs,
             Overrides(
@@ -72,6 +75,8 @@ class Operator:
                 sleep=lambda _: _deliver(harness),  # while the CLI waits, Pub/Sub delivers
             ),
         )
+        operator.google = apis
+        return operator
 
     def run(self, *args: str, typed: str | None = None) -> int:
         """Run `cio-rotate ARGS`; `typed` is what the operator types at hidden prompts."""
@@ -90,7 +95,12 @@ class Operator:
             env={"CIO_ACTOR": "drill-operator", **self.env},  # whole lines: the drill wraps
         )
         for line in result.output.rstrip().splitlines():
-            self.console.print(f"    {escape(line)}", emoji=False)
+            # Indented under the command: in a terminal wrapped at words with the indent
+            # kept on every line (a command in backticks whole); in a pipe whole lines.
+            text = f"    {line}"
+            if not self.console.soft_wrap:
+                text = terminal.wrap(text, self.console.width)
+            self.console.print(text, markup=False, emoji=False, soft_wrap=True)
         self.console.print(f"    [dim](exit code {result.exit_code})[/]")
         return int(result.exit_code)
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +18,7 @@ from requests import PreparedRequest, Response
 from requests.adapters import BaseAdapter
 
 from localcloud.gcp_harness import pubsub_message
+from rotation.state import format_time
 
 
 class GoogleApis(BaseAdapter):
@@ -57,6 +61,24 @@ class GoogleApis(BaseAdapter):
 
     def close(self) -> None:
         return None
+
+
+class CloudRunLogging(logging.Handler):
+    """Cloud Run turns the function's JSON lines into structured entries, which
+    `entries:list` then answers with. Timestamped by `clock` (the local stack's simulated
+    time) when given, else by a synthetic minute that keeps the order."""
+
+    def __init__(self, apis: GoogleApis, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(logging.INFO)
+        self.apis = apis
+        self.clock = clock
+
+    def emit(self, record: logging.LogRecord) -> None:
+        n = len(self.apis.entries)
+        stamp = format_time(self.clock()) if self.clock else f"2026-01-01T00:00:{n % 60:02d}Z"
+        self.apis.entries.append(
+            {"n": n, "timestamp": stamp, "jsonPayload": json.loads(record.getMessage())}
+        )
 
 
 def _denied(permission: str) -> dict[str, Any]:

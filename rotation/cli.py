@@ -641,8 +641,9 @@ def _cells(r: ops.CredentialStatus) -> list[tuple[str, str]]:
     if r.reason and opened != "-":
         opened += f"; reason: {r.reason}"  # as written: the consoles read no markup
     nxt = ops.when(r.next_rotation)
-    if r.native_deadline:
-        nxt += f" (AWS deadline {ops.when(r.native_deadline)})"
+    if r.native_deadline:  # AWS: Secrets Manager's schedule; GCP: the secret's own timer
+        native = "Secrets Manager's schedule" if r.cloud == "aws" else "the rotator's next wake-up"
+        nxt += f" ({native} {ops.when(r.native_deadline)})"
     previous = r.previous_revoked
     if r.previous_fp:
         previous += f" ({r.previous_fp})"

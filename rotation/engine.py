@@ -36,7 +36,7 @@ from rotation.errors import (
 )
 from rotation.notify import Notifier
 from rotation.origin import Origin
-from rotation.policy import Policy, delete_due, drain_check_due, next_due, rotation_due
+from rotation.policy import Policy, delete_due, drain_check_due, next_due, opens_at, rotation_due
 from rotation.state import (
     Mode,
     Phase,
@@ -157,6 +157,10 @@ def _check_reason(reason: str) -> None:
     problem = reason_problem(reason)
     if problem:
         raise ReasonTooLong(f"Nothing was changed: {problem}")
+
+
+# How close the next scheduled opening must be before the daily sweep re-arms its timer.
+OPENING_REARM = timedelta(days=1)
 
 
 class Engine:
@@ -295,6 +299,10 @@ class Engine:
         if at is None and state.wake_at is None and not fired:
             return  # nothing is owed to the minute: the calendar is the sweep's
         now = self.clock.now()
+        if not fired and state.phase is Phase.IDLE and at is not None and at > now + OPENING_REARM:
+            # The next opening was armed when the rotation closed; the sweep repairs a lost
+            # one only the day before, so an idle day costs no call.
+            return
         if at is not None and at <= now:
             at = now + WAKE_RETRY
         if self._armed.get(credential_id) == (self._session(), at):
@@ -518,7 +526,7 @@ class Engine:
         now = self.clock.now()
         if rotation_due(since, now, self.policy):
             return
-        opens = since + timedelta(days=self.policy.rotation_days - self.policy.lead_days)
+        opens = opens_at(since, self.policy)
         detail = (
             f"current key since {format_time(since)}; the calendar opens the next rotation "
             f"on {format_time(opens)}"

@@ -111,11 +111,17 @@ class RevokeFollowup(StrEnum):
     ESCALATE = "revoke_escalated"
 
 
+def opens_at(current_since: datetime, policy: Policy) -> datetime:
+    """When the next scheduled rotation opens: `lead_days` before the key turns
+    `rotation_days` old (the moment the closing notice and `status` promise)."""
+    return current_since + timedelta(days=policy.rotation_days - policy.lead_days)
+
+
 def rotation_due(current_since: datetime | None, now: datetime, policy: Policy) -> bool:
-    """A scheduled rotation opens `lead_days` before the key turns `rotation_days` old."""
+    """Whether the scheduled rotation is due (a credential with no key: at once)."""
     if current_since is None:
         return True
-    return now >= current_since + timedelta(days=policy.rotation_days - policy.lead_days)
+    return now >= opens_at(current_since, policy)
 
 
 def deadline_for(
@@ -287,12 +293,17 @@ def next_due(state: RotationState, policy: Policy, probeable: bool = True) -> da
     calendar (the daily sweep and the clouds' native schedules) is: a pure function of the
     recorded state, so the wake-up armed for it changes only when this changes.
 
-    Every moment a notice promises is here: reminders, escalation and the deadline while a
+    Every moment a notice promises is here: the opening of the next scheduled rotation;
+    reminders, escalation and the deadline while a
     key is awaited; the drain's checks, and the drain or the end of the grace period
     ("delete the old key now"); the probes of the old key after it, and the reminders
     about it; a retiring key's checks (`probeable`: whether Customer.io can be asked
     about the credential's key; a signing key cannot).
     """
+    if state.phase is Phase.IDLE:
+        # The next rotation opens at the moment the closing notice promised, not at the
+        # first daily pass after it.
+        return opens_at(state.current_since, policy) if state.current_since else None
     if state.phase is Phase.AWAITING_KEY:
         moments: list[datetime] = []
         if state.deadline is not None and not state.overdue:

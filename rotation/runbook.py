@@ -27,6 +27,7 @@ from rotation.policy import (
     Policy,
     delete_due,
     grace_until,
+    opens_at,
 )
 from rotation.state import (
     Mode,
@@ -826,7 +827,7 @@ def _closed(arg: str, rid: str, ctx: Context) -> _Text:
         done = f"The first key, {current}, is live."
     nxt = ""
     if st.current_since is not None:
-        opens = st.current_since + timedelta(days=ctx.policy.rotation_days - ctx.policy.lead_days)
+        opens = opens_at(st.current_since, ctx.policy)
         nxt = f" The next scheduled rotation opens on {_when(opens)}."
     return _Text(
         "info",

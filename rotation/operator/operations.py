@@ -36,7 +36,7 @@ from rotation.operator.backend import (
 from rotation.operator.config import CredentialRef
 from rotation.operator.drain_view import DrainView
 from rotation.origin import Origin
-from rotation.policy import Policy
+from rotation.policy import Policy, opens_at
 from rotation.state import Phase, RotationState, format_time
 from rotation.stores.base import Snapshot
 
@@ -157,7 +157,7 @@ def describe(
     st, cfg = snap.state, snap.config
     next_rotation = None
     if st.phase is Phase.IDLE and st.current_since is not None:
-        next_rotation = st.current_since + timedelta(days=policy.rotation_days - policy.lead_days)
+        next_rotation = opens_at(st.current_since, policy)
     if st.phase is Phase.IDLE and snap.current_version is None:
         next_rotation = None
     requested = st.key_name if st.phase is Phase.AWAITING_KEY else ""

@@ -10,7 +10,6 @@ Lambda would. After every test, no key the test created may appear in any output
 from __future__ import annotations
 
 import json
-import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +22,7 @@ from typer.testing import CliRunner
 
 from localcloud.aws_harness import REGION
 from localcloud.cloudwatch import audit_lines_to, shipped_audit
-from localcloud.google_apis import GoogleApis
+from localcloud.google_apis import CloudRunLogging, GoogleApis
 from localcloud.stack_outputs import AWS_LOG_GROUP, aws_outputs, gcp_outputs
 from rotation.cli import Overrides, app
 from rotation.credentials import Credential
@@ -138,24 +137,6 @@ def cli(aws, tmp_path):
 # -- GCP: the Secret Manager emulator, the function, and Pub/Sub + Logging REST fakes ------
 
 
-class CloudLogging(logging.Handler):
-    """Cloud Run turns the function's JSON lines into structured entries."""
-
-    def __init__(self, apis: GoogleApis) -> None:
-        super().__init__(logging.INFO)
-        self.apis = apis
-
-    def emit(self, record: logging.LogRecord) -> None:
-        n = len(self.apis.entries)
-        self.apis.entries.append(
-            {
-                "n": n,
-                "timestamp": f"2026-01-01T00:00:{n % 60:02d}Z",
-                "jsonPayload": json.loads(record.getMessage()),
-            }
-        )
-
-
 @dataclass
 class GcpCliHarness:
     gcp: Any
@@ -209,7 +190,7 @@ def gcli(gcp, tmp_path):  # noqa: F811 (the imported fixture)
         client=build_client(gcp.emulator.endpoint),
         session=session,
     )
-    with audit_lines_to(CloudLogging(apis)):
+    with audit_lines_to(CloudRunLogging(apis)):
         yield harness
     printed = "\n".join(harness.outputs)
     for key in harness.keys:

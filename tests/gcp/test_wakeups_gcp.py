@@ -32,9 +32,9 @@ def rotation_time(gcp):
 
 def test_scheduled_rotation_keeps_every_promised_moment(cloud, gcp, clock):
     assert_kept(scheduled_rotation(cloud, NAME))
-    # Closed: the secret's timer is the 90-day calendar again, from the new key's promotion.
+    # Closed: the secret's timer is the next opening, as the closing notice promises it.
     st = gcp.state(NAME)
-    assert rotation_time(gcp) == st.current_since + timedelta(days=90)
+    assert rotation_time(gcp) == st.current_since + timedelta(days=76)
 
 
 def test_emergency_rotation_keeps_every_promised_moment(cloud):

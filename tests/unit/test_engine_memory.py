@@ -154,8 +154,11 @@ def test_a_wake_up_is_armed_only_when_the_next_moment_changes(setup, cio, clock)
     store, cid, engine = setup
     first = cio.new_track_key("1001")
     hand_over(store, engine, cid, first.to_json())
-    # The bootstrap opened (a reminder was owed) and closed at once (nothing owed).
-    assert [at is None for _, at in store.armed] == [False, True]
+    # The bootstrap opened (a reminder was owed) and closed at once: the next opening,
+    # as the closing notice promises it, is armed.
+    assert [at is None for _, at in store.armed] == [False, False]
+    opens = store.armed[-1][1]
+    assert opens == engine.store.snapshot(cid).state.current_since + timedelta(days=76)
     store.armed.clear()
     engine.reconcile(cid, liveness=True)
     assert store.armed == []  # an idle day arms nothing
@@ -177,7 +180,10 @@ def test_a_wake_up_is_armed_only_when_the_next_moment_changes(setup, cio, clock)
     cio.delete_key(first)
     clock.advance(timedelta(hours=24))
     st = engine.reconcile(cid, wake=True)
-    assert st.phase is Phase.IDLE and store.armed[-1] == (cid, None)  # closed: disarmed
+    assert st.phase is Phase.IDLE and store.armed[-1] == (
+        cid,
+        st.current_since + timedelta(days=76),
+    )
 
 
 def test_the_old_key_is_probed_on_a_backing_off_schedule(setup, cio, clock):
