@@ -318,6 +318,8 @@ def drain(
             f"an hour later: no delete notice; {st.drain_on_new} processes on the new key; "
             f"still on the old one: {held}"
         )
+        n.step("On-call asks who still uses the old key (exit 4 while someone does)")
+        op.run("drain", name)
 
         n.step("The team restarts orders-cron: the new process (batch-2) reads the new key")
         restarted = clock.now()

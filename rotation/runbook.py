@@ -26,6 +26,7 @@ from rotation.policy import (
     REVOKE_PROBE_WINDOW,
     Policy,
     delete_due,
+    drains,
     grace_until,
     opens_at,
 )
@@ -424,9 +425,18 @@ def _key_steps(ctx: Context, *, dead: bool) -> list[str]:
         wait = grace_until(st.mode, False, st.promoted_at or ctx.now, ctx.policy) - (
             st.promoted_at or ctx.now
         )
+        signing = ctx.kind is Kind.WEBHOOK_SIGNING
+        if drains(ctx.policy, revoke_first=False, signing_key=signing):
+            quiet = _duration(timedelta(minutes=ctx.policy.drain_quiet_minutes))
+            told = (
+                f"You will be told to delete it as soon as no application has used it for "
+                f"{quiet} after the promotion, at the latest {_duration(wait).lower()} after it."
+            )
+        else:
+            told = f"{_duration(wait)} after the promotion you will be told to delete it."
         out.append(
             f"Do NOT delete {old_text} yet: applications keep using it until they load the new "
-            f"key. {_duration(wait)} after the promotion you will be told to delete it.{tell}"
+            f"key. {told}{tell}"
         )
         out.append(
             f'Then delete it in the same dashboard page and keep "{name}". {_self_check(ctx)}'

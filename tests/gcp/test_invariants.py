@@ -320,15 +320,21 @@ class GcpRotationMachine(RuleBasedStateMachine):
     def invariants_hold(self) -> None:
         """Checked after every step (one state read, straight from the emulator)."""
         secret = World.emulator.secrets[LIVE]
+        enabled: set[str] = set()
         for version in secret.versions.values():
             # Nothing reaches the live secret unverified, and current is a verified key.
-            assert version.payload is not None and version.state == "ENABLED"
+            # Versions a closed rotation left behind are DISABLED (consumers read only the
+            # current one), never destroyed: a rollback could still need one.
+            assert version.payload is not None and version.state in ("ENABLED", "DISABLED")
             doc = json.loads(version.payload)
             assert doc["api_key"] in self.verified, "an unverified key reached the live secret"
+            if version.state == "ENABLED":
+                enabled.add(doc["api_key"])
         state = self._state()
         if state.current_fp:
             key = self.keys.get(state.current_fp)
             assert key is not None and fingerprint(key.secret) == state.current_fp
+            assert key.secret in enabled, "the current key's version is not readable"
         # One rotation at a time: a new rotation id only after the previous one closed.
         assert (state.phase is Phase.IDLE) == (state.rotation_id == "")
         if self.rotation_id and state.rotation_id and state.rotation_id != self.rotation_id:

@@ -197,11 +197,17 @@ def test_emergency_grace_is_minutes():
 
 
 def test_durations_and_articles_are_english():
-    assert "1 day after the promotion" in text_of(steps(ctx()))
+    # The drain (default): told once no application used the old key, at the latest...
+    assert "used it for 15 minutes after the promotion, at the latest 1 day after it" in (
+        text_of(steps(ctx()))
+    )
     two_days = Policy(grace_hours=48)
-    assert "2 days after the promotion" in text_of(steps(replace(ctx(), policy=two_days)))
-    one_hour = Policy(grace_hours=1)
-    assert "1 hour after the promotion" in text_of(steps(replace(ctx(), policy=one_hour)))
+    assert "at the latest 2 days after it" in text_of(steps(replace(ctx(), policy=two_days)))
+    # A stack on the timer alone is told the timer.
+    one_hour = Policy(grace_hours=1, drain_quiet_minutes=0)
+    assert "1 hour after the promotion you will be told" in text_of(
+        steps(replace(ctx(), policy=one_hour))
+    )
     body = render("rejected.89ab12cd.1/r1/1", ctx(Kind.APP, rejection="malformed")).body
     assert "is not an app credential" in body
 
