@@ -426,14 +426,8 @@ def _key_steps(ctx: Context, *, dead: bool) -> list[str]:
             st.promoted_at or ctx.now
         )
         signing = ctx.kind is Kind.WEBHOOK_SIGNING
-        if drains(ctx.policy, revoke_first=False, signing_key=signing):
-            quiet = _duration(timedelta(minutes=ctx.policy.drain_quiet_minutes))
-            told = (
-                f"You will be told to delete it as soon as no application has used it for "
-                f"{quiet} after the promotion, at the latest {_duration(wait).lower()} after it."
-            )
-        else:
-            told = f"{_duration(wait)} after the promotion you will be told to delete it."
+        waits = drains(ctx.policy, revoke_first=False, signing_key=signing)
+        told = _told_to_delete(ctx, f"{_duration(wait).lower()} after the promotion", waits)
         out.append(
             f"Do NOT delete {old_text} yet: applications keep using it until they load the new "
             f"key. {told}{tell}"
@@ -537,19 +531,24 @@ def after_promotion(ctx: Context) -> list[str]:
             f"Make sure {old_text} is deleted in {_page(ctx)}.{tell} Then "
             + _confirm_and_close(ctx, "it")
         ]
-    if st.drain_waits:
-        quiet = _duration(timedelta(minutes=ctx.policy.drain_quiet_minutes))
-        when = (
-            f"as soon as no application has used it for {quiet} (their key-usage reports and "
-            f"the audit trail of reads say so), at the latest at {_when(st.grace_until)}"
-        )
-    else:
-        when = f"at {_when(st.grace_until)}"
+    told = _told_to_delete(ctx, f"at {_when(st.grace_until)}", st.drain_waits)
     return [
         f"Do NOT delete {old_text} yet: applications switch to the new key as their cache "
-        f"expires. You will be told to delete it {when}.{tell}",
+        f"expires. {told}{tell}",
         f"Then delete it in {_page(ctx)}. {_self_check(ctx)}",
     ]
+
+
+def _told_to_delete(ctx: Context, latest: str, drain: bool) -> str:
+    """When "delete the old key now" comes: with the drain, as soon as nobody uses the old
+    key, `latest` at the latest (the grace maximum); on the timer alone, `latest`."""
+    if not drain:
+        return f"You will be told to delete it {latest}."
+    quiet = _duration(timedelta(minutes=ctx.policy.drain_quiet_minutes))
+    return (
+        f"You will be told to delete it as soon as no application has used it for {quiet} "
+        f"(their key-usage reports and the audit trail of reads say so), at the latest {latest}."
+    )
 
 
 def _retire_self_check(ctx: Context) -> str:

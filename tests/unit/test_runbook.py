@@ -198,14 +198,16 @@ def test_emergency_grace_is_minutes():
 
 def test_durations_and_articles_are_english():
     # The drain (default): told once no application used the old key, at the latest...
-    assert "used it for 15 minutes after the promotion, at the latest 1 day after it" in (
-        text_of(steps(ctx()))
-    )
+    text = text_of(steps(ctx()))
+    assert "as soon as no application has used it for 15 minutes" in text
+    assert "at the latest 1 day after the promotion" in text
     two_days = Policy(grace_hours=48)
-    assert "at the latest 2 days after it" in text_of(steps(replace(ctx(), policy=two_days)))
+    assert "at the latest 2 days after the promotion" in text_of(
+        steps(replace(ctx(), policy=two_days))
+    )
     # A stack on the timer alone is told the timer.
     one_hour = Policy(grace_hours=1, drain_quiet_minutes=0)
-    assert "1 hour after the promotion you will be told" in text_of(
+    assert "You will be told to delete it 1 hour after the promotion." in text_of(
         steps(replace(ctx(), policy=one_hour))
     )
     body = render("rejected.89ab12cd.1/r1/1", ctx(Kind.APP, rejection="malformed")).body
