@@ -48,6 +48,17 @@ class UsageReader(Protocol):
         """Reports of `fingerprints` and reads of `secret_id` between `since` and `now`."""
 
 
+def _why(err: Exception) -> str:
+    """What a person can act on: AWS's error code (AccessDeniedException, ThrottlingException),
+    an endpoint that offers no such API (moto has no LookupEvents), else the error's kind."""
+    response = getattr(err, "response", None)  # botocore's ClientError (not imported: GCP)
+    if isinstance(response, dict) and isinstance(response.get("Error"), dict):
+        return str(response["Error"].get("Code") or type(err).__name__)
+    if isinstance(err, NotImplementedError):
+        return "this endpoint does not offer it"
+    return type(err).__name__
+
+
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -166,7 +177,7 @@ class AwsUsageReader:
                 if not token:
                     return latest_reads(events), True, "", calls
         except Exception as err:  # the drain goes on with reports; the notice says so
-            return [], False, f"CloudTrail could not be read ({type(err).__name__})", calls
+            return [], False, f"CloudTrail could not be read ({_why(err)})", calls
 
 
 class GcpUsageReader:
@@ -267,7 +278,7 @@ class GcpUsageReader:
                     return latest_reads(events), True, "", calls
                 body["pageToken"] = token
         except Exception as err:
-            return [], False, f"Cloud Logging could not be read ({type(err).__name__})", calls
+            return [], False, f"Cloud Logging could not be read ({_why(err)})", calls
 
 
 def _rfc3339(value: datetime) -> str:
