@@ -12,6 +12,7 @@ rendering) per format, and the build and rendering alone. Prints numbers only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import statistics
 import time
@@ -106,7 +107,8 @@ def main() -> None:
                     aws.provision(name, "track", "us", workspace="1001")
                     aws.submit(name, cio.new_track_key("1001"))
                 logs = boto3.client("logs", region_name=REGION)
-                logs.create_log_group(logGroupName=AWS_LOG_GROUP)
+                with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                    logs.create_log_group(logGroupName=AWS_LOG_GROUP)  # the program declares it
                 logs.create_log_stream(logGroupName=AWS_LOG_GROUP, logStreamName="rotator")
                 events = sorted(
                     (line for name in names for line in _lines(name, START)),
