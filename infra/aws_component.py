@@ -20,13 +20,12 @@ from infra import naming
 from infra.bundle import AWS_HANDLER, Bundle
 from infra.config import (
     ConfigError,
-    ConfigProblem,
     CredentialSpec,
     StackConfig,
     foreign_consumers,
 )
 from infra.metadata import aws_inbox_tags, aws_live_tags, aws_state_tags
-from infra.sweep import AWS_CRON, AWS_INPUT_LIMIT_BYTES, ManifestTooLarge, manifest_event
+from infra.sweep import AWS_CRON, AWS_INPUT_LIMIT_BYTES, stack_manifest
 from rotation import conventions as cv
 from rotation.verify import APP_API_RATE
 
@@ -564,11 +563,7 @@ class AwsRotation(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         names = [naming.aws_secret_name(cfg.name_prefix, n) for n in self.credentials]
-        try:
-            event = manifest_event(names, AWS_INPUT_LIMIT_BYTES)
-        except ManifestTooLarge as err:
-            fix = "split the credentials across stacks, or shorten their names."
-            raise ConfigError([ConfigProblem("credentials", str(err), fix)]) from None
+        event = stack_manifest(names, AWS_INPUT_LIMIT_BYTES)
         aws.scheduler.Schedule(
             f"{name}-sweep",
             name=f"{cfg.name_prefix}-rotation-sweep",

@@ -21,14 +21,14 @@ import pulumiverse_time as time
 
 from infra import gcp_iam, naming
 from infra.bundle import GCP_ENTRY_POINT, Bundle
-from infra.config import ConfigError, ConfigProblem, CredentialSpec, StackConfig
+from infra.config import CredentialSpec, StackConfig
 from infra.metadata import (
     gcp_inbox_annotations,
     gcp_inbox_labels,
     gcp_live_annotations,
     gcp_live_labels,
 )
-from infra.sweep import GCP_CRON, GCP_JOB_LIMIT_BYTES, ManifestTooLarge, manifest_event
+from infra.sweep import GCP_CRON, GCP_JOB_LIMIT_BYTES, stack_manifest
 from rotation import conventions as cv
 from rotation.metadata import gcp_config_annotations
 from rotation.notify_gcp import NOTICE_FIELD, notice_policy
@@ -491,11 +491,7 @@ class GcpRotation(pulumi.ComponentResource):
             naming.gcp_secret_name(gc.project, naming.gcp_secret_id(cfg.name_prefix, spec.name))
             for spec in cfg.credentials
         ]
-        try:
-            event = manifest_event(ids, GCP_JOB_LIMIT_BYTES)
-        except ManifestTooLarge as err:
-            fix = "split the credentials across stacks, or shorten their names."
-            raise ConfigError([ConfigProblem("credentials", str(err), fix)]) from None
+        event = stack_manifest(ids, GCP_JOB_LIMIT_BYTES)
         gcp.cloudscheduler.Job(
             f"{name}-sweep",
             project=gc.project,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from infra.config import ConfigError, ConfigProblem
 from rotation import conventions as cv
 
 DAILY_UTC = (6, 0)  # hour, minute: before the working day in Europe and the Americas
@@ -48,3 +49,13 @@ def manifest_event(secret_ids: Sequence[str], limit: int) -> str:
             f"one schedule's input holds {limit} bytes (about {int(limit / per)} such names)."
         )
     return event
+
+
+def stack_manifest(secret_ids: Sequence[str], limit: int) -> str:
+    """The sweep event a stack's schedule carries; a manifest too large for one schedule
+    is a configuration error of the stack (`pulumi up` stops and says how to fix it)."""
+    try:
+        return manifest_event(secret_ids, limit)
+    except ManifestTooLarge as err:
+        fix = "split the credentials across stacks, or shorten their names."
+        raise ConfigError([ConfigProblem("credentials", str(err), fix)]) from None
