@@ -282,63 +282,62 @@ def drain(
     h.submit(name, first)
     n.skip_notifications()
     apps = LocalApps.on_aws(clock, h.advance, h.secrets[name], REGION)
-    with CloudTrailHistory(clock=clock.now).active():  # who read the secret, and when
-        n.step(
-            "orders-api runs on api-1 and api-2 with the consumer library: each process "
-            "reports the key it uses (a CloudWatch metric, at most once a minute)"
-        )
-        apps.start("orders-api", "api-1")
-        apps.start("orders-api", "api-2")
-        apps.run(timedelta(minutes=10))
+    n.step(
+        "orders-api runs on api-1 and api-2 with the consumer library: each process "
+        "reports the key it uses (a CloudWatch metric, at most once a minute)"
+    )
+    apps.start("orders-api", "api-1")
+    apps.start("orders-api", "api-2")
+    apps.run(timedelta(minutes=10))
 
-        n.step("The operator hands over a new key; both processes load it within 5 minutes")
-        second = n.remember(cio.new_track_key("1001"))
-        n.dashboard(f"creates a Tracking API key named {name}-bravo")
-        op.submit(name, second, key_name=f"{name}-bravo")
-        n.notifications()
-        quick = _until_delete_notice(h, apps, name)
-        n.notifications()
-        n.note(f"promotion → delete notice: {_minutes(quick)} (nobody used the old key)")
-        n.dashboard("deletes the old key")
-        cio.delete_key(first)
-        apps.run(timedelta(minutes=20))
-        n.skip_notifications()  # "rotation closed", as in the scenes above
+    n.step("The operator hands over a new key; both processes load it within 5 minutes")
+    second = n.remember(cio.new_track_key("1001"))
+    n.dashboard(f"creates a Tracking API key named {name}-bravo")
+    op.submit(name, second, key_name=f"{name}-bravo")
+    n.notifications()
+    quick = _until_delete_notice(h, apps, name)
+    n.notifications()
+    n.note(f"promotion → delete notice: {_minutes(quick)} (nobody used the old key)")
+    n.dashboard("deletes the old key")
+    cio.delete_key(first)
+    apps.run(timedelta(minutes=20))
+    n.skip_notifications()  # "rotation closed", as in the scenes above
 
-        n.step("Next rotation: orders-cron on batch-1 caches the key for a month (a straggler)")
-        cron = apps.start("orders-cron", "batch-1", ttl=MONTH_SECONDS)
-        apps.run(timedelta(minutes=10))
-        third = n.remember(cio.new_track_key("1001"))
-        n.dashboard(f"creates a Tracking API key named {name}-charlie")
-        op.submit(name, third, key_name=f"{name}-charlie")
-        n.notifications()
-        apps.run(timedelta(hours=1))
-        st = h.state(name)
-        held = ", ".join(e.split("|")[0] for e in st.drain_holders) or "nobody"
-        n.note(
-            f"an hour later: no delete notice; {st.drain_on_new} processes on the new key; "
-            f"still on the old one: {held}"
-        )
-        n.step("On-call asks who still uses the old key (exit 4 while someone does)")
-        op.run("drain", name)
+    n.step("Next rotation: orders-cron on batch-1 caches the key for a month (a straggler)")
+    cron = apps.start("orders-cron", "batch-1", ttl=MONTH_SECONDS)
+    apps.run(timedelta(minutes=10))
+    third = n.remember(cio.new_track_key("1001"))
+    n.dashboard(f"creates a Tracking API key named {name}-charlie")
+    op.submit(name, third, key_name=f"{name}-charlie")
+    n.notifications()
+    apps.run(timedelta(hours=1))
+    st = h.state(name)
+    held = ", ".join(e.split("|")[0] for e in st.drain_holders) or "nobody"
+    n.note(
+        f"an hour later: no delete notice; {st.drain_on_new} processes on the new key; "
+        f"still on the old one: {held}"
+    )
+    n.step("On-call asks who still uses the old key (exit 4 while someone does)")
+    op.run("drain", name)
 
-        n.step("The team restarts orders-cron: the new process (batch-2) reads the new key")
-        restarted = clock.now()
-        apps.stop(cron)
-        apps.start("orders-cron", "batch-2", ttl=MONTH_SECONDS)
-        slow = _until_delete_notice(h, apps, name)
-        n.notifications()
-        promoted_at = h.state(name).promoted_at
-        assert promoted_at is not None
-        n.note(
-            f"promotion → delete notice: {_minutes(slow)} with the straggler; "
-            f"{_minutes(promoted_at + slow - restarted)} after its restart "
-            "(the 15-minute quiet period, checked every 5 minutes)"
-        )
-        n.dashboard("deletes the old key")
-        cio.delete_key(second)
-        apps.run(timedelta(minutes=20))
-        n.note(f"phase: {_phase(h, name)}")
-        n.skip_notifications()
+    n.step("The team restarts orders-cron: the new process (batch-2) reads the new key")
+    restarted = clock.now()
+    apps.stop(cron)
+    apps.start("orders-cron", "batch-2", ttl=MONTH_SECONDS)
+    slow = _until_delete_notice(h, apps, name)
+    n.notifications()
+    promoted_at = h.state(name).promoted_at
+    assert promoted_at is not None
+    n.note(
+        f"promotion → delete notice: {_minutes(slow)} with the straggler; "
+        f"{_minutes(promoted_at + slow - restarted)} after its restart "
+        "(the 15-minute quiet period, checked every 5 minutes)"
+    )
+    n.dashboard("deletes the old key")
+    cio.delete_key(second)
+    apps.run(timedelta(minutes=20))
+    n.note(f"phase: {_phase(h, name)}")
+    n.skip_notifications()
     return quick, slow
 
 
@@ -383,7 +382,9 @@ def run(console: Console) -> list[str]:
             harness = AwsHarness(cio=cio, clock=clock)
             # Lambda ships the rotator's audit lines to its log group: `status` reads them.
             logs = boto3.client("logs", region_name=REGION)
-            with harness.runtime.active(), shipped_audit(logs):
+            # CloudTrail's event history: who read each secret, and when (the drain).
+            trail = CloudTrailHistory(clock=clock.now)
+            with harness.runtime.active(), shipped_audit(logs), trail.active():
                 n = Narrator(console, _notices(harness), Operator.for_aws(console, harness))
                 t1 = scheduled(n, harness, cio, clock)
                 t2 = emergency(n, harness, cio, clock)

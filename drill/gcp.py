@@ -14,9 +14,12 @@ from drill.narrate import Narrator, Shown
 from drill.operator import Operator
 from localcloud.cloudwatch import audit_lines_to
 from localcloud.customerio import FakeCustomerIO
-from localcloud.gcp_harness import GcpHarness
+from localcloud.data_access_log import DataAccessLog
+from localcloud.gcp_harness import PROJECT, GcpHarness
 from localcloud.google_apis import CloudRunLogging
+from localcloud.monitoring_emulator import MonitoringEmulator
 from localcloud.secretmanager_emulator import SecretManagerEmulator
+from rotation import conventions as cv
 from rotation.clock import SimulatedClock
 from rotation.notify_gcp import NOTICE_POLICY_PREFIX
 
@@ -167,9 +170,13 @@ def run(console: Console) -> list[str]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     cio = FakeCustomerIO().start()
     emulator = SecretManagerEmulator().start()
+    # The drain's evidence: key-usage reports and the Data Access log, read locally.
+    monitoring = MonitoringEmulator().start()
+    reads = DataAccessLog(PROJECT).start()
+    services = {cv.ENV_MONITORING_URL: monitoring.address, cv.ENV_LOGGING_URL: reads.address}
     clock = SimulatedClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
     try:
-        harness = GcpHarness(cio=cio, clock=clock, emulator=emulator)
+        harness = GcpHarness(cio=cio, clock=clock, emulator=emulator, services=services)
         operator = Operator.for_gcp(console, harness)
         n = Narrator(console, _notices(harness), operator)
         assert operator.google is not None
@@ -202,5 +209,7 @@ def run(console: Console) -> list[str]:
             raise SystemExit("a key leaked into a notification or an event")
         return n.keys
     finally:
+        reads.stop()
+        monitoring.stop()
         emulator.stop()
         cio.stop()

@@ -64,12 +64,17 @@ class GcpHarness(StackHarness):
     CLOUD = "gcp"
 
     emulator: SecretManagerEmulator = field(kw_only=True)
+    services: dict[str, str] = field(default_factory=dict, kw_only=True)  # LocalGcp.services
 
     def __post_init__(self) -> None:
         self.emulator.clock = self.clock.now
         self.client = build_client(self.emulator.endpoint)
         self.stack = LocalStack(
-            clock=self.clock, cio=self.cio, emulator=self.emulator, gcp_client=self.client
+            clock=self.clock,
+            cio=self.cio,
+            emulator=self.emulator,
+            gcp_client=self.client,
+            gcp_services=self.services,
         )
         self.app, self.module = function_app()
         # What reaches a person: the stack's alert policies over the function's log entries.

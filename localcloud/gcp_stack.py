@@ -147,6 +147,9 @@ class LocalGcp:
     jobs: dict[str, Job] = field(default_factory=dict)
     function: DeclaredCloudFunction | None = None
     secret_env: dict[str, str] = field(default_factory=dict)  # mounted secret env, by key
+    # Where the function finds the local Cloud Monitoring and Cloud Logging (the drain's
+    # evidence); without them it reads Google's, with credentials this machine lacks.
+    services: dict[str, str] = field(default_factory=dict)
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     rt: Any = None
     cursor: int = 0  # how far Eventarc has read the published messages
@@ -283,9 +286,10 @@ class LocalGcp:
         return fire
 
     def runtime_env(self) -> dict[str, str]:
-        """The declared environment, mounted secrets, and where the local Customer.io is."""
+        """The declared environment, mounted secrets, and where the local Customer.io and
+        Google services are."""
         assert self.function is not None, "deploy the stack first"
-        return {**self.function.env, **self.secret_env, **self.cio.env()}
+        return {**self.function.env, **self.secret_env, **self.cio.env(), **self.services}
 
     # -- creators, by Pulumi type -----------------------------------------------------
 

@@ -96,6 +96,7 @@ class LocalStack:
     emulator: SecretManagerEmulator | None = None
     aws_runtime: LocalAwsRuntime | None = None
     gcp_client: Any = None  # the Secret Manager client to create secrets with
+    gcp_services: dict[str, str] = field(default_factory=dict)  # LocalGcp.services
     stack: str = STACK
     gcp_project: str = GCP_PROJECT
     build_dir: Path = _BUILD_DIR
@@ -128,6 +129,7 @@ class LocalStack:
                 emulator=self.emulator,
                 project=config.gcp.project if config.gcp else self.gcp_project,
                 client=self.gcp_client or build_client(self.emulator.endpoint),
+                services=self.gcp_services,
             )
         options = BuildOptions(
             build_dir=self.build_dir,

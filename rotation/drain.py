@@ -18,7 +18,7 @@ rotator waits, up to the grace maximum, and then names every straggler.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -178,6 +178,30 @@ def drain(
             )
         )
     return Drain(now, tuple(stragglers), on_new, quiet_since, audit_read)
+
+
+NO_EVIDENCE = (
+    "no application reported which key it uses, and the audit trail shows no read of the secret"
+)
+
+
+def unconfirmed(
+    reports: Sequence[KeyReport],
+    reads: Iterable[SecretRead],
+    *,
+    reports_problem: str = "",
+    audit_problem: str = "",
+    ignore_principals: Iterable[str] = (),
+) -> tuple[str, ...]:
+    """What a drain check could not confirm: each source it could not read, or, when both
+    were read and hold nothing (no report, no read but the rotator's), that there is no
+    evidence at all. Either way the old key is not drained: the rotator waits for the
+    grace maximum and `cio-rotate drain` exits "unknown"."""
+    problems = tuple(p for p in (reports_problem, audit_problem) if p)
+    ignored = set(ignore_principals)
+    if not problems and not reports and not any(r.principal not in ignored for r in reads):
+        return (NO_EVIDENCE,)
+    return problems
 
 
 def latest_reads(events: Iterable[tuple[str, datetime]]) -> list[SecretRead]:

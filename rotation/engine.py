@@ -22,7 +22,7 @@ from rotation import audit, intake, outbox
 from rotation import conventions as cv
 from rotation.clock import Clock
 from rotation.credentials import SECRET_FIELD, Credential, Kind, parse_credential
-from rotation.drain import AUDIT_LOOKBACK, drain, holder_entries
+from rotation.drain import AUDIT_LOOKBACK, drain, holder_entries, unconfirmed
 from rotation.errors import (
     AwaitingOperatorKey,
     KeyRejected,
@@ -33,6 +33,7 @@ from rotation.errors import (
     RollbackRefused,
     StateConflict,
     VerificationInconclusive,
+    reason_of,
 )
 from rotation.notify import Notifier
 from rotation.origin import Origin
@@ -1164,13 +1165,13 @@ class Engine:
             evidence = self.usage.evidence(snap.config.id, fingerprints, since, now)
         except Exception as err:  # no grant, an API error: say so, wait for the maximum
             # Recorded in the state and the audit trail, and told in the delete notice.
-            log.info("drain of %s not read (%s)", snap.config.name, type(err).__name__)
+            log.info("drain of %s not read (%s)", snap.config.name, reason_of(err))
             self._record_drain(
                 credential_id,
                 on_new=0,
                 holders=(),
                 more=0,
-                unconfirmed=f"the key-usage reports could not be read ({type(err).__name__})",
+                unconfirmed=f"the key-usage reports could not be read ({reason_of(err)})",
             )
             return
         self.drain_reads += evidence.calls
@@ -1185,15 +1186,14 @@ class Engine:
             audit_read=evidence.audit_read,
             ignore_principals=self.rotator_principals,
         )
-        problems: list[str] = []
-        if not evidence.audit_read:
-            problems.append(evidence.audit_problem or "the audit trail of reads could not be read")
-        readers = [r for r in evidence.reads if r.principal not in self.rotator_principals]
-        if not evidence.reports and not readers and evidence.audit_read:
-            problems.append(
-                "no application reported which key it uses, and the audit trail shows no "
-                "read of the secret"
-            )
+        problems = unconfirmed(
+            evidence.reports,
+            evidence.reads,
+            audit_problem=""
+            if evidence.audit_read
+            else (evidence.audit_problem or "the audit trail of reads could not be read"),
+            ignore_principals=self.rotator_principals,
+        )
         holders, more = holder_entries(result.stragglers)
         self._record_drain(
             credential_id,

@@ -2,6 +2,35 @@
 
 from __future__ import annotations
 
+_KINDS = {  # an error's kind -> what a person can act on (classes named: neither SDK imported)
+    "DefaultCredentialsError": "no Google credentials here (Application Default Credentials)",
+    "RefreshError": "Google credentials could not be refreshed",
+    "NoCredentialsError": "no AWS credentials here",
+    "ConnectionError": "could not connect",
+    "ConnectTimeout": "could not connect",
+    "ReadTimeout": "no answer in time",
+    "EndpointConnectionError": "could not connect",
+}
+
+
+def reason_of(err: Exception) -> str:
+    """What a person can act on: AWS's error code (AccessDeniedException, ThrottlingException),
+    Google's HTTP status and reason (403 PERMISSION_DENIED), an endpoint that offers no such
+    API (moto has no LookupEvents), missing credentials; else the error's kind."""
+    response = getattr(err, "response", None)  # botocore's ClientError, requests' HTTPError
+    if isinstance(response, dict) and isinstance(response.get("Error"), dict):
+        return str(response["Error"].get("Code") or type(err).__name__)
+    status = getattr(response, "status_code", None)
+    if isinstance(status, int):
+        try:
+            reason = str(response.json().get("error", {}).get("status", ""))  # type: ignore[union-attr]
+        except (ValueError, AttributeError):
+            reason = ""
+        return f"HTTP {status}{' ' + reason if reason else ''}"
+    if isinstance(err, NotImplementedError):
+        return "this endpoint does not offer it"
+    return _KINDS.get(type(err).__name__, type(err).__name__)
+
 
 class RotationError(Exception):
     """Base of every error the rotator raises on purpose."""

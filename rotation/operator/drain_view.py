@@ -23,6 +23,7 @@ from rotation.drain import (
     SecretRead,
     drain,
     parse_holder,
+    unconfirmed,
 )
 from rotation.operator.backend import EXIT_OK, EXIT_UNKNOWN, EXIT_WAITING
 from rotation.state import Phase, RotationState, format_time
@@ -188,7 +189,13 @@ def measure(reading: Reading, state: RotationState, now: datetime, quiet: timede
         audit_read=not reading.audit_problem,
         ignore_principals=reading.ignore,
     )
-    problems = tuple(p for p in (reading.reports_problem, reading.audit_problem) if p)
+    problems = unconfirmed(
+        reading.reports,
+        reading.reads,
+        reports_problem=reading.reports_problem,
+        audit_problem=reading.audit_problem,
+        ignore_principals=reading.ignore,
+    )
     return DrainView(
         checked_at=result.checked_at,
         holders=tuple(_holder(s.entry()) for s in result.stragglers),  # as the rotator shows them

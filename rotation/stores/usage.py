@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from rotation.drain import KeyReport, SecretRead, latest_reads
+from rotation.errors import reason_of
 
 # Where the consumer library reports (cio_consumer/usage.py owns these; the rotator must
 # not import the consumer package, so they are repeated here and a test keeps them equal).
@@ -46,17 +47,6 @@ class UsageReader(Protocol):
         self, secret_id: str, fingerprints: Sequence[str], since: datetime, now: datetime
     ) -> Evidence:
         """Reports of `fingerprints` and reads of `secret_id` between `since` and `now`."""
-
-
-def _why(err: Exception) -> str:
-    """What a person can act on: AWS's error code (AccessDeniedException, ThrottlingException),
-    an endpoint that offers no such API (moto has no LookupEvents), else the error's kind."""
-    response = getattr(err, "response", None)  # botocore's ClientError (not imported: GCP)
-    if isinstance(response, dict) and isinstance(response.get("Error"), dict):
-        return str(response["Error"].get("Code") or type(err).__name__)
-    if isinstance(err, NotImplementedError):
-        return "this endpoint does not offer it"
-    return type(err).__name__
 
 
 def _utc(value: datetime) -> datetime:
@@ -177,7 +167,7 @@ class AwsUsageReader:
                 if not token:
                     return latest_reads(events), True, "", calls
         except Exception as err:  # the drain goes on with reports; the notice says so
-            return [], False, f"CloudTrail could not be read ({_why(err)})", calls
+            return [], False, f"CloudTrail could not be read ({reason_of(err)})", calls
 
 
 class GcpUsageReader:
@@ -278,7 +268,7 @@ class GcpUsageReader:
                     return latest_reads(events), True, "", calls
                 body["pageToken"] = token
         except Exception as err:
-            return [], False, f"Cloud Logging could not be read ({_why(err)})", calls
+            return [], False, f"Cloud Logging could not be read ({reason_of(err)})", calls
 
 
 def _rfc3339(value: datetime) -> str:

@@ -24,6 +24,7 @@ from cio_consumer.usage import CloudWatchSink, UsageReporter
 
 from localcloud.cloudtrail import CloudTrailHistory
 from localcloud.served_aws import ServedAws, served_aws
+from rotation.drain import NO_EVIDENCE
 from rotation.operator.backend import EXIT_OK, EXIT_UNKNOWN, EXIT_WAITING
 from rotation.operator.config import CredentialRef
 from rotation.state import Phase
@@ -250,6 +251,18 @@ def test_unreadable_reports_name_the_permission_and_are_unknown(cli, aws, clock,
     doc = json.loads(result.stdout)
     assert doc["drained"] is None and doc["audit_read"] is True
     assert "AWS denied cloudwatch:ListMetrics" in doc["problems"][0]
+
+
+def test_no_evidence_at_all_is_unknown_as_the_rotator_holds_it(cli, aws, clock, trail):
+    """No report and no read but the rotator's: the rotator does not count that as
+    drained (it waits for the grace maximum), so neither does `drain`."""
+    bootstrapped(cli, aws, clock)
+    assert cli.run("submit", NAME, "--stdin", input=stdin_doc(cli.track("1001"))).exit_code == 0
+    result = cli.run("drain", NAME, "--json")
+    assert result.exit_code == EXIT_UNKNOWN, result.output
+    doc = json.loads(result.stdout)
+    assert doc["drained"] is None and doc["holders"] == [] and doc["audit_read"] is True
+    assert doc["problems"] == [NO_EVIDENCE]
 
 
 def test_a_holder_is_known_even_when_part_of_the_evidence_is_not(cli, aws, clock, trail):

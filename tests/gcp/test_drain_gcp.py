@@ -2,23 +2,20 @@
 
 Applications are the consumer library (loaders reading the local Secret Manager through
 the real Google client, reporting into the local Cloud Monitoring); the Data Access audit
-log is a recorded page in the documented LogEntry/AuditLog shape, served over HTTP (there
-is no local Cloud Logging). Nothing here sweeps or runs `check`: the drain checks come
+log is the reads a test records, served over HTTP (localcloud/data_access_log.py). Nothing here sweeps or runs `check`: the drain checks come
 from the secret's own `next_rotation_time` as simulated time passes.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from localcloud.apps import MONTH_SECONDS, LocalApps
+from localcloud.data_access_log import DataAccessLog
 from localcloud.gcp_stack import LocalGcp
 from localcloud.monitoring_emulator import MonitoringEmulator
 from localcloud.stack import GCP_PROJECT
@@ -26,62 +23,24 @@ from rotation import conventions as cv
 from rotation.policy import DRAIN_CHECK_EVERY, Policy
 from rotation.state import Phase
 from rotation.stores.gcp import build_client
-from rotation.stores.usage import GCP_ACCESS_METHOD
 
 NAME = "billing-track"
 QUIET = timedelta(minutes=Policy().drain_quiet_minutes)
-
-
-class DataAccessLog:
-    """`entries:list` answering with the reads a test records, newest first."""
-
-    def __init__(self, server: HTTPServer) -> None:
-        self.reads: list[tuple[str, str, datetime]] = []  # (principal, secret, when)
-        self.calls = 0
-        server.expect_request("/v2/entries:list", method="POST").respond_with_handler(self.list)
-
-    def list(self, request: Request) -> Response:
-        self.calls += 1
-        wanted = str(json.loads(request.get_data()).get("filter", ""))
-        entries = [
-            _entry(who, secret, at)
-            for who, secret, at in sorted(self.reads, key=lambda r: r[2], reverse=True)
-            if f'"{secret}/versions/"' in wanted
-        ]
-        return Response(json.dumps({"entries": entries}), content_type="application/json")
-
-
-def _entry(who: str, secret: str, at: datetime) -> dict[str, Any]:
-    """A Data Access audit log entry of AccessSecretVersion (LogEntry + AuditLog)."""
-    return {
-        "logName": f"projects/{GCP_PROJECT}/logs/cloudaudit.googleapis.com%2Fdata_access",
-        "protoPayload": {
-            "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
-            "serviceName": "secretmanager.googleapis.com",
-            "methodName": GCP_ACCESS_METHOD,
-            "resourceName": f"{secret}/versions/latest",
-            "authenticationInfo": {"principalEmail": who},
-        },
-        "timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "resource": {"type": "audited_resource", "labels": {"service": "secretmanager"}},
-    }
 
 
 @pytest.fixture
 def evidence(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[MonitoringEmulator, DataAccessLog]]:
     """The local Monitoring and the recorded Data Access log, where the function reads them."""
     monitoring = MonitoringEmulator().start()
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    log = DataAccessLog(server)
+    log = DataAccessLog(GCP_PROJECT).start()
     real = LocalGcp.runtime_env
     where = {
         cv.ENV_MONITORING_URL: monitoring.address,
-        cv.ENV_LOGGING_URL: f"http://127.0.0.1:{server.port}",
+        cv.ENV_LOGGING_URL: log.address,
     }
     monkeypatch.setattr(LocalGcp, "runtime_env", lambda self: {**real(self), **where})
     yield monitoring, log
-    server.stop()
+    log.stop()
     monitoring.stop()
 
 
