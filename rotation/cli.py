@@ -1013,11 +1013,14 @@ def _emergency_all(cli: Cli, refs: list[CredentialRef], event: dict[str, Any], r
         try:
             summary = cli.backend(ref).invoke(ref, cv.ACTION_EMERGENCY, **event)
             is_queued = ops.emergency_queued(summary)
+            again = summary.get("outcome") == cv.OUTCOME_ALREADY_OPEN
             results.append(
                 {
                     "credential": ref.name,
                     "cloud": ref.cloud,
-                    "outcome": "queued" if is_queued else "declared",
+                    "outcome": cv.OUTCOME_ALREADY_OPEN
+                    if again
+                    else ("queued" if is_queued else "declared"),
                     "exit_code": EXIT_QUEUED if is_queued else EXIT_OK,
                     "message": ops.emergency_line(summary, ref.name),
                 }

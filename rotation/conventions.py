@@ -85,6 +85,8 @@ PRIVATE_PROBE_AUTH_SCHEMES = ("bearer", "basic")
 # {"Step", "SecretId", "ClientRequestToken"}.
 ACTION_SWEEP = "sweep"  # {"action": "sweep", "secret_ids": [arn, ...]}
 ACTION_EMERGENCY = "emergency"  # {"action", "secret_id", "reason", "actor", "revoke_first"}
+# The rotator's answer to an emergency for a rotation already open as one: nothing changed.
+OUTCOME_ALREADY_OPEN = "already_open"
 ACTION_SUBMITTED = "submitted"  # {"action", "secret_id", "actor"}: bootstrap or resume
 ACTION_RECONCILE = "reconcile"  # {"action", "secret_id"}: take the next safe step now
 ACTION_ROLLBACK = "rollback"  # {"action", "secret_id", "actor"}: previous key current again

@@ -424,7 +424,23 @@ class Engine:
         actor: str = "schedule",
         revoke_first: bool = False,
     ) -> RotationState:
-        """Open a rotation (or upgrade the open one to an emergency), then reconcile.
+        """Open a rotation (or upgrade the open one to an emergency), then reconcile."""
+        state, _ = self.open_or_upgrade(
+            credential_id, mode, reason=reason, actor=actor, revoke_first=revoke_first
+        )
+        return state
+
+    def open_or_upgrade(
+        self,
+        credential_id: str,
+        mode: Mode = Mode.SCHEDULED,
+        *,
+        reason: str = "",
+        actor: str = "schedule",
+        revoke_first: bool = False,
+    ) -> tuple[RotationState, bool]:
+        """`open_rotation`, also telling whether it changed anything: a second emergency
+        for a rotation already open as one changes nothing, and its caller says so.
 
         An emergency's reason and actor are a person's words: refused (KeyInFreeText)
         before anything is written when they hold one of the credential's keys.
@@ -438,7 +454,7 @@ class Engine:
             if new is not None:
                 event = "rotation.opened" if snap.state.phase is Phase.IDLE else "rotation.upgraded"
                 self._audit(event, snap, new, actor, "ok", detail=new.reason)
-            return self.reconcile(credential_id)
+            return self.reconcile(credential_id), new is not None
 
     def reconcile(
         self, credential_id: str, *, liveness: bool = False, wake: bool = False

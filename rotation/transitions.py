@@ -63,6 +63,20 @@ def new_rotation_id(credential_id: str, now: datetime, current_version: str) -> 
     return f"r{now:%y%m%d%H%M}-{digest[:4]}"
 
 
+def emergency_changes(st: RotationState, revoke_first: bool) -> bool:
+    """Whether declaring an emergency changes anything (`opened` decides with it; the GCP
+    operator CLI, which sees no answer, tells "already open" with it): not for an ended
+    credential, a rotation already open as an emergency at least as strong, or an
+    emergency already queued behind a promotion."""
+    if st.phase in ENDED:
+        return False
+    if st.phase is Phase.AWAITING_KEY:
+        return not (st.mode is Mode.EMERGENCY and (st.revoke_first or not revoke_first))
+    if st.phase is Phase.PROMOTED:
+        return not st.follow_up_emergency
+    return True
+
+
 def opened(
     st: RotationState,
     *,
@@ -106,11 +120,9 @@ def opened(
             submitted_by="",
         )
         return new.with_notice(N.OPENED) if notify else new
-    if not emergency:
+    if not emergency or not emergency_changes(st, revoke_first):
         return None
     if st.phase is Phase.AWAITING_KEY:
-        if st.mode is Mode.EMERGENCY and (st.revoke_first or not revoke_first):
-            return None
         deadline = deadline_for(Mode.EMERGENCY, now, None, policy)
         upgraded = replace(
             st,
@@ -124,8 +136,6 @@ def opened(
         )
         return upgraded.with_notice(N.UPGRADED_REVOKE if revoke_first else N.UPGRADED)
     # PROMOTED: the old key must die first; the emergency rotation opens when it has.
-    if st.follow_up_emergency:
-        return None
     queued = replace(
         st,
         follow_up_emergency=True,

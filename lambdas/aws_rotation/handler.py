@@ -380,7 +380,7 @@ def emergency(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     if not reason:
         raise ValueError("an emergency needs a 'reason' (it goes into the audit trail)")
     try:
-        rt.engine.open_rotation(
+        _, changed = rt.engine.open_or_upgrade(
             arn,
             Mode.EMERGENCY,
             reason=reason,
@@ -389,7 +389,7 @@ def emergency(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
         )
     except KeyInFreeText as err:  # an answer, never logged with the text
         return _summary(rt, arn, "refused", message=str(err), field=err.field)
-    return _summary(rt, arn, "emergency")
+    return _summary(rt, arn, "emergency" if changed else cv.OUTCOME_ALREADY_OPEN)
 
 
 def rollback(rt: Runtime, arn: str, actor: str) -> dict[str, Any]:

@@ -299,7 +299,7 @@ def emergency(rt: Runtime, doc: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(reason, str) or not reason.strip():
         raise Malformed("an emergency needs a 'reason' (it goes into the audit trail)")
     try:
-        state = rt.engine.open_rotation(
+        state, changed = rt.engine.open_or_upgrade(
             secret_id,
             Mode.EMERGENCY,
             reason=reason,
@@ -309,7 +309,8 @@ def emergency(rt: Runtime, doc: dict[str, Any]) -> dict[str, Any]:
     except KeyInFreeText as err:  # the message names the field, never the text
         log.warning("emergency for %s refused: %s", secret_id, err)
         return {"outcome": "refused", "secret": secret_id, "message": str(err)}
-    return {"outcome": "emergency", "phase": state.phase.value, "secret": secret_id}
+    outcome = "emergency" if changed else cv.OUTCOME_ALREADY_OPEN
+    return {"outcome": outcome, "phase": state.phase.value, "secret": secret_id}
 
 
 def retire(rt: Runtime, doc: dict[str, Any]) -> dict[str, Any]:

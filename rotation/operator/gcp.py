@@ -47,6 +47,7 @@ from rotation.operator.backend import (
 from rotation.operator.config import CredentialRef, OperatorConfig
 from rotation.state import Mode, Phase, format_time, summary
 from rotation.stores.base import Snapshot
+from rotation.transitions import emergency_changes
 
 if TYPE_CHECKING:
     from rotation.operator.drain_view import Reading
@@ -205,6 +206,10 @@ class GcpBackend:
         refuse_key_shaped_reason(fields)
         before = self.snapshot(ref)
         self._publish(ref, {"action": action, "secret_id": ref.secret_id, **fields})
+        if action == cv.ACTION_EMERGENCY and not emergency_changes(
+            before.state, fields.get("revoke_first") is True
+        ):
+            return _summary(before, cv.OUTCOME_ALREADY_OPEN)  # as the rotator answers on AWS
         settle = self.wait_seconds if action != cv.ACTION_RECONCILE else min(self.wait_seconds, 10)
         deadline = time.monotonic() + settle
         snap = before

@@ -760,6 +760,8 @@ def emergency_result(summary: dict[str, Any], name: str) -> Outcome:
     mode = summary.get("mode", "")
     phase = summary.get("phase", "")
     lines = [f"Rotation {summary.get('rotation_id', '')}: phase {phase}, mode {mode}."]
+    if summary.get("outcome") == cv.OUTCOME_ALREADY_OPEN:
+        return _emergency_unchanged(summary, name, lines)
     data = {"outcome": "queued" if emergency_queued(summary) else "declared", **summary}
     if emergency_queued(summary):
         lines.append(
@@ -771,6 +773,25 @@ def emergency_result(summary: dict[str, Any], name: str) -> Outcome:
         )
     lines.append(f"On-call has the runbook; `{CLI} runbook {name}` shows it again.")
     return Outcome(EXIT_OK, f"Emergency declared for {name}.", lines, dict(data))
+
+
+def _emergency_unchanged(summary: dict[str, Any], name: str, lines: list[str]) -> Outcome:
+    """A second emergency: the rotator changed nothing, and nothing was sent again."""
+    phase = str(summary.get("phase", ""))
+    if phase in (Phase.RETIRING.value, Phase.RETIRED.value):
+        raise Rejected(
+            f"Emergency refused: {name} is {phase}, and no rotation opens for it again. "
+            f"`{CLI} status {name}` shows where its retirement stands."
+        )
+    queued = emergency_queued(summary)
+    where = "queued behind the promotion" if queued else "open"
+    lines.append(f"Nothing was sent again; its runbook: `{CLI} runbook {name}`.")
+    return Outcome(
+        EXIT_QUEUED if queued else EXIT_OK,
+        f"{name} already has an emergency rotation {where}: nothing changed.",
+        lines,
+        {**summary, "outcome": cv.OUTCOME_ALREADY_OPEN},
+    )
 
 
 def emergency_line(summary: dict[str, Any], name: str) -> str:

@@ -261,6 +261,24 @@ def test_emergency_needs_a_reason_and_confirmation(cli, aws, clock):
     assert "Emergency declared" in result.output
 
 
+def test_a_second_emergency_says_it_is_already_open_and_sends_nothing(cli, aws, clock):
+    bootstrapped(cli, aws, clock, open_rotation=False)
+    assert cli.run("emergency", NAME, "--reason", "leaked in CI log", "--yes").exit_code == 0
+    sent = len(aws.notifications())
+    result = cli.run("emergency", NAME, "--reason", "seen again", "--yes")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"{NAME} already has an emergency rotation open: nothing changed." in text
+    assert "Emergency declared" not in text
+    assert len(aws.notifications()) == sent
+    assert state(aws).reason == "leaked in CI log"  # the first declaration stands
+    doc = json.loads(cli.run("emergency", NAME, "--reason", "x", "--yes", "--json").stdout)
+    assert doc["outcome"] == "already_open"
+    # Revoke-first is stronger: that one is an upgrade, told as a declaration.
+    result = cli.run("emergency", NAME, "--reason", "worse", "--revoke-first", "--yes")
+    assert "Emergency declared" in result.output and state(aws).revoke_first
+
+
 def test_emergency_all_shows_progress_and_a_summary(cli, aws, clock):
     bootstrapped(cli, aws, clock, open_rotation=False)
     aws.provision("billing-app", "app", "us")

@@ -79,6 +79,18 @@ def test_emergency_runbook_and_rollback_on_gcp(gcli):
     assert result.exit_code == 0 and f"cio-rotate submit {NAME}" in result.output
 
 
+def test_a_second_emergency_on_gcp_says_it_is_already_open(gcli):
+    bootstrapped(gcli, open_rotation=False)
+    assert gcli.run("emergency", NAME, "--reason", "key in a screenshot", "--yes").exit_code == 0
+    sent = len(gcli.gcp.notifier.sent)
+    result = gcli.run("emergency", NAME, "--reason", "again", "--yes")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"{NAME} already has an emergency rotation open: nothing changed." in text
+    assert len(gcli.gcp.notifier.sent) == sent
+    assert gcli.gcp.state(NAME).reason == "key in a screenshot"
+
+
 def test_rollback_and_check_on_gcp(gcli):
     first, second = promoted(gcli)
     result = gcli.run("rollback", NAME)
