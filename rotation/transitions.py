@@ -63,6 +63,13 @@ def new_rotation_id(credential_id: str, now: datetime, current_version: str) -> 
     return f"r{now:%y%m%d%H%M}-{digest[:4]}"
 
 
+def _name_after(current_name: str, now: datetime) -> str:
+    """The name for a key that replaces `current_name` (state.suggested_key_name)."""
+    return suggested_key_name(
+        key_name_base(current_name) or current_name or "key", now, current_name
+    )
+
+
 def emergency_changes(st: RotationState, revoke_first: bool) -> bool:
     """Whether declaring an emergency changes anything (`opened` decides with it; the GCP
     operator CLI, which sees no answer, tells "already open" with it): not for an ended
@@ -523,11 +530,7 @@ def current_refused(
             base,
             rotation_id=rotation_id,
             opened_at=now,
-            key_name=suggested_key_name(
-                key_name_base(st.current_name) or st.current_name or "key", now, st.current_name
-            )
-            if not st.key_name
-            else st.key_name,
+            key_name=st.key_name or _name_after(st.current_name, now),
             reason="Customer.io refuses the current key",
             actor="rotator",
             submitted_by="",
@@ -536,6 +539,10 @@ def current_refused(
         mode = opened_state.mode or Mode.EMERGENCY
         new = replace(
             opened_state,
+            # The refused key's name is taken (and its key gone): the next key gets its own.
+            key_name=_name_after(st.current_name, now)
+            if st.phase is Phase.PROMOTED
+            else opened_state.key_name,
             phase=Phase.AWAITING_KEY,
             mode=mode if st.phase is Phase.PROMOTED else Mode.EMERGENCY,
             current_version=restored_version,

@@ -391,7 +391,13 @@ def test_a_wrong_deletion_restores_the_old_key_and_never_comes_back_to_the_new()
     assert back.current_fp == PROMOTED.previous_fp and back.current_version == "v3"
     assert back.previous_fp == PROMOTED.current_fp and back.previous_revoked
     assert back.rotation_id == PROMOTED.rotation_id and back.escalated
-    assert back.key_name == PROMOTED.key_name  # the deleted key freed its name
+    # The next key gets a name of its own: the deleted key's stays its own in the audit
+    # trail, and the page does not ask for the name the operator just deleted.
+    assert back.key_name != PROMOTED.current_name and back.key_name != PROMOTED.key_name
+    named = replace(PROMOTED, current_name="billing-aws-2026-05-28-bravo")
+    again = step(named, Event.CURRENT_REFUSED, **rolled_back)
+    assert again is not None
+    assert again.key_name == f"billing-aws-{NOW:%Y-%m-%d}-charlie"
 
 
 def test_a_refused_live_key_is_told_once():
