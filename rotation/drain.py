@@ -21,6 +21,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rotation.state import RotationState
 
 # What the state keeps of the stragglers (RotationState.drain_holders): GCP keeps the state
 # in the secret's annotations (16 KiB in all), so a few, and how many more.
@@ -202,6 +206,42 @@ def unconfirmed(
     if not problems and not reports and not any(r.principal not in ignored for r in reads):
         return (NO_EVIDENCE,)
     return problems
+
+
+def after_promotion(
+    state: RotationState,
+    reports: Sequence[KeyReport],
+    reads: Sequence[SecretRead],
+    *,
+    now: datetime,
+    quiet: timedelta,
+    reports_problem: str = "",
+    audit_problem: str = "",
+    ignore_principals: Iterable[str] = (),
+) -> tuple[Drain, tuple[str, ...]]:
+    """The drain of `state`'s promotion (old key: the previous one) and what could not be
+    confirmed: the one reading the rotator acts on and `cio-rotate drain` shows."""
+    assert state.promoted_at is not None, "a drain follows a promotion"
+    ignored = tuple(ignore_principals)
+    result = drain(
+        reports,
+        reads,
+        old_fingerprint=state.previous_fp,
+        new_fingerprint=state.current_fp,
+        promoted_at=state.promoted_at,
+        now=now,
+        quiet=quiet,
+        audit_read=not audit_problem,
+        ignore_principals=ignored,
+    )
+    problems = unconfirmed(
+        reports,
+        reads,
+        reports_problem=reports_problem,
+        audit_problem=audit_problem,
+        ignore_principals=ignored,
+    )
+    return result, problems
 
 
 def latest_reads(events: Iterable[tuple[str, datetime]]) -> list[SecretRead]:

@@ -22,7 +22,7 @@ from rotation import audit, intake, outbox
 from rotation import conventions as cv
 from rotation.clock import Clock
 from rotation.credentials import SECRET_FIELD, Credential, Kind, parse_credential
-from rotation.drain import AUDIT_LOOKBACK, drain, holder_entries, unconfirmed
+from rotation.drain import AUDIT_LOOKBACK, after_promotion, holder_entries
 from rotation.errors import (
     AwaitingOperatorKey,
     KeyRejected,
@@ -423,24 +423,10 @@ class Engine:
         reason: str = "",
         actor: str = "schedule",
         revoke_first: bool = False,
-    ) -> RotationState:
-        """Open a rotation (or upgrade the open one to an emergency), then reconcile."""
-        state, _ = self.open_or_upgrade(
-            credential_id, mode, reason=reason, actor=actor, revoke_first=revoke_first
-        )
-        return state
-
-    def open_or_upgrade(
-        self,
-        credential_id: str,
-        mode: Mode = Mode.SCHEDULED,
-        *,
-        reason: str = "",
-        actor: str = "schedule",
-        revoke_first: bool = False,
     ) -> tuple[RotationState, bool]:
-        """`open_rotation`, also telling whether it changed anything: a second emergency
-        for a rotation already open as one changes nothing, and its caller says so.
+        """Open a rotation (or upgrade the open one to an emergency), then reconcile.
+        Returns the state and whether anything changed: a second emergency for a rotation
+        already open as one changes nothing, and its caller says so.
 
         An emergency's reason and actor are a person's words: refused (KeyInFreeText)
         before anything is written when they hold one of the credential's keys.
@@ -492,7 +478,9 @@ class Engine:
                     state.current_since or snap.current_created, self.clock.now(), self.policy
                 )
             ):
-                opened_state = self.open_rotation(credential_id, Mode.SCHEDULED, actor="calendar")
+                opened_state, _ = self.open_rotation(
+                    credential_id, Mode.SCHEDULED, actor="calendar"
+                )
                 if liveness and snap.current_version is not None:
                     self._check_liveness(credential_id)
                     self.deliver_notices(credential_id)
@@ -1191,20 +1179,12 @@ class Engine:
             )
             return
         self.drain_reads += evidence.calls
-        result = drain(
+        result, problems = after_promotion(
+            st,
             evidence.reports,
             evidence.reads,
-            old_fingerprint=st.previous_fp,
-            new_fingerprint=st.current_fp,
-            promoted_at=st.promoted_at,
             now=now,
             quiet=timedelta(minutes=self.policy.drain_quiet_minutes),
-            audit_read=evidence.audit_read,
-            ignore_principals=self.rotator_principals,
-        )
-        problems = unconfirmed(
-            evidence.reports,
-            evidence.reads,
             audit_problem=""
             if evidence.audit_read
             else (evidence.audit_problem or "the audit trail of reads could not be read"),

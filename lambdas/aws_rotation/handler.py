@@ -380,7 +380,7 @@ def emergency(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     if not reason:
         raise ValueError("an emergency needs a 'reason' (it goes into the audit trail)")
     try:
-        _, changed = rt.engine.open_or_upgrade(
+        _, changed = rt.engine.open_rotation(
             arn,
             Mode.EMERGENCY,
             reason=reason,

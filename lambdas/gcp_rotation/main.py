@@ -299,7 +299,7 @@ def emergency(rt: Runtime, doc: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(reason, str) or not reason.strip():
         raise Malformed("an emergency needs a 'reason' (it goes into the audit trail)")
     try:
-        state, changed = rt.engine.open_or_upgrade(
+        state, changed = rt.engine.open_rotation(
             secret_id,
             Mode.EMERGENCY,
             reason=reason,

@@ -18,12 +18,10 @@ from rotation import conventions as cv
 from rotation.drain import (
     EVIDENCE_KEY,
     EVIDENCE_READ,
-    Drain,
     KeyReport,
     SecretRead,
-    drain,
+    after_promotion,
     parse_holder,
-    unconfirmed,
 )
 from rotation.operator.backend import EXIT_OK, EXIT_UNKNOWN, EXIT_WAITING
 from rotation.state import Phase, RotationState, format_time
@@ -177,21 +175,12 @@ def reads_since(state: RotationState) -> datetime:
 
 def measure(reading: Reading, state: RotationState, now: datetime, quiet: timedelta) -> DrainView:
     """The drain now, from what was read; what could not be read is kept as a problem."""
-    assert state.promoted_at is not None
-    result: Drain = drain(
+    result, problems = after_promotion(
+        state,
         reading.reports,
         reading.reads,
-        old_fingerprint=state.previous_fp,
-        new_fingerprint=state.current_fp,
-        promoted_at=state.promoted_at,
         now=now,
         quiet=quiet,
-        audit_read=not reading.audit_problem,
-        ignore_principals=reading.ignore,
-    )
-    problems = unconfirmed(
-        reading.reports,
-        reading.reads,
         reports_problem=reading.reports_problem,
         audit_problem=reading.audit_problem,
         ignore_principals=reading.ignore,

@@ -146,7 +146,7 @@ def test_an_emergency_on_an_open_rotation_upgrades_it(setup, cio, clock):
     hand_over(store, engine, cid, cio.new_track_key("1001").to_json())
     clock.advance(timedelta(days=76))
     opened = engine.reconcile(cid)
-    upgraded = engine.open_rotation(cid, Mode.EMERGENCY, reason="leak", actor="on-call")
+    upgraded, _ = engine.open_rotation(cid, Mode.EMERGENCY, reason="leak", actor="on-call")
     assert upgraded.rotation_id == opened.rotation_id and upgraded.mode is Mode.EMERGENCY
 
 
