@@ -32,6 +32,7 @@ from infra.sweep import GCP_CRON, GCP_JOB_LIMIT_BYTES, stack_manifest
 from rotation import conventions as cv
 from rotation.metadata import gcp_config_annotations
 from rotation.notify_gcp import NOTICE_FIELD, notice_policy
+from rotation.stores.gcp_quota import ROTATOR_READS_PER_SECOND
 from rotation.verify import APP_API_RATE
 
 FUNCTION_RUNTIME = "python312"
@@ -411,6 +412,9 @@ class GcpRotation(pulumi.ComponentResource):
             # Each instance's share of Customer.io's 10 requests/s (one request at a time
             # per instance, at most max_instances of them).
             cv.ENV_PROBE_RATE: f"{APP_API_RATE / gc.max_instances:g}",
+            # And of Secret Manager's 600 metadata reads a minute per project (the rest
+            # is left to operators: rotation/stores/gcp_quota.py).
+            cv.ENV_GCP_READ_RATE: f"{ROTATOR_READS_PER_SECOND / gc.max_instances:g}",
             # The drain ignores the function's own reads of the secrets (Data Access log).
             cv.ENV_ROTATOR_PRINCIPAL: self.runtime_account.email,
         }

@@ -39,6 +39,7 @@ class StackHarness:
     policy: Policy = field(default_factory=Policy)
     secrets: dict[str, str] = field(default_factory=dict)
     credentials: list[dict[str, Any]] = field(default_factory=list)  # the stack config's
+    config: dict[str, Any] = field(default_factory=dict)  # more stack config (gcp_max_instances)
     stack: LocalStack = field(init=False)
 
     @property
@@ -71,7 +72,8 @@ class StackHarness:
         adding many at once would (the benches' thousands)."""
         names = {s["name"] for s in specs}
         self.credentials = [c for c in self.credentials if c["name"] not in names] + specs
-        self.stack.up(local_config(self.credentials, (self.CLOUD,), schedule_config(self.policy)))
+        extra = {**schedule_config(self.policy), **self.config}
+        self.stack.up(local_config(self.credentials, (self.CLOUD,), extra))
         self.secrets.update(self.stack.secret_ids())
         self.deployed(specs)
 

@@ -15,6 +15,8 @@ reference (checked against it, not guessed):
   first, `filter=state:ENABLED`, paging); `:enable` / `:disable` / `:destroy`
   (numbers only, optional etag; DESTROYED is terminal, payload wiped).
 - Errors in Google's JSON shape `{"error": {"code", "message", "status"}}`.
+- The per-project quota on metadata reads (every GET but `:access`), when `read_quota`
+  is set: past it in any 60 s of `clock`, 429 RESOURCE_EXHAUSTED.
 - Adding a version or changing a version does not change the secret's etag (and
   vice versa): "a modification request only updates the ETag of the resource to
   which it applies".
@@ -71,6 +73,9 @@ class ApiError(Exception):
     def __init__(self, code: int, status: str, message: str) -> None:
         super().__init__(message)
         self.code, self.status, self.message = code, status, message
+
+
+_MINUTE = timedelta(minutes=1)
 
 
 def _ts(value: datetime) -> str:
@@ -132,6 +137,12 @@ class SecretManagerEmulator(Served):
     secrets: dict[str, _Secret] = field(default_factory=dict)
     published: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
+    # Secret Manager's per-project quota on metadata reads (every GET but `:access`), per
+    # minute: None admits all; a number refuses what passes it with 429 RESOURCE_EXHAUSTED
+    # (counted over any 60 s of `clock`, stricter than a calendar minute).
+    read_quota: int | None = None
+    metadata_reads: list[datetime] = field(default_factory=list)  # admitted, oldest first
+    quota_refused: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def _add_routes(self) -> None:
@@ -146,6 +157,9 @@ class SecretManagerEmulator(Served):
             self.secrets.clear()
             self.published.clear()
             self.requests.clear()
+            self.metadata_reads.clear()
+            self.quota_refused = 0
+            self.read_quota = None
 
     # -- what the platform does by itself ---------------------------------------
 
@@ -178,6 +192,8 @@ class SecretManagerEmulator(Served):
         int_enums = "enum-encoding=int" in args.get("$alt", "")
         try:
             with self._lock:
+                if method == "GET" and not path.endswith(":access"):
+                    self._count_read()
                 answer = self._route(method, path, args, body)
             status = 200
             text = json.dumps(self._encode(answer, int_enums))
@@ -188,6 +204,29 @@ class SecretManagerEmulator(Served):
             )
         self.requests.append((method, path, status))
         return status, text
+
+    def _count_read(self) -> None:
+        now = self.clock()
+        if self.read_quota is not None:
+            recent = sum(1 for t in self.metadata_reads[-self.read_quota :] if now - t < _MINUTE)
+            if recent >= self.read_quota:
+                self.quota_refused += 1
+                raise ApiError(
+                    429,
+                    "RESOURCE_EXHAUSTED",
+                    "Quota exceeded for quota metric 'Read requests' and limit 'Read requests "
+                    "per minute per project'",
+                )
+        self.metadata_reads.append(now)
+
+    def peak_reads_per_minute(self) -> int:
+        """The most metadata reads admitted in any 60 s."""
+        peak, first = 0, 0
+        for last, at in enumerate(self.metadata_reads):
+            while at - self.metadata_reads[first] >= _MINUTE:
+                first += 1
+            peak = max(peak, last - first + 1)
+        return peak
 
     def _encode(self, body: Any, int_enums: bool) -> Any:
         if isinstance(body, dict):

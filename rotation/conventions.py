@@ -78,6 +78,7 @@ ENV_APP_URL = "CUSTOMERIO_APP_URL"  # overrides both regions' App host (tests, d
 ENV_PRIVATE_PROBE_URL = "CIO_PRIVATE_PROBE_URL"  # "/path" on the App host, or a full URL;
 # either may hold "{region}" (us | eu)
 ENV_PROBE_RATE = "CIO_PROBE_RATE"  # this instance's share of Customer.io's 10 requests/s
+ENV_GCP_READ_RATE = "CIO_GCP_READ_RATE"  # this instance's Secret Manager metadata reads/s
 ENV_PRIVATE_PROBE_AUTH = "CIO_PRIVATE_PROBE_AUTH"  # bearer (default) | basic (key as user)
 PRIVATE_PROBE_AUTH_SCHEMES = ("bearer", "basic")
 

@@ -117,17 +117,19 @@ SHORT_TIMEOUT = (3.05, 5.0)
 
 
 class RateLimiter:
-    """At most `rate` requests in any one second from this instance (a sliding window, so
-    a burst can never reach twice the rate as a token bucket's can)."""
+    """At most `rate` requests a second from this instance, counted over any `per` seconds
+    (a sliding window, so a burst can never reach twice the rate as a token bucket's can)."""
 
-    def __init__(self, rate: float, pace: Pace | None = None) -> None:
+    def __init__(self, rate: float, pace: Pace | None = None, per: float = 1.0) -> None:
         if rate <= 0:
-            raise ValueError("the probe rate must be positive")
+            raise ValueError("the rate must be positive")
         # None: the engine's clock, bound when the engine is wired (`Verifier.pace_with`),
         # so the drill and the tests wait on simulated time; real time otherwise.
         self.pace: Pace | None = pace
-        self.window = max(1, int(rate))  # requests per window
-        self.span = self.window / rate  # seconds per window (1 s for a whole rate)
+        # `per`: the window a quota is counted over (1 s for Customer.io, 60 s for a
+        # per-minute quota, which then allows its bursts).
+        self.window = max(1, int(rate * per))  # requests per window
+        self.span = self.window / rate  # seconds per window (`per` for a whole rate)
         self.sent: deque[float] = deque()
         self.waited = 0.0
 

@@ -31,13 +31,13 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import functions_framework
 from cloudevents.http import CloudEvent
 
 from rotation import conventions as cv
-from rotation.clock import Clock, SystemClock
+from rotation.clock import Clock, Pace, SystemClock
 from rotation.engine import Engine
 from rotation.errors import (
     AwaitingOperatorKey,
@@ -55,6 +55,7 @@ from rotation.origin import gcp_origin
 from rotation.policy import ENV_NAMES, rotation_config_drift
 from rotation.state import Mode, Phase
 from rotation.stores.gcp import GcpSecretStore, build_client
+from rotation.stores.gcp_quota import paced_reads
 from rotation.verify import Verifier
 from rotation.workqueue import Budget, WorkQueue, unit
 from rotation.workqueue_gcp import PubSubWorkQueue
@@ -78,6 +79,7 @@ REQUIRED_ENV: tuple[str, ...] = (
     cv.ENV_ROTATION_TOPIC,
     cv.ENV_FUNCTION_TIMEOUT,
     cv.ENV_PROBE_RATE,
+    cv.ENV_GCP_READ_RATE,
 )
 
 
@@ -113,8 +115,10 @@ def build_runtime(
     """Wire the engine from the function's environment (tests pass client, clock, verifier)."""
     env = os.environ if env is None else env
     clock = clock or SystemClock()
+    # Metadata reads wait at this instance's share of the project's quota (gcp_quota).
+    pace = cast(Pace, clock) if hasattr(clock, "monotonic") else None
     store = GcpSecretStore(
-        client if client is not None else build_client(),
+        paced_reads(client if client is not None else build_client(), env, pace),
         clock,
         stack=env.get(cv.ENV_STACK) or None,  # acts on its own stack's secrets only
     )
