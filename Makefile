@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.evidence
 	PYTHONPATH=consumer $(BIN)/python -m bench.loader_get
 	$(BIN)/python -m bench.wakeups
+	$(BIN)/python -m bench.daily_pass_gcp
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
