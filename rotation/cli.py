@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -1018,9 +1019,9 @@ def _emergency_all(cli: Cli, refs: list[CredentialRef], event: dict[str, Any], r
                 {
                     "credential": ref.name,
                     "cloud": ref.cloud,
-                    "outcome": cv.OUTCOME_ALREADY_OPEN
-                    if again
-                    else ("queued" if is_queued else "declared"),
+                    "outcome": "queued"
+                    if is_queued
+                    else (cv.OUTCOME_ALREADY_OPEN if again else "declared"),
                     "exit_code": EXIT_QUEUED if is_queued else EXIT_OK,
                     "message": ops.emergency_line(summary, ref.name),
                 }
@@ -1042,13 +1043,18 @@ def _emergency_all(cli: Cli, refs: list[CredentialRef], event: dict[str, Any], r
         _emit({"exit_code": code, "reason": reason, "results": results})
     else:
         _say(f"Emergency: {reason}", "bold")
-        label = {"declared": "ok", "queued": "QUEUED", "failed": "FAILED"}
+        label = {
+            "declared": "ok",
+            cv.OUTCOME_ALREADY_OPEN: "already open",
+            "queued": "QUEUED",
+            "failed": "FAILED",
+        }
         for r in results:
             _say(f"  {r['credential']} ({r['cloud']}): {label[r['outcome']]}: {r['message']}")
-        counts = [
-            f"{sum(r['outcome'] == o for r in results)} {o}"
-            for o in ("declared", "queued", "failed")
-        ]
+        tally = Counter(r["outcome"] for r in results)
+        counts = [f"{tally[o]} {o}" for o in ("declared", "queued", "failed")]
+        if tally[cv.OUTCOME_ALREADY_OPEN]:  # a repeated --all: nothing changed for these
+            counts.insert(1, f"{tally[cv.OUTCOME_ALREADY_OPEN]} already open")
         _say(f"{ops.plural(len(results), 'credential')}: " + ", ".join(counts))
         if queued:
             _say(

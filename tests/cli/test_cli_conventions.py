@@ -145,8 +145,14 @@ def test_emergency_all_with_one_queued_exits_7_and_says_queued(cli, aws, clock):
     assert "billing-app (aws): ok: open" in out
     assert f"{NAME} (aws): QUEUED: queued behind" in out and "1 declared, 1 queued" in out
     doc = json.loads(cli.run("emergency", "--all", "--reason", "again", "--yes", "--json").stdout)
-    assert doc["exit_code"] == 7
-    assert {r["credential"]: r["outcome"] for r in doc["results"]}[NAME] == "queued"
+    assert doc["exit_code"] == 7  # still queued: the old key is still to be deleted
+    outcomes = {r["credential"]: r["outcome"] for r in doc["results"]}
+    assert outcomes == {NAME: "queued", "billing-app": "already_open"}
+    again = cli.run("emergency", "--all", "--reason", "and again", "--yes")
+    assert again.exit_code == 7, again.output
+    out = " ".join(again.output.split())
+    assert "billing-app (aws): already open: open" in out
+    assert "0 declared, 1 already open, 1 queued, 0 failed" in out
 
 
 def test_status_after_an_outage_does_not_show_an_older_refusal_as_the_last_word(cli, aws, clock):
