@@ -1058,8 +1058,9 @@ def _emergency_all(cli: Cli, refs: list[CredentialRef], event: dict[str, Any], r
         _say(f"{ops.plural(len(results), 'credential')}: " + ", ".join(counts))
         if queued:
             _say(
-                "A queued emergency opens once the old key it waits on is deleted and "
-                f"`{cv.CLI_NAME} check NAME` confirms it.",
+                "A queued emergency opens once the old key it waits on is deleted and the "
+                f"rotator sees Customer.io refuse it (by itself; `{cv.CLI_NAME} check NAME` "
+                "at once).",
                 "yellow",
             )
     if code:

@@ -429,8 +429,9 @@ def submit_key(
             )
         raise Rejected(
             f"{name} is still retiring its previous key (fingerprint {st.previous_fp}); a new "
-            f"key cannot be taken until then. Delete the old key, run `{CLI} check {name}`, "
-            "then submit again. Nothing was written."
+            f"key cannot be taken until then. Delete the old key; once the rotator has seen "
+            f"Customer.io refuse it (by itself, or at once with `{CLI} check {name}`), "
+            "submit again. Nothing was written."
         )
     if st.current_fp == fp:
         # The old key pasted again: the rotator would refuse it too, so do not hand it over.
@@ -766,7 +767,8 @@ def emergency_result(summary: dict[str, Any], name: str) -> Outcome:
     if emergency_queued(summary):
         lines.append(
             f"The old key (fingerprint {summary.get('previous_fp', '')}) is still being retired: "
-            f"delete it now, run `{CLI} check {name}`; the emergency rotation opens right after."
+            "delete it now: the emergency rotation opens as soon as the rotator sees "
+            f"Customer.io refuse it (by itself, or at once with `{CLI} check {name}`)."
         )
         return Outcome(
             EXIT_QUEUED, f"Emergency QUEUED for {name} (not open yet).", lines, dict(data)
@@ -880,7 +882,8 @@ def retire_check(snap: Snapshot) -> None:
     if st.phase is Phase.PROMOTED:
         raise Rejected(
             f"Retirement refused: {name} is still retiring the previous key of rotation "
-            f"{st.rotation_id}. Delete it, run `{CLI} check {name}`, then retire {name}."
+            f"{st.rotation_id}. Delete it; once the rotator has seen Customer.io refuse it "
+            f"(by itself, or at once with `{CLI} check {name}`), retire {name}."
         )
 
 
@@ -906,9 +909,10 @@ def retire_result(summary: dict[str, Any], name: str) -> Outcome:
         EXIT_OK,
         f"{name} is being retired (fingerprint {summary.get('current_fp', '')}).",
         [
-            f"Switch every application that reads {name} to its replacement, delete the key "
-            f"in the dashboard, then run `{CLI} check {name}`; `{CLI} runbook {name}` shows "
-            "the steps. The operators were told.",
+            f"Switch every application that reads {name} to its replacement, then delete "
+            "the key in the dashboard: the rotator sees Customer.io refuse it by itself and "
+            f'says "retired" (`{CLI} check {name}` confirms it at once). '
+            f"`{CLI} runbook {name}` shows the steps. The operators were told.",
         ],
         dict(summary),
     )
