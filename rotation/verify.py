@@ -151,16 +151,24 @@ class RateLimiter:
         self.sent.append(now)
 
 
+def rate_setting(
+    env: Mapping[str, str], name: str, default: float, most: float, why: str = ""
+) -> float:
+    """A per-second rate from the environment variable `name`: `default` unset, refused
+    in words unless above 0 and at most `most` (`why` says whose limit that is)."""
+    raw = str(env.get(name) or "").strip()
+    try:
+        rate = float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number per second") from None
+    if not 0 < rate <= most:
+        raise ValueError(f"{name} must be above 0 and at most {most:g}{why}")
+    return rate
+
+
 def probe_rate(env: Mapping[str, str]) -> float:
     """This instance's share of Customer.io's rate (CIO_PROBE_RATE), the whole rate unset."""
-    raw = str(env.get(cv.ENV_PROBE_RATE) or "").strip()
-    try:
-        rate = float(raw) if raw else APP_API_RATE
-    except ValueError:
-        raise ValueError(f"{cv.ENV_PROBE_RATE} must be a number of requests per second") from None
-    if not 0 < rate <= APP_API_RATE:
-        raise ValueError(f"{cv.ENV_PROBE_RATE} must be above 0 and at most {APP_API_RATE:g}")
-    return rate
+    return rate_setting(env, cv.ENV_PROBE_RATE, APP_API_RATE, APP_API_RATE)
 
 
 class Verifier:

@@ -18,7 +18,7 @@ from typing import Any
 
 from rotation import conventions as cv
 from rotation.clock import Pace
-from rotation.verify import RateLimiter
+from rotation.verify import RateLimiter, rate_setting
 
 PROJECT_READS_PER_MINUTE = 600  # Secret Manager's documented quota (CUSTOMERIO.md)
 ROTATOR_READS_PER_SECOND = 8.0  # 480 a minute for the rotator, 120 left for people
@@ -27,18 +27,13 @@ PACED = frozenset({"get_secret", "list_secret_versions", "get_secret_version"})
 
 def read_rate(env: Mapping[str, str]) -> float:
     """This instance's metadata reads per second (CIO_GCP_READ_RATE), the whole share unset."""
-    raw = str(env.get(cv.ENV_GCP_READ_RATE) or "").strip()
-    try:
-        rate = float(raw) if raw else ROTATOR_READS_PER_SECOND
-    except ValueError:
-        raise ValueError(f"{cv.ENV_GCP_READ_RATE} must be a number of reads per second") from None
-    if not 0 < rate <= PROJECT_READS_PER_MINUTE / 60:
-        raise ValueError(
-            f"{cv.ENV_GCP_READ_RATE} must be above 0 and at most "
-            f"{PROJECT_READS_PER_MINUTE / 60:g} (Secret Manager's {PROJECT_READS_PER_MINUTE} "
-            "metadata reads a minute per project)"
-        )
-    return rate
+    return rate_setting(
+        env,
+        cv.ENV_GCP_READ_RATE,
+        ROTATOR_READS_PER_SECOND,
+        PROJECT_READS_PER_MINUTE / 60,
+        f" (Secret Manager's {PROJECT_READS_PER_MINUTE} metadata reads a minute per project)",
+    )
 
 
 class PacedReads:
