@@ -1,8 +1,8 @@
 """The daily pass at scale: N idle credentials on the local AWS, Customer.io at 300 ms and 10/s.
 
 Run: `nice .venv/bin/python -m bench.daily_pass [N] [DEPLOYED]` (default 10000 10; for
-10,000 about an hour on a shared 2-core machine: creating 12 min, bootstrapping 12 min,
-the pass 24 min of machine time). What ran at which scale:
+10,000 about 40 minutes on a shared 2-core machine: creating 12 min, bootstrapping 12 min,
+the pass 12 min of machine time). What ran at which scale:
 
 - The Pulumi program is deployed into the local cloud (under Pulumi's mocks) for DEPLOYED
   credentials: the function, its environment, the work queue and its event source mapping,
