@@ -154,6 +154,34 @@ class CloudTrailHistory:
             yield self
 
 
+_ANYONE_MAY_ASSUME = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+)
+
+
+def assumed_role_client(name: str, region: str) -> tuple[str, Any]:
+    """A principal of its own: a new role (its ARN, as CloudTrail names the reader) and a
+    Secrets Manager client acting as a session of it."""
+    import boto3
+
+    iam = boto3.client("iam", region_name=region)
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=_ANYONE_MAY_ASSUME)["Role"]
+    creds = boto3.client("sts", region_name=region).assume_role(
+        RoleArn=arn["Arn"], RoleSessionName=name
+    )["Credentials"]
+    client = boto3.client(
+        "secretsmanager",
+        region_name=region,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    return str(arn["Arn"]), client
+
+
 def _time(value: Any) -> datetime | None:
     if value is None or value == "":
         return None

@@ -10,17 +10,15 @@ passes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from localcloud.apps import MONTH_SECONDS, LocalApps
 from localcloud.aws_harness import REGION
-from localcloud.cloudtrail import CloudTrailHistory
+from localcloud.cloudtrail import CloudTrailHistory, assumed_role_client
 from rotation.engine import Engine
 from rotation.policy import DRAIN_CHECK_EVERY, Policy
 from rotation.state import Phase
@@ -28,12 +26,6 @@ from tests.promises import MAX_LAG, Cloud, aws_cloud
 
 NAME = "billing-track"
 QUIET = timedelta(minutes=Policy().drain_quiet_minutes)
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-    }
-)
 
 
 def apps_of(cloud: Cloud, arn: str) -> LocalApps:
@@ -123,7 +115,7 @@ def test_a_straggler_that_never_moves_is_named_at_the_grace_maximum(aws, cloud, 
     apps = apps_of(cloud, arn)
     apps.start("billing-api", "api-1")
     apps.start("billing-cron", "cron-host:7", ttl=MONTH_SECONDS)
-    legacy_role, legacy = _role_client("legacy-batch")
+    legacy_role, legacy = assumed_role_client("legacy-batch", REGION)
     legacy.get_secret_value(SecretId=arn)  # reads once at deploy time, never again
     apps.run(timedelta(minutes=20))
 
@@ -184,20 +176,3 @@ def test_with_revoke_first_nothing_waits(aws, cloud, trail, logs):
 def _drain_audits(logs: Any) -> list[str]:
     """The drain decisions in the audit trail (one JSON line each)."""
     return [line for line in logs.lines if '"event": "drain.' in line]
-
-
-def _role_client(name: str) -> tuple[str, Any]:
-    """A principal of its own (an assumed role), as CloudTrail names it."""
-    iam = boto3.client("iam", region_name=REGION)
-    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
-    creds = boto3.client("sts", region_name=REGION).assume_role(RoleArn=arn, RoleSessionName="app")[
-        "Credentials"
-    ]
-    client = boto3.client(
-        "secretsmanager",
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
-    return str(arn), client

@@ -22,7 +22,7 @@ import boto3
 import pytest
 from cio_consumer.usage import CloudWatchSink, UsageReporter
 
-from localcloud.cloudtrail import CloudTrailHistory
+from localcloud.cloudtrail import CloudTrailHistory, assumed_role_client
 from localcloud.served_aws import ServedAws, served_aws
 from rotation.drain import NO_EVIDENCE
 from rotation.operator.backend import EXIT_OK, EXIT_UNKNOWN, EXIT_WAITING
@@ -32,12 +32,6 @@ from tests.cli.pseudo_terminal import run_in_terminal
 from tests.cli.test_cli_aws import NAME, bootstrapped, state, stdin_doc
 
 REGION = "us-east-1"
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-    }
-)
 
 
 class LambdaTrail(CloudTrailHistory):
@@ -76,23 +70,6 @@ def trail(aws: Any, clock: Any) -> Iterator[CloudTrailHistory]:
         yield history
 
 
-def role_client(name: str) -> tuple[str, Any]:
-    """An application's own role (ARN) and a Secrets Manager client acting as it."""
-    iam = boto3.client("iam", region_name=REGION)
-    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
-    creds = boto3.client("sts", region_name=REGION).assume_role(RoleArn=arn, RoleSessionName=name)[
-        "Credentials"
-    ]
-    client = boto3.client(
-        "secretsmanager",
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
-    return arn, client
-
-
 def report(aws: Any, clock: Any, service: str, instance: str, fingerprint: str) -> None:
     """One process's report through the consumer library's reporter, sent now."""
     reporter = UsageReporter(
@@ -102,7 +79,7 @@ def report(aws: Any, clock: Any, service: str, instance: str, fingerprint: str) 
         wall_clock=clock.now,
     )
     reporter.note(aws.secrets[NAME], fingerprint)
-    assert reporter.flush(5)
+    assert reporter.flush(5) and reporter.sent == 1
     assert reporter.sent == 1
 
 
@@ -110,8 +87,8 @@ def promoted_with_readers(cli: Any, aws: Any, clock: Any) -> dict[str, Any]:
     """Role `app` (services api and cron) and role `legacy` read the old key; the key is
     promoted; api reads again and reports the new key; cron still reports the old one."""
     bootstrapped(cli, aws, clock)
-    app_arn, app = role_client("app")
-    legacy_arn, legacy = role_client("legacy")
+    app_arn, app = assumed_role_client("app", REGION)
+    legacy_arn, legacy = assumed_role_client("legacy", REGION)
     app.get_secret_value(SecretId=aws.secrets[NAME])
     legacy.get_secret_value(SecretId=aws.secrets[NAME])
     old_fp = state(aws).current_fp
@@ -130,7 +107,7 @@ def promoted_with_readers(cli: Any, aws: Any, clock: Any) -> dict[str, Any]:
 
 def test_one_straggler_is_named_then_drained_once_it_moves(cli, aws, clock, trail):
     bootstrapped(cli, aws, clock)
-    app_arn, app = role_client("app")
+    app_arn, app = assumed_role_client("app", REGION)
     app.get_secret_value(SecretId=aws.secrets[NAME])
     old_fp = state(aws).current_fp
     clock.advance(timedelta(minutes=5))
@@ -341,20 +318,9 @@ def straggling() -> Iterator[ServedAws]:
             st = harness.state(NAME)
             assert st.phase is Phase.PROMOTED and st.previous_fp == old_fp
             clock = SimpleNamespace(now=lambda: datetime.now(UTC))
-            report_to(account, clock, "api", "web-1:17", st.current_fp)
-            report_to(account, clock, "cron", "batch-7:4242", old_fp)
+            report(account.harness, clock, "api", "web-1:17", st.current_fp)
+            report(account.harness, clock, "cron", "batch-7:4242", old_fp)
             yield account
-
-
-def report_to(account: ServedAws, clock: Any, service: str, instance: str, fp: str) -> None:
-    reporter = UsageReporter(
-        CloudWatchSink(boto3.client("cloudwatch", region_name=REGION)),
-        service_name=service,
-        instance=instance,
-        wall_clock=clock.now,
-    )
-    reporter.note(account.harness.secrets[NAME], fp)
-    assert reporter.flush(5) and reporter.sent == 1
 
 
 @pytest.mark.parametrize("columns", [60, 80, 200])

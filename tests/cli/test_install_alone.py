@@ -14,7 +14,10 @@ import os
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from localcloud.served_aws import STACK, served_aws
 
@@ -24,6 +27,26 @@ NAME = "marketing-track"
 
 def _run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, check=False, **kw)  # type: ignore[call-overload, no-any-return]  # noqa: S603
+
+
+def _without_pythonpath(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment, less the checkout's PYTHONPATH: the installed CLI runs on its own."""
+    return {k: v for k, v in env.items() if k != "PYTHONPATH"}
+
+
+@contextmanager
+def _finds_the_stack(cli: str, cwd: Path) -> Iterator[Any]:
+    """The installed `cio-rotate` answers `--version`, then, outside the checkout and with
+    no outputs file, finds a served local stack by its tags (`status`); yields that stack."""
+    version = _run([cli, "--version"], env=_without_pythonpath(os.environ), cwd=cwd)
+    assert version.returncode == 0 and version.stdout.startswith("cio-rotate 0.1.0")
+    with served_aws() as account:
+        account.provision(NAME)
+        status = _run([cli, "status"], env=_without_pythonpath(account.env()), cwd=cwd, timeout=120)
+        assert status.returncode == 0, status.stderr
+        assert f"Acting on stack {STACK}" in status.stderr
+        assert f"{NAME} (aws, track, us)" in status.stdout and "no key yet" in status.stdout
+        yield account
 
 
 def test_pyproject_pins_are_the_runtime_pins():
@@ -55,16 +78,8 @@ def test_installed_alone_it_finds_the_stack_and_promotes_a_key(tmp_path):
     assert "cio-rotation" in installed and "typer" in installed and "boto3" in installed
     assert not installed & {"pulumi", "moto", "pytest", "pulumi-aws", "pulumi-gcp"}
     cli = str(venv / "bin" / "cio-rotate")
-    env_clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    version = _run([cli, "--version"], env=env_clean, cwd=tmp_path)
-    assert version.returncode == 0 and version.stdout.startswith("cio-rotate 0.1.0")
-    with served_aws() as account:
-        account.provision(NAME)
-        env = {k: v for k, v in account.env().items() if k != "PYTHONPATH"}
-        status = _run([cli, "status"], env=env, cwd=tmp_path, timeout=120)
-        assert status.returncode == 0, status.stderr
-        assert f"Acting on stack {STACK}" in status.stderr
-        assert f"{NAME} (aws, track, us)" in status.stdout and "no key yet" in status.stdout
+    with _finds_the_stack(cli, tmp_path) as account:
+        env = _without_pythonpath(account.env())
         key = account.cio.new_track_key("1001", "us")
         doc = json.dumps({"site_id": key.site_id, "api_key": key.secret})
         submit = _run(
@@ -88,7 +103,7 @@ def test_pipx_install_gives_a_working_cli_that_finds_the_stack(tmp_path):
     checkout and, with no outputs file, finds the local stack by its tags. About 40 s."""
     home, bin_dir = tmp_path / "pipx", tmp_path / "bin"
     env_pipx = {
-        **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        **_without_pythonpath(os.environ),
         "PIPX_HOME": str(home),
         "PIPX_BIN_DIR": str(bin_dir),
         "PIPX_MAN_DIR": str(tmp_path / "man"),
@@ -106,13 +121,5 @@ def test_pipx_install_gives_a_working_cli_that_finds_the_stack(tmp_path):
     installed = {p.name.split("-")[0].lower() for p in app_site.glob("*.dist-info")}
     assert {"cio_rotation", "typer", "boto3"} <= installed
     assert not installed & {"pulumi", "moto", "pytest", "pulumi_aws", "pulumi_gcp"}
-    env_clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    version = _run([cli, "--version"], env=env_clean, cwd=tmp_path)
-    assert version.returncode == 0 and version.stdout.startswith("cio-rotate 0.1.0")
-    with served_aws() as account:
-        account.provision(NAME)
-        env = {k: v for k, v in account.env().items() if k != "PYTHONPATH"}
-        status = _run([cli, "status"], env=env, cwd=tmp_path, timeout=120)
-        assert status.returncode == 0, status.stderr
-        assert f"Acting on stack {STACK}" in status.stderr
-        assert f"{NAME} (aws, track, us)" in status.stdout and "no key yet" in status.stdout
+    with _finds_the_stack(cli, tmp_path):
+        pass
