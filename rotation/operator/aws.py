@@ -346,31 +346,24 @@ class AwsBackend:
         and CloudTrail's GetSecretValue history (LookupEvents), through the rotator's own
         reader. The rotator's role (GetFunctionConfiguration) reads the secret for its
         checks and holds no key for an application: its reads are left out."""
-        from rotation.operator.drain_view import Reading
+        from rotation.operator.drain_view import read_with
         from rotation.stores.usage import AwsUsageReader
 
-        reader = AwsUsageReader(self.cloudwatch, self.cloudtrail)
-        reports_problem = ""
-        try:
-            evidence = reader.evidence(ref.secret_id, fingerprints, since, now)
-        except (ClientError, BotoCoreError) as err:
-            found = translate(err, "cloudwatch", "read them")
-            reports_problem = f"the key-usage reports (CloudWatch CioRotation/KeyInUse): {found}"
-            evidence = reader.evidence(ref.secret_id, (), since, now)  # the audit trail alone
-        audit_problem = ""
-        if not evidence.audit_read:
-            audit_problem = (
-                "who read the secret (CloudTrail LookupEvents, which needs "
-                f"cloudtrail:LookupEvents): {evidence.audit_problem}"
-            )
         role, calls = self._rotator_role()
-        return Reading(
-            reports=evidence.reports,
-            reads=evidence.reads,
-            reports_problem=reports_problem,
-            audit_problem=audit_problem,
+        return read_with(
+            AwsUsageReader(self.cloudwatch, self.cloudtrail),
+            ref.secret_id,
+            fingerprints,
+            since,
+            now,
+            failures=(ClientError, BotoCoreError),
+            reports_failed=lambda err: (
+                "the key-usage reports (CloudWatch CioRotation/KeyInUse): "
+                f"{translate(err, 'cloudwatch', 'read them')}"
+            ),
+            audit_source="CloudTrail LookupEvents, which needs cloudtrail:LookupEvents",
             ignore=(role,) if role else (),
-            calls=evidence.calls + calls,
+            calls=calls,
         )
 
     def _rotator_role(self) -> tuple[str, int]:

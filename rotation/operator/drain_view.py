@@ -9,10 +9,10 @@ from a RotationState (`drain_checked_at`, `drain_on_new`, `drain_holders`, `drai
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rotation import conventions as cv
 from rotation.drain import (
@@ -25,6 +25,9 @@ from rotation.drain import (
 )
 from rotation.operator.backend import EXIT_OK, EXIT_UNKNOWN, EXIT_WAITING
 from rotation.state import Phase, RotationState, format_time
+
+if TYPE_CHECKING:
+    from rotation.stores.usage import UsageReader
 
 # The quiet period when the stack's policy names none (issue 23: 15 minutes).
 DEFAULT_QUIET = timedelta(minutes=15)
@@ -97,6 +100,41 @@ class Reading:
     audit_problem: str = ""  # "" when the audit trail of reads was read whole
     ignore: tuple[str, ...] = ()  # the rotator's own principal(s): its reads hold no key
     calls: int = 0
+
+
+def read_with(
+    reader: UsageReader,
+    secret_id: str,
+    fingerprints: Sequence[str],
+    since: datetime,
+    now: datetime,
+    *,
+    failures: tuple[type[Exception], ...],
+    reports_failed: Callable[[Exception], str],
+    audit_source: str,
+    ignore: tuple[str, ...] = (),
+    calls: int = 0,
+) -> Reading:
+    """One drain reading through the rotator's own `reader`. Reports it cannot read (one of
+    `failures`; `reports_failed` says why) leave the audit trail to be read alone; an
+    unreadable trail is named by `audit_source` (the API and the permission it needs)."""
+    reports_problem = ""
+    try:
+        evidence = reader.evidence(secret_id, fingerprints, since, now)
+    except failures as err:
+        reports_problem = reports_failed(err)
+        evidence = reader.evidence(secret_id, (), since, now)  # the audit trail alone
+    audit_problem = ""
+    if not evidence.audit_read:
+        audit_problem = f"who read the secret ({audit_source}): {evidence.audit_problem}"
+    return Reading(
+        reports=evidence.reports,
+        reads=evidence.reads,
+        reports_problem=reports_problem,
+        audit_problem=audit_problem,
+        ignore=ignore,
+        calls=evidence.calls + calls,
+    )
 
 
 # What each kind of evidence means, in the words `status` and `drain` print.

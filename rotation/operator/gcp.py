@@ -356,40 +356,31 @@ class GcpBackend:
         monitoring.timeSeries.list) and the Data Access audit log of AccessSecretVersion
         (entries.list, which needs logging.privateLogEntries.list), through the rotator's
         own reader, in the secret's project."""
-        from rotation.operator.drain_view import Reading
+        from rotation.operator.drain_view import read_with
         from rotation.stores.usage import GcpUsageReader
 
-        reader = GcpUsageReader(
-            self.session,
-            _project(ref),
-            monitoring_endpoint=self.monitoring_endpoint,
-            logging_endpoint=self.logging_endpoint,
-        )
-        reports_problem = ""
-        try:
-            evidence = reader.evidence(ref.secret_id, fingerprints, since, now)
-        except Exception as err:  # an HTTP error, a refused token: said, never raised
-            reports_problem = (
-                "the key-usage reports (Cloud Monitoring timeSeries.list, which needs "
-                f"monitoring.timeSeries.list): {_http_problem(err)}"
-            )
-            evidence = reader.evidence(ref.secret_id, (), since, now)  # the audit log alone
-        audit_problem = ""
-        if not evidence.audit_read:
-            audit_problem = (
-                "who read the secret (the Data Access audit log, which needs "
-                f"logging.privateLogEntries.list): {evidence.audit_problem}"
-            )
         function = self.config.gcp_function_name
-        return Reading(
-            reports=evidence.reports,
-            reads=evidence.reads,
-            reports_problem=reports_problem,
-            audit_problem=audit_problem,
+        return read_with(
+            GcpUsageReader(
+                self.session,
+                _project(ref),
+                monitoring_endpoint=self.monitoring_endpoint,
+                logging_endpoint=self.logging_endpoint,
+            ),
+            ref.secret_id,
+            fingerprints,
+            since,
+            now,
+            # An HTTP error, a refused token: said, never raised.
+            failures=(Exception,),
+            reports_failed=lambda err: (
+                "the key-usage reports (Cloud Monitoring "
+                "timeSeries.list, which needs monitoring.timeSeries.list): " + _http_problem(err)
+            ),
+            audit_source="the Data Access audit log, which needs logging.privateLogEntries.list",
             # The function reads the live secret for its checks and holds no key for an
             # application: its reads are left out.
             ignore=(runtime_account(function, _project(ref)),) if function else (),
-            calls=evidence.calls,
         )
 
 
