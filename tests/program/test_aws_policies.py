@@ -24,9 +24,9 @@ WAKEUPS = p.WakeUpGrants(
 SECRET = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:"
 
 
-def rotator() -> dict[str, Any]:
+def rotator(scope: p.AwsScope = SCOPE) -> dict[str, Any]:
     return p.rotator_policy(
-        SCOPE,
+        scope,
         secrets_key_arn=KEY,
         topic_key_arn=TOPIC_KEY,
         topic_arn=TOPIC,
@@ -36,8 +36,8 @@ def rotator() -> dict[str, Any]:
     )
 
 
-def operator() -> dict[str, Any]:
-    return p.operator_policy(SCOPE, secrets_key_arn=KEY, function_arn=FUNCTION, log_group_arn=LOGS)
+def operator(scope: p.AwsScope = SCOPE) -> dict[str, Any]:
+    return p.operator_policy(scope, secrets_key_arn=KEY, function_arn=FUNCTION, log_group_arn=LOGS)
 
 
 def consumer() -> dict[str, Any]:
@@ -307,18 +307,7 @@ def test_secret_grants_hold_only_for_the_stacks_own_secrets() -> None:
     every Allow on a secret (rotator and operators) carries the stack-tag condition, and no
     statement on anything else does (where the key does not apply, it would never match)."""
     scope = replace(SCOPE, stack="prod")
-    docs = [
-        p.rotator_policy(
-            scope,
-            secrets_key_arn=KEY,
-            topic_key_arn=TOPIC_KEY,
-            topic_arn=TOPIC,
-            log_group_arn=LOGS,
-            function_arn=FUNCTION,
-            wakeups=WAKEUPS,
-        ),
-        p.operator_policy(scope, secrets_key_arn=KEY, function_arn=FUNCTION, log_group_arn=LOGS),
-    ]
+    docs = [rotator(scope), operator(scope)]
     on_secrets = 0
     for doc in docs:
         for statement in doc["Statement"]:
