@@ -18,6 +18,7 @@ from typing import Any
 from rotation import conventions as cv
 from rotation import intake, runbook
 from rotation.credentials import Credential, Kind
+from rotation.drain import NO_EVIDENCE
 from rotation.errors import KeyInFreeText
 from rotation.operator import drain_view
 from rotation.operator.backend import (
@@ -959,7 +960,8 @@ def drain_outcome(snap: Snapshot, view: DrainView, reading_calls: int = 0) -> Ou
         else "no report of the old key was found"
     )
     lines.append(f"{reporting} on the new key; {last}.")
-    lines += [f"Could not read {problem}" for problem in view.problems]
+    unread = [problem for problem in view.problems if problem != NO_EVIDENCE]
+    lines += [f"Could not read {problem}" for problem in unread]
     code = drain_view.exit_code(view)
     if view.holders:
         headline = f"{name}: the old key is still in use: {plural(len(view.holders), 'holder')}."
@@ -974,11 +976,19 @@ def drain_outcome(snap: Snapshot, view: DrainView, reading_calls: int = 0) -> Ou
                 "Do not delete the old key yet: these would fail. Restart or redeploy each so "
                 f"it reads the new key, then run `{CLI} drain {name}` again."
             )
-    elif view.problems:
+    elif unread:
         headline = f"{name}: the drain is unknown: part of the evidence could not be read."
         lines.append(
             "Nothing is claimed from a partial reading: do not delete the old key on it. "
             "Grant what is named above, or wait for the rotator's delete notice."
+        )
+    elif view.problems:
+        headline = f"{name}: the drain is unknown: there is no evidence either way."
+        lines.append(
+            f"Not confirmed: {NO_EVIDENCE}. Nothing is claimed from no evidence: do not "
+            "delete the old key on it. Applications that use the consumer library report "
+            "the key they use; without them the rotator's delete notice comes at the end "
+            "of the grace period."
         )
     else:
         headline = f"{name}: the old key is drained: nothing seen still uses it."

@@ -240,6 +240,9 @@ def test_no_evidence_at_all_is_unknown_as_the_rotator_holds_it(cli, aws, clock, 
     doc = json.loads(result.stdout)
     assert doc["drained"] is None and doc["holders"] == [] and doc["audit_read"] is True
     assert doc["problems"] == [NO_EVIDENCE]
+    text = " ".join(cli.run("drain", NAME).output.split())
+    assert f"{NAME}: the drain is unknown: there is no evidence either way." in text
+    assert f"Not confirmed: {NO_EVIDENCE}." in text and "Could not read" not in text
 
 
 def test_a_holder_is_known_even_when_part_of_the_evidence_is_not(cli, aws, clock, trail):
