@@ -171,6 +171,14 @@ class _DeferredSession:
         return self._made().post(url, **kw)
 
 
+def _state_of(secret: Any) -> RotationState:
+    """The rotator's state, kept in the live secret's annotations under GCP_STATE_PREFIX."""
+    prefix = cv.GCP_STATE_PREFIX
+    return RotationState.from_fields(
+        {k[len(prefix) :]: v for k, v in secret.annotations.items() if k.startswith(prefix)}
+    )
+
+
 class GcpSecretStore(StoreBase):
     """`read_payloads`: the rotator reads the newest version's payload with the snapshot
     (one call gives the current version and its key); operators, who may not read
@@ -279,11 +287,7 @@ class GcpSecretStore(StoreBase):
         labels = dict(secret.labels)
         refuse_other_stacks(secret.name, labels.get(cv.GCP_LABEL_STACK, ""), self.stack_label)
         config = config_from_gcp(secret.name, labels, {})
-        prefix = cv.GCP_STATE_PREFIX
-        fields = {
-            k[len(prefix) :]: v for k, v in secret.annotations.items() if k.startswith(prefix)
-        }
-        state = RotationState.from_fields(fields)
+        state = _state_of(secret)
         previous = dict(secret.version_aliases).get(cv.GCP_ALIAS_PREVIOUS)
         current, created = self._current(secret.name, state)
         snap = Snapshot(
@@ -437,9 +441,7 @@ class GcpSecretStore(StoreBase):
         paths = ["annotations", "version_aliases"]
         # The credential's wake-up rides on the same etag-checked write (no extra call).
         paths += self._next_rotation(secret, state, body)
-        before = RotationState.from_fields(
-            {k[len(prefix) :]: v for k, v in secret.annotations.items() if k.startswith(prefix)}
-        )
+        before = _state_of(secret)
         if state.phase is Phase.IDLE and before.phase is not Phase.IDLE and state.previous_version:
             # Before the write: a crash in between leaves the rotation open, and the write
             # that closes it again repeats this (disabling is idempotent).
