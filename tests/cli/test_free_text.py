@@ -28,6 +28,21 @@ from tests.cli.test_cli_aws import NAME, promoted, stdin_doc
 EXIT_REJECTED = 3
 
 Reason = Callable[[dict[str, Credential]], str]
+
+
+def _piece(secret: str, start: int) -> str:
+    """A 12-character piece of `secret` from `start`, or from the first place after it where
+    the piece holds a letter: the CLI, which cannot read the keys, refuses hex runs with a
+    letter and leaves digits alone (ticket numbers, timestamps; rotation/intake.py). A key
+    is random hex, so about 1 piece in 280 is digits only; the rotator, which reads the
+    keys, refuses those too (tests/unit/test_free_text.py)."""
+    for at in range(start, len(secret) - 11):
+        piece = secret[at : at + 12]
+        if not piece.isdigit():
+            return piece
+    return secret[start : start + 12]
+
+
 CORPUS: dict[str, Reason] = {
     "the current key": lambda k: f"leaked: {k['current'].secret}",
     "its base64": lambda k: base64.b64encode(k["current"].secret.encode()).decode(),
@@ -36,8 +51,8 @@ CORPUS: dict[str, Reason] = {
         + base64.urlsafe_b64encode(b"key=" + k["current"].secret.encode()).decode()
         + " in a CI log"
     ),
-    "a 12-character piece of it": lambda k: f"key starting {k['current'].secret[3:15]} leaked",
-    "the same piece in capitals": lambda k: k["current"].secret[2:14].upper(),
+    "a 12-character piece of it": lambda k: f"key starting {_piece(k['current'].secret, 3)} leaked",
+    "the same piece in capitals": lambda k: _piece(k["current"].secret, 2).upper(),
     "the previous key": lambda k: k["previous"].secret,
     "the submitted key": lambda k: f"new one is {k['submitted'].secret}",
     "the key as a JSON document": lambda k: json.dumps({"api_key": k["current"].secret}),
